@@ -1,0 +1,13 @@
+//! qconv-lens: why a quantized Conv2d produces the integers it produces.
+//!
+//! A bit-exact model of PyTorch's quantized conv (quantize, observers, integer
+//! conv, fbgemm and qnnpack requantization), a float reference, a configurable
+//! hand calculation, and step-by-step traces of any output pixel.
+pub mod conv;
+pub mod error;
+pub mod printed;
+pub mod quant;
+pub mod requant;
+pub mod trace;
+
+pub use error::{Error, Result};

@@ -1,0 +1,524 @@
+//! Requantization: from an exact int32 accumulator to an output code, one
+//! function per computation, each able to trace its steps.
+//!
+//! - `fbgemm`: float bias, fused multiply-add (per-tensor) or division then add
+//!   (per-channel), multiplier `f32(aw / sy)`.
+//! - `qnnpack`: bias rounded to int32 through a reciprocal, multiplier
+//!   `f32(aw * f32(1 / sy))`.
+//! - `float`: the real-number answer in float64 (dequantize, convolve, quantize).
+//! - `hand`: the formula people write down, with each of their mistakes a switch.
+use crate::error::{Error, Result};
+use crate::printed::printed;
+use crate::quant::{check_zero_point, scale_f32, DType};
+use crate::trace::{key, Recorder, Step, Value};
+use serde::{Deserialize, Serialize};
+
+/// Quantization parameters of one conv, as the user gave them (float64 scales,
+/// as PyTorch stores them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvQParams {
+    pub input_scale: f64,
+    pub input_zero_point: i64,
+    /// One scale (per-tensor) or one per output channel (per-channel, axis 0).
+    pub weight_scales: Vec<f64>,
+    pub weight_zero_points: Vec<i64>,
+    pub per_channel: bool,
+    /// Float32 bias per output channel.
+    pub bias: Option<Vec<f32>>,
+    pub output_scale: f64,
+    pub output_zero_point: i64,
+    /// Fused ReLU (ConvReLU2d): clamp below at the output zero point.
+    pub relu: bool,
+}
+
+impl ConvQParams {
+    pub fn validate(&self, out_channels: usize) -> Result<()> {
+        scale_f32("input scale", self.input_scale)?;
+        scale_f32("output scale", self.output_scale)?;
+        check_zero_point("input zero point", self.input_zero_point, DType::QUInt8)?;
+        check_zero_point("output zero point", self.output_zero_point, DType::QUInt8)?;
+        let n = if self.per_channel { out_channels } else { 1 };
+        if self.weight_scales.len() != n || self.weight_zero_points.len() != n {
+            return Err(Error::BadShape(format!(
+                "{} weight scales and {} weight zero points; {} needs {n}",
+                self.weight_scales.len(),
+                self.weight_zero_points.len(),
+                if self.per_channel { "per-channel" } else { "per-tensor" }
+            )));
+        }
+        for (c, (&s, &z)) in self.weight_scales.iter().zip(&self.weight_zero_points).enumerate() {
+            scale_f32(&format!("weight scale of channel {c}"), s)?;
+            check_zero_point(&format!("weight zero point of channel {c}"), z, DType::QInt8)?;
+        }
+        if let Some(b) = &self.bias {
+            if b.len() != out_channels {
+                return Err(Error::BadShape(format!("{} bias values for {out_channels} output channels", b.len())));
+            }
+            if let Some(c) = b.iter().position(|v| !v.is_finite()) {
+                return Err(Error::BadValue(format!("bias of channel {c} is {}", b[c])));
+            }
+        }
+        Ok(())
+    }
+    pub fn weight_scale(&self, c: usize) -> f64 {
+        self.weight_scales[if self.per_channel { c } else { 0 }]
+    }
+    pub fn weight_zero_point(&self, c: usize) -> i64 {
+        self.weight_zero_points[if self.per_channel { c } else { 0 }]
+    }
+    pub fn bias_of(&self, c: usize) -> Option<f32> {
+        self.bias.as_ref().map(|b| b[c])
+    }
+}
+
+/// How the hand calculation rounds the bias to an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BiasRounding {
+    /// Kept as a float (what fbgemm does).
+    Keep,
+    /// Python's `round`: half to even.
+    HalfEven,
+    /// C's `round`: half away from zero.
+    HalfAway,
+    /// `int()`: toward zero.
+    Truncate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Python / NumPy `round`: half to even.
+    HalfEven,
+    /// C `round`: half away from zero.
+    HalfAway,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arithmetic {
+    /// Python floats.
+    F64,
+    /// float32 at every step.
+    F32,
+}
+
+/// The assumptions of a hand calculation. Each switch is a mistake people
+/// make; `default()` is the forum user's formula
+/// `(qx*qw + round(b/(sw*sx))) * sx*sw/sy + zy` with the values copied from printouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HandAssumptions {
+    /// Input scale as printed (`Quantize(scale=tensor([0.0078]))`).
+    pub print_input_scale: bool,
+    /// Weight scales as printed (`scale=tensor([0.0038], dtype=torch.float64)`).
+    pub print_weight_scale: bool,
+    /// Output scale shortened to 4 decimals (0.004018464591354132 -> 0.0040).
+    pub print_output_scale: bool,
+    /// Bias as printed (`tensor([0.0317])`).
+    pub print_bias: bool,
+    pub bias_rounding: BiasRounding,
+    pub arithmetic: Arithmetic,
+    pub rounding: Rounding,
+    pub ignore_zero_points: bool,
+    pub ignore_clamp: bool,
+}
+
+impl Default for HandAssumptions {
+    fn default() -> Self {
+        HandAssumptions {
+            print_input_scale: true,
+            print_weight_scale: true,
+            print_output_scale: true,
+            print_bias: true,
+            bias_rounding: BiasRounding::HalfEven,
+            arithmetic: Arithmetic::F64,
+            rounding: Rounding::HalfEven,
+            ignore_zero_points: false,
+            ignore_clamp: false,
+        }
+    }
+}
+
+impl HandAssumptions {
+    /// The hand formula with every mistake switched off.
+    pub fn faithful() -> Self {
+        HandAssumptions {
+            print_input_scale: false,
+            print_weight_scale: false,
+            print_output_scale: false,
+            print_bias: false,
+            bias_rounding: BiasRounding::Keep,
+            ..Default::default()
+        }
+    }
+
+    /// Each assumption that deviates from PyTorch's values, with the same
+    /// assumptions minus that one mistake (for blame).
+    pub fn single_fixes(&self) -> Vec<(Assumption, HandAssumptions)> {
+        let mut v = vec![];
+        let mut push = |a: Assumption, on: bool, f: &dyn Fn(&mut HandAssumptions)| {
+            if on {
+                let mut h = *self;
+                f(&mut h);
+                v.push((a, h));
+            }
+        };
+        push(Assumption::PrintedOutputScale, self.print_output_scale, &|h| h.print_output_scale = false);
+        push(Assumption::PrintedWeightScale, self.print_weight_scale, &|h| h.print_weight_scale = false);
+        push(Assumption::PrintedInputScale, self.print_input_scale, &|h| h.print_input_scale = false);
+        push(Assumption::PrintedBias, self.print_bias, &|h| h.print_bias = false);
+        push(Assumption::BiasRounded, self.bias_rounding != BiasRounding::Keep, &|h| h.bias_rounding = BiasRounding::Keep);
+        push(Assumption::Float64, self.arithmetic == Arithmetic::F64, &|h| h.arithmetic = Arithmetic::F32);
+        push(Assumption::HalfAway, self.rounding == Rounding::HalfAway, &|h| h.rounding = Rounding::HalfEven);
+        push(Assumption::ZeroPointsIgnored, self.ignore_zero_points, &|h| h.ignore_zero_points = false);
+        push(Assumption::ClampIgnored, self.ignore_clamp, &|h| h.ignore_clamp = false);
+        v
+    }
+}
+
+/// One named assumption of the hand calculation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assumption {
+    PrintedOutputScale,
+    PrintedWeightScale,
+    PrintedInputScale,
+    PrintedBias,
+    BiasRounded,
+    Float64,
+    HalfAway,
+    ZeroPointsIgnored,
+    ClampIgnored,
+}
+
+impl Assumption {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Assumption::PrintedOutputScale => "the output scale was shortened to 4 decimals",
+            Assumption::PrintedWeightScale => "the weight scale was copied from a printout (4 decimals)",
+            Assumption::PrintedInputScale => "the input scale was copied from a printout (4 decimals)",
+            Assumption::PrintedBias => "the bias was copied from a printout (4 decimals)",
+            Assumption::BiasRounded => "the bias was rounded to an integer, but fbgemm keeps it as a float",
+            Assumption::Float64 => "the arithmetic was done in float64, the kernels use float32",
+            Assumption::HalfAway => "rounding half away from zero, the kernels round half to even",
+            Assumption::ZeroPointsIgnored => "the zero points were left out",
+            Assumption::ClampIgnored => "the result was not clamped to 0..255",
+        }
+    }
+}
+
+/// A way of computing the conv's output codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Computation {
+    Fbgemm,
+    Qnnpack,
+    Float,
+    Hand(HandAssumptions),
+}
+
+impl Computation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Computation::Fbgemm => "fbgemm",
+            Computation::Qnnpack => "qnnpack",
+            Computation::Float => "float",
+            Computation::Hand(_) => "hand",
+        }
+    }
+    pub fn title(&self) -> &'static str {
+        match self {
+            Computation::Fbgemm => "PyTorch fbgemm (x86)",
+            Computation::Qnnpack => "PyTorch qnnpack (ARM, mobile)",
+            Computation::Float => "float reference (float64)",
+            Computation::Hand(_) => "hand calculation",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Computation> {
+        match s {
+            "fbgemm" => Ok(Computation::Fbgemm),
+            "qnnpack" => Ok(Computation::Qnnpack),
+            "float" => Ok(Computation::Float),
+            "hand" => Ok(Computation::Hand(HandAssumptions::default())),
+            other => Err(Error::Input(format!("unknown computation {other:?} (fbgemm, qnnpack, float, hand)"))),
+        }
+    }
+    /// The hand calculation without zero points sums raw codes.
+    pub fn uses_raw_codes(&self) -> bool {
+        matches!(self, Computation::Hand(h) if h.ignore_zero_points)
+    }
+}
+
+/// Round a float64 half to even / half away.
+fn round64(v: f64, r: Rounding) -> f64 {
+    match r {
+        Rounding::HalfEven => v.round_ties_even(),
+        Rounding::HalfAway => v.round(),
+    }
+}
+fn round32(v: f32, r: Rounding) -> f32 {
+    match r {
+        Rounding::HalfEven => v.round_ties_even(),
+        Rounding::HalfAway => v.round(),
+    }
+}
+
+/// `vcvtps2dq`: round half to even; out of range (and NaN) gives INT32_MIN.
+#[inline]
+fn cvt_i32(v: f32) -> i64 {
+    let r = v.round_ties_even();
+    if r >= -2147483648.0 && r < 2147483648.0 {
+        r as i64
+    } else {
+        i32::MIN as i64
+    }
+}
+
+/// Per-output-channel constants, computed once.
+#[derive(Debug, Clone)]
+enum Channel {
+    Fbgemm { sx: f32, sw: f32, sy: f32, aw: f32, m: f32, bias: Option<f32>, inv_aw: f32, per_channel: bool },
+    Qnnpack { sx: f32, sw: f32, sy: f32, aw: f32, inv_sy: f32, r: f32, bias: Option<f32>, bias_scale: f32, inv_bs: f32, qb: i64 },
+    Float { sx: f64, sw: f64, sy: f64, bias: f64 },
+    Hand { sx: f64, sw: f64, sy: f64, bias: Option<f64>, h: HandAssumptions },
+}
+
+/// A computation prepared for one conv: validated, constants precomputed.
+#[derive(Debug, Clone)]
+pub struct Requant {
+    pub computation: Computation,
+    channels: Vec<Channel>,
+    zy: i64,
+    relu: bool,
+}
+
+impl Requant {
+    pub fn new(computation: Computation, p: &ConvQParams, out_channels: usize) -> Result<Requant> {
+        p.validate(out_channels)?;
+        let sx = scale_f32("input scale", p.input_scale)?;
+        let sy = scale_f32("output scale", p.output_scale)?;
+        let mut channels = Vec::with_capacity(out_channels);
+        for c in 0..out_channels {
+            let sw = scale_f32("weight scale", p.weight_scale(c))?;
+            let aw = sx * sw;
+            let bias = p.bias_of(c);
+            let ch = match computation {
+                Computation::Fbgemm => {
+                    let m = aw / sy;
+                    let inv_aw = (1.0f64 / aw as f64) as f32;
+                    if !(m > 0.0 && m.is_finite() && aw > 0.0) {
+                        return Err(Error::BadScale { what: "input scale x weight scale / output scale (float32)".into(), value: m as f64 });
+                    }
+                    Channel::Fbgemm { sx, sw, sy, aw, m, bias, inv_aw, per_channel: p.per_channel }
+                }
+                Computation::Qnnpack => {
+                    let inv_sy = 1.0f32 / sy;
+                    let r = aw * inv_sy;
+                    // The bias scale is the float64 product of the stored scales, then float32.
+                    let bias_scale = (p.input_scale * p.weight_scale(c)) as f32;
+                    let inv_bs = 1.0f32 / bias_scale;
+                    if !(r > 0.0 && r.is_finite() && inv_bs.is_finite() && bias_scale > 0.0) {
+                        return Err(Error::BadScale { what: "input scale x weight scale (float32)".into(), value: aw as f64 });
+                    }
+                    let qb = match bias {
+                        Some(b) => {
+                            let v = (b * inv_bs).round_ties_even();
+                            if !(v.abs() < 2147483648.0) {
+                                return Err(Error::AccumulatorOverflow { channel: c, value: v as i64 });
+                            }
+                            v as i64
+                        }
+                        None => 0,
+                    };
+                    Channel::Qnnpack { sx, sw, sy, aw, inv_sy, r, bias, bias_scale, inv_bs, qb }
+                }
+                Computation::Float => Channel::Float { sx: sx as f64, sw: sw as f64, sy: sy as f64, bias: bias.unwrap_or(0.0) as f64 },
+                Computation::Hand(h) => {
+                    let pick = |on: bool, v: f64| if on { printed(v) } else { v };
+                    let sxh = pick(h.print_input_scale, sx as f64);
+                    let swh = pick(h.print_weight_scale, sw as f64);
+                    let syh = pick(h.print_output_scale, p.output_scale);
+                    for (what, v) in [("printed input scale", sxh), ("printed weight scale", swh), ("printed output scale", syh)] {
+                        if !(v > 0.0) {
+                            return Err(Error::BadScale { what: what.into(), value: v });
+                        }
+                    }
+                    Channel::Hand { sx: sxh, sw: swh, sy: syh, bias: bias.map(|b| pick(h.print_bias, b as f64)), h }
+                }
+            };
+            channels.push(ch);
+        }
+        Ok(Requant { computation, channels, zy: p.output_zero_point, relu: p.relu })
+    }
+
+    /// Output code of channel `c` for accumulator `acc`, recording steps in `rec`.
+    /// `acc` is the zero-point-centred sum (or the raw one when
+    /// `computation.uses_raw_codes()`).
+    #[inline]
+    pub fn pixel<R: Recorder>(&self, c: usize, acc: i32, rec: &mut R) -> i64 {
+        let zy = self.zy;
+        let lo = if self.relu { zy } else { 0 };
+        rec.step(|| Step::new(key::ACC, "accumulator", "sum over taps of (qx - zx)·(qw - zw), exact int32", Value::Int(acc as i64)));
+        match self.channels[c] {
+            Channel::Fbgemm { sx, sw, sy, aw, m, bias, inv_aw, per_channel } => {
+                scales32(rec, sx, sw, sy, aw);
+                let accf = acc as f32;
+                let t = match bias {
+                    None => accf,
+                    Some(b) if !per_channel => {
+                        rec.step(|| Step::new(key::BIAS, "bias (float32)", "kept as a float, never rounded", Value::F32(b)));
+                        rec.step(|| Step::new("inv_aw", "1 / (sx·sw)", "reciprocal in float64, then float32", Value::F32(inv_aw)));
+                        rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", "b · f32(1/aw) (inside the fused multiply-add)", Value::F64(b as f64 * inv_aw as f64)));
+                        b.mul_add(inv_aw, accf)
+                    }
+                    Some(b) => {
+                        rec.step(|| Step::new(key::BIAS, "bias (float32)", "kept as a float, never rounded", Value::F32(b)));
+                        let bt = b / aw;
+                        rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", "f32(b / aw), a float32 division", Value::F32(bt)));
+                        accf + bt
+                    }
+                };
+                rec.step(|| {
+                    let f = match (bias, per_channel) {
+                        (None, _) => "f32(acc), no bias",
+                        (Some(_), false) => "fma(b, f32(1/aw), f32(acc)): one rounding",
+                        (Some(_), true) => "f32(f32(acc) + f32(b/aw)): two roundings",
+                    };
+                    Step::new(key::SUM, "accumulator + bias", f, Value::F32(t))
+                });
+                rec.step(|| Step::new(key::MULTIPLIER, "multiplier M", "f32(aw / sy), a float32 division", Value::F32(m)));
+                let v = t * m;
+                rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", "f32(t · M)", Value::F32(v)));
+                finish(rec, cvt_i32(v), Value::F32(v.round_ties_even()), zy, lo, "round half to even (vcvtps2dq)")
+            }
+            Channel::Qnnpack { sx, sw, sy, aw, inv_sy, r, bias, bias_scale, inv_bs, qb } => {
+                scales32(rec, sx, sw, sy, aw);
+                if let Some(b) = bias {
+                    rec.step(|| Step::new(key::BIAS, "bias (float32)", "rounded to int32 when the weights are packed", Value::F32(b)));
+                    rec.step(|| Step::new("bias_scale", "bias scale", "f32(sx · sw) from the float64 scales", Value::F32(bias_scale)));
+                    rec.step(|| Step::new("inv_bias_scale", "1 / bias scale", "float32 reciprocal", Value::F32(inv_bs)));
+                    rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", "rne(f32(b · f32(1/bias scale))): an int32", Value::Int(qb)));
+                }
+                let sum = acc as i64 + qb;
+                rec.step(|| Step::new(key::SUM, "accumulator + bias", "acc + qb, int32", Value::Int(sum)));
+                let sumf = sum as i32 as f32;
+                rec.step(|| Step::new("inv_sy", "1 / sy", "float32 reciprocal", Value::F32(inv_sy)));
+                rec.step(|| Step::new(key::MULTIPLIER, "multiplier R", "f32(aw · f32(1/sy)): reciprocal, then multiply", Value::F32(r)));
+                let v = sumf * r;
+                rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", "f32(f32(acc + qb) · R)", Value::F32(v)));
+                finish(rec, cvt_i32(v), Value::F32(v.round_ties_even()), zy, lo, "round half to even")
+            }
+            Channel::Float { sx, sw, sy, bias } => {
+                rec.step(|| Step::new(key::SX, "input scale", "float32 value, used in float64", Value::F64(sx)));
+                rec.step(|| Step::new(key::SW, "weight scale", "float32 value, used in float64", Value::F64(sw)));
+                rec.step(|| Step::new(key::SY, "output scale", "float32 value, used in float64", Value::F64(sy)));
+                let y = acc as f64 * (sx * sw) + bias;
+                rec.step(|| Step::new(key::BIAS, "bias", "float64", Value::F64(bias)));
+                rec.step(|| Step::new("real", "real output", "acc · sx · sw + b, float64", Value::F64(y)));
+                let v = y / sy;
+                rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", "y / sy, float64", Value::F64(v)));
+                let r = v.round_ties_even();
+                let ri = if r.abs() < 1e15 { r as i64 } else { r.signum() as i64 * 1_000_000_000_000_000 };
+                finish(rec, ri, Value::F64(r), zy, lo, "round half to even")
+            }
+            Channel::Hand { sx, sw, sy, bias, h } => hand(rec, acc, sx, sw, sy, bias, h, zy, self.relu),
+        }
+    }
+
+    /// Output codes for a whole plane of accumulators of channel `c`.
+    pub fn plane(&self, c: usize, acc: &[i32], out: &mut [i64]) {
+        for (o, &a) in out.iter_mut().zip(acc) {
+            *o = self.pixel(c, a, &mut crate::trace::NoTrace);
+        }
+    }
+}
+
+fn scales32<R: Recorder>(rec: &mut R, sx: f32, sw: f32, sy: f32, aw: f32) {
+    rec.step(|| Step::new(key::SX, "input scale", "float32", Value::F32(sx)));
+    rec.step(|| Step::new(key::SW, "weight scale", "float32", Value::F32(sw)));
+    rec.step(|| Step::new(key::SY, "output scale", "float32", Value::F32(sy)));
+    rec.step(|| Step::new(key::SCALE_PRODUCT, "sx · sw", "float32 product", Value::F32(aw)));
+}
+
+/// Rounded value -> plus zero point -> clamped, as the kernels do it.
+fn finish<R: Recorder>(rec: &mut R, rounded: i64, shown: Value, zy: i64, lo: i64, how: &str) -> i64 {
+    rec.step(|| Step::new(key::ROUNDED, "rounded", how, shown));
+    let plus = rounded + zy;
+    rec.step(|| Step::new(key::PLUS_ZP, "plus output zero point", format!("rounded + {zy}"), Value::Int(plus)));
+    let out = plus.clamp(lo, 255);
+    rec.step(|| Step::new(key::OUTPUT, "output code", format!("clamp to {lo}..255"), Value::Int(out)));
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Option<f64>, h: HandAssumptions, zy: i64, relu: bool) -> i64 {
+    let zy = if h.ignore_zero_points { 0 } else { zy };
+    let printed_note = |on: bool| if on { "as printed" } else { "exact" };
+    rec.step(|| Step::new(key::SX, "input scale", printed_note(h.print_input_scale), Value::F64(sx)));
+    rec.step(|| Step::new(key::SW, "weight scale", printed_note(h.print_weight_scale), Value::F64(sw)));
+    rec.step(|| Step::new(key::SY, "output scale", printed_note(h.print_output_scale), Value::F64(sy)));
+    let acc_note = if h.ignore_zero_points { "sum of qx·qw (zero points left out)" } else { "sum of (qx - zx)·(qw - zw)" };
+    let pre = match h.arithmetic {
+        Arithmetic::F64 => {
+            let bt = bias.map(|b| {
+                rec.step(|| Step::new(key::BIAS, "bias", printed_note(h.print_bias), Value::F64(b)));
+                let v = b / (sw * sx);
+                match h.bias_rounding {
+                    BiasRounding::Keep => (v, "b / (sw·sx)"),
+                    BiasRounding::HalfEven => (v.round_ties_even(), "round(b / (sw·sx)), Python: half to even"),
+                    BiasRounding::HalfAway => (v.round(), "round(b / (sw·sx)), C: half away from zero"),
+                    BiasRounding::Truncate => (v.trunc(), "int(b / (sw·sx)): toward zero"),
+                }
+            });
+            if let Some((v, f)) = bt {
+                let val = if h.bias_rounding == BiasRounding::Keep { Value::F64(v) } else { Value::Int(v as i64) };
+                rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", f, val));
+            }
+            let sum = acc as f64 + bt.map_or(0.0, |b| b.0);
+            rec.step(|| Step::new(key::SUM, "accumulator + bias", acc_note, if bt.is_some_and(|_| h.bias_rounding == BiasRounding::Keep) { Value::F64(sum) } else { Value::Int(sum as i64) }));
+            let v = sum * sx * sw / sy + zy as f64;
+            rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", format!("(acc + bias) · sx · sw / sy + {zy}, float64, left to right"), Value::F64(v)));
+            v
+        }
+        Arithmetic::F32 => {
+            let (sx, sw, sy) = (sx as f32, sw as f32, sy as f32);
+            let bt = bias.map(|b| {
+                let b = b as f32;
+                rec.step(|| Step::new(key::BIAS, "bias", printed_note(h.print_bias), Value::F32(b)));
+                let v = b / (sw * sx);
+                let r = match h.bias_rounding {
+                    BiasRounding::Keep => v,
+                    BiasRounding::HalfEven => v.round_ties_even(),
+                    BiasRounding::HalfAway => v.round(),
+                    BiasRounding::Truncate => v.trunc(),
+                };
+                (r, if h.bias_rounding == BiasRounding::Keep { "f32(b / (sw·sx))" } else { "rounded f32(b / (sw·sx))" })
+            });
+            if let Some((v, f)) = bt {
+                rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", f, Value::F32(v)));
+            }
+            let sum = acc as f32 + bt.map_or(0.0, |b| b.0);
+            rec.step(|| Step::new(key::SUM, "accumulator + bias", acc_note, Value::F32(sum)));
+            let v = sum * sx * sw / sy + zy as f32;
+            rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", format!("(acc + bias) · sx · sw / sy + {zy}, float32 at each step"), Value::F32(v)));
+            v as f64
+        }
+    };
+    let r = match h.arithmetic {
+        Arithmetic::F64 => round64(pre, h.rounding),
+        Arithmetic::F32 => round32(pre as f32, h.rounding) as f64,
+    };
+    let how = match h.rounding {
+        Rounding::HalfEven => "round half to even (Python round)",
+        Rounding::HalfAway => "round half away from zero (C round)",
+    };
+    let ri = if r.is_finite() && r.abs() < 1e15 { r as i64 } else { 0 };
+    rec.step(|| Step::new(key::ROUNDED, "rounded", how, Value::Int(ri)));
+    let out = if h.ignore_clamp { ri } else { ri.clamp(if relu { zy } else { 0 }, 255) };
+    rec.step(|| {
+        let f = if h.ignore_clamp { "not clamped".to_string() } else { format!("clamp to {}..255", if relu { zy } else { 0 }) };
+        Step::new(key::OUTPUT, "output code", f, Value::Int(out))
+    });
+    out
+}

@@ -1,0 +1,184 @@
+//! The step vocabulary of a requantization trace, and where two traces part.
+use serde::Serialize;
+
+/// A value as the arithmetic held it: an exact integer, a float32 (shown with
+/// its bits) or a float64.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "type", content = "v", rename_all = "lowercase")]
+pub enum Value {
+    Int(i64),
+    F32(f32),
+    F64(f64),
+}
+
+impl Value {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Value::Int(i) => i as f64,
+            Value::F32(f) => f as f64,
+            Value::F64(f) => f,
+        }
+    }
+    /// Shortest decimal that reads back to the same value (Rust's Display is
+    /// round-trip exact, like Python's repr).
+    pub fn decimal(self) -> String {
+        match self {
+            Value::Int(i) => i.to_string(),
+            Value::F32(f) => fmt_float(f as f64, f.to_string()),
+            Value::F64(f) => fmt_float(f, f.to_string()),
+        }
+    }
+    /// The IEEE bits of a float value, as hex.
+    pub fn bits(self) -> Option<String> {
+        match self {
+            Value::Int(_) => None,
+            Value::F32(f) => Some(format!("0x{:08x}", f.to_bits())),
+            Value::F64(f) => Some(format!("0x{:016x}", f.to_bits())),
+        }
+    }
+    pub fn kind(self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::F32(_) => "f32",
+            Value::F64(_) => "f64",
+        }
+    }
+}
+
+fn fmt_float(v: f64, shortest: String) -> String {
+    // Keep tiny or huge numbers readable: switch to exponent form like Python.
+    if v != 0.0 && (v.abs() < 1e-4 || v.abs() >= 1e16) {
+        format!("{v:e}")
+    } else {
+        shortest
+    }
+}
+
+/// Stable keys: steps with the same key in two traces are compared.
+pub mod key {
+    pub const SX: &str = "sx";
+    pub const SW: &str = "sw";
+    pub const SY: &str = "sy";
+    pub const BIAS: &str = "bias";
+    pub const ACC: &str = "acc";
+    pub const SCALE_PRODUCT: &str = "aw";
+    pub const BIAS_TERM: &str = "bias_term";
+    pub const SUM: &str = "sum";
+    pub const MULTIPLIER: &str = "multiplier";
+    pub const PRE_ROUND: &str = "pre_round";
+    pub const ROUNDED: &str = "rounded";
+    pub const PLUS_ZP: &str = "plus_zp";
+    pub const OUTPUT: &str = "output";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub key: &'static str,
+    /// What the step is, in words.
+    pub label: String,
+    /// How it was computed, with the numbers.
+    pub formula: String,
+    pub value: Value,
+    pub decimal: String,
+    pub bits: Option<String>,
+}
+
+impl Step {
+    pub fn new(key: &'static str, label: impl Into<String>, formula: impl Into<String>, value: Value) -> Step {
+        Step { key, label: label.into(), formula: formula.into(), decimal: value.decimal(), bits: value.bits(), value }
+    }
+}
+
+/// Collects steps when tracing; compiles to nothing when not.
+pub trait Recorder {
+    const ON: bool;
+    fn step(&mut self, f: impl FnOnce() -> Step);
+}
+
+/// The fast path: records nothing.
+pub struct NoTrace;
+impl Recorder for NoTrace {
+    const ON: bool = false;
+    #[inline(always)]
+    fn step(&mut self, _f: impl FnOnce() -> Step) {}
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Trace {
+    pub computation: String,
+    pub steps: Vec<Step>,
+}
+
+impl Recorder for Trace {
+    const ON: bool = true;
+    fn step(&mut self, f: impl FnOnce() -> Step) {
+        self.steps.push(f());
+    }
+}
+
+impl Trace {
+    pub fn get(&self, key: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.key == key)
+    }
+    pub fn output(&self) -> Option<i64> {
+        match self.get(key::OUTPUT)?.value {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// The first step, in `a`'s order, present in both traces with different values.
+pub fn first_divergence<'a>(a: &'a Trace, b: &Trace) -> Option<&'a Step> {
+    a.steps.iter().find(|s| match b.get(s.key) {
+        Some(t) => !same_value(s.value, t.value),
+        None => false,
+    })
+}
+
+fn same_value(a: Value, b: Value) -> bool {
+    let (x, y) = (a.as_f64(), b.as_f64());
+    x == y || (x.is_nan() && y.is_nan())
+}
+
+/// Distance in float32 units in the last place (for "last-bit" diagnoses).
+pub fn ulps_f32(a: f32, b: f32) -> u64 {
+    let ord = |f: f32| {
+        let i = f.to_bits() as i32;
+        if i < 0 {
+            i32::MIN as i64 - i as i64
+        } else {
+            i as i64
+        }
+    };
+    (ord(a) - ord(b)).unsigned_abs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_show_decimal_and_bits() {
+        let v = Value::F32(0.0078);
+        assert_eq!(v.decimal(), "0.0078");
+        assert_eq!(v.bits().unwrap(), format!("0x{:08x}", 0.0078f32.to_bits()));
+        assert_eq!(Value::F64(30.514379999999996).decimal(), "30.514379999999996");
+        assert_eq!(Value::F64(2.964e-5).decimal(), "2.964e-5");
+        assert_eq!(Value::Int(-3).bits(), None);
+    }
+
+    #[test]
+    fn divergence_and_ulps() {
+        let mut a = Trace::default();
+        let mut b = Trace::default();
+        a.step(|| Step::new(key::ACC, "acc", "", Value::Int(3)));
+        b.step(|| Step::new(key::ACC, "acc", "", Value::Int(3)));
+        a.step(|| Step::new(key::MULTIPLIER, "m", "", Value::F32(1.0)));
+        b.step(|| Step::new(key::MULTIPLIER, "m", "", Value::F32(f32::from_bits(1.0f32.to_bits() + 1))));
+        assert_eq!(first_divergence(&a, &b).unwrap().key, key::MULTIPLIER);
+        assert_eq!(ulps_f32(1.0, f32::from_bits(1.0f32.to_bits() + 1)), 1);
+        assert_eq!(ulps_f32(-0.0, 0.0), 0);
+        assert!(first_divergence(&a, &a).is_none());
+    }
+}
