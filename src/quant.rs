@@ -188,10 +188,12 @@ mod tests {
 
     #[test]
     fn overflow_quirks() {
-        let q = quantize_per_tensor(&[1e30, -1e30], 0.1, 3, DType::QUInt8).unwrap();
-        assert_eq!(q, vec![0, 0]);
-        let q = quantize_per_tensor(&[1e30, -1e30], 0.1, 0, DType::QInt8).unwrap();
-        assert_eq!(q, vec![-128, 127]);
+        // The capped value plus a zero point >= 128 wraps past INT32_MAX.
+        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, 3, DType::QUInt8).unwrap(), vec![255, 0]);
+        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, 200, DType::QUInt8).unwrap(), vec![0, 0]);
+        // INT32_MIN plus a negative zero point wraps to a large positive value.
+        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, 0, DType::QInt8).unwrap(), vec![127, -128]);
+        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, -5, DType::QInt8).unwrap(), vec![127, 127]);
         let q = quantize_per_tensor(&[1e30, -1e30], 0.1, 5, DType::QInt32).unwrap();
         assert_eq!(q, vec![i32::MAX as i64, i32::MIN as i64]);
     }
