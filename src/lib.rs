@@ -5,6 +5,8 @@
 //! hand calculation, and step-by-step traces of any output pixel.
 pub mod conv;
 pub mod error;
+pub mod flow;
+pub mod golden;
 pub mod printed;
 pub mod quant;
 pub mod requant;

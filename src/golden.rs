@@ -1,0 +1,248 @@
+//! Golden vectors from real PyTorch (`../shared/golden/`, schema in its README):
+//! reading them and checking the engine against every case, bit for bit.
+use crate::conv::{ConvShape, IntConv};
+use crate::error::{Error, Result};
+use crate::quant::{quantize_per_tensor, DType, QScheme};
+use crate::requant::{Computation, ConvQParams, Requant};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QTensor {
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub scale: f64,
+    pub zero_point: i64,
+    pub q: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QWeight {
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub qscheme: String,
+    pub scales: Vec<f64>,
+    pub zero_points: Vec<i64>,
+    pub axis: Option<usize>,
+    pub q: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConvCase {
+    pub id: String,
+    pub engine: String,
+    pub relu: bool,
+    #[serde(default)]
+    pub note: String,
+    pub input: QTensor,
+    pub weight: QWeight,
+    pub bias: Option<Vec<f64>>,
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+    pub output: QTensor,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QuantizeCase {
+    pub id: String,
+    pub dtype: String,
+    pub scale: f64,
+    pub zero_point: i64,
+    pub x: Vec<f64>,
+    pub q: Vec<i64>,
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub id: String,
+    /// `None` when every element matches; otherwise what went wrong.
+    pub failure: Option<Mismatch>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mismatch {
+    /// First differing element: flat index, expected, got (and how many differ).
+    Element { index: usize, expected: String, got: String, count: usize },
+    /// The engine refused the case.
+    Error(String),
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Element { index, expected, got, count } => {
+                write!(f, "element {index}: expected {expected}, got {got} ({count} elements differ)")
+            }
+            Mismatch::Error(e) => write!(f, "engine error: {e}"),
+        }
+    }
+}
+
+fn compare<T: PartialEq + std::fmt::Display>(id: &str, expected: &[T], got: &[T]) -> Outcome {
+    let failure = if expected.len() != got.len() {
+        Some(Mismatch::Error(format!("expected {} elements, got {}", expected.len(), got.len())))
+    } else {
+        let diffs: Vec<usize> = (0..expected.len()).filter(|&i| expected[i] != got[i]).collect();
+        diffs.first().map(|&i| Mismatch::Element {
+            index: i,
+            expected: expected[i].to_string(),
+            got: got[i].to_string(),
+            count: diffs.len(),
+        })
+    };
+    Outcome { id: id.to_string(), failure }
+}
+
+fn outcome_of(id: &str, r: Result<Outcome>) -> Outcome {
+    r.unwrap_or_else(|e| Outcome { id: id.to_string(), failure: Some(Mismatch::Error(e.to_string())) })
+}
+
+impl ConvCase {
+    pub fn shape(&self) -> Result<ConvShape> {
+        let (i, w) = (&self.input.shape, &self.weight.shape);
+        if i.len() != 4 || w.len() != 4 {
+            return Err(Error::BadShape(format!("input shape {i:?} and weight shape {w:?} must be 4-d")));
+        }
+        if w[1] * self.groups != i[1] {
+            return Err(Error::BadShape(format!("weight {w:?} with {} groups does not fit input {i:?}", self.groups)));
+        }
+        Ok(ConvShape {
+            batch: i[0],
+            in_channels: i[1],
+            out_channels: w[0],
+            height: i[2],
+            width: i[3],
+            kernel: [w[2], w[3]],
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+            groups: self.groups,
+        })
+    }
+
+    pub fn qparams(&self) -> Result<ConvQParams> {
+        let scheme = QScheme::parse(&self.weight.qscheme)?;
+        Ok(ConvQParams {
+            input_scale: self.input.scale,
+            input_zero_point: self.input.zero_point,
+            weight_scales: self.weight.scales.clone(),
+            weight_zero_points: self.weight.zero_points.clone(),
+            per_channel: scheme.is_per_channel() || self.weight.axis.is_some(),
+            bias: self.bias.as_ref().map(|b| b.iter().map(|&v| v as f32).collect()),
+            output_scale: self.output.scale,
+            output_zero_point: self.output.zero_point,
+            relu: self.relu,
+        })
+    }
+
+    /// The engine's output codes for this case.
+    pub fn run(&self) -> Result<Vec<i64>> {
+        let shape = self.shape()?;
+        let p = self.qparams()?;
+        let comp = Computation::parse(&self.engine)?;
+        let acc = IntConv {
+            shape: &shape,
+            input: &self.input.q,
+            input_zero_point: self.input.zero_point,
+            weight: &self.weight.q,
+            weight_zero_points: &p.weight_zero_points,
+        }
+        .accumulate()?;
+        let rq = Requant::new(comp, &p, shape.out_channels)?;
+        let mut out = vec![0i64; acc.len()];
+        let (oh, ow) = shape.output_hw();
+        let plane = oh * ow;
+        for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
+            rq.plane(i % shape.out_channels, a, o);
+        }
+        Ok(out)
+    }
+
+    pub fn verify(&self) -> Outcome {
+        outcome_of(&self.id, self.run().map(|got| compare(&self.id, &self.output.q, &got)))
+    }
+}
+
+impl QuantizeCase {
+    pub fn verify(&self) -> Outcome {
+        let run = || -> Result<Outcome> {
+            let x: Vec<f32> = self.x.iter().map(|&v| v as f32).collect();
+            let got = quantize_per_tensor(&x, self.scale, self.zero_point, DType::parse(&self.dtype)?)?;
+            Ok(compare(&self.id, &self.q, &got))
+        };
+        outcome_of(&self.id, run())
+    }
+}
+
+/// What a golden file holds, detected from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Conv,
+    Quantize,
+    Observer,
+    Module,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Conv => "conv",
+            Kind::Quantize => "quantize",
+            Kind::Observer => "observer",
+            Kind::Module => "module",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct File {
+    cases: Vec<serde_json::Value>,
+}
+
+fn detect(case: &serde_json::Value) -> Option<Kind> {
+    let has = |k: &str| case.get(k).is_some();
+    if has("float_weight") && has("calibration") {
+        Some(Kind::Module)
+    } else if has("observer") && has("batches") {
+        Some(Kind::Observer)
+    } else if has("engine") && has("weight") && has("output") {
+        Some(Kind::Conv)
+    } else if has("x") && has("q") && has("scale") {
+        Some(Kind::Quantize)
+    } else {
+        None
+    }
+}
+
+fn typed<T: for<'de> Deserialize<'de>>(i: usize, v: serde_json::Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| Error::Input(format!("case {i}: {e}")))
+}
+
+/// Checks every case of a golden file's text. Errors only when the text is not
+/// a golden file; failing cases are outcomes.
+pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
+    let file: File = serde_json::from_str(text).map_err(|e| Error::Input(format!("not a golden file: {e}")))?;
+    let first = file.cases.first().ok_or_else(|| Error::Input("golden file has no cases".into()))?;
+    let kind = detect(first).ok_or_else(|| Error::Input("cannot tell the kind of golden file (conv, quantize, observer, module) from its first case".into()))?;
+    let mut out = Vec::with_capacity(file.cases.len());
+    for (i, c) in file.cases.into_iter().enumerate() {
+        if detect(&c) != Some(kind) {
+            return Err(Error::Input(format!("case {i} is not a {} case", kind.name())));
+        }
+        let o = match kind {
+            Kind::Conv => typed::<ConvCase>(i, c)?.verify(),
+            Kind::Quantize => typed::<QuantizeCase>(i, c)?.verify(),
+            Kind::Observer => crate::flow::verify_observer_case(i, c)?,
+            Kind::Module => crate::flow::verify_module_case(i, c)?,
+        };
+        out.push(o);
+    }
+    Ok((kind, out))
+}
+
+pub fn verify_file(path: &std::path::Path) -> Result<(Kind, Vec<Outcome>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    verify_text(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,87 @@
+// Shared helpers for the e2e tests: launch Debian's Chromium through
+// playwright-core (no browser download, ever) and open pages while collecting
+// console errors and uncaught page errors.
+import { chromium } from 'playwright-core';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Directory for screenshots and other artifacts (git-ignored). */
+export const ARTIFACTS = path.join(here, 'artifacts');
+
+/** Base URL of the page under test; scripts/test sets it. */
+export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:8000/';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * Launch Chromium with a fresh, empty user-data-dir. The returned context's
+ * close() also removes that directory.
+ */
+export async function launch() {
+  const userDataDir = await mkdtemp(path.join(tmpdir(), 'qconv-lens-chromium-'));
+  // A persistent context is the only way to give Chromium our own
+  // --user-data-dir through playwright (it refuses the flag in `args`).
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
+  const close = context.close.bind(context);
+  context.close = async () => {
+    try {
+      await close();
+    } finally {
+      await rm(userDataDir, { recursive: true, force: true });
+    }
+  };
+  return context;
+}
+
+/**
+ * Open `url` in a new page of `browser` (what launch() returned). Returns
+ * { page, errors }, where `errors` is a live array of strings: every console
+ * message of type "error" and every uncaught page error, as they happen.
+ */
+export async function openPage(browser, url = BASE_URL, { waitUntil = 'load' } = {}) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') {
+      const loc = msg.location();
+      errors.push(`console.error: ${msg.text()}${loc?.url ? ` (${loc.url}:${loc.lineNumber})` : ''}`);
+    }
+  });
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.stack ?? err.message ?? String(err)}`));
+  page.on('requestfailed', (req) =>
+    errors.push(`requestfailed: ${req.url()} (${req.failure()?.errorText ?? 'unknown'})`),
+  );
+  page.on('response', (res) => {
+    if (res.status() >= 400) errors.push(`http ${res.status()}: ${res.url()}`);
+  });
+  await page.goto(url, { waitUntil });
+  return { page, errors };
+}
+
+/** Save a full-page screenshot to tests/e2e/artifacts/<name>.png; returns the path. */
+export async function screenshot(page, name) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}

@@ -1,0 +1,42 @@
+//! Every golden case from real PyTorch, bit for bit: the shared files and the
+//! extra seeds committed under tests/golden-extra/.
+use qconv_lens::golden::{verify_file, Kind};
+use std::path::PathBuf;
+
+fn files(name: &str) -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut v = vec![root.join("../shared/golden").join(name)];
+    if let Ok(rd) = std::fs::read_dir(root.join("tests/golden-extra")) {
+        let mut extra: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path().join(name)).filter(|p| p.exists()).collect();
+        extra.sort();
+        v.extend(extra);
+    }
+    v
+}
+
+fn check(name: &str, kind: Kind, min_cases: usize) {
+    let mut total = 0;
+    let mut failures = vec![];
+    for f in files(name) {
+        let (k, outcomes) = verify_file(&f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k, kind, "{}", f.display());
+        total += outcomes.len();
+        for o in outcomes {
+            if let Some(m) = o.failure {
+                failures.push(format!("{} {}: {m}", f.display(), o.id));
+            }
+        }
+    }
+    assert!(total >= min_cases, "only {total} {name} cases found");
+    assert!(failures.is_empty(), "{} of {total} cases fail:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn conv_cases() {
+    check("conv.json", Kind::Conv, 350);
+}
+
+#[test]
+fn quantize_cases() {
+    check("quantize.json", Kind::Quantize, 48);
+}
