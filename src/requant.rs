@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::printed::printed;
 use crate::quant::{check_zero_point, scale_f32, DType};
-use crate::trace::{key, Recorder, Step, Value};
+use crate::trace::{key, Recorder, Value};
 use serde::{Deserialize, Serialize};
 
 /// Quantization parameters of one conv, as the user gave them (float64 scales,
@@ -359,7 +359,7 @@ impl Requant {
     pub fn pixel<R: Recorder>(&self, c: usize, acc: i32, rec: &mut R) -> i64 {
         let zy = self.zy;
         let lo = if self.relu { zy } else { 0 };
-        rec.step(|| Step::new(key::ACC, "accumulator", "sum over taps of (qx - zx)·(qw - zw), exact int32", Value::Int(acc as i64)));
+        rec.step(key::ACC, Value::Int(acc as i64), || ("accumulator".into(), "sum over taps of (qx - zx)·(qw - zw), exact int32".into()));
         match self.channels[c] {
             Channel::Fbgemm { sx, sw, sy, aw, m, bias, inv_aw, per_channel } => {
                 scales32(rec, sx, sw, sy, aw);
@@ -367,57 +367,57 @@ impl Requant {
                 let t = match bias {
                     None => accf,
                     Some(b) if !per_channel => {
-                        rec.step(|| Step::new(key::BIAS, "bias (float32)", "kept as a float, never rounded", Value::F32(b)));
-                        rec.step(|| Step::new("inv_aw", "1 / (sx·sw)", "reciprocal in float64, then float32", Value::F32(inv_aw)));
-                        rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", "b · f32(1/aw) (inside the fused multiply-add)", Value::F64(b as f64 * inv_aw as f64)));
+                        rec.step(key::BIAS, Value::F32(b), || ("bias (float32)".into(), "kept as a float, never rounded".into()));
+                        rec.step("inv_aw", Value::F32(inv_aw), || ("1 / (sx·sw)".into(), "reciprocal in float64, then float32".into()));
+                        rec.step(key::BIAS_TERM, Value::F64(b as f64 * inv_aw as f64), || ("bias in accumulator units".into(), "b · f32(1/aw) (inside the fused multiply-add)".into()));
                         b.mul_add(inv_aw, accf)
                     }
                     Some(b) => {
-                        rec.step(|| Step::new(key::BIAS, "bias (float32)", "kept as a float, never rounded", Value::F32(b)));
+                        rec.step(key::BIAS, Value::F32(b), || ("bias (float32)".into(), "kept as a float, never rounded".into()));
                         let bt = b / aw;
-                        rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", "f32(b / aw), a float32 division", Value::F32(bt)));
+                        rec.step(key::BIAS_TERM, Value::F32(bt), || ("bias in accumulator units".into(), "f32(b / aw), a float32 division".into()));
                         accf + bt
                     }
                 };
-                rec.step(|| {
+                rec.step(key::SUM, Value::F32(t), || {
                     let f = match (bias, per_channel) {
                         (None, _) => "f32(acc), no bias",
                         (Some(_), false) => "fma(b, f32(1/aw), f32(acc)): one rounding",
                         (Some(_), true) => "f32(f32(acc) + f32(b/aw)): two roundings",
                     };
-                    Step::new(key::SUM, "accumulator + bias", f, Value::F32(t))
+                    ("accumulator + bias".into(), f.into())
                 });
-                rec.step(|| Step::new(key::MULTIPLIER, "multiplier M", "f32(aw / sy), a float32 division", Value::F32(m)));
+                rec.step(key::MULTIPLIER, Value::F32(m), || ("multiplier M".into(), "f32(aw / sy), a float32 division".into()));
                 let v = t * m;
-                rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", "f32(t · M)", Value::F32(v)));
+                rec.step(key::PRE_ROUND, Value::F32(v), || ("value before rounding".into(), "f32(t · M)".into()));
                 finish(rec, cvt_i32(v), Value::F32(v.round_ties_even()), zy, lo, "round half to even (vcvtps2dq)")
             }
             Channel::Qnnpack { sx, sw, sy, aw, inv_sy, r, bias, bias_scale, inv_bs, qb } => {
                 scales32(rec, sx, sw, sy, aw);
                 if let Some(b) = bias {
-                    rec.step(|| Step::new(key::BIAS, "bias (float32)", "rounded to int32 when the weights are packed", Value::F32(b)));
-                    rec.step(|| Step::new("bias_scale", "bias scale", "f32(sx · sw) from the float64 scales", Value::F32(bias_scale)));
-                    rec.step(|| Step::new("inv_bias_scale", "1 / bias scale", "float32 reciprocal", Value::F32(inv_bs)));
-                    rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", "rne(f32(b · f32(1/bias scale))): an int32", Value::Int(qb)));
+                    rec.step(key::BIAS, Value::F32(b), || ("bias (float32)".into(), "rounded to int32 when the weights are packed".into()));
+                    rec.step("bias_scale", Value::F32(bias_scale), || ("bias scale".into(), "f32(sx · sw) from the float64 scales".into()));
+                    rec.step("inv_bias_scale", Value::F32(inv_bs), || ("1 / bias scale".into(), "float32 reciprocal".into()));
+                    rec.step(key::BIAS_TERM, Value::Int(qb), || ("bias in accumulator units".into(), "rne(f32(b · f32(1/bias scale))): an int32".into()));
                 }
                 let sum = acc as i64 + qb;
-                rec.step(|| Step::new(key::SUM, "accumulator + bias", "acc + qb, int32", Value::Int(sum)));
+                rec.step(key::SUM, Value::Int(sum), || ("accumulator + bias".into(), "acc + qb, int32".into()));
                 let sumf = sum as i32 as f32;
-                rec.step(|| Step::new("inv_sy", "1 / sy", "float32 reciprocal", Value::F32(inv_sy)));
-                rec.step(|| Step::new(key::MULTIPLIER, "multiplier R", "f32(aw · f32(1/sy)): reciprocal, then multiply", Value::F32(r)));
+                rec.step("inv_sy", Value::F32(inv_sy), || ("1 / sy".into(), "float32 reciprocal".into()));
+                rec.step(key::MULTIPLIER, Value::F32(r), || ("multiplier R".into(), "f32(aw · f32(1/sy)): reciprocal, then multiply".into()));
                 let v = sumf * r;
-                rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", "f32(f32(acc + qb) · R)", Value::F32(v)));
+                rec.step(key::PRE_ROUND, Value::F32(v), || ("value before rounding".into(), "f32(f32(acc + qb) · R)".into()));
                 finish(rec, cvt_i32(v), Value::F32(v.round_ties_even()), zy, lo, "round half to even")
             }
             Channel::Float { sx, sw, sy, bias } => {
-                rec.step(|| Step::new(key::SX, "input scale", "float32 value, used in float64", Value::F64(sx)));
-                rec.step(|| Step::new(key::SW, "weight scale", "float32 value, used in float64", Value::F64(sw)));
-                rec.step(|| Step::new(key::SY, "output scale", "float32 value, used in float64", Value::F64(sy)));
+                rec.step(key::SX, Value::F64(sx), || ("input scale".into(), "float32 value, used in float64".into()));
+                rec.step(key::SW, Value::F64(sw), || ("weight scale".into(), "float32 value, used in float64".into()));
+                rec.step(key::SY, Value::F64(sy), || ("output scale".into(), "float32 value, used in float64".into()));
                 let y = acc as f64 * (sx * sw) + bias;
-                rec.step(|| Step::new(key::BIAS, "bias", "float64", Value::F64(bias)));
-                rec.step(|| Step::new("real", "real output", "acc · sx · sw + b, float64", Value::F64(y)));
+                rec.step(key::BIAS, Value::F64(bias), || ("bias".into(), "float64".into()));
+                rec.step("real", Value::F64(y), || ("real output".into(), "acc · sx · sw + b, float64".into()));
                 let v = y / sy;
-                rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", "y / sy, float64", Value::F64(v)));
+                rec.step(key::PRE_ROUND, Value::F64(v), || ("value before rounding".into(), "y / sy, float64".into()));
                 let r = v.round_ties_even();
                 let ri = if r.abs() < 1e15 { r as i64 } else { r.signum() as i64 * 1_000_000_000_000_000 };
                 finish(rec, ri, Value::F64(r), zy, lo, "round half to even")
@@ -435,19 +435,19 @@ impl Requant {
 }
 
 fn scales32<R: Recorder>(rec: &mut R, sx: f32, sw: f32, sy: f32, aw: f32) {
-    rec.step(|| Step::new(key::SX, "input scale", "float32", Value::F32(sx)));
-    rec.step(|| Step::new(key::SW, "weight scale", "float32", Value::F32(sw)));
-    rec.step(|| Step::new(key::SY, "output scale", "float32", Value::F32(sy)));
-    rec.step(|| Step::new(key::SCALE_PRODUCT, "sx · sw", "float32 product", Value::F32(aw)));
+    rec.step(key::SX, Value::F32(sx), || ("input scale".into(), "float32".into()));
+    rec.step(key::SW, Value::F32(sw), || ("weight scale".into(), "float32".into()));
+    rec.step(key::SY, Value::F32(sy), || ("output scale".into(), "float32".into()));
+    rec.step(key::SCALE_PRODUCT, Value::F32(aw), || ("sx · sw".into(), "float32 product".into()));
 }
 
 /// Rounded value -> plus zero point -> clamped, as the kernels do it.
-fn finish<R: Recorder>(rec: &mut R, rounded: i64, shown: Value, zy: i64, lo: i64, how: &str) -> i64 {
-    rec.step(|| Step::new(key::ROUNDED, "rounded", how, shown));
+fn finish<R: Recorder>(rec: &mut R, rounded: i64, shown: Value, zy: i64, lo: i64, how: &'static str) -> i64 {
+    rec.step(key::ROUNDED, shown, || ("rounded".into(), how.into()));
     let plus = rounded + zy;
-    rec.step(|| Step::new(key::PLUS_ZP, "plus output zero point", format!("rounded + {zy}"), Value::Int(plus)));
+    rec.step(key::PLUS_ZP, Value::Int(plus), || ("plus output zero point".into(), format!("rounded + {zy}").into()));
     let out = plus.clamp(lo, 255);
-    rec.step(|| Step::new(key::OUTPUT, "output code", format!("clamp to {lo}..255"), Value::Int(out)));
+    rec.step(key::OUTPUT, Value::Int(out), || ("output code".into(), format!("clamp to {lo}..255").into()));
     out
 }
 
@@ -455,14 +455,14 @@ fn finish<R: Recorder>(rec: &mut R, rounded: i64, shown: Value, zy: i64, lo: i64
 fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Option<f64>, h: HandAssumptions, zy: i64, relu: bool) -> i64 {
     let zy = if h.ignore_zero_points { 0 } else { zy };
     let printed_note = |on: bool| if on { "as printed" } else { "exact" };
-    rec.step(|| Step::new(key::SX, "input scale", printed_note(h.print_input_scale), Value::F64(sx)));
-    rec.step(|| Step::new(key::SW, "weight scale", printed_note(h.print_weight_scale), Value::F64(sw)));
-    rec.step(|| Step::new(key::SY, "output scale", printed_note(h.print_output_scale), Value::F64(sy)));
+    rec.step(key::SX, Value::F64(sx), || ("input scale".into(), printed_note(h.print_input_scale).into()));
+    rec.step(key::SW, Value::F64(sw), || ("weight scale".into(), printed_note(h.print_weight_scale).into()));
+    rec.step(key::SY, Value::F64(sy), || ("output scale".into(), printed_note(h.print_output_scale).into()));
     let acc_note = if h.ignore_zero_points { "sum of qx·qw (zero points left out)" } else { "sum of (qx - zx)·(qw - zw)" };
     let pre = match h.arithmetic {
         Arithmetic::F64 => {
             let bt = bias.map(|b| {
-                rec.step(|| Step::new(key::BIAS, "bias", printed_note(h.print_bias), Value::F64(b)));
+                rec.step(key::BIAS, Value::F64(b), || ("bias".into(), printed_note(h.print_bias).into()));
                 let v = b / (sw * sx);
                 match h.bias_rounding {
                     BiasRounding::Keep => (v, "b / (sw·sx)"),
@@ -473,19 +473,19 @@ fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Opt
             });
             if let Some((v, f)) = bt {
                 let val = if h.bias_rounding == BiasRounding::Keep { Value::F64(v) } else { Value::Int(v as i64) };
-                rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", f, val));
+                rec.step(key::BIAS_TERM, val, || ("bias in accumulator units".into(), f.into()));
             }
             let sum = acc as f64 + bt.map_or(0.0, |b| b.0);
-            rec.step(|| Step::new(key::SUM, "accumulator + bias", acc_note, if bt.is_some_and(|_| h.bias_rounding == BiasRounding::Keep) { Value::F64(sum) } else { Value::Int(sum as i64) }));
+            rec.step(key::SUM, if bt.is_some_and(|_| h.bias_rounding == BiasRounding::Keep) { Value::F64(sum) } else { Value::Int(sum as i64) }, || ("accumulator + bias".into(), acc_note.into()));
             let v = sum * sx * sw / sy + zy as f64;
-            rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", format!("(acc + bias) · sx · sw / sy + {zy}, float64, left to right"), Value::F64(v)));
+            rec.step(key::PRE_ROUND, Value::F64(v), || ("value before rounding".into(), format!("(acc + bias) · sx · sw / sy + {zy}, float64, left to right").into()));
             v
         }
         Arithmetic::F32 => {
             let (sx, sw, sy) = (sx as f32, sw as f32, sy as f32);
             let bt = bias.map(|b| {
                 let b = b as f32;
-                rec.step(|| Step::new(key::BIAS, "bias", printed_note(h.print_bias), Value::F32(b)));
+                rec.step(key::BIAS, Value::F32(b), || ("bias".into(), printed_note(h.print_bias).into()));
                 let v = b / (sw * sx);
                 let r = match h.bias_rounding {
                     BiasRounding::Keep => v,
@@ -496,12 +496,12 @@ fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Opt
                 (r, if h.bias_rounding == BiasRounding::Keep { "f32(b / (sw·sx))" } else { "rounded f32(b / (sw·sx))" })
             });
             if let Some((v, f)) = bt {
-                rec.step(|| Step::new(key::BIAS_TERM, "bias in accumulator units", f, Value::F32(v)));
+                rec.step(key::BIAS_TERM, Value::F32(v), || ("bias in accumulator units".into(), f.into()));
             }
             let sum = acc as f32 + bt.map_or(0.0, |b| b.0);
-            rec.step(|| Step::new(key::SUM, "accumulator + bias", acc_note, Value::F32(sum)));
+            rec.step(key::SUM, Value::F32(sum), || ("accumulator + bias".into(), acc_note.into()));
             let v = sum * sx * sw / sy + zy as f32;
-            rec.step(|| Step::new(key::PRE_ROUND, "value before rounding", format!("(acc + bias) · sx · sw / sy + {zy}, float32 at each step"), Value::F32(v)));
+            rec.step(key::PRE_ROUND, Value::F32(v), || ("value before rounding".into(), format!("(acc + bias) · sx · sw / sy + {zy}, float32 at each step").into()));
             v as f64
         }
     };
@@ -514,11 +514,11 @@ fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Opt
         Rounding::HalfAway => "round half away from zero (C round)",
     };
     let ri = if r.is_finite() && r.abs() < 1e15 { r as i64 } else { 0 };
-    rec.step(|| Step::new(key::ROUNDED, "rounded", how, Value::Int(ri)));
+    rec.step(key::ROUNDED, Value::Int(ri), || ("rounded".into(), how.into()));
     let out = if h.ignore_clamp { ri } else { ri.clamp(if relu { zy } else { 0 }, 255) };
-    rec.step(|| {
+    rec.step(key::OUTPUT, Value::Int(out), || {
         let f = if h.ignore_clamp { "not clamped".to_string() } else { format!("clamp to {}..255", if relu { zy } else { 0 }) };
-        Step::new(key::OUTPUT, "output code", f, Value::Int(out))
+        ("output code".into(), f.into())
     });
     out
 }

@@ -1,5 +1,6 @@
 //! The step vocabulary of a requantization trace, and where two traces part.
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// A value as the arithmetic held it: an exact integer, a float32 (shown with
 /// its bits) or a float64.
@@ -89,18 +90,34 @@ impl Step {
     }
 }
 
-/// Collects steps when tracing; compiles to nothing when not.
+/// Words of a step: its label and its formula, made only when a trace wants them.
+pub type Text = (Cow<'static, str>, Cow<'static, str>);
+
+/// Receives each step of a computation. The text is a closure so that the fast
+/// path (`NoTrace`) and value probes (`Probe`) never format strings.
 pub trait Recorder {
-    const ON: bool;
-    fn step(&mut self, f: impl FnOnce() -> Step);
+    fn step(&mut self, key: &'static str, value: Value, text: impl FnOnce() -> Text);
 }
 
 /// The fast path: records nothing.
 pub struct NoTrace;
 impl Recorder for NoTrace {
-    const ON: bool = false;
     #[inline(always)]
-    fn step(&mut self, _f: impl FnOnce() -> Step) {}
+    fn step(&mut self, _key: &'static str, _value: Value, _text: impl FnOnce() -> Text) {}
+}
+
+/// Keeps the value of one step (e.g. the value before rounding, for the tie map).
+pub struct Probe {
+    pub key: &'static str,
+    pub value: Option<Value>,
+}
+impl Recorder for Probe {
+    #[inline(always)]
+    fn step(&mut self, key: &'static str, value: Value, _text: impl FnOnce() -> Text) {
+        if key == self.key {
+            self.value = Some(value);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -110,9 +127,9 @@ pub struct Trace {
 }
 
 impl Recorder for Trace {
-    const ON: bool = true;
-    fn step(&mut self, f: impl FnOnce() -> Step) {
-        self.steps.push(f());
+    fn step(&mut self, key: &'static str, value: Value, text: impl FnOnce() -> Text) {
+        let (label, formula) = text();
+        self.steps.push(Step::new(key, label, formula, value));
     }
 }
 
@@ -172,10 +189,11 @@ mod tests {
     fn divergence_and_ulps() {
         let mut a = Trace::default();
         let mut b = Trace::default();
-        a.step(|| Step::new(key::ACC, "acc", "", Value::Int(3)));
-        b.step(|| Step::new(key::ACC, "acc", "", Value::Int(3)));
-        a.step(|| Step::new(key::MULTIPLIER, "m", "", Value::F32(1.0)));
-        b.step(|| Step::new(key::MULTIPLIER, "m", "", Value::F32(f32::from_bits(1.0f32.to_bits() + 1))));
+        let t = || ("x".into(), "".into());
+        a.step(key::ACC, Value::Int(3), t);
+        b.step(key::ACC, Value::Int(3), t);
+        a.step(key::MULTIPLIER, Value::F32(1.0), t);
+        b.step(key::MULTIPLIER, Value::F32(f32::from_bits(1.0f32.to_bits() + 1)), t);
         assert_eq!(first_divergence(&a, &b).unwrap().key, key::MULTIPLIER);
         assert_eq!(ulps_f32(1.0, f32::from_bits(1.0f32.to_bits() + 1)), 1);
         assert_eq!(ulps_f32(-0.0, 0.0), 0);
