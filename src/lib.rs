@@ -5,11 +5,13 @@
 //! hand calculation, and step-by-step traces of any output pixel.
 pub mod conv;
 pub mod error;
+pub mod explain;
 pub mod flow;
 pub mod golden;
 pub mod printed;
 pub mod quant;
 pub mod requant;
+pub mod scenario;
 pub mod trace;
 
 pub use error::{Error, Result};

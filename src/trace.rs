@@ -25,8 +25,8 @@ impl Value {
     pub fn decimal(self) -> String {
         match self {
             Value::Int(i) => i.to_string(),
-            Value::F32(f) => fmt_float(f as f64, f.to_string()),
-            Value::F64(f) => fmt_float(f, f.to_string()),
+            Value::F32(f) => fmt_float(f as f64, f.to_string(), format!("{f:e}")),
+            Value::F64(f) => fmt_float(f, f.to_string(), format!("{f:e}")),
         }
     }
     /// The IEEE bits of a float value, as hex.
@@ -46,12 +46,12 @@ impl Value {
     }
 }
 
-fn fmt_float(v: f64, shortest: String) -> String {
-    // Keep tiny or huge numbers readable: switch to exponent form like Python.
+/// Keeps tiny or huge numbers readable: exponent form below 1e-4 or from 1e16, like Python.
+fn fmt_float(v: f64, plain: String, exponent: String) -> String {
     if v != 0.0 && (v.abs() < 1e-4 || v.abs() >= 1e16) {
-        format!("{v:e}")
+        exponent
     } else {
-        shortest
+        plain
     }
 }
 
@@ -182,6 +182,7 @@ mod tests {
         assert_eq!(v.bits().unwrap(), format!("0x{:08x}", 0.0078f32.to_bits()));
         assert_eq!(Value::F64(30.514379999999996).decimal(), "30.514379999999996");
         assert_eq!(Value::F64(2.964e-5).decimal(), "2.964e-5");
+        assert_eq!(Value::F32(2.9559667e-5).decimal(), "2.9559667e-5");
         assert_eq!(Value::Int(-3).bits(), None);
     }
 

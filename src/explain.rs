@@ -1,0 +1,234 @@
+//! Why two computations give different codes at one pixel: both traces, the
+//! step where they part, and the cause in words.
+//!
+//! Hand calculations are blamed by counterfactuals: each of their mistakes is
+//! undone alone, and the ones whose removal gives the other side's code are
+//! the causes. Engine pairs are diagnosed from their traces (bias rounding,
+//! last-bit multipliers, ties, clamping).
+use crate::error::Result;
+use crate::requant::{Assumption, Computation, HandAssumptions};
+use crate::scenario::{Run, Side};
+use crate::trace::{first_divergence, key, ulps_f32, Trace, Value};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    /// Stable code: printed_scale, printed_bias, bias_rounding, float64,
+    /// rounding_rule, zero_points, clamp, tie, multiplier_last_bit, bias_arithmetic,
+    /// float_precision, other.
+    pub code: &'static str,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub channel: usize,
+    pub row: usize,
+    pub col: usize,
+    pub out_a: i64,
+    pub out_b: i64,
+    pub a: Trace,
+    pub b: Trace,
+    /// Key of the first step (in A's order) where the traces hold different values.
+    pub parts_at: Option<&'static str>,
+    pub causes: Vec<Cause>,
+    pub summary: String,
+}
+
+fn assumption_code(a: Assumption) -> &'static str {
+    match a {
+        Assumption::PrintedOutputScale | Assumption::PrintedWeightScale | Assumption::PrintedInputScale => "printed_scale",
+        Assumption::PrintedBias => "printed_bias",
+        Assumption::BiasRounded => "bias_rounding",
+        Assumption::Float64 => "float64",
+        Assumption::HalfAway => "rounding_rule",
+        Assumption::ZeroPointsIgnored => "zero_points",
+        Assumption::ClampIgnored => "clamp",
+    }
+}
+
+fn pre_round(t: &Trace) -> Option<f64> {
+    t.get(key::PRE_ROUND).map(|s| s.value.as_f64())
+}
+
+fn f32_of(t: &Trace, k: &str) -> Option<f32> {
+    match t.get(k)?.value {
+        Value::F32(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// Blame for a hand calculation whose result `hand_out` differs from `target`.
+fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Result<Vec<Cause>> {
+    let mut causes = vec![];
+    for (a, fixed) in h.single_fixes() {
+        let out = run.output_with(Computation::Hand(fixed), index)?;
+        if out == target {
+            causes.push(Cause { code: assumption_code(a), text: format!("{} (undoing only this gives {out})", a.describe()) });
+        }
+    }
+    if causes.is_empty() {
+        // No single mistake explains it: try the printouts together, then everything.
+        let printed_off = HandAssumptions {
+            print_input_scale: false,
+            print_weight_scale: false,
+            print_output_scale: false,
+            print_bias: false,
+            ..h
+        };
+        let any_printed = h.print_input_scale || h.print_output_scale || h.print_weight_scale || h.print_bias;
+        if any_printed && run.output_with(Computation::Hand(printed_off), index)? == target {
+            causes.push(Cause {
+                code: "printed_scale",
+                text: "the values copied from printouts (4 decimals) together; no single one alone".into(),
+            });
+        } else {
+            let mut rest: Vec<String> = h.single_fixes().iter().map(|(a, _)| a.describe().to_string()).collect();
+            if rest.is_empty() {
+                rest.push("the hand formula works in float64 where the kernel rounds to float32 at each step".into());
+            }
+            causes.push(Cause { code: "other", text: format!("several assumptions at once: {}", rest.join("; ")) });
+        }
+    }
+    Ok(causes)
+}
+
+/// Blame between two traces (engines, or an engine and the float reference).
+fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
+    let mut causes = vec![];
+    let clamped = |t: &Trace| match (t.get(key::PLUS_ZP), t.get(key::OUTPUT)) {
+        (Some(p), Some(o)) => p.value.as_f64() != o.value.as_f64(),
+        _ => false,
+    };
+    if clamped(a) != clamped(b) {
+        causes.push(Cause { code: "clamp", text: format!("{} is clamped, the other is not", if clamped(a) { "A" } else { "B" }) });
+    }
+    let int_bias = |t: &Trace| matches!(t.get(key::BIAS_TERM).map(|s| s.value), Some(Value::Int(_)));
+    if let (Some(x), Some(y)) = (a.get(key::BIAS_TERM), b.get(key::BIAS_TERM)) {
+        if x.value.as_f64() != y.value.as_f64() {
+            if int_bias(a) != int_bias(b) {
+                causes.push(Cause {
+                    code: "bias_rounding",
+                    text: format!(
+                        "the bias term is rounded to an integer on one side ({}) and kept as a float on the other ({})",
+                        if int_bias(a) { &x.decimal } else { &y.decimal },
+                        if int_bias(a) { &y.decimal } else { &x.decimal }
+                    ),
+                });
+            } else {
+                causes.push(Cause {
+                    code: "bias_arithmetic",
+                    text: format!("the bias term is computed differently: {} vs {}", x.decimal, y.decimal),
+                });
+            }
+        }
+    }
+    if let (Some(x), Some(y)) = (f32_of(a, key::MULTIPLIER), f32_of(b, key::MULTIPLIER)) {
+        let u = ulps_f32(x, y);
+        if u > 0 && u <= 4 {
+            causes.push(Cause {
+                code: "multiplier_last_bit",
+                text: format!("the multipliers differ in the last bit{} ({u} ulp): {x} vs {y}", if u > 1 { "s" } else { "" }),
+            });
+        }
+    }
+    if let (Some(x), Some(y)) = (pre_round(a), pre_round(b)) {
+        let boundary = x.min(y).floor() + 0.5;
+        let straddle = (x - boundary) * (y - boundary) <= 0.0 && (x - y).abs() < 0.1;
+        if straddle && (x - boundary).abs() < 0.05 && (y - boundary).abs() < 0.05 {
+            let exact = x == boundary || y == boundary;
+            causes.push(Cause {
+                code: "tie",
+                text: if exact {
+                    format!("an exact tie at {boundary}: the rounding rule decides")
+                } else {
+                    format!("both values lie within 0.05 of {boundary}, so a tiny difference upstream flips the rounding")
+                },
+            });
+        }
+    }
+    let float_side = |t: &Trace| matches!(t.get(key::PRE_ROUND).map(|s| s.value), Some(Value::F64(_)));
+    if causes.is_empty() && float_side(a) != float_side(b) {
+        causes.push(Cause {
+            code: "float_precision",
+            text: "the float reference keeps every value exact in float64; the kernel rounds to float32 at each step".into(),
+        });
+    }
+    causes
+}
+
+pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Explanation> {
+    let index = run.index(channel, row, col)?;
+    let a = run.trace(Side::A, index);
+    let b = run.trace(Side::B, index);
+    let (out_a, out_b) = (run.out_a[index], run.out_b[index]);
+    let parts_at = first_divergence(&a, &b).map(|s| s.key);
+    let causes = if out_a == out_b {
+        vec![]
+    } else if let Computation::Hand(h) = run.rb.computation {
+        blame_hand(run, h, index, out_a)?
+    } else if let Computation::Hand(h) = run.ra.computation {
+        blame_hand(run, h, index, out_b)?
+    } else {
+        diagnose(&a, &b)
+    };
+    let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
+    Ok(Explanation { channel, row, col, out_a, out_b, a, b, parts_at, causes, summary })
+}
+
+fn summarize(run: &Run, a: &Trace, b: &Trace, out_a: i64, out_b: i64, parts_at: Option<&str>, causes: &[Cause]) -> String {
+    let (na, nb) = (run.ra.computation.name(), run.rb.computation.name());
+    if out_a == out_b {
+        return match parts_at {
+            None => format!("{na} and {nb} both give {out_a}, with the same intermediate values."),
+            Some(k) => format!("{na} and {nb} both give {out_a}; their {} differ but round to the same code.", a.get(k).map_or(k, |s| &s.label)),
+        };
+    }
+    let mut s = format!("{na} gives {out_a}, {nb} gives {out_b}.");
+    if let Some(k) = parts_at {
+        if let (Some(x), Some(y)) = (a.get(k), b.get(k)) {
+            s.push_str(&format!(" They part at the {}: {} vs {}.", x.label, x.decimal, y.decimal));
+        }
+    }
+    if !causes.is_empty() {
+        let texts: Vec<&str> = causes.iter().map(|c| c.text.as_str()).collect();
+        s.push_str(&format!(" Why: {}.", texts.join("; ")));
+    }
+    s
+}
+
+/// Both traces side by side as text, marking the step where they part.
+pub fn render_text(e: &Explanation, title_a: &str, title_b: &str) -> String {
+    let mut keys: Vec<&str> = e.a.steps.iter().map(|s| s.key).collect();
+    for s in &e.b.steps {
+        if !keys.contains(&s.key) {
+            keys.push(s.key);
+        }
+    }
+    let cell = |t: &Trace, k: &str| {
+        t.get(k).map_or(String::new(), |s| match &s.bits {
+            Some(b) => format!("{} [{}]", s.decimal, b),
+            None => s.decimal.clone(),
+        })
+    };
+    let label = |k: &str| e.a.get(k).or(e.b.get(k)).map_or(k.to_string(), |s| s.label.clone());
+    let w0 = keys.iter().map(|k| label(k).len()).max().unwrap_or(4).max(4);
+    let w1 = keys.iter().map(|k| cell(&e.a, k).len()).max().unwrap_or(0).max(title_a.len());
+    let mut out = format!(
+        "pixel channel {}, row {}, col {}\n  {:w0$}  {:w1$}  {}\n",
+        e.channel, e.row, e.col, "step", title_a, title_b
+    );
+    for k in &keys {
+        let mark = if Some(*k) == e.parts_at { ">" } else { " " };
+        out.push_str(&format!("{mark} {:w0$}  {:w1$}  {}\n", label(k), cell(&e.a, k), cell(&e.b, k)));
+    }
+    if let Some(k) = e.parts_at {
+        out.push_str(&format!("> they part at: {}\n", label(k)));
+    }
+    for c in &e.causes {
+        out.push_str(&format!("cause [{}]: {}\n", c.code, c.text));
+    }
+    out.push_str(&e.summary);
+    out.push('\n');
+    out
+}

@@ -1,0 +1,379 @@
+//! The Scenario: one quantized conv and the two computations being compared.
+//! It flows URL -> engine -> heatmap -> trace; the page, the CLI, presets and
+//! (later) paste import all produce one.
+use crate::conv::{ConvShape, IntConv};
+use crate::error::{Error, Result};
+use crate::quant::{quantize_per_tensor, DType};
+use crate::requant::{Computation, ConvQParams, HandAssumptions, Requant, Rounding};
+use crate::trace::{key, Probe, Trace, Value};
+use serde::{Deserialize, Serialize};
+
+/// Where the input activations come from. Generators make float32 values
+/// that are quantized with the input scale and zero point, as `QuantStub` does;
+/// `Codes` are quint8 codes typed in directly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputSource {
+    /// `torch.arange(n).to(torch.uint8) / 255`: the forum's input.
+    Ramp,
+    /// `torch.randint(0, 255, ...) / 255` from a seeded generator.
+    Random { seed: u32 },
+    /// Alternating 0 and 1 per pixel.
+    Checkerboard,
+    /// A diagonal ramp from 0 to 1 across each plane.
+    Gradient,
+    Constant { value: f32 },
+    Codes { codes: Vec<u8> },
+}
+
+impl InputSource {
+    pub fn name(&self) -> &'static str {
+        match self {
+            InputSource::Ramp => "ramp",
+            InputSource::Random { .. } => "random",
+            InputSource::Checkerboard => "checkerboard",
+            InputSource::Gradient => "gradient",
+            InputSource::Constant { .. } => "constant",
+            InputSource::Codes { .. } => "codes",
+        }
+    }
+
+    /// The float32 input (for generators), NCHW.
+    pub fn floats(&self, s: &ConvShape) -> Option<Vec<f32>> {
+        let n = s.input_len();
+        let (h, w) = (s.height, s.width);
+        Some(match self {
+            InputSource::Ramp => (0..n).map(|i| (i % 256) as f32 / 255.0).collect(),
+            InputSource::Random { seed } => {
+                let mut st = *seed as u64 ^ 0x9E37_79B9_7F4A_7C15;
+                (0..n)
+                    .map(|_| {
+                        st = st.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                        let mut z = st;
+                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                        z ^= z >> 31;
+                        (z % 255) as f32 / 255.0
+                    })
+                    .collect()
+            }
+            InputSource::Checkerboard => (0..n).map(|i| (((i % w) + (i / w) % h) % 2) as f32).collect(),
+            InputSource::Gradient => {
+                let d = (h + w).saturating_sub(2).max(1) as f32;
+                (0..n).map(|i| ((i % w) + (i / w) % h) as f32 / d).collect()
+            }
+            InputSource::Constant { value } => vec![*value; n],
+            InputSource::Codes { .. } => return None,
+        })
+    }
+
+    /// The quint8 input codes.
+    pub fn codes(&self, s: &ConvShape, scale: f64, zero_point: i64) -> Result<Vec<i64>> {
+        match self {
+            InputSource::Codes { codes } => {
+                if codes.len() != s.input_len() {
+                    return Err(Error::BadShape(format!("{} input codes typed, the shape needs {}", codes.len(), s.input_len())));
+                }
+                Ok(codes.iter().map(|&c| c as i64).collect())
+            }
+            _ => {
+                let x = self.floats(s).unwrap_or_default();
+                quantize_per_tensor(&x, scale, zero_point, DType::QUInt8)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub shape: ConvShape,
+    pub input: InputSource,
+    /// qint8 weight codes, OIHW.
+    pub weights: Vec<i8>,
+    pub params: ConvQParams,
+    pub a: Computation,
+    pub b: Computation,
+}
+
+/// A scenario computed: input codes, accumulators, both outputs.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub shape: ConvShape,
+    pub input: Vec<i64>,
+    pub weights: Vec<i64>,
+    pub acc: Vec<i32>,
+    raw_acc: Option<Vec<i32>>,
+    pub out_a: Vec<i64>,
+    pub out_b: Vec<i64>,
+    pub ra: Requant,
+    pub rb: Requant,
+    pub params: ConvQParams,
+}
+
+impl Scenario {
+    pub fn validate(&self) -> Result<()> {
+        self.shape.validate()?;
+        if self.weights.len() != self.shape.weight_len() {
+            return Err(Error::BadShape(format!("{} weights given, the shape needs {}", self.weights.len(), self.shape.weight_len())));
+        }
+        self.params.validate(self.shape.out_channels)
+    }
+
+    pub fn run(&self) -> Result<Run> {
+        self.validate()?;
+        let s = &self.shape;
+        let p = &self.params;
+        let input = self.input.codes(s, p.input_scale, p.input_zero_point)?;
+        let weights: Vec<i64> = self.weights.iter().map(|&w| w as i64).collect();
+        let zps: Vec<i64> = (0..s.out_channels).map(|c| p.weight_zero_point(c)).collect();
+        let conv = IntConv { shape: s, input: &input, input_zero_point: p.input_zero_point, weight: &weights, weight_zero_points: &zps };
+        let acc = conv.accumulate()?;
+        let raw_acc = if self.a.uses_raw_codes() || self.b.uses_raw_codes() {
+            let zero = vec![0i64; s.out_channels];
+            Some(IntConv { input_zero_point: 0, weight_zero_points: &zero, ..conv }.accumulate()?)
+        } else {
+            None
+        };
+        let ra = Requant::new(self.a, p, s.out_channels)?;
+        let rb = Requant::new(self.b, p, s.out_channels)?;
+        let mut run = Run { shape: *s, input, weights, acc, raw_acc, out_a: vec![], out_b: vec![], ra, rb, params: p.clone() };
+        run.out_a = run.outputs(&run.ra);
+        run.out_b = run.outputs(&run.rb);
+        Ok(run)
+    }
+}
+
+impl Run {
+    fn acc_for(&self, r: &Requant) -> &[i32] {
+        match (&self.raw_acc, r.computation.uses_raw_codes()) {
+            (Some(raw), true) => raw,
+            _ => &self.acc,
+        }
+    }
+
+    /// All output codes of one computation, flat NCHW.
+    pub fn outputs(&self, r: &Requant) -> Vec<i64> {
+        let acc = self.acc_for(r);
+        let (oh, ow) = self.shape.output_hw();
+        let plane = oh * ow;
+        let mut out = vec![0i64; acc.len()];
+        for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
+            r.plane(i % self.shape.out_channels, a, o);
+        }
+        out
+    }
+
+    pub fn channel_of(&self, index: usize) -> usize {
+        let (oh, ow) = self.shape.output_hw();
+        (index / (oh * ow)) % self.shape.out_channels
+    }
+
+    /// The value computation A held just before rounding, at one output element.
+    pub fn pre_round_a(&self, index: usize) -> f64 {
+        let mut p = Probe { key: key::PRE_ROUND, value: None };
+        self.ra.pixel(self.channel_of(index), self.acc_for(&self.ra)[index], &mut p);
+        p.value.map_or(f64::NAN, Value::as_f64)
+    }
+
+    /// Full trace of one computation at one output element.
+    pub fn trace(&self, which: Side, index: usize) -> Trace {
+        let r = match which {
+            Side::A => &self.ra,
+            Side::B => &self.rb,
+        };
+        let mut t = Trace { computation: r.computation.title().to_string(), steps: vec![] };
+        r.pixel(self.channel_of(index), self.acc_for(r)[index], &mut t);
+        t
+    }
+
+    /// The output code a different computation gives at one element (for blame).
+    pub fn output_with(&self, c: Computation, index: usize) -> Result<i64> {
+        let r = Requant::new(c, &self.params, self.shape.out_channels)?;
+        let acc = if c.uses_raw_codes() {
+            let zero = vec![0i64; self.shape.out_channels];
+            let conv = IntConv { shape: &self.shape, input: &self.input, input_zero_point: 0, weight: &self.weights, weight_zero_points: &zero };
+            let (n, oc, y, x) = self.position(index);
+            conv.taps_of(n, oc, y, x).iter().map(|t| t.product).sum::<i64>() as i32
+        } else {
+            self.acc[index]
+        };
+        Ok(r.pixel(self.channel_of(index), acc, &mut crate::trace::NoTrace))
+    }
+
+    /// (batch, channel, row, col) of a flat output index.
+    pub fn position(&self, index: usize) -> (usize, usize, usize, usize) {
+        let (oh, ow) = self.shape.output_hw();
+        let x = index % ow;
+        let y = (index / ow) % oh;
+        let c = (index / (oh * ow)) % self.shape.out_channels;
+        let n = index / (oh * ow * self.shape.out_channels);
+        (n, c, y, x)
+    }
+
+    pub fn index(&self, channel: usize, row: usize, col: usize) -> Result<usize> {
+        let (oh, ow) = self.shape.output_hw();
+        if channel >= self.shape.out_channels || row >= oh || col >= ow {
+            return Err(Error::Input(format!(
+                "pixel (channel {channel}, row {row}, col {col}) is outside the {}x{oh}x{ow} output",
+                self.shape.out_channels
+            )));
+        }
+        Ok(self.shape.output_index(0, channel, row, col))
+    }
+
+    pub fn taps(&self, index: usize) -> Vec<crate::conv::Tap> {
+        let zps: Vec<i64> = (0..self.shape.out_channels).map(|c| self.params.weight_zero_point(c)).collect();
+        let conv = IntConv {
+            shape: &self.shape,
+            input: &self.input,
+            input_zero_point: self.params.input_zero_point,
+            weight: &self.weights,
+            weight_zero_points: &zps,
+        };
+        let (n, c, y, x) = self.position(index);
+        conv.taps_of(n, c, y, x)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// The presets, by stable id.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("forum", "PyTorch forum: 24 -> 30, not 31"),
+    ("ties", "Ties at .5: half to even vs half away"),
+    ("per-channel", "Per-channel weights"),
+    ("bias", "Bias kept as float (fbgemm) vs rounded (qnnpack)"),
+    ("clamping", "Clamping at 0 and 255"),
+];
+
+fn shape(cin: usize, cout: usize, h: usize, w: usize, k: usize, pad: usize) -> ConvShape {
+    ConvShape {
+        batch: 1,
+        in_channels: cin,
+        out_channels: cout,
+        height: h,
+        width: w,
+        kernel: [k, k],
+        stride: [1, 1],
+        padding: [pad, pad],
+        dilation: [1, 1],
+        groups: 1,
+    }
+}
+
+/// Deterministic pseudo-random int8 weights for presets.
+fn weights(n: usize, seed: u64) -> Vec<i8> {
+    let mut st = seed;
+    (0..n)
+        .map(|_| {
+            st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (((st >> 33) % 255) as i64 - 127) as i8
+        })
+        .collect()
+}
+
+pub fn preset(id: &str) -> Result<Scenario> {
+    let hand = Computation::Hand(HandAssumptions::default());
+    Ok(match id {
+        // ARITHMETIC.md §5: the forum post's model, calibrated by PyTorch.
+        "forum" => Scenario {
+            shape: shape(1, 1, 4, 16, 1, 0),
+            input: InputSource::Ramp,
+            weights: vec![127],
+            params: ConvQParams {
+                input_scale: 0.007839367724955082,
+                input_zero_point: 0,
+                weight_scales: vec![0.003770669922232628],
+                weight_zero_points: vec![0],
+                per_channel: true,
+                bias: Some(vec![0.0317]),
+                output_scale: 0.004018464591354132,
+                output_zero_point: 0,
+                relu: false,
+            },
+            a: Computation::Fbgemm,
+            b: hand,
+        },
+        // Power-of-two scales: M = 1/2 exactly, so every odd accumulator is a tie.
+        "ties" => Scenario {
+            shape: shape(1, 1, 16, 16, 1, 0),
+            input: InputSource::Codes { codes: (0..=255).collect() },
+            weights: vec![1],
+            params: ConvQParams {
+                input_scale: 2f64.powi(-6),
+                input_zero_point: 0,
+                weight_scales: vec![2f64.powi(-6)],
+                weight_zero_points: vec![0],
+                per_channel: false,
+                bias: None,
+                output_scale: 2f64.powi(-11),
+                output_zero_point: 0,
+                relu: false,
+            },
+            a: Computation::Fbgemm,
+            b: Computation::Hand(HandAssumptions { rounding: Rounding::HalfAway, ..HandAssumptions::faithful() }),
+        },
+        "per-channel" => Scenario {
+            shape: shape(3, 4, 12, 12, 3, 1),
+            input: InputSource::Random { seed: 7 },
+            weights: weights(4 * 3 * 9, 11),
+            params: ConvQParams {
+                input_scale: 0.0078125 * 0.9871,
+                input_zero_point: 3,
+                weight_scales: vec![0.0031, 0.0047, 0.0012, 0.0066].into_iter().map(|v: f64| v * 1.0123).collect(),
+                weight_zero_points: vec![0; 4],
+                per_channel: true,
+                bias: Some(vec![0.0317, -0.12, 0.051, 0.2]),
+                output_scale: 0.0213,
+                output_zero_point: 128,
+                relu: false,
+            },
+            a: Computation::Fbgemm,
+            b: hand,
+        },
+        "bias" => Scenario {
+            shape: shape(2, 2, 12, 12, 3, 1),
+            input: InputSource::Gradient,
+            weights: weights(2 * 2 * 9, 5),
+            params: ConvQParams {
+                input_scale: 0.007839367724955082,
+                input_zero_point: 0,
+                weight_scales: vec![0.003770669922232628],
+                weight_zero_points: vec![0],
+                per_channel: false,
+                bias: Some(vec![0.0317, -0.0113]),
+                output_scale: 0.007839367724955082 * 0.003770669922232628 * 2.7,
+                output_zero_point: 100,
+                relu: false,
+            },
+            a: Computation::Fbgemm,
+            b: Computation::Qnnpack,
+        },
+        "clamping" => Scenario {
+            shape: shape(1, 2, 10, 10, 3, 1),
+            input: InputSource::Gradient,
+            weights: weights(2 * 9, 3),
+            params: ConvQParams {
+                input_scale: 0.0078,
+                input_zero_point: 0,
+                weight_scales: vec![0.0041],
+                weight_zero_points: vec![0],
+                per_channel: false,
+                bias: Some(vec![0.05, -0.05]),
+                output_scale: 0.0009,
+                output_zero_point: 64,
+                relu: true,
+            },
+            a: Computation::Fbgemm,
+            b: Computation::Float,
+        },
+        other => {
+            let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+            return Err(Error::Input(format!("unknown preset {other:?} (one of {})", ids.join(", "))));
+        }
+    })
+}
