@@ -1,0 +1,85 @@
+//! The native binary: verify's report and exit codes, explain's output.
+use std::process::Command;
+
+fn qconv(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qconv-lens")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn golden(name: &str) -> String {
+    format!("{}/../shared/golden/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("qconv-lens-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn verify_passes_the_shared_golden_files() {
+    let files: Vec<String> = ["conv.json", "quantize.json", "observer.json", "module.json"].iter().map(|f| golden(f)).collect();
+    let args: Vec<&str> = std::iter::once("verify").chain(files.iter().map(String::as_str)).collect();
+    let (code, out, err) = qconv(&args);
+    assert_eq!(out.lines().last(), Some("441 passed, 0 failed"), "{out}{err}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn verify_reports_a_failing_case_and_exits_1() {
+    // The forum-like tie case with one output code changed.
+    let text = std::fs::read_to_string(golden("conv.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = v["cases"].as_array_mut().unwrap();
+    cases.truncate(2);
+    let q = cases[1]["output"]["q"].as_array_mut().unwrap();
+    let old = q[3].as_i64().unwrap();
+    q[3] = serde_json::json!(if old == 255 { 254 } else { old + 1 });
+    let id = cases[1]["id"].as_str().unwrap().to_string();
+    let f = tmp("broken.json", &v.to_string());
+    let (code, out, _) = qconv(&["verify", &f]);
+    assert_eq!(code, 1, "{out}");
+    let line = out.lines().find(|l| l.starts_with("FAIL")).unwrap();
+    assert!(line.contains(&id) && line.contains("element 3"), "{line}");
+    assert!(line.contains(&format!("got {old}")), "{line}");
+    assert_eq!(out.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn verify_missing_or_malformed_files_exit_2() {
+    let (code, _, err) = qconv(&["verify", "/nonexistent/golden.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/golden.json"), "{err}");
+    for (name, text) in [("garbage.json", "not json {"), ("empty.json", r#"{"cases": []}"#), ("odd.json", r#"{"cases": [{"hello": 1}]}"#)] {
+        let (code, _, err) = qconv(&["verify", &tmp(name, text)]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, _, _) = qconv(&["verify"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn explain_forum_pixel() {
+    let (code, out, err) = qconv(&["explain", "--preset", "forum", "--pixel", "2,15"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("fbgemm gives 30, hand gives 31"), "{out}");
+    assert!(out.contains("30.514379999999996"), "{out}");
+    assert!(out.contains("cause [printed_scale]: the output scale was shortened"), "{out}");
+    assert!(out.contains("> they part at"), "{out}");
+}
+
+#[test]
+fn explain_bad_arguments_are_clear() {
+    let (code, _, err) = qconv(&["explain", "--pixel", "9,99"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("outside"), "{err}");
+    let (code, _, err) = qconv(&["explain", "--preset", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown preset"), "{err}");
+    let (code, _, err) = qconv(&["explain", "--a", "tflite"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown computation"), "{err}");
+}
