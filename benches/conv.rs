@@ -21,7 +21,9 @@ fn setup() -> (ConvShape, Vec<i64>, Vec<i64>, ConvQParams) {
     };
     let mut st = 42u64;
     let mut rnd = |m: u64| {
-        st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        st = st
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (st >> 33) % m
     };
     let x: Vec<i64> = (0..s.input_len()).map(|_| rnd(256) as i64).collect();
@@ -41,9 +43,15 @@ fn setup() -> (ConvShape, Vec<i64>, Vec<i64>, ConvQParams) {
 }
 
 fn run(s: &ConvShape, x: &[i64], w: &[i64], p: &ConvQParams) -> Vec<i64> {
-    let acc = IntConv { shape: s, input: x, input_zero_point: p.input_zero_point, weight: w, weight_zero_points: &p.weight_zero_points }
-        .accumulate()
-        .unwrap();
+    let acc = IntConv {
+        shape: s,
+        input: x,
+        input_zero_point: p.input_zero_point,
+        weight: w,
+        weight_zero_points: &p.weight_zero_points,
+    }
+    .accumulate()
+    .unwrap();
     let r = Requant::new(Computation::Fbgemm, p, s.out_channels).unwrap();
     let plane = 256 * 256;
     let mut out = vec![0i64; acc.len()];
@@ -58,11 +66,31 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv3x3_8to8_256x256_fbgemm");
     g.throughput(Throughput::Elements(s.output_len() as u64));
     g.sample_size(30);
-    g.bench_function("accumulate_requantize", |b| b.iter(|| run(black_box(&s), black_box(&x), &w, &p)));
-    let acc = IntConv { shape: &s, input: &x, input_zero_point: 3, weight: &w, weight_zero_points: &p.weight_zero_points }.accumulate().unwrap();
+    g.bench_function("accumulate_requantize", |b| {
+        b.iter(|| run(black_box(&s), black_box(&x), &w, &p))
+    });
+    let acc = IntConv {
+        shape: &s,
+        input: &x,
+        input_zero_point: 3,
+        weight: &w,
+        weight_zero_points: &p.weight_zero_points,
+    }
+    .accumulate()
+    .unwrap();
     let r = Requant::new(Computation::Fbgemm, &p, 8).unwrap();
     g.bench_function("accumulate_only", |b| {
-        b.iter(|| IntConv { shape: &s, input: black_box(&x), input_zero_point: 3, weight: &w, weight_zero_points: &p.weight_zero_points }.accumulate().unwrap())
+        b.iter(|| {
+            IntConv {
+                shape: &s,
+                input: black_box(&x),
+                input_zero_point: 3,
+                weight: &w,
+                weight_zero_points: &p.weight_zero_points,
+            }
+            .accumulate()
+            .unwrap()
+        })
     });
     g.sample_size(10);
     g.bench_function("requantize_with_trace_of_every_pixel", |b| {

@@ -52,8 +52,7 @@ impl ConvShape {
                 .checked_mul(self.dilation[a])
                 .and_then(|v| v.checked_add(1))
                 .ok_or_else(|| Error::BadShape("kernel span overflows".into()))?;
-            let padded = self
-                .padding[a]
+            let padded = self.padding[a]
                 .checked_mul(2)
                 .and_then(|p| p.checked_add([self.height, self.width][a]))
                 .ok_or_else(|| Error::BadShape("padding overflows".into()))?;
@@ -65,17 +64,28 @@ impl ConvShape {
                 ));
             }
         }
-        for (name, n) in [("input", self.input_len_checked()), ("weight", self.weight_len_checked()), ("output", self.output_len_checked())] {
+        for (name, n) in [
+            ("input", self.input_len_checked()),
+            ("weight", self.weight_len_checked()),
+            ("output", self.output_len_checked()),
+        ] {
             match n {
                 Some(n) if n <= MAX_ELEMENTS => {}
-                _ => return bad(format!("{name} tensor has more than {MAX_ELEMENTS} elements")),
+                _ => {
+                    return bad(format!(
+                        "{name} tensor has more than {MAX_ELEMENTS} elements"
+                    ))
+                }
             }
         }
         Ok(())
     }
 
     fn input_len_checked(&self) -> Option<usize> {
-        self.batch.checked_mul(self.in_channels)?.checked_mul(self.height)?.checked_mul(self.width)
+        self.batch
+            .checked_mul(self.in_channels)?
+            .checked_mul(self.height)?
+            .checked_mul(self.width)
     }
     fn weight_len_checked(&self) -> Option<usize> {
         self.out_channels
@@ -85,7 +95,10 @@ impl ConvShape {
     }
     fn output_len_checked(&self) -> Option<usize> {
         let (oh, ow) = self.output_hw();
-        self.batch.checked_mul(self.out_channels)?.checked_mul(oh)?.checked_mul(ow)
+        self.batch
+            .checked_mul(self.out_channels)?
+            .checked_mul(oh)?
+            .checked_mul(ow)
     }
 
     /// Output height and width (call after `validate`).
@@ -181,28 +194,52 @@ impl<'a> IntConv<'a> {
     pub fn accumulate(&self) -> Result<Vec<i32>> {
         self.validate()?;
         let s = self.shape;
-        let max_x = self.input.iter().map(|&q| (q - self.input_zero_point).unsigned_abs()).max().unwrap_or(0);
+        let max_x = self
+            .input
+            .iter()
+            .map(|&q| (q - self.input_zero_point).unsigned_abs())
+            .max()
+            .unwrap_or(0);
         let max_w = (0..s.out_channels)
             .map(|oc| {
                 let per = s.weight_len() / s.out_channels;
-                self.weight[oc * per..(oc + 1) * per].iter().map(|&q| (q - self.wzp(oc)).unsigned_abs()).max().unwrap_or(0)
+                self.weight[oc * per..(oc + 1) * per]
+                    .iter()
+                    .map(|&q| (q - self.wzp(oc)).unsigned_abs())
+                    .max()
+                    .unwrap_or(0)
             })
             .max()
             .unwrap_or(0);
         let bound = (max_x as u128) * (max_w as u128) * (s.taps() as u128);
         if bound <= i32::MAX as u128 {
-            let xz: Vec<i32> = self.input.iter().map(|&q| (q - self.input_zero_point) as i32).collect();
-            let wz: Vec<i32> = self.weight_zero_centered().iter().map(|&v| v as i32).collect();
+            let xz: Vec<i32> = self
+                .input
+                .iter()
+                .map(|&q| (q - self.input_zero_point) as i32)
+                .collect();
+            let wz: Vec<i32> = self
+                .weight_zero_centered()
+                .iter()
+                .map(|&v| v as i32)
+                .collect();
             Ok(conv_i32(s, &xz, &wz))
         } else {
-            let xz: Vec<i64> = self.input.iter().map(|&q| q - self.input_zero_point).collect();
+            let xz: Vec<i64> = self
+                .input
+                .iter()
+                .map(|&q| q - self.input_zero_point)
+                .collect();
             let wz = self.weight_zero_centered();
             let acc = conv_direct::<i64>(s, &xz, &wz);
             let per = acc.len() / (s.batch * s.out_channels);
             acc.iter()
                 .enumerate()
                 .map(|(i, &v)| {
-                    i32::try_from(v).map_err(|_| Error::AccumulatorOverflow { channel: (i / per) % s.out_channels, value: v })
+                    i32::try_from(v).map_err(|_| Error::AccumulatorOverflow {
+                        channel: (i / per) % s.out_channels,
+                        value: v,
+                    })
                 })
                 .collect()
         }
@@ -210,7 +247,11 @@ impl<'a> IntConv<'a> {
 
     fn weight_zero_centered(&self) -> Vec<i64> {
         let per = self.shape.weight_len() / self.shape.out_channels;
-        self.weight.iter().enumerate().map(|(i, &q)| q - self.wzp(i / per)).collect()
+        self.weight
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| q - self.wzp(i / per))
+            .collect()
     }
 
     /// The taps of output pixel (n, oc, oy, ox), in summation order.
@@ -224,18 +265,34 @@ impl<'a> IntConv<'a> {
             let ic = g * cin_g + icg;
             for ky in 0..s.kernel[0] {
                 for kx in 0..s.kernel[1] {
-                    let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize - s.padding[0] as isize;
-                    let ix = (ox * s.stride[1] + kx * s.dilation[1]) as isize - s.padding[1] as isize;
+                    let iy =
+                        (oy * s.stride[0] + ky * s.dilation[0]) as isize - s.padding[0] as isize;
+                    let ix =
+                        (ox * s.stride[1] + kx * s.dilation[1]) as isize - s.padding[1] as isize;
                     let w = self.weight[((oc * cin_g + icg) * s.kernel[0] + ky) * s.kernel[1] + kx];
-                    let inside = iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width;
+                    let inside =
+                        iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width;
                     let (input_yx, qx, product) = if inside {
                         let (iy, ix) = (iy as usize, ix as usize);
-                        let qx = self.input[((n * s.in_channels + ic) * s.height + iy) * s.width + ix];
-                        (Some((iy, ix)), qx, (qx - self.input_zero_point) * (w - self.wzp(oc)))
+                        let qx =
+                            self.input[((n * s.in_channels + ic) * s.height + iy) * s.width + ix];
+                        (
+                            Some((iy, ix)),
+                            qx,
+                            (qx - self.input_zero_point) * (w - self.wzp(oc)),
+                        )
                     } else {
                         (None, self.input_zero_point, 0)
                     };
-                    taps.push(Tap { in_channel: ic, ky, kx, input_yx, qx, qw: w, product });
+                    taps.push(Tap {
+                        in_channel: ic,
+                        ky,
+                        kx,
+                        input_yx,
+                        qx,
+                        qw: w,
+                        product,
+                    });
                 }
             }
         }
@@ -284,7 +341,10 @@ fn conv_direct<T: Lane>(s: &ConvShape, x: &[T], w: &[T]) -> Vec<T> {
             match first {
                 None => (0, 0),
                 Some(f) => {
-                    let last = (f..ow).take_while(|&ox| ((ox * s.stride[1]) as isize + off) < s.width as isize).last().unwrap_or(f);
+                    let last = (f..ow)
+                        .take_while(|&ox| ((ox * s.stride[1]) as isize + off) < s.width as isize)
+                        .last()
+                        .unwrap_or(f);
                     (f, last + 1)
                 }
             }
@@ -299,9 +359,11 @@ fn conv_direct<T: Lane>(s: &ConvShape, x: &[T], w: &[T]) -> Vec<T> {
                 let orow_all = &mut plane[oy * ow..(oy + 1) * ow];
                 for icg in 0..cin_g {
                     let ic = g * cin_g + icg;
-                    let xplane = &x[(n * s.in_channels + ic) * s.height * s.width..][..s.height * s.width];
+                    let xplane =
+                        &x[(n * s.in_channels + ic) * s.height * s.width..][..s.height * s.width];
                     for ky in 0..kh {
-                        let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize - s.padding[0] as isize;
+                        let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize
+                            - s.padding[0] as isize;
                         if iy < 0 || iy as usize >= s.height {
                             continue;
                         }
@@ -360,7 +422,12 @@ mod tests {
             for oc in 0..s.out_channels {
                 for y in 0..oh {
                     for x in 0..ow {
-                        out.push(c.taps_of(n, oc, y, x).iter().map(|t| t.product).sum::<i64>() as i32);
+                        out.push(
+                            c.taps_of(n, oc, y, x)
+                                .iter()
+                                .map(|t| t.product)
+                                .sum::<i64>() as i32,
+                        );
                     }
                 }
             }
@@ -372,7 +439,9 @@ mod tests {
     fn direct_matches_taps_over_geometries() {
         let mut seed = 12345u64;
         let mut rnd = |m: i64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as i64) % m
         };
         for &(h, w, k, st, p, d, g, cin, cout) in &[
@@ -391,7 +460,13 @@ mod tests {
             let x: Vec<i64> = (0..s.input_len()).map(|_| rnd(256)).collect();
             let wq: Vec<i64> = (0..s.weight_len()).map(|_| rnd(255) - 127).collect();
             let zps: Vec<i64> = (0..cout).map(|_| rnd(11) - 5).collect();
-            let c = IntConv { shape: &s, input: &x, input_zero_point: 17, weight: &wq, weight_zero_points: &zps };
+            let c = IntConv {
+                shape: &s,
+                input: &x,
+                input_zero_point: 17,
+                weight: &wq,
+                weight_zero_points: &zps,
+            };
             assert_eq!(c.accumulate().unwrap(), naive(&c), "{s:?}");
         }
     }
@@ -412,15 +487,34 @@ mod tests {
         let s = shape(usize::MAX / 2, usize::MAX / 2, 1, 1, 0, 1);
         assert!(s.validate().is_err());
         let s = shape(4, 4, 1, 1, 0, 1);
-        let c = IntConv { shape: &s, input: &[1, 2, 3], input_zero_point: 0, weight: &[1], weight_zero_points: &[0] };
-        assert!(c.accumulate().unwrap_err().to_string().contains("input has 3 values"));
+        let c = IntConv {
+            shape: &s,
+            input: &[1, 2, 3],
+            input_zero_point: 0,
+            weight: &[1],
+            weight_zero_points: &[0],
+        };
+        assert!(c
+            .accumulate()
+            .unwrap_err()
+            .to_string()
+            .contains("input has 3 values"));
     }
 
     #[test]
     fn overflow_is_an_error() {
         // Codes far outside 8 bits make the sum leave int32.
         let s = shape(1, 1, 1, 1, 0, 1);
-        let c = IntConv { shape: &s, input: &[1 << 20], input_zero_point: 0, weight: &[1 << 20], weight_zero_points: &[0] };
-        assert!(matches!(c.accumulate(), Err(Error::AccumulatorOverflow { .. })));
+        let c = IntConv {
+            shape: &s,
+            input: &[1 << 20],
+            input_zero_point: 0,
+            weight: &[1 << 20],
+            weight_zero_points: &[0],
+        };
+        assert!(matches!(
+            c.accumulate(),
+            Err(Error::AccumulatorOverflow { .. })
+        ));
     }
 }

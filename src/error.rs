@@ -7,7 +7,12 @@ pub enum Error {
     /// A scale that is zero, negative, NaN or infinite (or becomes so in float32).
     BadScale { what: String, value: f64 },
     /// A zero point outside the range of its dtype.
-    BadZeroPoint { what: String, value: i64, min: i64, max: i64 },
+    BadZeroPoint {
+        what: String,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
     /// Shapes that are empty, inconsistent or too large.
     BadShape(String),
     /// A quantized value outside its dtype's range.

@@ -37,7 +37,9 @@ pub struct Explanation {
 
 fn assumption_code(a: Assumption) -> &'static str {
     match a {
-        Assumption::PrintedOutputScale | Assumption::PrintedWeightScale | Assumption::PrintedInputScale => "printed_scale",
+        Assumption::PrintedOutputScale
+        | Assumption::PrintedWeightScale
+        | Assumption::PrintedInputScale => "printed_scale",
         Assumption::PrintedBias => "printed_bias",
         Assumption::BiasRounded => "bias_rounding",
         Assumption::Float64 => "float64",
@@ -64,7 +66,10 @@ fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Resul
     for (a, fixed) in h.single_fixes() {
         let out = run.output_with(Computation::Hand(fixed), index)?;
         if out == target {
-            causes.push(Cause { code: assumption_code(a), text: format!("{} (undoing only this gives {out})", a.describe()) });
+            causes.push(Cause {
+                code: assumption_code(a),
+                text: format!("{} (undoing only this gives {out})", a.describe()),
+            });
         }
     }
     if causes.is_empty() {
@@ -76,18 +81,27 @@ fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Resul
             print_bias: false,
             ..h
         };
-        let any_printed = h.print_input_scale || h.print_output_scale || h.print_weight_scale || h.print_bias;
+        let any_printed =
+            h.print_input_scale || h.print_output_scale || h.print_weight_scale || h.print_bias;
         if any_printed && run.output_with(Computation::Hand(printed_off), index)? == target {
             causes.push(Cause {
                 code: "printed_scale",
-                text: "the values copied from printouts (4 decimals) together; no single one alone".into(),
+                text: "the values copied from printouts (4 decimals) together; no single one alone"
+                    .into(),
             });
         } else {
-            let mut rest: Vec<String> = h.single_fixes().iter().map(|(a, _)| a.describe().to_string()).collect();
+            let mut rest: Vec<String> = h
+                .single_fixes()
+                .iter()
+                .map(|(a, _)| a.describe().to_string())
+                .collect();
             if rest.is_empty() {
                 rest.push("the hand formula works in float64 where the kernel rounds to float32 at each step".into());
             }
-            causes.push(Cause { code: "other", text: format!("several assumptions at once: {}", rest.join("; ")) });
+            causes.push(Cause {
+                code: "other",
+                text: format!("several assumptions at once: {}", rest.join("; ")),
+            });
         }
     }
     Ok(causes)
@@ -101,9 +115,16 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
         _ => false,
     };
     if clamped(a) != clamped(b) {
-        causes.push(Cause { code: "clamp", text: format!("{} is clamped, the other is not", if clamped(a) { "A" } else { "B" }) });
+        causes.push(Cause {
+            code: "clamp",
+            text: format!(
+                "{} is clamped, the other is not",
+                if clamped(a) { "A" } else { "B" }
+            ),
+        });
     }
-    let int_bias = |t: &Trace| matches!(t.get(key::BIAS_TERM).map(|s| s.value), Some(Value::Int(_)));
+    let int_bias =
+        |t: &Trace| matches!(t.get(key::BIAS_TERM).map(|s| s.value), Some(Value::Int(_)));
     if let (Some(x), Some(y)) = (a.get(key::BIAS_TERM), b.get(key::BIAS_TERM)) {
         if x.value.as_f64() != y.value.as_f64() {
             if int_bias(a) != int_bias(b) {
@@ -118,7 +139,10 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
             } else {
                 causes.push(Cause {
                     code: "bias_arithmetic",
-                    text: format!("the bias term is computed differently: {} vs {}", x.decimal, y.decimal),
+                    text: format!(
+                        "the bias term is computed differently: {} vs {}",
+                        x.decimal, y.decimal
+                    ),
                 });
             }
         }
@@ -128,7 +152,10 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
         if u > 0 && u <= 4 {
             causes.push(Cause {
                 code: "multiplier_last_bit",
-                text: format!("the multipliers differ in the last bit{} ({u} ulp): {x} vs {y}", if u > 1 { "s" } else { "" }),
+                text: format!(
+                    "the multipliers differ in the last bit{} ({u} ulp): {x} vs {y}",
+                    if u > 1 { "s" } else { "" }
+                ),
             });
         }
     }
@@ -147,7 +174,8 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
             });
         }
     }
-    let float_side = |t: &Trace| matches!(t.get(key::PRE_ROUND).map(|s| s.value), Some(Value::F64(_)));
+    let float_side =
+        |t: &Trace| matches!(t.get(key::PRE_ROUND).map(|s| s.value), Some(Value::F64(_)));
     if causes.is_empty() && float_side(a) != float_side(b) {
         causes.push(Cause {
             code: "float_precision",
@@ -173,21 +201,46 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         diagnose(&a, &b)
     };
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
-    Ok(Explanation { channel, row, col, out_a, out_b, a, b, parts_at, causes, summary })
+    Ok(Explanation {
+        channel,
+        row,
+        col,
+        out_a,
+        out_b,
+        a,
+        b,
+        parts_at,
+        causes,
+        summary,
+    })
 }
 
-fn summarize(run: &Run, a: &Trace, b: &Trace, out_a: i64, out_b: i64, parts_at: Option<&str>, causes: &[Cause]) -> String {
+fn summarize(
+    run: &Run,
+    a: &Trace,
+    b: &Trace,
+    out_a: i64,
+    out_b: i64,
+    parts_at: Option<&str>,
+    causes: &[Cause],
+) -> String {
     let (na, nb) = (run.ra.computation.name(), run.rb.computation.name());
     if out_a == out_b {
         return match parts_at {
             None => format!("{na} and {nb} both give {out_a}, with the same intermediate values."),
-            Some(k) => format!("{na} and {nb} both give {out_a}; their {} differ but round to the same code.", a.get(k).map_or(k, |s| &s.label)),
+            Some(k) => format!(
+                "{na} and {nb} both give {out_a}; their {} differ but round to the same code.",
+                a.get(k).map_or(k, |s| &s.label)
+            ),
         };
     }
     let mut s = format!("{na} gives {out_a}, {nb} gives {out_b}.");
     if let Some(k) = parts_at {
         if let (Some(x), Some(y)) = (a.get(k), b.get(k)) {
-            s.push_str(&format!(" They part at the {}: {} vs {}.", x.label, x.decimal, y.decimal));
+            s.push_str(&format!(
+                " They part at the {}: {} vs {}.",
+                x.label, x.decimal, y.decimal
+            ));
         }
     }
     if !causes.is_empty() {
@@ -211,16 +264,35 @@ pub fn render_text(e: &Explanation, title_a: &str, title_b: &str) -> String {
             None => s.decimal.clone(),
         })
     };
-    let label = |k: &str| e.a.get(k).or(e.b.get(k)).map_or(k.to_string(), |s| s.label.clone());
-    let w0 = keys.iter().map(|k| label(k).len()).max().unwrap_or(4).max(4);
-    let w1 = keys.iter().map(|k| cell(&e.a, k).len()).max().unwrap_or(0).max(title_a.len());
+    let label = |k: &str| {
+        e.a.get(k)
+            .or(e.b.get(k))
+            .map_or(k.to_string(), |s| s.label.clone())
+    };
+    let w0 = keys
+        .iter()
+        .map(|k| label(k).len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let w1 = keys
+        .iter()
+        .map(|k| cell(&e.a, k).len())
+        .max()
+        .unwrap_or(0)
+        .max(title_a.len());
     let mut out = format!(
         "pixel channel {}, row {}, col {}\n  {:w0$}  {:w1$}  {}\n",
         e.channel, e.row, e.col, "step", title_a, title_b
     );
     for k in &keys {
         let mark = if Some(*k) == e.parts_at { ">" } else { " " };
-        out.push_str(&format!("{mark} {:w0$}  {:w1$}  {}\n", label(k), cell(&e.a, k), cell(&e.b, k)));
+        out.push_str(&format!(
+            "{mark} {:w0$}  {:w1$}  {}\n",
+            label(k),
+            cell(&e.a, k),
+            cell(&e.b, k)
+        ));
     }
     if let Some(k) = e.parts_at {
         out.push_str(&format!("> they part at: {}\n", label(k)));

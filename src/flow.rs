@@ -1,10 +1,496 @@
-//! The eager flow (prepare, calibrate, convert, run) — observer and module goldens.
+//! The eager flow of `torch.ao.quantization`: a float conv with a qconfig is
+//! prepared (observers attached), calibrated, converted (weights quantized,
+//! scales fixed) and run quantized — every intermediate identical to PyTorch.
+//! Also the checks of the observer and module golden files.
+use crate::conv::ConvShape;
 use crate::error::{Error, Result};
-use crate::golden::Outcome;
+use crate::golden::{Mismatch, Outcome};
+use crate::observe::{Observer, ObserverConfig, ObserverKind, QParamsDerivation};
+use crate::quant::{quantize_per_channel, quantize_per_tensor, DType, QScheme};
+use crate::requant::{Computation, ConvQParams};
+use crate::scenario::{InputSource, Scenario};
+use serde::{Deserialize, Serialize};
 
-pub fn verify_observer_case(i: usize, _c: serde_json::Value) -> Result<Outcome> {
-    Err(Error::Input(format!("case {i}: observer cases not wired yet")))
+/// A float Conv2d with its qconfig, before `prepare`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloatConv {
+    pub shape: ConvShape,
+    /// float32 weights, OIHW.
+    pub weight: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
+    /// qconfig.activation: observes the input (QuantStub) and the conv output.
+    pub activation: ObserverConfig,
+    /// qconfig.weight.
+    pub weight_observer: ObserverConfig,
+    /// `torch.backends.quantized.engine`.
+    pub engine: Computation,
 }
-pub fn verify_module_case(i: usize, _c: serde_json::Value) -> Result<Outcome> {
-    Err(Error::Input(format!("case {i}: module cases not wired yet")))
+
+/// What `convert` produced, with how each number was derived.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Converted {
+    pub input: QParamsDerivation,
+    pub output: QParamsDerivation,
+    pub weight: QParamsDerivation,
+    /// qint8 weight codes.
+    pub weight_q: Vec<i8>,
+    pub params: ConvQParams,
+}
+
+impl FloatConv {
+    pub fn validate(&self) -> Result<()> {
+        self.shape.validate()?;
+        if self.weight.len() != self.shape.weight_len() {
+            return Err(Error::BadShape(format!(
+                "{} float weights, the shape needs {}",
+                self.weight.len(),
+                self.shape.weight_len()
+            )));
+        }
+        if let Some(b) = &self.bias {
+            if b.len() != self.shape.out_channels {
+                return Err(Error::BadShape(format!(
+                    "{} bias values for {} output channels",
+                    b.len(),
+                    self.shape.out_channels
+                )));
+            }
+        }
+        if self.activation.kind == ObserverKind::PerChannelMinMax {
+            return Err(Error::Input(
+                "activations need a per-tensor observer".into(),
+            ));
+        }
+        if self.activation.dtype != DType::QUInt8 {
+            return Err(Error::Input(
+                "the quantized conv takes quint8 activations".into(),
+            ));
+        }
+        if self.weight_observer.dtype != DType::QInt8 {
+            return Err(Error::Input(
+                "the quantized conv takes qint8 weights".into(),
+            ));
+        }
+        if !matches!(self.engine, Computation::Fbgemm | Computation::Qnnpack) {
+            return Err(Error::Input("the engine is fbgemm or qnnpack".into()));
+        }
+        Ok(())
+    }
+
+    /// The float forward pass, in float32: starting from the bias, one fused
+    /// multiply-add per tap. For the forum model (one tap) that is
+    /// `fma(x, w, b)`, which is what the reference machine's PyTorch computed
+    /// (all shared module goldens; a machine whose CPU conv rounds `x*w` first
+    /// differs in the last bit, see README). Wider convs sum taps in OIHW
+    /// order, which may differ from oneDNN's blocking in the last bit.
+    pub fn forward(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let s = &self.shape;
+        if x.len() != s.input_len() {
+            return Err(Error::BadShape(format!(
+                "{} input values, the shape needs {}",
+                x.len(),
+                s.input_len()
+            )));
+        }
+        let (oh, ow) = s.output_hw();
+        let cin_g = s.in_channels / s.groups;
+        let cout_g = s.out_channels / s.groups;
+        let mut out = Vec::with_capacity(s.output_len());
+        for n in 0..s.batch {
+            for oc in 0..s.out_channels {
+                let g = oc / cout_g;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = self.bias.as_ref().map_or(0.0f32, |b| b[oc]);
+                        for icg in 0..cin_g {
+                            let ic = g * cin_g + icg;
+                            for ky in 0..s.kernel[0] {
+                                for kx in 0..s.kernel[1] {
+                                    let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize
+                                        - s.padding[0] as isize;
+                                    let ix = (ox * s.stride[1] + kx * s.dilation[1]) as isize
+                                        - s.padding[1] as isize;
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy as usize >= s.height
+                                        || ix as usize >= s.width
+                                    {
+                                        continue;
+                                    }
+                                    let xv = x[((n * s.in_channels + ic) * s.height + iy as usize)
+                                        * s.width
+                                        + ix as usize];
+                                    let wv = self.weight[((oc * cin_g + icg) * s.kernel[0] + ky)
+                                        * s.kernel[1]
+                                        + kx];
+                                    acc = xv.mul_add(wv, acc);
+                                }
+                            }
+                        }
+                        out.push(acc);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// prepare + calibrate (each batch through the float model) + convert.
+    pub fn calibrate(&self, batches: &[Vec<f32>]) -> Result<Converted> {
+        self.validate()?;
+        if batches.is_empty() {
+            return Err(Error::Input("calibration needs at least one batch".into()));
+        }
+        let in_shape = [
+            self.shape.batch,
+            self.shape.in_channels,
+            self.shape.height,
+            self.shape.width,
+        ];
+        let (oh, ow) = self.shape.output_hw();
+        let out_shape = [self.shape.batch, self.shape.out_channels, oh, ow];
+        let mut obs_in = Observer::new(self.activation)?;
+        let mut obs_out = Observer::new(self.activation)?;
+        for b in batches {
+            obs_in.observe(&in_shape, b)?;
+            obs_out.observe(&out_shape, &self.forward(b)?)?;
+        }
+        // convert: the weight observer sees the float weight once.
+        let w_shape = [
+            self.shape.out_channels,
+            self.shape.in_channels / self.shape.groups,
+            self.shape.kernel[0],
+            self.shape.kernel[1],
+        ];
+        let mut obs_w = Observer::new(self.weight_observer)?;
+        obs_w.observe(&w_shape, &self.weight)?;
+        let (input, output, weight) = (
+            obs_in.calculate_qparams()?,
+            obs_out.calculate_qparams()?,
+            obs_w.calculate_qparams()?,
+        );
+        let per_channel = self.weight_observer.qscheme.is_per_channel();
+        let weight_q = if per_channel {
+            quantize_per_channel(
+                &self.weight,
+                &w_shape,
+                &weight.scales,
+                &weight.zero_points,
+                DType::QInt8,
+            )?
+        } else {
+            quantize_per_tensor(
+                &self.weight,
+                weight.scales[0],
+                weight.zero_points[0],
+                DType::QInt8,
+            )?
+        };
+        let params = ConvQParams {
+            input_scale: input.scales[0],
+            input_zero_point: input.zero_points[0],
+            weight_scales: weight.scales.clone(),
+            weight_zero_points: weight.zero_points.clone(),
+            per_channel,
+            bias: self.bias.clone(),
+            output_scale: output.scales[0],
+            output_zero_point: output.zero_points[0],
+            relu: false,
+        };
+        let weight_q = weight_q.into_iter().map(|v| v as i8).collect();
+        Ok(Converted {
+            input,
+            output,
+            weight,
+            weight_q,
+            params,
+        })
+    }
+}
+
+impl Converted {
+    /// The converted model as a scenario: its engine against `b`, on float input `x`.
+    pub fn scenario(&self, float: &FloatConv, input: InputSource, b: Computation) -> Scenario {
+        Scenario {
+            shape: float.shape,
+            input,
+            weights: self.weight_q.clone(),
+            params: self.params.clone(),
+            a: float.engine,
+            b,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ golden checks
+
+#[derive(Deserialize)]
+struct Batch {
+    shape: Vec<usize>,
+    x: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct ObserverCase {
+    id: String,
+    observer: String,
+    args: serde_json::Map<String, serde_json::Value>,
+    batches: Vec<Batch>,
+    scale: Vec<f64>,
+    zero_point: Vec<i64>,
+}
+
+/// An observer config from a golden case's class name and `args`.
+pub fn observer_config(
+    class_name: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> Result<ObserverConfig> {
+    let kind = ObserverKind::parse(class_name)?;
+    let dtype = match args.get("dtype").and_then(|v| v.as_str()) {
+        Some(s) => DType::parse(s)?,
+        None => DType::QUInt8,
+    };
+    let qscheme = match args.get("qscheme").and_then(|v| v.as_str()) {
+        Some(s) => QScheme::parse(s)?,
+        None if kind == ObserverKind::PerChannelMinMax => QScheme::PerChannelAffine,
+        None => QScheme::PerTensorAffine,
+    };
+    let reduce_range = args
+        .get("reduce_range")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let mut cfg = ObserverConfig::new(kind, dtype, qscheme, reduce_range);
+    if let Some(c) = args.get("averaging_constant").and_then(|v| v.as_f64()) {
+        cfg.averaging_constant = c as f32;
+    }
+    if let Some(b) = args.get("bins").and_then(|v| v.as_u64()) {
+        cfg.bins = b as usize;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn f32s(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+fn mismatch_scales(
+    id: &str,
+    want_s: &[f64],
+    got_s: &[f64],
+    want_z: &[i64],
+    got_z: &[i64],
+) -> Outcome {
+    let failure = if want_s.len() != got_s.len() || want_z.len() != got_z.len() {
+        Some(Mismatch::Error(format!(
+            "expected {} scales, got {}",
+            want_s.len(),
+            got_s.len()
+        )))
+    } else if let Some(i) = (0..want_s.len()).find(|&i| want_s[i].to_bits() != got_s[i].to_bits()) {
+        Some(Mismatch::Element {
+            index: i,
+            expected: format!("scale {}", want_s[i]),
+            got: format!("scale {}", got_s[i]),
+            count: 1,
+        })
+    } else {
+        (0..want_z.len())
+            .find(|&i| want_z[i] != got_z[i])
+            .map(|i| Mismatch::Element {
+                index: i,
+                expected: format!("zero_point {}", want_z[i]),
+                got: format!("zero_point {}", got_z[i]),
+                count: 1,
+            })
+    };
+    Outcome {
+        id: id.to_string(),
+        failure,
+    }
+}
+
+fn outcome(id: &str, r: Result<Outcome>) -> Outcome {
+    r.unwrap_or_else(|e| Outcome {
+        id: id.to_string(),
+        failure: Some(Mismatch::Error(e.to_string())),
+    })
+}
+
+pub fn verify_observer_case(i: usize, c: serde_json::Value) -> Result<Outcome> {
+    let c: ObserverCase =
+        serde_json::from_value(c).map_err(|e| Error::Input(format!("case {i}: {e}")))?;
+    let run = || -> Result<Outcome> {
+        let mut o = Observer::new(observer_config(&c.observer, &c.args)?)?;
+        for b in &c.batches {
+            o.observe(&b.shape, &f32s(&b.x))?;
+        }
+        let d = o.calculate_qparams()?;
+        Ok(mismatch_scales(
+            &c.id,
+            &c.scale,
+            &d.scales,
+            &c.zero_point,
+            &d.zero_points,
+        ))
+    };
+    Ok(outcome(&c.id, run()))
+}
+
+#[derive(Deserialize)]
+struct Tensor {
+    shape: Vec<usize>,
+    x: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct ModuleCase {
+    id: String,
+    engine: String,
+    reduce_range: bool,
+    float_weight: f64,
+    float_bias: f64,
+    calibration: Tensor,
+    input: Tensor,
+    input_scale: f64,
+    input_zero_point: i64,
+    weight_scale: Vec<f64>,
+    weight_q: Vec<i64>,
+    output_scale: f64,
+    output_zero_point: i64,
+    input_q: Vec<i64>,
+    output_q: Vec<i64>,
+}
+
+/// The forum model: QuantStub -> Conv2d(1, 1, 1) -> DeQuantStub, with the
+/// forum's qconfig (HistogramObserver activations, per-channel symmetric weights).
+pub fn forum_model(
+    shape: &[usize],
+    weight: f32,
+    bias: f32,
+    reduce_range: bool,
+    engine: Computation,
+) -> Result<FloatConv> {
+    if shape.len() != 4 || shape[1] != 1 {
+        return Err(Error::BadShape(format!(
+            "the forum model takes N x 1 x H x W input, got {shape:?}"
+        )));
+    }
+    Ok(FloatConv {
+        shape: ConvShape {
+            batch: shape[0],
+            in_channels: 1,
+            out_channels: 1,
+            height: shape[2],
+            width: shape[3],
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        },
+        weight: vec![weight],
+        bias: Some(vec![bias]),
+        activation: ObserverConfig::new(
+            ObserverKind::Histogram,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            reduce_range,
+        ),
+        weight_observer: ObserverConfig::new(
+            ObserverKind::PerChannelMinMax,
+            DType::QInt8,
+            QScheme::PerChannelSymmetric,
+            false,
+        ),
+        engine,
+    })
+}
+
+pub fn verify_module_case(i: usize, c: serde_json::Value) -> Result<Outcome> {
+    let c: ModuleCase =
+        serde_json::from_value(c).map_err(|e| Error::Input(format!("case {i}: {e}")))?;
+    let run = || -> Result<Outcome> {
+        let engine = Computation::parse(&c.engine)?;
+        let model = forum_model(
+            &c.calibration.shape,
+            c.float_weight as f32,
+            c.float_bias as f32,
+            c.reduce_range,
+            engine,
+        )?;
+        let conv = model.calibrate(&[f32s(&c.calibration.x)])?;
+        let p = &conv.params;
+        // Each intermediate in PyTorch's order; the first that differs is reported.
+        let checks: [(&str, Vec<f64>, Vec<f64>); 5] = [
+            (
+                "input_scale/zero_point",
+                vec![c.input_scale, c.input_zero_point as f64],
+                vec![p.input_scale, p.input_zero_point as f64],
+            ),
+            (
+                "weight_scale",
+                c.weight_scale.clone(),
+                p.weight_scales.clone(),
+            ),
+            (
+                "weight_q",
+                c.weight_q.iter().map(|&v| v as f64).collect(),
+                conv.weight_q.iter().map(|&v| v as f64).collect(),
+            ),
+            (
+                "output_scale/zero_point",
+                vec![c.output_scale, c.output_zero_point as f64],
+                vec![p.output_scale, p.output_zero_point as f64],
+            ),
+            (
+                "input_q",
+                c.input_q.iter().map(|&v| v as f64).collect(),
+                vec![],
+            ),
+        ];
+        for (what, want, got) in &checks[..4] {
+            if want.len() != got.len()
+                || want
+                    .iter()
+                    .zip(got)
+                    .any(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                return Ok(Outcome {
+                    id: c.id.clone(),
+                    failure: Some(Mismatch::Element {
+                        index: 0,
+                        expected: format!("{what} {want:?}"),
+                        got: format!("{what} {got:?}"),
+                        count: 1,
+                    }),
+                });
+            }
+        }
+        if c.input.shape != c.calibration.shape {
+            return Err(Error::BadShape(
+                "input and calibration shapes differ".into(),
+            ));
+        }
+        let sc = conv.scenario(&model, InputSource::Codes { codes: vec![] }, engine);
+        let input_q = quantize_per_tensor(
+            &f32s(&c.input.x),
+            p.input_scale,
+            p.input_zero_point,
+            DType::QUInt8,
+        )?;
+        let o = crate::golden::compare_codes(&c.id, &c.input_q, &input_q);
+        if o.failure.is_some() {
+            return Ok(o);
+        }
+        let sc = Scenario {
+            input: InputSource::Codes {
+                codes: input_q.iter().map(|&v| v as u8).collect(),
+            },
+            ..sc
+        };
+        let run = sc.run()?;
+        Ok(crate::golden::compare_codes(&c.id, &c.output_q, &run.out_a))
+    };
+    Ok(outcome(&c.id, run()))
 }

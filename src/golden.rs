@@ -64,7 +64,12 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mismatch {
     /// First differing element: flat index, expected, got (and how many differ).
-    Element { index: usize, expected: String, got: String, count: usize },
+    Element {
+        index: usize,
+        expected: String,
+        got: String,
+        count: usize,
+    },
     /// The engine refused the case.
     Error(String),
 }
@@ -72,19 +77,37 @@ pub enum Mismatch {
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Mismatch::Element { index, expected, got, count } => {
-                write!(f, "element {index}: expected {expected}, got {got} ({count} elements differ)")
+            Mismatch::Element {
+                index,
+                expected,
+                got,
+                count,
+            } => {
+                write!(
+                    f,
+                    "element {index}: expected {expected}, got {got} ({count} elements differ)"
+                )
             }
             Mismatch::Error(e) => write!(f, "engine error: {e}"),
         }
     }
 }
 
-fn compare<T: PartialEq + std::fmt::Display>(id: &str, expected: &[T], got: &[T]) -> Outcome {
+pub(crate) fn compare_codes<T: PartialEq + std::fmt::Display>(
+    id: &str,
+    expected: &[T],
+    got: &[T],
+) -> Outcome {
     let failure = if expected.len() != got.len() {
-        Some(Mismatch::Error(format!("expected {} elements, got {}", expected.len(), got.len())))
+        Some(Mismatch::Error(format!(
+            "expected {} elements, got {}",
+            expected.len(),
+            got.len()
+        )))
     } else {
-        let diffs: Vec<usize> = (0..expected.len()).filter(|&i| expected[i] != got[i]).collect();
+        let diffs: Vec<usize> = (0..expected.len())
+            .filter(|&i| expected[i] != got[i])
+            .collect();
         diffs.first().map(|&i| Mismatch::Element {
             index: i,
             expected: expected[i].to_string(),
@@ -92,21 +115,32 @@ fn compare<T: PartialEq + std::fmt::Display>(id: &str, expected: &[T], got: &[T]
             count: diffs.len(),
         })
     };
-    Outcome { id: id.to_string(), failure }
+    Outcome {
+        id: id.to_string(),
+        failure,
+    }
 }
 
 fn outcome_of(id: &str, r: Result<Outcome>) -> Outcome {
-    r.unwrap_or_else(|e| Outcome { id: id.to_string(), failure: Some(Mismatch::Error(e.to_string())) })
+    r.unwrap_or_else(|e| Outcome {
+        id: id.to_string(),
+        failure: Some(Mismatch::Error(e.to_string())),
+    })
 }
 
 impl ConvCase {
     pub fn shape(&self) -> Result<ConvShape> {
         let (i, w) = (&self.input.shape, &self.weight.shape);
         if i.len() != 4 || w.len() != 4 {
-            return Err(Error::BadShape(format!("input shape {i:?} and weight shape {w:?} must be 4-d")));
+            return Err(Error::BadShape(format!(
+                "input shape {i:?} and weight shape {w:?} must be 4-d"
+            )));
         }
         if w[1] * self.groups != i[1] {
-            return Err(Error::BadShape(format!("weight {w:?} with {} groups does not fit input {i:?}", self.groups)));
+            return Err(Error::BadShape(format!(
+                "weight {w:?} with {} groups does not fit input {i:?}",
+                self.groups
+            )));
         }
         Ok(ConvShape {
             batch: i[0],
@@ -130,7 +164,10 @@ impl ConvCase {
             weight_scales: self.weight.scales.clone(),
             weight_zero_points: self.weight.zero_points.clone(),
             per_channel: scheme.is_per_channel() || self.weight.axis.is_some(),
-            bias: self.bias.as_ref().map(|b| b.iter().map(|&v| v as f32).collect()),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|b| b.iter().map(|&v| v as f32).collect()),
             output_scale: self.output.scale,
             output_zero_point: self.output.zero_point,
             relu: self.relu,
@@ -161,7 +198,11 @@ impl ConvCase {
     }
 
     pub fn verify(&self) -> Outcome {
-        outcome_of(&self.id, self.run().map(|got| compare(&self.id, &self.output.q, &got)))
+        outcome_of(
+            &self.id,
+            self.run()
+                .map(|got| compare_codes(&self.id, &self.output.q, &got)),
+        )
     }
 }
 
@@ -169,8 +210,9 @@ impl QuantizeCase {
     pub fn verify(&self) -> Outcome {
         let run = || -> Result<Outcome> {
             let x: Vec<f32> = self.x.iter().map(|&v| v as f32).collect();
-            let got = quantize_per_tensor(&x, self.scale, self.zero_point, DType::parse(&self.dtype)?)?;
-            Ok(compare(&self.id, &self.q, &got))
+            let got =
+                quantize_per_tensor(&x, self.scale, self.zero_point, DType::parse(&self.dtype)?)?;
+            Ok(compare_codes(&self.id, &self.q, &got))
         };
         outcome_of(&self.id, run())
     }
@@ -223,13 +265,20 @@ fn typed<T: for<'de> Deserialize<'de>>(i: usize, v: serde_json::Value) -> Result
 /// Checks every case of a golden file's text. Errors only when the text is not
 /// a golden file; failing cases are outcomes.
 pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
-    let file: File = serde_json::from_str(text).map_err(|e| Error::Input(format!("not a golden file: {e}")))?;
-    let first = file.cases.first().ok_or_else(|| Error::Input("golden file has no cases".into()))?;
+    let file: File =
+        serde_json::from_str(text).map_err(|e| Error::Input(format!("not a golden file: {e}")))?;
+    let first = file
+        .cases
+        .first()
+        .ok_or_else(|| Error::Input("golden file has no cases".into()))?;
     let kind = detect(first).ok_or_else(|| Error::Input("cannot tell the kind of golden file (conv, quantize, observer, module) from its first case".into()))?;
     let mut out = Vec::with_capacity(file.cases.len());
     for (i, c) in file.cases.into_iter().enumerate() {
         if detect(&c) != Some(kind) {
-            return Err(Error::Input(format!("case {i} is not a {} case", kind.name())));
+            return Err(Error::Input(format!(
+                "case {i} is not a {} case",
+                kind.name()
+            )));
         }
         let o = match kind {
             Kind::Conv => typed::<ConvCase>(i, c)?.verify(),
@@ -243,6 +292,7 @@ pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
 }
 
 pub fn verify_file(path: &std::path::Path) -> Result<(Kind, Vec<Outcome>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
     verify_text(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
 }

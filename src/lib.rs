@@ -3,11 +3,15 @@
 //! A bit-exact model of PyTorch's quantized conv (quantize, observers, integer
 //! conv, fbgemm and qnnpack requantization), a float reference, a configurable
 //! hand calculation, and step-by-step traces of any output pixel.
+// `!(x > 0.0)` is deliberate throughout: it also refuses NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod conv;
 pub mod error;
 pub mod explain;
 pub mod flow;
 pub mod golden;
+pub mod observe;
 pub mod printed;
 pub mod quant;
 pub mod requant;

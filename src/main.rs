@@ -92,12 +92,18 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     let (mut a, mut b) = (None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--preset" => preset_id = value()?,
             "--pixel" => {
                 let v = value()?;
-                let (r, c) = v.split_once(',').ok_or_else(|| format!("--pixel takes ROW,COL, got {v:?}"))?;
+                let (r, c) = v
+                    .split_once(',')
+                    .ok_or_else(|| format!("--pixel takes ROW,COL, got {v:?}"))?;
                 row = r.trim().parse().map_err(|_| format!("bad row {r:?}"))?;
                 col = c.trim().parse().map_err(|_| format!("bad column {c:?}"))?;
             }
@@ -119,5 +125,9 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     }
     let run = sc.run().map_err(|e| e.to_string())?;
     let e = explain(&run, channel, row, col).map_err(|e| e.to_string())?;
-    Ok(render_text(&e, run.ra.computation.title(), run.rb.computation.title()))
+    Ok(render_text(
+        &e,
+        run.ra.computation.title(),
+        run.rb.computation.title(),
+    ))
 }

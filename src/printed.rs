@@ -12,7 +12,11 @@ pub fn as_printed(values: &[f64]) -> Vec<f64> {
     if finite.iter().all(|v| v.fract() == 0.0) {
         return values.to_vec();
     }
-    let nonzero: Vec<f64> = finite.iter().map(|v| v.abs()).filter(|&v| v != 0.0).collect();
+    let nonzero: Vec<f64> = finite
+        .iter()
+        .map(|v| v.abs())
+        .filter(|&v| v != 0.0)
+        .collect();
     let max = nonzero.iter().copied().fold(f64::MIN, f64::max);
     let min = nonzero.iter().copied().fold(f64::MAX, f64::min);
     let sci = !nonzero.is_empty() && (max / min > 1000.0 || max > 1e8 || min < 1e-4);
@@ -22,7 +26,11 @@ pub fn as_printed(values: &[f64]) -> Vec<f64> {
             if !v.is_finite() {
                 return v;
             }
-            let s = if sci { format!("{v:.4e}") } else { format!("{v:.4}") };
+            let s = if sci {
+                format!("{v:.4e}")
+            } else {
+                format!("{v:.4}")
+            };
             s.parse().unwrap_or(v)
         })
         .collect()

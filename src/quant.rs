@@ -41,7 +41,9 @@ impl DType {
             "quint8" => Ok(DType::QUInt8),
             "qint8" => Ok(DType::QInt8),
             "qint32" => Ok(DType::QInt32),
-            other => Err(Error::Input(format!("unknown dtype {other:?} (quint8, qint8, qint32)"))),
+            other => Err(Error::Input(format!(
+                "unknown dtype {other:?} (quint8, qint8, qint32)"
+            ))),
         }
     }
 }
@@ -57,10 +59,16 @@ pub enum QScheme {
 
 impl QScheme {
     pub fn is_per_channel(self) -> bool {
-        matches!(self, QScheme::PerChannelAffine | QScheme::PerChannelSymmetric)
+        matches!(
+            self,
+            QScheme::PerChannelAffine | QScheme::PerChannelSymmetric
+        )
     }
     pub fn is_symmetric(self) -> bool {
-        matches!(self, QScheme::PerTensorSymmetric | QScheme::PerChannelSymmetric)
+        matches!(
+            self,
+            QScheme::PerTensorSymmetric | QScheme::PerChannelSymmetric
+        )
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -87,7 +95,10 @@ impl QScheme {
 pub fn scale_f32(what: &str, s: f64) -> Result<f32> {
     let f = s as f32;
     if !(s > 0.0) || !s.is_finite() || !(f > 0.0) || !f.is_finite() {
-        return Err(Error::BadScale { what: what.to_string(), value: s });
+        return Err(Error::BadScale {
+            what: what.to_string(),
+            value: s,
+        });
     }
     Ok(f)
 }
@@ -95,7 +106,12 @@ pub fn scale_f32(what: &str, s: f64) -> Result<f32> {
 pub fn check_zero_point(what: &str, zp: i64, dtype: DType) -> Result<()> {
     let (min, max) = dtype.range();
     if zp < min || zp > max {
-        return Err(Error::BadZeroPoint { what: what.to_string(), value: zp, min, max });
+        return Err(Error::BadZeroPoint {
+            what: what.to_string(),
+            value: zp,
+            min,
+            max,
+        });
     }
     Ok(())
 }
@@ -112,12 +128,19 @@ pub fn rne32(v: f32) -> f32 {
 /// INT32_MIN, and the zero point is added as a wrapping int32 — which is why
 /// +1e30 becomes quint8 0 and -1e30 becomes qint8 127. qint32 takes the scalar
 /// path: round, add the zero point and clamp in double.
-pub fn quantize_per_tensor(x: &[f32], scale: f64, zero_point: i64, dtype: DType) -> Result<Vec<i64>> {
+pub fn quantize_per_tensor(
+    x: &[f32],
+    scale: f64,
+    zero_point: i64,
+    dtype: DType,
+) -> Result<Vec<i64>> {
     let s = scale_f32("scale", scale)?;
     check_zero_point("zero_point", zero_point, dtype)?;
     let inv = 1.0f32 / s;
     let (qmin, qmax) = dtype.range();
-    Ok(x.iter().map(|&xv| quantize_one(xv, inv, zero_point, dtype, qmin, qmax)).collect())
+    Ok(x.iter()
+        .map(|&xv| quantize_one(xv, inv, zero_point, dtype, qmin, qmax))
+        .collect())
 }
 
 #[inline]
@@ -128,7 +151,11 @@ fn quantize_one(x: f32, inv: f32, zp: i64, dtype: DType, qmin: i64, qmax: i64) -
         return r.clamp(qmin as f64, qmax as f64) as i64;
     }
     let capped = if v > 2147483520.0 { 2147483520.0f32 } else { v };
-    let i: i32 = if capped.is_nan() || capped < -2147483648.0 { i32::MIN } else { rne32(capped) as i32 };
+    let i: i32 = if capped.is_nan() || capped < -2147483648.0 {
+        i32::MIN
+    } else {
+        rne32(capped) as i32
+    };
     (i.wrapping_add(zp as i32) as i64).clamp(qmin, qmax)
 }
 
@@ -142,7 +169,9 @@ pub fn quantize_per_channel(
     zero_points: &[i64],
     dtype: DType,
 ) -> Result<Vec<i64>> {
-    let channels = *shape.first().ok_or_else(|| Error::BadShape("per-channel tensor needs a shape".into()))?;
+    let channels = *shape
+        .first()
+        .ok_or_else(|| Error::BadShape("per-channel tensor needs a shape".into()))?;
     let n: usize = shape.iter().product();
     if n != x.len() || channels == 0 || scales.len() != channels || zero_points.len() != channels {
         return Err(Error::BadShape(format!(
@@ -182,18 +211,33 @@ mod tests {
         // ARITHMETIC.md §1: 47/255 over 2/255 is 23.5 in float32 and rounds to 24.
         let s = (2.0f64 / 255.0) as f32 as f64;
         let x = (47.0f64 / 255.0) as f32;
-        assert_eq!(quantize_per_tensor(&[x], s, 0, DType::QUInt8).unwrap(), vec![24]);
+        assert_eq!(
+            quantize_per_tensor(&[x], s, 0, DType::QUInt8).unwrap(),
+            vec![24]
+        );
         assert_eq!(((x as f64) / s).round(), 23.0);
     }
 
     #[test]
     fn overflow_quirks() {
         // The capped value plus a zero point >= 128 wraps past INT32_MAX.
-        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, 3, DType::QUInt8).unwrap(), vec![255, 0]);
-        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, 200, DType::QUInt8).unwrap(), vec![0, 0]);
+        assert_eq!(
+            quantize_per_tensor(&[1e30, -1e30], 0.1, 3, DType::QUInt8).unwrap(),
+            vec![255, 0]
+        );
+        assert_eq!(
+            quantize_per_tensor(&[1e30, -1e30], 0.1, 200, DType::QUInt8).unwrap(),
+            vec![0, 0]
+        );
         // INT32_MIN plus a negative zero point wraps to a large positive value.
-        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, 0, DType::QInt8).unwrap(), vec![127, -128]);
-        assert_eq!(quantize_per_tensor(&[1e30, -1e30], 0.1, -5, DType::QInt8).unwrap(), vec![127, 127]);
+        assert_eq!(
+            quantize_per_tensor(&[1e30, -1e30], 0.1, 0, DType::QInt8).unwrap(),
+            vec![127, -128]
+        );
+        assert_eq!(
+            quantize_per_tensor(&[1e30, -1e30], 0.1, -5, DType::QInt8).unwrap(),
+            vec![127, 127]
+        );
         let q = quantize_per_tensor(&[1e30, -1e30], 0.1, 5, DType::QInt32).unwrap();
         assert_eq!(q, vec![i32::MAX as i64, i32::MIN as i64]);
     }
@@ -207,16 +251,31 @@ mod tests {
     #[test]
     fn bad_parameters_are_errors() {
         for s in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-60, 1e60] {
-            assert!(matches!(quantize_per_tensor(&[1.0], s, 0, DType::QUInt8), Err(Error::BadScale { .. })), "{s}");
+            assert!(
+                matches!(
+                    quantize_per_tensor(&[1.0], s, 0, DType::QUInt8),
+                    Err(Error::BadScale { .. })
+                ),
+                "{s}"
+            );
         }
-        assert!(matches!(quantize_per_tensor(&[1.0], 1.0, 256, DType::QUInt8), Err(Error::BadZeroPoint { .. })));
-        assert!(matches!(quantize_per_tensor(&[1.0], 1.0, -1, DType::QUInt8), Err(Error::BadZeroPoint { .. })));
+        assert!(matches!(
+            quantize_per_tensor(&[1.0], 1.0, 256, DType::QUInt8),
+            Err(Error::BadZeroPoint { .. })
+        ));
+        assert!(matches!(
+            quantize_per_tensor(&[1.0], 1.0, -1, DType::QUInt8),
+            Err(Error::BadZeroPoint { .. })
+        ));
     }
 
     #[test]
     fn weight_conversion_clamps_127_5() {
         let w = [0.4808f32];
         let s = (0.4808f32 / 127.5f32) as f64;
-        assert_eq!(quantize_per_channel(&w, &[1, 1, 1, 1], &[s], &[0], DType::QInt8).unwrap(), vec![127]);
+        assert_eq!(
+            quantize_per_channel(&w, &[1, 1, 1, 1], &[s], &[0], DType::QInt8).unwrap(),
+            vec![127]
+        );
     }
 }

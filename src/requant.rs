@@ -43,16 +43,32 @@ impl ConvQParams {
                 "{} weight scales and {} weight zero points; {} needs {n}",
                 self.weight_scales.len(),
                 self.weight_zero_points.len(),
-                if self.per_channel { "per-channel" } else { "per-tensor" }
+                if self.per_channel {
+                    "per-channel"
+                } else {
+                    "per-tensor"
+                }
             )));
         }
-        for (c, (&s, &z)) in self.weight_scales.iter().zip(&self.weight_zero_points).enumerate() {
+        for (c, (&s, &z)) in self
+            .weight_scales
+            .iter()
+            .zip(&self.weight_zero_points)
+            .enumerate()
+        {
             scale_f32(&format!("weight scale of channel {c}"), s)?;
-            check_zero_point(&format!("weight zero point of channel {c}"), z, DType::QInt8)?;
+            check_zero_point(
+                &format!("weight zero point of channel {c}"),
+                z,
+                DType::QInt8,
+            )?;
         }
         if let Some(b) = &self.bias {
             if b.len() != out_channels {
-                return Err(Error::BadShape(format!("{} bias values for {out_channels} output channels", b.len())));
+                return Err(Error::BadShape(format!(
+                    "{} bias values for {out_channels} output channels",
+                    b.len()
+                )));
             }
             if let Some(c) = b.iter().position(|v| !v.is_finite()) {
                 return Err(Error::BadValue(format!("bias of channel {c} is {}", b[c])));
@@ -164,15 +180,47 @@ impl HandAssumptions {
                 v.push((a, h));
             }
         };
-        push(Assumption::PrintedOutputScale, self.print_output_scale, &|h| h.print_output_scale = false);
-        push(Assumption::PrintedWeightScale, self.print_weight_scale, &|h| h.print_weight_scale = false);
-        push(Assumption::PrintedInputScale, self.print_input_scale, &|h| h.print_input_scale = false);
-        push(Assumption::PrintedBias, self.print_bias, &|h| h.print_bias = false);
-        push(Assumption::BiasRounded, self.bias_rounding != BiasRounding::Keep, &|h| h.bias_rounding = BiasRounding::Keep);
-        push(Assumption::Float64, self.arithmetic == Arithmetic::F64, &|h| h.arithmetic = Arithmetic::F32);
-        push(Assumption::HalfAway, self.rounding == Rounding::HalfAway, &|h| h.rounding = Rounding::HalfEven);
-        push(Assumption::ZeroPointsIgnored, self.ignore_zero_points, &|h| h.ignore_zero_points = false);
-        push(Assumption::ClampIgnored, self.ignore_clamp, &|h| h.ignore_clamp = false);
+        push(
+            Assumption::PrintedOutputScale,
+            self.print_output_scale,
+            &|h| h.print_output_scale = false,
+        );
+        push(
+            Assumption::PrintedWeightScale,
+            self.print_weight_scale,
+            &|h| h.print_weight_scale = false,
+        );
+        push(
+            Assumption::PrintedInputScale,
+            self.print_input_scale,
+            &|h| h.print_input_scale = false,
+        );
+        push(Assumption::PrintedBias, self.print_bias, &|h| {
+            h.print_bias = false
+        });
+        push(
+            Assumption::BiasRounded,
+            self.bias_rounding != BiasRounding::Keep,
+            &|h| h.bias_rounding = BiasRounding::Keep,
+        );
+        push(
+            Assumption::Float64,
+            self.arithmetic == Arithmetic::F64,
+            &|h| h.arithmetic = Arithmetic::F32,
+        );
+        push(
+            Assumption::HalfAway,
+            self.rounding == Rounding::HalfAway,
+            &|h| h.rounding = Rounding::HalfEven,
+        );
+        push(
+            Assumption::ZeroPointsIgnored,
+            self.ignore_zero_points,
+            &|h| h.ignore_zero_points = false,
+        );
+        push(Assumption::ClampIgnored, self.ignore_clamp, &|h| {
+            h.ignore_clamp = false
+        });
         v
     }
 }
@@ -196,10 +244,16 @@ impl Assumption {
     pub fn describe(self) -> &'static str {
         match self {
             Assumption::PrintedOutputScale => "the output scale was shortened to 4 decimals",
-            Assumption::PrintedWeightScale => "the weight scale was copied from a printout (4 decimals)",
-            Assumption::PrintedInputScale => "the input scale was copied from a printout (4 decimals)",
+            Assumption::PrintedWeightScale => {
+                "the weight scale was copied from a printout (4 decimals)"
+            }
+            Assumption::PrintedInputScale => {
+                "the input scale was copied from a printout (4 decimals)"
+            }
             Assumption::PrintedBias => "the bias was copied from a printout (4 decimals)",
-            Assumption::BiasRounded => "the bias was rounded to an integer, but fbgemm keeps it as a float",
+            Assumption::BiasRounded => {
+                "the bias was rounded to an integer, but fbgemm keeps it as a float"
+            }
             Assumption::Float64 => "the arithmetic was done in float64, the kernels use float32",
             Assumption::HalfAway => "rounding half away from zero, the kernels round half to even",
             Assumption::ZeroPointsIgnored => "the zero points were left out",
@@ -241,7 +295,9 @@ impl Computation {
             "qnnpack" => Ok(Computation::Qnnpack),
             "float" => Ok(Computation::Float),
             "hand" => Ok(Computation::Hand(HandAssumptions::default())),
-            other => Err(Error::Input(format!("unknown computation {other:?} (fbgemm, qnnpack, float, hand)"))),
+            other => Err(Error::Input(format!(
+                "unknown computation {other:?} (fbgemm, qnnpack, float, hand)"
+            ))),
         }
     }
     /// The hand calculation without zero points sums raw codes.
@@ -268,7 +324,7 @@ fn round32(v: f32, r: Rounding) -> f32 {
 #[inline]
 fn cvt_i32(v: f32) -> i64 {
     let r = v.round_ties_even();
-    if r >= -2147483648.0 && r < 2147483648.0 {
+    if (-2147483648.0..2147483648.0).contains(&r) {
         r as i64
     } else {
         i32::MIN as i64
@@ -278,10 +334,41 @@ fn cvt_i32(v: f32) -> i64 {
 /// Per-output-channel constants, computed once.
 #[derive(Debug, Clone)]
 enum Channel {
-    Fbgemm { sx: f32, sw: f32, sy: f32, aw: f32, m: f32, bias: Option<f32>, inv_aw: f32, per_channel: bool },
-    Qnnpack { sx: f32, sw: f32, sy: f32, aw: f32, inv_sy: f32, r: f32, bias: Option<f32>, bias_scale: f32, inv_bs: f32, qb: i64 },
-    Float { sx: f64, sw: f64, sy: f64, bias: f64 },
-    Hand { sx: f64, sw: f64, sy: f64, bias: Option<f64>, h: HandAssumptions },
+    Fbgemm {
+        sx: f32,
+        sw: f32,
+        sy: f32,
+        aw: f32,
+        m: f32,
+        bias: Option<f32>,
+        inv_aw: f32,
+        per_channel: bool,
+    },
+    Qnnpack {
+        sx: f32,
+        sw: f32,
+        sy: f32,
+        aw: f32,
+        inv_sy: f32,
+        r: f32,
+        bias: Option<f32>,
+        bias_scale: f32,
+        inv_bs: f32,
+        qb: i64,
+    },
+    Float {
+        sx: f64,
+        sw: f64,
+        sy: f64,
+        bias: f64,
+    },
+    Hand {
+        sx: f64,
+        sw: f64,
+        sy: f64,
+        bias: Option<f64>,
+        h: HandAssumptions,
+    },
 }
 
 /// A computation prepared for one conv: validated, constants precomputed.
@@ -308,9 +395,21 @@ impl Requant {
                     let m = aw / sy;
                     let inv_aw = (1.0f64 / aw as f64) as f32;
                     if !(m > 0.0 && m.is_finite() && aw > 0.0) {
-                        return Err(Error::BadScale { what: "input scale x weight scale / output scale (float32)".into(), value: m as f64 });
+                        return Err(Error::BadScale {
+                            what: "input scale x weight scale / output scale (float32)".into(),
+                            value: m as f64,
+                        });
                     }
-                    Channel::Fbgemm { sx, sw, sy, aw, m, bias, inv_aw, per_channel: p.per_channel }
+                    Channel::Fbgemm {
+                        sx,
+                        sw,
+                        sy,
+                        aw,
+                        m,
+                        bias,
+                        inv_aw,
+                        per_channel: p.per_channel,
+                    }
                 }
                 Computation::Qnnpack => {
                     let inv_sy = 1.0f32 / sy;
@@ -319,37 +418,77 @@ impl Requant {
                     let bias_scale = (p.input_scale * p.weight_scale(c)) as f32;
                     let inv_bs = 1.0f32 / bias_scale;
                     if !(r > 0.0 && r.is_finite() && inv_bs.is_finite() && bias_scale > 0.0) {
-                        return Err(Error::BadScale { what: "input scale x weight scale (float32)".into(), value: aw as f64 });
+                        return Err(Error::BadScale {
+                            what: "input scale x weight scale (float32)".into(),
+                            value: aw as f64,
+                        });
                     }
                     let qb = match bias {
                         Some(b) => {
                             let v = (b * inv_bs).round_ties_even();
                             if !(v.abs() < 2147483648.0) {
-                                return Err(Error::AccumulatorOverflow { channel: c, value: v as i64 });
+                                return Err(Error::AccumulatorOverflow {
+                                    channel: c,
+                                    value: v as i64,
+                                });
                             }
                             v as i64
                         }
                         None => 0,
                     };
-                    Channel::Qnnpack { sx, sw, sy, aw, inv_sy, r, bias, bias_scale, inv_bs, qb }
+                    Channel::Qnnpack {
+                        sx,
+                        sw,
+                        sy,
+                        aw,
+                        inv_sy,
+                        r,
+                        bias,
+                        bias_scale,
+                        inv_bs,
+                        qb,
+                    }
                 }
-                Computation::Float => Channel::Float { sx: sx as f64, sw: sw as f64, sy: sy as f64, bias: bias.unwrap_or(0.0) as f64 },
+                Computation::Float => Channel::Float {
+                    sx: sx as f64,
+                    sw: sw as f64,
+                    sy: sy as f64,
+                    bias: bias.unwrap_or(0.0) as f64,
+                },
                 Computation::Hand(h) => {
                     let pick = |on: bool, v: f64| if on { printed(v) } else { v };
                     let sxh = pick(h.print_input_scale, sx as f64);
                     let swh = pick(h.print_weight_scale, sw as f64);
                     let syh = pick(h.print_output_scale, p.output_scale);
-                    for (what, v) in [("printed input scale", sxh), ("printed weight scale", swh), ("printed output scale", syh)] {
+                    for (what, v) in [
+                        ("printed input scale", sxh),
+                        ("printed weight scale", swh),
+                        ("printed output scale", syh),
+                    ] {
                         if !(v > 0.0) {
-                            return Err(Error::BadScale { what: what.into(), value: v });
+                            return Err(Error::BadScale {
+                                what: what.into(),
+                                value: v,
+                            });
                         }
                     }
-                    Channel::Hand { sx: sxh, sw: swh, sy: syh, bias: bias.map(|b| pick(h.print_bias, b as f64)), h }
+                    Channel::Hand {
+                        sx: sxh,
+                        sw: swh,
+                        sy: syh,
+                        bias: bias.map(|b| pick(h.print_bias, b as f64)),
+                        h,
+                    }
                 }
             };
             channels.push(ch);
         }
-        Ok(Requant { computation, channels, zy: p.output_zero_point, relu: p.relu })
+        Ok(Requant {
+            computation,
+            channels,
+            zy: p.output_zero_point,
+            relu: p.relu,
+        })
     }
 
     /// Output code of channel `c` for accumulator `acc`, recording steps in `rec`.
@@ -363,23 +502,62 @@ impl Requant {
     fn pixel_of<R: Recorder>(&self, ch: &Channel, acc: i32, rec: &mut R) -> i64 {
         let zy = self.zy;
         let lo = if self.relu { zy } else { 0 };
-        rec.step(key::ACC, Value::Int(acc as i64), || ("accumulator".into(), "sum over taps of (qx - zx)·(qw - zw), exact int32".into()));
+        rec.step(key::ACC, Value::Int(acc as i64), || {
+            (
+                "accumulator".into(),
+                "sum over taps of (qx - zx)·(qw - zw), exact int32".into(),
+            )
+        });
         match *ch {
-            Channel::Fbgemm { sx, sw, sy, aw, m, bias, inv_aw, per_channel } => {
+            Channel::Fbgemm {
+                sx,
+                sw,
+                sy,
+                aw,
+                m,
+                bias,
+                inv_aw,
+                per_channel,
+            } => {
                 scales32(rec, sx, sw, sy, aw);
                 let accf = acc as f32;
                 let t = match bias {
                     None => accf,
                     Some(b) if !per_channel => {
-                        rec.step(key::BIAS, Value::F32(b), || ("bias (float32)".into(), "kept as a float, never rounded".into()));
-                        rec.step("inv_aw", Value::F32(inv_aw), || ("1 / (sx·sw)".into(), "reciprocal in float64, then float32".into()));
-                        rec.step(key::BIAS_TERM, Value::F64(b as f64 * inv_aw as f64), || ("bias in accumulator units".into(), "b · f32(1/aw) (inside the fused multiply-add)".into()));
+                        rec.step(key::BIAS, Value::F32(b), || {
+                            (
+                                "bias (float32)".into(),
+                                "kept as a float, never rounded".into(),
+                            )
+                        });
+                        rec.step("inv_aw", Value::F32(inv_aw), || {
+                            (
+                                "1 / (sx·sw)".into(),
+                                "reciprocal in float64, then float32".into(),
+                            )
+                        });
+                        rec.step(key::BIAS_TERM, Value::F64(b as f64 * inv_aw as f64), || {
+                            (
+                                "bias in accumulator units".into(),
+                                "b · f32(1/aw) (inside the fused multiply-add)".into(),
+                            )
+                        });
                         b.mul_add(inv_aw, accf)
                     }
                     Some(b) => {
-                        rec.step(key::BIAS, Value::F32(b), || ("bias (float32)".into(), "kept as a float, never rounded".into()));
+                        rec.step(key::BIAS, Value::F32(b), || {
+                            (
+                                "bias (float32)".into(),
+                                "kept as a float, never rounded".into(),
+                            )
+                        });
                         let bt = b / aw;
-                        rec.step(key::BIAS_TERM, Value::F32(bt), || ("bias in accumulator units".into(), "f32(b / aw), a float32 division".into()));
+                        rec.step(key::BIAS_TERM, Value::F32(bt), || {
+                            (
+                                "bias in accumulator units".into(),
+                                "f32(b / aw), a float32 division".into(),
+                            )
+                        });
                         accf + bt
                     }
                 };
@@ -391,42 +569,136 @@ impl Requant {
                     };
                     ("accumulator + bias".into(), f.into())
                 });
-                rec.step(key::MULTIPLIER, Value::F32(m), || ("multiplier M".into(), "f32(aw / sy), a float32 division".into()));
+                rec.step(key::MULTIPLIER, Value::F32(m), || {
+                    (
+                        "multiplier M".into(),
+                        "f32(aw / sy), a float32 division".into(),
+                    )
+                });
                 let v = t * m;
-                rec.step(key::PRE_ROUND, Value::F32(v), || ("value before rounding".into(), "f32(t · M)".into()));
-                finish(rec, cvt_i32(v), Value::F32(v.round_ties_even()), zy, lo, "round half to even (vcvtps2dq)")
+                rec.step(key::PRE_ROUND, Value::F32(v), || {
+                    ("value before rounding".into(), "f32(t · M)".into())
+                });
+                finish(
+                    rec,
+                    cvt_i32(v),
+                    Value::F32(v.round_ties_even()),
+                    zy,
+                    lo,
+                    "round half to even (vcvtps2dq)",
+                )
             }
-            Channel::Qnnpack { sx, sw, sy, aw, inv_sy, r, bias, bias_scale, inv_bs, qb } => {
+            Channel::Qnnpack {
+                sx,
+                sw,
+                sy,
+                aw,
+                inv_sy,
+                r,
+                bias,
+                bias_scale,
+                inv_bs,
+                qb,
+            } => {
                 scales32(rec, sx, sw, sy, aw);
                 if let Some(b) = bias {
-                    rec.step(key::BIAS, Value::F32(b), || ("bias (float32)".into(), "rounded to int32 when the weights are packed".into()));
-                    rec.step("bias_scale", Value::F32(bias_scale), || ("bias scale".into(), "f32(sx · sw) from the float64 scales".into()));
-                    rec.step("inv_bias_scale", Value::F32(inv_bs), || ("1 / bias scale".into(), "float32 reciprocal".into()));
-                    rec.step(key::BIAS_TERM, Value::Int(qb), || ("bias in accumulator units".into(), "rne(f32(b · f32(1/bias scale))): an int32".into()));
+                    rec.step(key::BIAS, Value::F32(b), || {
+                        (
+                            "bias (float32)".into(),
+                            "rounded to int32 when the weights are packed".into(),
+                        )
+                    });
+                    rec.step("bias_scale", Value::F32(bias_scale), || {
+                        (
+                            "bias scale".into(),
+                            "f32(sx · sw) from the float64 scales".into(),
+                        )
+                    });
+                    rec.step("inv_bias_scale", Value::F32(inv_bs), || {
+                        ("1 / bias scale".into(), "float32 reciprocal".into())
+                    });
+                    rec.step(key::BIAS_TERM, Value::Int(qb), || {
+                        (
+                            "bias in accumulator units".into(),
+                            "rne(f32(b · f32(1/bias scale))): an int32".into(),
+                        )
+                    });
                 }
                 let sum = acc as i64 + qb;
-                rec.step(key::SUM, Value::Int(sum), || ("accumulator + bias".into(), "acc + qb, int32".into()));
+                rec.step(key::SUM, Value::Int(sum), || {
+                    ("accumulator + bias".into(), "acc + qb, int32".into())
+                });
                 let sumf = sum as i32 as f32;
-                rec.step("inv_sy", Value::F32(inv_sy), || ("1 / sy".into(), "float32 reciprocal".into()));
-                rec.step(key::MULTIPLIER, Value::F32(r), || ("multiplier R".into(), "f32(aw · f32(1/sy)): reciprocal, then multiply".into()));
+                rec.step("inv_sy", Value::F32(inv_sy), || {
+                    ("1 / sy".into(), "float32 reciprocal".into())
+                });
+                rec.step(key::MULTIPLIER, Value::F32(r), || {
+                    (
+                        "multiplier R".into(),
+                        "f32(aw · f32(1/sy)): reciprocal, then multiply".into(),
+                    )
+                });
                 let v = sumf * r;
-                rec.step(key::PRE_ROUND, Value::F32(v), || ("value before rounding".into(), "f32(f32(acc + qb) · R)".into()));
-                finish(rec, cvt_i32(v), Value::F32(v.round_ties_even()), zy, lo, "round half to even")
+                rec.step(key::PRE_ROUND, Value::F32(v), || {
+                    (
+                        "value before rounding".into(),
+                        "f32(f32(acc + qb) · R)".into(),
+                    )
+                });
+                finish(
+                    rec,
+                    cvt_i32(v),
+                    Value::F32(v.round_ties_even()),
+                    zy,
+                    lo,
+                    "round half to even",
+                )
             }
             Channel::Float { sx, sw, sy, bias } => {
-                rec.step(key::SX, Value::F64(sx), || ("input scale".into(), "float32 value, used in float64".into()));
-                rec.step(key::SW, Value::F64(sw), || ("weight scale".into(), "float32 value, used in float64".into()));
-                rec.step(key::SY, Value::F64(sy), || ("output scale".into(), "float32 value, used in float64".into()));
+                rec.step(key::SX, Value::F64(sx), || {
+                    (
+                        "input scale".into(),
+                        "float32 value, used in float64".into(),
+                    )
+                });
+                rec.step(key::SW, Value::F64(sw), || {
+                    (
+                        "weight scale".into(),
+                        "float32 value, used in float64".into(),
+                    )
+                });
+                rec.step(key::SY, Value::F64(sy), || {
+                    (
+                        "output scale".into(),
+                        "float32 value, used in float64".into(),
+                    )
+                });
                 let y = acc as f64 * (sx * sw) + bias;
-                rec.step(key::BIAS, Value::F64(bias), || ("bias".into(), "float64".into()));
-                rec.step("real", Value::F64(y), || ("real output".into(), "acc · sx · sw + b, float64".into()));
+                rec.step(key::BIAS, Value::F64(bias), || {
+                    ("bias".into(), "float64".into())
+                });
+                rec.step("real", Value::F64(y), || {
+                    ("real output".into(), "acc · sx · sw + b, float64".into())
+                });
                 let v = y / sy;
-                rec.step(key::PRE_ROUND, Value::F64(v), || ("value before rounding".into(), "y / sy, float64".into()));
+                rec.step(key::PRE_ROUND, Value::F64(v), || {
+                    ("value before rounding".into(), "y / sy, float64".into())
+                });
                 let r = v.round_ties_even();
-                let ri = if r.abs() < 1e15 { r as i64 } else { r.signum() as i64 * 1_000_000_000_000_000 };
+                let ri = if r.abs() < 1e15 {
+                    r as i64
+                } else {
+                    r.signum() as i64 * 1_000_000_000_000_000
+                };
                 finish(rec, ri, Value::F64(r), zy, lo, "round half to even")
             }
-            Channel::Hand { sx, sw, sy, bias, h } => hand(rec, acc, sx, sw, sy, bias, h, zy, self.relu),
+            Channel::Hand {
+                sx,
+                sw,
+                sy,
+                bias,
+                h,
+            } => hand(rec, acc, sx, sw, sy, bias, h, zy, self.relu),
         }
     }
 
@@ -458,57 +730,136 @@ impl Requant {
 }
 
 fn scales32<R: Recorder>(rec: &mut R, sx: f32, sw: f32, sy: f32, aw: f32) {
-    rec.step(key::SX, Value::F32(sx), || ("input scale".into(), "float32".into()));
-    rec.step(key::SW, Value::F32(sw), || ("weight scale".into(), "float32".into()));
-    rec.step(key::SY, Value::F32(sy), || ("output scale".into(), "float32".into()));
-    rec.step(key::SCALE_PRODUCT, Value::F32(aw), || ("sx · sw".into(), "float32 product".into()));
+    rec.step(key::SX, Value::F32(sx), || {
+        ("input scale".into(), "float32".into())
+    });
+    rec.step(key::SW, Value::F32(sw), || {
+        ("weight scale".into(), "float32".into())
+    });
+    rec.step(key::SY, Value::F32(sy), || {
+        ("output scale".into(), "float32".into())
+    });
+    rec.step(key::SCALE_PRODUCT, Value::F32(aw), || {
+        ("sx · sw".into(), "float32 product".into())
+    });
 }
 
 /// Rounded value -> plus zero point -> clamped, as the kernels do it.
-fn finish<R: Recorder>(rec: &mut R, rounded: i64, shown: Value, zy: i64, lo: i64, how: &'static str) -> i64 {
+fn finish<R: Recorder>(
+    rec: &mut R,
+    rounded: i64,
+    shown: Value,
+    zy: i64,
+    lo: i64,
+    how: &'static str,
+) -> i64 {
     rec.step(key::ROUNDED, shown, || ("rounded".into(), how.into()));
     let plus = rounded + zy;
-    rec.step(key::PLUS_ZP, Value::Int(plus), || ("plus output zero point".into(), format!("rounded + {zy}").into()));
+    rec.step(key::PLUS_ZP, Value::Int(plus), || {
+        (
+            "plus output zero point".into(),
+            format!("rounded + {zy}").into(),
+        )
+    });
     let out = plus.clamp(lo, 255);
-    rec.step(key::OUTPUT, Value::Int(out), || ("output code".into(), format!("clamp to {lo}..255").into()));
+    rec.step(key::OUTPUT, Value::Int(out), || {
+        ("output code".into(), format!("clamp to {lo}..255").into())
+    });
     out
 }
 
 #[allow(clippy::too_many_arguments)]
-fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Option<f64>, h: HandAssumptions, zy: i64, relu: bool) -> i64 {
+fn hand<R: Recorder>(
+    rec: &mut R,
+    acc: i32,
+    sx: f64,
+    sw: f64,
+    sy: f64,
+    bias: Option<f64>,
+    h: HandAssumptions,
+    zy: i64,
+    relu: bool,
+) -> i64 {
     let zy = if h.ignore_zero_points { 0 } else { zy };
     let printed_note = |on: bool| if on { "as printed" } else { "exact" };
-    rec.step(key::SX, Value::F64(sx), || ("input scale".into(), printed_note(h.print_input_scale).into()));
-    rec.step(key::SW, Value::F64(sw), || ("weight scale".into(), printed_note(h.print_weight_scale).into()));
-    rec.step(key::SY, Value::F64(sy), || ("output scale".into(), printed_note(h.print_output_scale).into()));
-    let acc_note = if h.ignore_zero_points { "sum of qx·qw (zero points left out)" } else { "sum of (qx - zx)·(qw - zw)" };
+    rec.step(key::SX, Value::F64(sx), || {
+        (
+            "input scale".into(),
+            printed_note(h.print_input_scale).into(),
+        )
+    });
+    rec.step(key::SW, Value::F64(sw), || {
+        (
+            "weight scale".into(),
+            printed_note(h.print_weight_scale).into(),
+        )
+    });
+    rec.step(key::SY, Value::F64(sy), || {
+        (
+            "output scale".into(),
+            printed_note(h.print_output_scale).into(),
+        )
+    });
+    let acc_note = if h.ignore_zero_points {
+        "sum of qx·qw (zero points left out)"
+    } else {
+        "sum of (qx - zx)·(qw - zw)"
+    };
     let pre = match h.arithmetic {
         Arithmetic::F64 => {
             let bt = bias.map(|b| {
-                rec.step(key::BIAS, Value::F64(b), || ("bias".into(), printed_note(h.print_bias).into()));
+                rec.step(key::BIAS, Value::F64(b), || {
+                    ("bias".into(), printed_note(h.print_bias).into())
+                });
                 let v = b / (sw * sx);
                 match h.bias_rounding {
                     BiasRounding::Keep => (v, "b / (sw·sx)"),
-                    BiasRounding::HalfEven => (v.round_ties_even(), "round(b / (sw·sx)), Python: half to even"),
-                    BiasRounding::HalfAway => (v.round(), "round(b / (sw·sx)), C: half away from zero"),
+                    BiasRounding::HalfEven => (
+                        v.round_ties_even(),
+                        "round(b / (sw·sx)), Python: half to even",
+                    ),
+                    BiasRounding::HalfAway => {
+                        (v.round(), "round(b / (sw·sx)), C: half away from zero")
+                    }
                     BiasRounding::Truncate => (v.trunc(), "int(b / (sw·sx)): toward zero"),
                 }
             });
             if let Some((v, f)) = bt {
-                let val = if h.bias_rounding == BiasRounding::Keep { Value::F64(v) } else { Value::Int(v as i64) };
-                rec.step(key::BIAS_TERM, val, || ("bias in accumulator units".into(), f.into()));
+                let val = if h.bias_rounding == BiasRounding::Keep {
+                    Value::F64(v)
+                } else {
+                    Value::Int(v as i64)
+                };
+                rec.step(key::BIAS_TERM, val, || {
+                    ("bias in accumulator units".into(), f.into())
+                });
             }
             let sum = acc as f64 + bt.map_or(0.0, |b| b.0);
-            rec.step(key::SUM, if bt.is_some_and(|_| h.bias_rounding == BiasRounding::Keep) { Value::F64(sum) } else { Value::Int(sum as i64) }, || ("accumulator + bias".into(), acc_note.into()));
+            rec.step(
+                key::SUM,
+                if bt.is_some_and(|_| h.bias_rounding == BiasRounding::Keep) {
+                    Value::F64(sum)
+                } else {
+                    Value::Int(sum as i64)
+                },
+                || ("accumulator + bias".into(), acc_note.into()),
+            );
             let v = sum * sx * sw / sy + zy as f64;
-            rec.step(key::PRE_ROUND, Value::F64(v), || ("value before rounding".into(), format!("(acc + bias) · sx · sw / sy + {zy}, float64, left to right").into()));
+            rec.step(key::PRE_ROUND, Value::F64(v), || {
+                (
+                    "value before rounding".into(),
+                    format!("(acc + bias) · sx · sw / sy + {zy}, float64, left to right").into(),
+                )
+            });
             v
         }
         Arithmetic::F32 => {
             let (sx, sw, sy) = (sx as f32, sw as f32, sy as f32);
             let bt = bias.map(|b| {
                 let b = b as f32;
-                rec.step(key::BIAS, Value::F32(b), || ("bias".into(), printed_note(h.print_bias).into()));
+                rec.step(key::BIAS, Value::F32(b), || {
+                    ("bias".into(), printed_note(h.print_bias).into())
+                });
                 let v = b / (sw * sx);
                 let r = match h.bias_rounding {
                     BiasRounding::Keep => v,
@@ -516,15 +867,31 @@ fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Opt
                     BiasRounding::HalfAway => v.round(),
                     BiasRounding::Truncate => v.trunc(),
                 };
-                (r, if h.bias_rounding == BiasRounding::Keep { "f32(b / (sw·sx))" } else { "rounded f32(b / (sw·sx))" })
+                (
+                    r,
+                    if h.bias_rounding == BiasRounding::Keep {
+                        "f32(b / (sw·sx))"
+                    } else {
+                        "rounded f32(b / (sw·sx))"
+                    },
+                )
             });
             if let Some((v, f)) = bt {
-                rec.step(key::BIAS_TERM, Value::F32(v), || ("bias in accumulator units".into(), f.into()));
+                rec.step(key::BIAS_TERM, Value::F32(v), || {
+                    ("bias in accumulator units".into(), f.into())
+                });
             }
             let sum = acc as f32 + bt.map_or(0.0, |b| b.0);
-            rec.step(key::SUM, Value::F32(sum), || ("accumulator + bias".into(), acc_note.into()));
+            rec.step(key::SUM, Value::F32(sum), || {
+                ("accumulator + bias".into(), acc_note.into())
+            });
             let v = sum * sx * sw / sy + zy as f32;
-            rec.step(key::PRE_ROUND, Value::F32(v), || ("value before rounding".into(), format!("(acc + bias) · sx · sw / sy + {zy}, float32 at each step").into()));
+            rec.step(key::PRE_ROUND, Value::F32(v), || {
+                (
+                    "value before rounding".into(),
+                    format!("(acc + bias) · sx · sw / sy + {zy}, float32 at each step").into(),
+                )
+            });
             v as f64
         }
     };
@@ -536,11 +903,25 @@ fn hand<R: Recorder>(rec: &mut R, acc: i32, sx: f64, sw: f64, sy: f64, bias: Opt
         Rounding::HalfEven => "round half to even (Python round)",
         Rounding::HalfAway => "round half away from zero (C round)",
     };
-    let ri = if r.is_finite() && r.abs() < 1e15 { r as i64 } else { 0 };
-    rec.step(key::ROUNDED, Value::Int(ri), || ("rounded".into(), how.into()));
-    let out = if h.ignore_clamp { ri } else { ri.clamp(if relu { zy } else { 0 }, 255) };
+    let ri = if r.is_finite() && r.abs() < 1e15 {
+        r as i64
+    } else {
+        0
+    };
+    rec.step(key::ROUNDED, Value::Int(ri), || {
+        ("rounded".into(), how.into())
+    });
+    let out = if h.ignore_clamp {
+        ri
+    } else {
+        ri.clamp(if relu { zy } else { 0 }, 255)
+    };
     rec.step(key::OUTPUT, Value::Int(out), || {
-        let f = if h.ignore_clamp { "not clamped".to_string() } else { format!("clamp to {}..255", if relu { zy } else { 0 }) };
+        let f = if h.ignore_clamp {
+            "not clamped".to_string()
+        } else {
+            format!("clamp to {}..255", if relu { zy } else { 0 })
+        };
         ("output code".into(), f.into())
     });
     out

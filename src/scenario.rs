@@ -17,13 +17,19 @@ pub enum InputSource {
     /// `torch.arange(n).to(torch.uint8) / 255`: the forum's input.
     Ramp,
     /// `torch.randint(0, 255, ...) / 255` from a seeded generator.
-    Random { seed: u32 },
+    Random {
+        seed: u32,
+    },
     /// Alternating 0 and 1 per pixel.
     Checkerboard,
     /// A diagonal ramp from 0 to 1 across each plane.
     Gradient,
-    Constant { value: f32 },
-    Codes { codes: Vec<u8> },
+    Constant {
+        value: f32,
+    },
+    Codes {
+        codes: Vec<u8>,
+    },
 }
 
 impl InputSource {
@@ -57,7 +63,9 @@ impl InputSource {
                     })
                     .collect()
             }
-            InputSource::Checkerboard => (0..n).map(|i| (((i % w) + (i / w) % h) % 2) as f32).collect(),
+            InputSource::Checkerboard => (0..n)
+                .map(|i| (((i % w) + (i / w) % h) % 2) as f32)
+                .collect(),
             InputSource::Gradient => {
                 let d = (h + w).saturating_sub(2).max(1) as f32;
                 (0..n).map(|i| ((i % w) + (i / w) % h) as f32 / d).collect()
@@ -72,7 +80,11 @@ impl InputSource {
         match self {
             InputSource::Codes { codes } => {
                 if codes.len() != s.input_len() {
-                    return Err(Error::BadShape(format!("{} input codes typed, the shape needs {}", codes.len(), s.input_len())));
+                    return Err(Error::BadShape(format!(
+                        "{} input codes typed, the shape needs {}",
+                        codes.len(),
+                        s.input_len()
+                    )));
                 }
                 Ok(codes.iter().map(|&c| c as i64).collect())
             }
@@ -114,7 +126,11 @@ impl Scenario {
     pub fn validate(&self) -> Result<()> {
         self.shape.validate()?;
         if self.weights.len() != self.shape.weight_len() {
-            return Err(Error::BadShape(format!("{} weights given, the shape needs {}", self.weights.len(), self.shape.weight_len())));
+            return Err(Error::BadShape(format!(
+                "{} weights given, the shape needs {}",
+                self.weights.len(),
+                self.shape.weight_len()
+            )));
         }
         self.params.validate(self.shape.out_channels)
     }
@@ -125,18 +141,44 @@ impl Scenario {
         let p = &self.params;
         let input = self.input.codes(s, p.input_scale, p.input_zero_point)?;
         let weights: Vec<i64> = self.weights.iter().map(|&w| w as i64).collect();
-        let zps: Vec<i64> = (0..s.out_channels).map(|c| p.weight_zero_point(c)).collect();
-        let conv = IntConv { shape: s, input: &input, input_zero_point: p.input_zero_point, weight: &weights, weight_zero_points: &zps };
+        let zps: Vec<i64> = (0..s.out_channels)
+            .map(|c| p.weight_zero_point(c))
+            .collect();
+        let conv = IntConv {
+            shape: s,
+            input: &input,
+            input_zero_point: p.input_zero_point,
+            weight: &weights,
+            weight_zero_points: &zps,
+        };
         let acc = conv.accumulate()?;
         let raw_acc = if self.a.uses_raw_codes() || self.b.uses_raw_codes() {
             let zero = vec![0i64; s.out_channels];
-            Some(IntConv { input_zero_point: 0, weight_zero_points: &zero, ..conv }.accumulate()?)
+            Some(
+                IntConv {
+                    input_zero_point: 0,
+                    weight_zero_points: &zero,
+                    ..conv
+                }
+                .accumulate()?,
+            )
         } else {
             None
         };
         let ra = Requant::new(self.a, p, s.out_channels)?;
         let rb = Requant::new(self.b, p, s.out_channels)?;
-        let mut run = Run { shape: *s, input, weights, acc, raw_acc, out_a: vec![], out_b: vec![], ra, rb, params: p.clone() };
+        let mut run = Run {
+            shape: *s,
+            input,
+            weights,
+            acc,
+            raw_acc,
+            out_a: vec![],
+            out_b: vec![],
+            ra,
+            rb,
+            params: p.clone(),
+        };
         run.out_a = run.outputs(&run.ra);
         run.out_b = run.outputs(&run.rb);
         Ok(run)
@@ -170,8 +212,15 @@ impl Run {
 
     /// The value computation A held just before rounding, at one output element.
     pub fn pre_round_a(&self, index: usize) -> f64 {
-        let mut p = Probe { key: key::PRE_ROUND, value: None };
-        self.ra.pixel(self.channel_of(index), self.acc_for(&self.ra)[index], &mut p);
+        let mut p = Probe {
+            key: key::PRE_ROUND,
+            value: None,
+        };
+        self.ra.pixel(
+            self.channel_of(index),
+            self.acc_for(&self.ra)[index],
+            &mut p,
+        );
         p.value.map_or(f64::NAN, Value::as_f64)
     }
 
@@ -181,7 +230,10 @@ impl Run {
             Side::A => &self.ra,
             Side::B => &self.rb,
         };
-        let mut t = Trace { computation: r.computation.title().to_string(), steps: vec![] };
+        let mut t = Trace {
+            computation: r.computation.title().to_string(),
+            steps: vec![],
+        };
         r.pixel(self.channel_of(index), self.acc_for(r)[index], &mut t);
         t
     }
@@ -191,9 +243,18 @@ impl Run {
         let r = Requant::new(c, &self.params, self.shape.out_channels)?;
         let acc = if c.uses_raw_codes() {
             let zero = vec![0i64; self.shape.out_channels];
-            let conv = IntConv { shape: &self.shape, input: &self.input, input_zero_point: 0, weight: &self.weights, weight_zero_points: &zero };
+            let conv = IntConv {
+                shape: &self.shape,
+                input: &self.input,
+                input_zero_point: 0,
+                weight: &self.weights,
+                weight_zero_points: &zero,
+            };
             let (n, oc, y, x) = self.position(index);
-            conv.taps_of(n, oc, y, x).iter().map(|t| t.product).sum::<i64>() as i32
+            conv.taps_of(n, oc, y, x)
+                .iter()
+                .map(|t| t.product)
+                .sum::<i64>() as i32
         } else {
             self.acc[index]
         };
@@ -222,7 +283,9 @@ impl Run {
     }
 
     pub fn taps(&self, index: usize) -> Vec<crate::conv::Tap> {
-        let zps: Vec<i64> = (0..self.shape.out_channels).map(|c| self.params.weight_zero_point(c)).collect();
+        let zps: Vec<i64> = (0..self.shape.out_channels)
+            .map(|c| self.params.weight_zero_point(c))
+            .collect();
         let conv = IntConv {
             shape: &self.shape,
             input: &self.input,
@@ -270,7 +333,9 @@ fn weights(n: usize, seed: u64) -> Vec<i8> {
     let mut st = seed;
     (0..n)
         .map(|_| {
-            st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            st = st
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (((st >> 33) % 255) as i64 - 127) as i8
         })
         .collect()
@@ -301,7 +366,9 @@ pub fn preset(id: &str) -> Result<Scenario> {
         // Power-of-two scales: M = 1/2 exactly, so every odd accumulator is a tie.
         "ties" => Scenario {
             shape: shape(1, 1, 16, 16, 1, 0),
-            input: InputSource::Codes { codes: (0..=255).collect() },
+            input: InputSource::Codes {
+                codes: (0..=255).collect(),
+            },
             weights: vec![1],
             params: ConvQParams {
                 input_scale: 2f64.powi(-6),
@@ -315,7 +382,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
             },
             a: Computation::Fbgemm,
-            b: Computation::Hand(HandAssumptions { rounding: Rounding::HalfAway, ..HandAssumptions::faithful() }),
+            b: Computation::Hand(HandAssumptions {
+                rounding: Rounding::HalfAway,
+                ..HandAssumptions::faithful()
+            }),
         },
         "per-channel" => Scenario {
             shape: shape(3, 4, 12, 12, 3, 1),
@@ -324,7 +394,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
             params: ConvQParams {
                 input_scale: 0.0078125 * 0.9871,
                 input_zero_point: 3,
-                weight_scales: vec![0.0031, 0.0047, 0.0012, 0.0066].into_iter().map(|v: f64| v * 1.0123).collect(),
+                weight_scales: vec![0.0031, 0.0047, 0.0012, 0.0066]
+                    .into_iter()
+                    .map(|v: f64| v * 1.0123)
+                    .collect(),
                 weight_zero_points: vec![0; 4],
                 per_channel: true,
                 bias: Some(vec![0.0317, -0.12, 0.051, 0.2]),
@@ -373,7 +446,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
         },
         other => {
             let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
-            return Err(Error::Input(format!("unknown preset {other:?} (one of {})", ids.join(", "))));
+            return Err(Error::Input(format!(
+                "unknown preset {other:?} (one of {})",
+                ids.join(", ")
+            )));
         }
     })
 }

@@ -85,8 +85,20 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn new(key: &'static str, label: impl Into<String>, formula: impl Into<String>, value: Value) -> Step {
-        Step { key, label: label.into(), formula: formula.into(), decimal: value.decimal(), bits: value.bits(), value }
+    pub fn new(
+        key: &'static str,
+        label: impl Into<String>,
+        formula: impl Into<String>,
+        value: Value,
+    ) -> Step {
+        Step {
+            key,
+            label: label.into(),
+            formula: formula.into(),
+            decimal: value.decimal(),
+            bits: value.bits(),
+            value,
+        }
     }
 }
 
@@ -180,7 +192,10 @@ mod tests {
         let v = Value::F32(0.0078);
         assert_eq!(v.decimal(), "0.0078");
         assert_eq!(v.bits().unwrap(), format!("0x{:08x}", 0.0078f32.to_bits()));
-        assert_eq!(Value::F64(30.514379999999996).decimal(), "30.514379999999996");
+        assert_eq!(
+            Value::F64(30.514379999999996).decimal(),
+            "30.514379999999996"
+        );
         assert_eq!(Value::F64(2.964e-5).decimal(), "2.964e-5");
         assert_eq!(Value::F32(2.9559667e-5).decimal(), "2.9559667e-5");
         assert_eq!(Value::Int(-3).bits(), None);
@@ -194,7 +209,11 @@ mod tests {
         a.step(key::ACC, Value::Int(3), t);
         b.step(key::ACC, Value::Int(3), t);
         a.step(key::MULTIPLIER, Value::F32(1.0), t);
-        b.step(key::MULTIPLIER, Value::F32(f32::from_bits(1.0f32.to_bits() + 1)), t);
+        b.step(
+            key::MULTIPLIER,
+            Value::F32(f32::from_bits(1.0f32.to_bits() + 1)),
+            t,
+        );
         assert_eq!(first_divergence(&a, &b).unwrap().key, key::MULTIPLIER);
         assert_eq!(ulps_f32(1.0, f32::from_bits(1.0f32.to_bits() + 1)), 1);
         assert_eq!(ulps_f32(-0.0, 0.0), 0);

@@ -2,8 +2,15 @@
 use std::process::Command;
 
 fn qconv(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qconv-lens")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_qconv-lens"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn golden(name: &str) -> String {
@@ -20,10 +27,19 @@ fn tmp(name: &str, text: &str) -> String {
 
 #[test]
 fn verify_passes_the_shared_golden_files() {
-    let files: Vec<String> = ["conv.json", "quantize.json", "observer.json", "module.json"].iter().map(|f| golden(f)).collect();
-    let args: Vec<&str> = std::iter::once("verify").chain(files.iter().map(String::as_str)).collect();
+    let files: Vec<String> = ["conv.json", "quantize.json", "observer.json", "module.json"]
+        .iter()
+        .map(|f| golden(f))
+        .collect();
+    let args: Vec<&str> = std::iter::once("verify")
+        .chain(files.iter().map(String::as_str))
+        .collect();
     let (code, out, err) = qconv(&args);
-    assert_eq!(out.lines().last(), Some("441 passed, 0 failed"), "{out}{err}");
+    assert_eq!(
+        out.lines().last(),
+        Some("441 passed, 0 failed"),
+        "{out}{err}"
+    );
     assert_eq!(code, 0);
 }
 
@@ -52,7 +68,11 @@ fn verify_missing_or_malformed_files_exit_2() {
     let (code, _, err) = qconv(&["verify", "/nonexistent/golden.json"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/golden.json"), "{err}");
-    for (name, text) in [("garbage.json", "not json {"), ("empty.json", r#"{"cases": []}"#), ("odd.json", r#"{"cases": [{"hello": 1}]}"#)] {
+    for (name, text) in [
+        ("garbage.json", "not json {"),
+        ("empty.json", r#"{"cases": []}"#),
+        ("odd.json", r#"{"cases": [{"hello": 1}]}"#),
+    ] {
         let (code, _, err) = qconv(&["verify", &tmp(name, text)]);
         assert_eq!(code, 2, "{name}: {err}");
         assert!(!err.contains("panicked"), "{err}");
@@ -67,7 +87,10 @@ fn explain_forum_pixel() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("fbgemm gives 30, hand gives 31"), "{out}");
     assert!(out.contains("30.514379999999996"), "{out}");
-    assert!(out.contains("cause [printed_scale]: the output scale was shortened"), "{out}");
+    assert!(
+        out.contains("cause [printed_scale]: the output scale was shortened"),
+        "{out}"
+    );
     assert!(out.contains("> they part at"), "{out}");
 }
 

@@ -7,7 +7,11 @@ fn files(name: &str) -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut v = vec![root.join("../shared/golden").join(name)];
     if let Ok(rd) = std::fs::read_dir(root.join("tests/golden-extra")) {
-        let mut extra: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path().join(name)).filter(|p| p.exists()).collect();
+        let mut extra: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join(name))
+            .filter(|p| p.exists())
+            .collect();
         extra.sort();
         v.extend(extra);
     }
@@ -28,7 +32,12 @@ fn check(name: &str, kind: Kind, min_cases: usize) {
         }
     }
     assert!(total >= min_cases, "only {total} {name} cases found");
-    assert!(failures.is_empty(), "{} of {total} cases fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -39,4 +48,14 @@ fn conv_cases() {
 #[test]
 fn quantize_cases() {
     check("quantize.json", Kind::Quantize, 48);
+}
+
+#[test]
+fn observer_cases() {
+    check("observer.json", Kind::Observer, 33);
+}
+
+#[test]
+fn module_cases() {
+    check("module.json", Kind::Module, 10);
 }
