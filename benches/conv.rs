@@ -2,11 +2,11 @@
 //! input with the fbgemm engine, end to end (accumulate + requantize), with
 //! and without a full trace of every output pixel.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use qconv_lens::conv::{ConvShape, IntConv};
+use qconv_lens::conv::{ConvShape, IntConv, Scratch};
 use qconv_lens::requant::{Computation, ConvQParams, Requant};
 use qconv_lens::trace::Trace;
 
-fn setup() -> (ConvShape, Vec<i64>, Vec<i64>, ConvQParams) {
+fn setup() -> (ConvShape, Vec<u8>, Vec<i8>, ConvQParams) {
     let s = ConvShape {
         batch: 1,
         in_channels: 8,
@@ -26,8 +26,10 @@ fn setup() -> (ConvShape, Vec<i64>, Vec<i64>, ConvQParams) {
             .wrapping_add(1442695040888963407);
         (st >> 33) % m
     };
-    let x: Vec<i64> = (0..s.input_len()).map(|_| rnd(256) as i64).collect();
-    let w: Vec<i64> = (0..s.weight_len()).map(|_| rnd(255) as i64 - 127).collect();
+    let x: Vec<u8> = (0..s.input_len()).map(|_| rnd(256) as u8).collect();
+    let w: Vec<i8> = (0..s.weight_len())
+        .map(|_| (rnd(255) as i64 - 127) as i8)
+        .collect();
     let p = ConvQParams {
         input_scale: 0.0078,
         input_zero_point: 3,
@@ -42,7 +44,7 @@ fn setup() -> (ConvShape, Vec<i64>, Vec<i64>, ConvQParams) {
     (s, x, w, p)
 }
 
-fn run(s: &ConvShape, x: &[i64], w: &[i64], p: &ConvQParams) -> Vec<i64> {
+fn run(s: &ConvShape, x: &[u8], w: &[i8], p: &ConvQParams) -> Vec<i32> {
     let acc = IntConv {
         shape: s,
         input: x,
@@ -54,7 +56,7 @@ fn run(s: &ConvShape, x: &[i64], w: &[i64], p: &ConvQParams) -> Vec<i64> {
     .unwrap();
     let r = Requant::new(Computation::Fbgemm, p, s.out_channels).unwrap();
     let plane = 256 * 256;
-    let mut out = vec![0i64; acc.len()];
+    let mut out = vec![0i32; acc.len()];
     for (c, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
         r.plane(c, a, o);
     }
@@ -90,6 +92,19 @@ fn bench(c: &mut Criterion) {
             }
             .accumulate()
             .unwrap()
+        })
+    });
+    g.bench_function("requantize_only", |b| {
+        b.iter(|| {
+            let mut out = vec![0i32; acc.len()];
+            for (c, (a, o)) in acc
+                .chunks(256 * 256)
+                .zip(out.chunks_mut(256 * 256))
+                .enumerate()
+            {
+                r.plane(c, a, o);
+            }
+            out
         })
     });
     g.sample_size(10);

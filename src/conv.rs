@@ -146,9 +146,11 @@ pub struct Tap {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntConv<'a> {
     pub shape: &'a ConvShape,
-    pub input: &'a [i64],
+    /// quint8 activation codes, NCHW.
+    pub input: &'a [u8],
     pub input_zero_point: i64,
-    pub weight: &'a [i64],
+    /// qint8 weight codes, OIHW.
+    pub weight: &'a [i8],
     /// One entry (per-tensor) or one per output channel.
     pub weight_zero_points: &'a [i64],
 }
@@ -188,60 +190,45 @@ impl<'a> IntConv<'a> {
         }
     }
 
-    /// Exact accumulators, flat NCHW over the output. Uses int32 lanes when no
-    /// sum can leave int32 (always, for 8-bit operands and realistic kernels),
-    /// otherwise int64 with an explicit overflow check.
+    /// Exact accumulators, flat NCHW over the output.
     pub fn accumulate(&self) -> Result<Vec<i32>> {
+        let mut out = vec![];
+        self.accumulate_into(&mut Scratch::default(), &mut out)?;
+        Ok(out)
+    }
+
+    /// Like `accumulate`, reusing buffers between calls (the page recomputes
+    /// on every slider step; reuse keeps wasm memory flat and skips page faults).
+    /// The lanes are chosen so that no partial sum can be inexact: float32
+    /// (fused multiply-add) while every sum stays below 2^24, int32 below 2^31,
+    /// otherwise int64 with an explicit overflow check.
+    pub fn accumulate_into(&self, scratch: &mut Scratch, out: &mut Vec<i32>) -> Result<()> {
         self.validate()?;
         let s = self.shape;
-        let max_x = self
-            .input
+        let zx = self.input_zero_point;
+        let x = self.input;
+        let wz = self.weight_zero_centered();
+        let max_x = x
             .iter()
-            .map(|&q| (q - self.input_zero_point).unsigned_abs())
+            .map(|&q| (q as i64 - zx).unsigned_abs())
             .max()
-            .unwrap_or(0);
-        let max_w = (0..s.out_channels)
-            .map(|oc| {
-                let per = s.weight_len() / s.out_channels;
-                self.weight[oc * per..(oc + 1) * per]
-                    .iter()
-                    .map(|&q| (q - self.wzp(oc)).unsigned_abs())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .max()
-            .unwrap_or(0);
-        let bound = (max_x as u128) * (max_w as u128) * (s.taps() as u128);
-        if bound <= i32::MAX as u128 {
-            let xz: Vec<i32> = self
-                .input
-                .iter()
-                .map(|&q| (q - self.input_zero_point) as i32)
-                .collect();
-            let wz: Vec<i32> = self
-                .weight_zero_centered()
-                .iter()
-                .map(|&v| v as i32)
-                .collect();
-            Ok(conv_i32(s, &xz, &wz))
+            .unwrap_or(0) as u128;
+        let max_w = wz.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
+        let bound = max_x * max_w * s.taps() as u128;
+        out.clear();
+        out.resize(s.output_len(), 0);
+        if bound < (1 << 24) {
+            padded(s, x, &mut scratch.f32s, |q| (q as i64 - zx) as f32);
+            let w: Vec<f32> = wz.iter().map(|&v| v as f32).collect();
+            lanes::f32_exact(s, &scratch.f32s, &w, out, &mut scratch.i32s)
+        } else if bound <= i32::MAX as u128 {
+            padded(s, x, &mut scratch.i32s, |q| (q as i64 - zx) as i32);
+            let w: Vec<i32> = wz.iter().map(|&v| v as i32).collect();
+            lanes::i32_exact(s, &scratch.i32s, &w, out)
         } else {
-            let xz: Vec<i64> = self
-                .input
-                .iter()
-                .map(|&q| q - self.input_zero_point)
-                .collect();
-            let wz = self.weight_zero_centered();
-            let acc = conv_direct::<i64>(s, &xz, &wz);
-            let per = acc.len() / (s.batch * s.out_channels);
-            acc.iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    i32::try_from(v).map_err(|_| Error::AccumulatorOverflow {
-                        channel: (i / per) % s.out_channels,
-                        value: v,
-                    })
-                })
-                .collect()
+            let mut xp = vec![];
+            padded(s, x, &mut xp, |q| q as i64 - zx);
+            conv_blocked::<i64>(s, &xp, &wz, out)
         }
     }
 
@@ -250,7 +237,7 @@ impl<'a> IntConv<'a> {
         self.weight
             .iter()
             .enumerate()
-            .map(|(i, &q)| q - self.wzp(i / per))
+            .map(|(i, &q)| q as i64 - self.wzp(i / per))
             .collect()
     }
 
@@ -269,13 +256,15 @@ impl<'a> IntConv<'a> {
                         (oy * s.stride[0] + ky * s.dilation[0]) as isize - s.padding[0] as isize;
                     let ix =
                         (ox * s.stride[1] + kx * s.dilation[1]) as isize - s.padding[1] as isize;
-                    let w = self.weight[((oc * cin_g + icg) * s.kernel[0] + ky) * s.kernel[1] + kx];
+                    let w = self.weight[((oc * cin_g + icg) * s.kernel[0] + ky) * s.kernel[1] + kx]
+                        as i64;
                     let inside =
                         iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width;
                     let (input_yx, qx, product) = if inside {
                         let (iy, ix) = (iy as usize, ix as usize);
-                        let qx =
-                            self.input[((n * s.in_channels + ic) * s.height + iy) * s.width + ix];
+                        let qx = self.input
+                            [((n * s.in_channels + ic) * s.height + iy) * s.width + ix]
+                            as i64;
                         (
                             Some((iy, ix)),
                             qx,
@@ -300,98 +289,180 @@ impl<'a> IntConv<'a> {
     }
 }
 
-fn conv_i32(s: &ConvShape, x: &[i32], w: &[i32]) -> Vec<i32> {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        return unsafe { conv_i32_avx2(s, x, w) };
+/// Reusable buffers for the padded input.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    f32s: Vec<f32>,
+    i32s: Vec<i32>,
+}
+
+/// The zero-point-centred input with explicit zero padding (a padded tap
+/// contributes 0), so every tap of every output pixel reads inside the buffer.
+fn padded<T: Copy + Default>(s: &ConvShape, x: &[u8], out: &mut Vec<T>, f: impl Fn(u8) -> T) {
+    let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
+    out.clear();
+    out.resize(s.batch * s.in_channels * hp * wp, T::default());
+    for (plane, src) in out.chunks_mut(hp * wp).zip(x.chunks(s.height * s.width)) {
+        for (y, row) in src.chunks(s.width).enumerate() {
+            let dst = &mut plane[(y + s.padding[0]) * wp + s.padding[1]..][..s.width];
+            for (d, &v) in dst.iter_mut().zip(row) {
+                *d = f(v);
+            }
+        }
     }
-    conv_direct::<i32>(s, x, w)
 }
 
-/// The same loops compiled for AVX2 (8 int32 lanes, `vpmulld`); exact integers either way.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn conv_i32_avx2(s: &ConvShape, x: &[i32], w: &[i32]) -> Vec<i32> {
-    conv_direct::<i32>(s, x, w)
+/// Integer or float lanes; `madd` must be exact for the values it gets.
+trait Lane: Copy + Default {
+    fn madd(self, x: Self, w: Self) -> Self;
+    fn to_acc(self) -> i64;
+}
+impl Lane for i32 {
+    #[inline(always)]
+    fn madd(self, x: i32, w: i32) -> i32 {
+        self + x * w
+    }
+    fn to_acc(self) -> i64 {
+        self as i64
+    }
+}
+impl Lane for i64 {
+    #[inline(always)]
+    fn madd(self, x: i64, w: i64) -> i64 {
+        self + x * w
+    }
+    fn to_acc(self) -> i64 {
+        self
+    }
+}
+impl Lane for f32 {
+    /// Products of 8-bit codes and their sums below 2^24 are exact in float32,
+    /// so the fused multiply-add introduces no rounding at all.
+    #[inline(always)]
+    fn madd(self, x: f32, w: f32) -> f32 {
+        x.mul_add(w, self)
+    }
+    fn to_acc(self) -> i64 {
+        self as i64
+    }
 }
 
-/// Integer lanes the direct convolution runs on.
-trait Lane: Copy + Default + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {}
-impl Lane for i32 {}
-impl Lane for i64 {}
+/// Output columns computed together; their accumulators stay in registers
+/// while all taps are added (64 float32 = 8 AVX2 registers).
+const BLOCK: usize = 64;
 
-/// Direct convolution, output-row major: an output row stays in L1 while every
-/// tap adds one contiguous pass over it, which the compiler vectorises for stride 1.
+/// Register-blocked direct convolution over the padded input `xp`.
 #[inline(always)]
-fn conv_direct<T: Lane>(s: &ConvShape, x: &[T], w: &[T]) -> Vec<T> {
+fn conv_blocked<T: Lane>(s: &ConvShape, xp: &[T], w: &[T], out: &mut [i32]) -> Result<()> {
     let (oh, ow) = s.output_hw();
+    let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
     let cin_g = s.in_channels / s.groups;
     let cout_g = s.out_channels / s.groups;
     let (kh, kw) = (s.kernel[0], s.kernel[1]);
-    let mut out = vec![T::default(); s.output_len()];
-    // For each kx: the range of output columns whose input column is inside.
-    let col_range: Vec<(usize, usize)> = (0..kw)
-        .map(|kx| {
-            let off = (kx * s.dilation[1]) as isize - s.padding[1] as isize;
-            let first = (0..ow).find(|&ox| {
-                let ix = (ox * s.stride[1]) as isize + off;
-                ix >= 0 && (ix as usize) < s.width
-            });
-            match first {
-                None => (0, 0),
-                Some(f) => {
-                    let last = (f..ow)
-                        .take_while(|&ox| ((ox * s.stride[1]) as isize + off) < s.width as isize)
-                        .last()
-                        .unwrap_or(f);
-                    (f, last + 1)
-                }
-            }
-        })
-        .collect();
+    let (sh, sw) = (s.stride[0], s.stride[1]);
+    let mut taps: Vec<(usize, T)> = Vec::with_capacity(s.taps());
     for n in 0..s.batch {
         for oc in 0..s.out_channels {
             let g = oc / cout_g;
+            taps.clear();
+            for icg in 0..cin_g {
+                let plane = (n * s.in_channels + g * cin_g + icg) * hp * wp;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let off = plane + ky * s.dilation[0] * wp + kx * s.dilation[1];
+                        taps.push((off, w[((oc * cin_g + icg) * kh + ky) * kw + kx]));
+                    }
+                }
+            }
             let obase = (n * s.out_channels + oc) * oh * ow;
-            let plane = &mut out[obase..obase + oh * ow];
             for oy in 0..oh {
-                let orow_all = &mut plane[oy * ow..(oy + 1) * ow];
-                for icg in 0..cin_g {
-                    let ic = g * cin_g + icg;
-                    let xplane =
-                        &x[(n * s.in_channels + ic) * s.height * s.width..][..s.height * s.width];
-                    for ky in 0..kh {
-                        let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize
-                            - s.padding[0] as isize;
-                        if iy < 0 || iy as usize >= s.height {
-                            continue;
-                        }
-                        let xrow = &xplane[iy as usize * s.width..][..s.width];
-                        for kx in 0..kw {
-                            let wv = w[((oc * cin_g + icg) * kh + ky) * kw + kx];
-                            let (c0, c1) = col_range[kx];
-                            if c0 >= c1 {
-                                continue;
+                let row = oy * sh * wp;
+                let orow = &mut out[obase + oy * ow..obase + (oy + 1) * ow];
+                let mut ox0 = 0;
+                while ox0 < ow {
+                    let len = BLOCK.min(ow - ox0);
+                    let mut acc = [T::default(); BLOCK];
+                    if len == BLOCK && sw == 1 {
+                        for &(off, wv) in &taps {
+                            let xs: &[T; BLOCK] =
+                                xp[off + row + ox0..][..BLOCK].try_into().expect("block");
+                            for j in 0..BLOCK {
+                                acc[j] = acc[j].madd(xs[j], wv);
                             }
-                            let xoff = (c0 * s.stride[1] + kx * s.dilation[1]) - s.padding[1];
-                            let orow = &mut orow_all[c0..c1];
-                            if s.stride[1] == 1 {
-                                for (o, &xv) in orow.iter_mut().zip(&xrow[xoff..xoff + (c1 - c0)]) {
-                                    *o = *o + xv * wv;
-                                }
-                            } else {
-                                for (j, o) in orow.iter_mut().enumerate() {
-                                    *o = *o + xrow[xoff + j * s.stride[1]] * wv;
-                                }
+                        }
+                    } else {
+                        for &(off, wv) in &taps {
+                            let base = off + row + ox0 * sw;
+                            for (j, a) in acc[..len].iter_mut().enumerate() {
+                                *a = a.madd(xp[base + j * sw], wv);
                             }
                         }
                     }
+                    for (o, a) in orow[ox0..ox0 + len].iter_mut().zip(&acc[..len]) {
+                        let v = a.to_acc();
+                        *o = i32::try_from(v).map_err(|_| Error::AccumulatorOverflow {
+                            channel: oc,
+                            value: v,
+                        })?;
+                    }
+                    ox0 += len;
                 }
             }
         }
     }
-    out
+    Ok(())
+}
+
+/// Entry points per lane type, with runtime CPU dispatch on x86-64 (same
+/// exact results; baseline x86-64 lacks FMA and 8-lane integer multiplies).
+mod lanes {
+    use super::{conv_blocked, ConvShape};
+    use crate::error::Result;
+
+    pub fn f32_exact(
+        s: &ConvShape,
+        xp: &[f32],
+        w: &[f32],
+        out: &mut [i32],
+        spare: &mut Vec<i32>,
+    ) -> Result<()> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { f32_avx2(s, xp, w, out) };
+        }
+        #[cfg(target_arch = "wasm32")]
+        return conv_blocked::<f32>(s, xp, w, out);
+        // Without hardware FMA, `mul_add` is a library call: use int32 lanes.
+        #[allow(unreachable_code)]
+        {
+            spare.clear();
+            spare.extend(xp.iter().map(|&v| v as i32));
+            let wi: Vec<i32> = w.iter().map(|&v| v as i32).collect();
+            i32_exact(s, spare, &wi, out)
+        }
+    }
+
+    pub fn i32_exact(s: &ConvShape, xp: &[i32], w: &[i32], out: &mut [i32]) -> Result<()> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { i32_avx2(s, xp, w, out) };
+        }
+        conv_blocked::<i32>(s, xp, w, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn f32_avx2(s: &ConvShape, xp: &[f32], w: &[f32], out: &mut [i32]) -> Result<()> {
+        conv_blocked::<f32>(s, xp, w, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn i32_avx2(s: &ConvShape, xp: &[i32], w: &[i32], out: &mut [i32]) -> Result<()> {
+        conv_blocked::<i32>(s, xp, w, out)
+    }
 }
 
 #[cfg(test)]
@@ -457,8 +528,10 @@ mod tests {
             s.out_channels = cout;
             s.batch = 2;
             s.validate().unwrap();
-            let x: Vec<i64> = (0..s.input_len()).map(|_| rnd(256)).collect();
-            let wq: Vec<i64> = (0..s.weight_len()).map(|_| rnd(255) - 127).collect();
+            let x: Vec<u8> = (0..s.input_len()).map(|_| rnd(256) as u8).collect();
+            let wq: Vec<i8> = (0..s.weight_len())
+                .map(|_| (rnd(255) - 127) as i8)
+                .collect();
             let zps: Vec<i64> = (0..cout).map(|_| rnd(11) - 5).collect();
             let c = IntConv {
                 shape: &s,
@@ -469,6 +542,53 @@ mod tests {
             };
             assert_eq!(c.accumulate().unwrap(), naive(&c), "{s:?}");
         }
+    }
+
+    /// A 3x3 conv over `cin` channels of a 3x3 input: one output pixel, 9·cin taps.
+    fn wide(cin: usize) -> ConvShape {
+        ConvShape {
+            in_channels: cin,
+            ..shape(3, 3, 3, 1, 0, 1)
+        }
+    }
+
+    #[test]
+    fn every_lane_type_is_exact() {
+        // float32 lanes (sums below 2^24), int32 lanes (sums past 2^24)...
+        let mut big = shape(5, 6, 3, 1, 1, 1);
+        big.in_channels = 96;
+        let x: Vec<u8> = (0..big.input_len())
+            .map(|i| if i % 13 == 0 { 0 } else { 255 })
+            .collect();
+        let w: Vec<i8> = (0..big.weight_len())
+            .map(|i| if i % 11 == 0 { 127 } else { -128 })
+            .collect();
+        let c = IntConv {
+            shape: &big,
+            input: &x,
+            input_zero_point: 0,
+            weight: &w,
+            weight_zero_points: &[0],
+        };
+        let acc = c.accumulate().unwrap();
+        assert!(acc.iter().any(|&a| a.unsigned_abs() > 1 << 24));
+        assert_eq!(acc, naive(&c));
+        // ...and int64 lanes: the bound passes 2^31 (73728 taps of 128·255) but
+        // the sum cancels to a small exact value.
+        let s = wide(8192);
+        let x: Vec<u8> = (0..s.input_len())
+            .map(|i| if i % 2 == 0 { 0 } else { 255 })
+            .collect();
+        let w = vec![127i8; s.weight_len()];
+        let c = IntConv {
+            shape: &s,
+            input: &x,
+            input_zero_point: 128,
+            weight: &w,
+            weight_zero_points: &[-128],
+        };
+        assert_eq!(c.accumulate().unwrap(), naive(&c));
+        assert_eq!(c.accumulate().unwrap(), vec![255 * 36864 * (127 - 128)]);
     }
 
     #[test]
@@ -489,7 +609,7 @@ mod tests {
         let s = shape(4, 4, 1, 1, 0, 1);
         let c = IntConv {
             shape: &s,
-            input: &[1, 2, 3],
+            input: &[1u8, 2, 3],
             input_zero_point: 0,
             weight: &[1],
             weight_zero_points: &[0],
@@ -503,14 +623,16 @@ mod tests {
 
     #[test]
     fn overflow_is_an_error() {
-        // Codes far outside 8 bits make the sum leave int32.
-        let s = shape(1, 1, 1, 1, 0, 1);
+        // 36864 taps of 255·255 leave int32: PyTorch would wrap, the engine refuses.
+        let s = wide(4096);
+        let x = vec![255u8; s.input_len()];
+        let w = vec![127i8; s.weight_len()];
         let c = IntConv {
             shape: &s,
-            input: &[1 << 20],
+            input: &x,
             input_zero_point: 0,
-            weight: &[1 << 20],
-            weight_zero_points: &[0],
+            weight: &w,
+            weight_zero_points: &[-128],
         };
         assert!(matches!(
             c.accumulate(),

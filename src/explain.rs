@@ -189,9 +189,9 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     let index = run.index(channel, row, col)?;
     let a = run.trace(Side::A, index);
     let b = run.trace(Side::B, index);
-    let (out_a, out_b) = (run.out_a[index], run.out_b[index]);
+    let (out_a, out_b) = (run.out_a[index] as i64, run.out_b[index] as i64);
     let parts_at = first_divergence(&a, &b).map(|s| s.key);
-    let causes = if out_a == out_b {
+    let mut causes = if out_a == out_b {
         vec![]
     } else if let Computation::Hand(h) = run.rb.computation {
         blame_hand(run, h, index, out_a)?
@@ -200,6 +200,23 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     } else {
         diagnose(&a, &b)
     };
+    let (fb, exact) = (run.acc_of(Computation::Fbgemm)[index], run.acc[index]);
+    let uses_fbgemm =
+        run.ra.computation == Computation::Fbgemm || run.rb.computation == Computation::Fbgemm;
+    if out_a != out_b && uses_fbgemm && fb != exact {
+        causes.retain(|c| c.code != "other");
+        causes.insert(
+            0,
+            Cause {
+                code: "int16_saturation",
+                text: format!(
+                    "fbgemm's depthwise kernel adds pairs of u8·s8 products with int16 saturation \
+                     (activation codes above 127): its accumulator is {fb} where the exact sum is {exact}; \
+                     reduce_range=True exists to avoid this"
+                ),
+            },
+        );
+    }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
     Ok(Explanation {
         channel,

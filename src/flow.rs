@@ -6,7 +6,7 @@ use crate::conv::ConvShape;
 use crate::error::{Error, Result};
 use crate::golden::{Mismatch, Outcome};
 use crate::observe::{Observer, ObserverConfig, ObserverKind, QParamsDerivation};
-use crate::quant::{quantize_per_channel, quantize_per_tensor, DType, QScheme};
+use crate::quant::{quantize_per_channel, quantize_per_tensor, to_qint8, DType, QScheme};
 use crate::requant::{Computation, ConvQParams};
 use crate::scenario::{InputSource, Scenario};
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,7 @@ impl FloatConv {
             output_zero_point: output.zero_points[0],
             relu: false,
         };
-        let weight_q = weight_q.into_iter().map(|v| v as i8).collect();
+        let weight_q = to_qint8("weight", &weight_q)?;
         Ok(Converted {
             input,
             output,
@@ -490,7 +490,8 @@ pub fn verify_module_case(i: usize, c: serde_json::Value) -> Result<Outcome> {
             ..sc
         };
         let run = sc.run()?;
-        Ok(crate::golden::compare_codes(&c.id, &c.output_q, &run.out_a))
+        let out: Vec<i64> = run.out_a.iter().map(|&v| v as i64).collect();
+        Ok(crate::golden::compare_codes(&c.id, &c.output_q, &out))
     };
     Ok(outcome(&c.id, run()))
 }

@@ -2,7 +2,7 @@
 //! reading them and checking the engine against every case, bit for bit.
 use crate::conv::{ConvShape, IntConv};
 use crate::error::{Error, Result};
-use crate::quant::{quantize_per_tensor, DType, QScheme};
+use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType, QScheme};
 use crate::requant::{Computation, ConvQParams, Requant};
 use serde::Deserialize;
 
@@ -175,20 +175,23 @@ impl ConvCase {
     }
 
     /// The engine's output codes for this case.
-    pub fn run(&self) -> Result<Vec<i64>> {
+    pub fn run(&self) -> Result<Vec<i32>> {
         let shape = self.shape()?;
         let p = self.qparams()?;
         let comp = Computation::parse(&self.engine)?;
-        let acc = IntConv {
+        let conv = IntConv {
             shape: &shape,
-            input: &self.input.q,
+            input: &to_quint8("input", &self.input.q)?,
             input_zero_point: self.input.zero_point,
-            weight: &self.weight.q,
+            weight: &to_qint8("weight", &self.weight.q)?,
             weight_zero_points: &p.weight_zero_points,
-        }
-        .accumulate()?;
+        };
+        let acc = match comp {
+            Computation::Fbgemm => crate::depthwise::fbgemm_accumulate(&conv)?,
+            _ => conv.accumulate()?,
+        };
         let rq = Requant::new(comp, &p, shape.out_channels)?;
-        let mut out = vec![0i64; acc.len()];
+        let mut out = vec![0i32; acc.len()];
         let (oh, ow) = shape.output_hw();
         let plane = oh * ow;
         for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
@@ -198,10 +201,12 @@ impl ConvCase {
     }
 
     pub fn verify(&self) -> Outcome {
+        let got = self
+            .run()
+            .map(|got| got.into_iter().map(i64::from).collect::<Vec<_>>());
         outcome_of(
             &self.id,
-            self.run()
-                .map(|got| compare_codes(&self.id, &self.output.q, &got)),
+            got.map(|got| compare_codes(&self.id, &self.output.q, &got)),
         )
     }
 }

@@ -19,6 +19,8 @@ const USAGE: &str = "usage:
       Side-by-side trace of one output pixel for two computations
       (default: the forum preset, fbgemm vs the hand calculation, pixel 0,0).
       COMP is fbgemm, qnnpack, float or hand.
+  qconv-lens compare [--preset ID] [--a COMP] [--b COMP]
+      Every output pixel: A - B per channel ('.' where they agree), and the count.
   qconv-lens presets
       List the presets.";
 
@@ -33,6 +35,16 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("qconv-lens explain: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some("compare") => match compare_cmd(&args[1..]) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("qconv-lens compare: {e}");
                 ExitCode::from(2)
             }
         },
@@ -86,7 +98,15 @@ fn verify(files: &[String]) -> ExitCode {
     }
 }
 
-fn explain_cmd(args: &[String]) -> Result<String, String> {
+/// Options shared by explain and compare.
+struct Opts {
+    scenario: qconv_lens::scenario::Scenario,
+    row: usize,
+    col: usize,
+    channel: usize,
+}
+
+fn parse_opts(args: &[String]) -> Result<Opts, String> {
     let mut preset_id = "forum".to_string();
     let (mut row, mut col, mut channel) = (0usize, 0usize, 0usize);
     let (mut a, mut b) = (None, None);
@@ -123,11 +143,61 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     if let Some(b) = b {
         sc.b = b;
     }
-    let run = sc.run().map_err(|e| e.to_string())?;
+    Ok(Opts {
+        scenario: sc,
+        row,
+        col,
+        channel,
+    })
+}
+
+fn explain_cmd(args: &[String]) -> Result<String, String> {
+    let Opts {
+        scenario,
+        row,
+        col,
+        channel,
+    } = parse_opts(args)?;
+    let run = scenario.run().map_err(|e| e.to_string())?;
     let e = explain(&run, channel, row, col).map_err(|e| e.to_string())?;
     Ok(render_text(
         &e,
         run.ra.computation.title(),
         run.rb.computation.title(),
     ))
+}
+
+fn compare_cmd(args: &[String]) -> Result<String, String> {
+    let Opts { scenario, .. } = parse_opts(args)?;
+    let run = scenario.run().map_err(|e| e.to_string())?;
+    let (oh, ow) = run.shape.output_hw();
+    let mut out = format!(
+        "A = {}, B = {}; A - B per pixel:\n",
+        run.ra.computation.title(),
+        run.rb.computation.title()
+    );
+    let mut differ = 0;
+    for c in 0..run.shape.out_channels {
+        out.push_str(&format!("channel {c}\n"));
+        for y in 0..oh {
+            let cells: Vec<String> = (0..ow)
+                .map(|x| {
+                    let i = run.shape.output_index(0, c, y, x);
+                    match run.out_a[i] - run.out_b[i] {
+                        0 => ".".to_string(),
+                        d => {
+                            differ += 1;
+                            format!("{d:+}")
+                        }
+                    }
+                })
+                .collect();
+            out.push_str(&format!(
+                "  {}\n",
+                cells.iter().map(|c| format!("{c:>3}")).collect::<String>()
+            ));
+        }
+    }
+    out.push_str(&format!("{differ} of {} pixels differ\n", run.out_a.len()));
+    Ok(out)
 }

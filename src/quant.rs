@@ -197,6 +197,27 @@ pub fn quantize_per_channel(
     Ok(out)
 }
 
+/// Codes held as i64 (as quantize returns them), checked into quint8.
+pub fn to_quint8(what: &str, q: &[i64]) -> Result<Vec<u8>> {
+    q.iter()
+        .map(|&v| {
+            u8::try_from(v)
+                .map_err(|_| Error::BadValue(format!("{what}: {v} is not a quint8 code (0..=255)")))
+        })
+        .collect()
+}
+
+/// Codes held as i64, checked into qint8.
+pub fn to_qint8(what: &str, q: &[i64]) -> Result<Vec<i8>> {
+    q.iter()
+        .map(|&v| {
+            i8::try_from(v).map_err(|_| {
+                Error::BadValue(format!("{what}: {v} is not a qint8 code (-128..=127)"))
+            })
+        })
+        .collect()
+}
+
 /// `dequantize`: `(q - zp) * scale` in float32.
 pub fn dequantize(q: i64, scale: f32, zero_point: i64) -> f32 {
     (q - zero_point) as f32 * scale

@@ -703,7 +703,8 @@ impl Requant {
     }
 
     /// Output codes for a whole plane of accumulators of channel `c`.
-    pub fn plane(&self, c: usize, acc: &[i32], out: &mut [i64]) {
+    /// Codes are int32 (a hand calculation without clamping may leave 0..255).
+    pub fn plane(&self, c: usize, acc: &[i32], out: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has the features the function is compiled for.
@@ -713,10 +714,12 @@ impl Requant {
     }
 
     #[inline(always)]
-    fn plane_generic(&self, c: usize, acc: &[i32], out: &mut [i64]) {
+    fn plane_generic(&self, c: usize, acc: &[i32], out: &mut [i32]) {
         let ch = &self.channels[c];
         for (o, &a) in out.iter_mut().zip(acc) {
-            *o = self.pixel_of(ch, a, &mut crate::trace::NoTrace);
+            *o = self
+                .pixel_of(ch, a, &mut crate::trace::NoTrace)
+                .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         }
     }
 
@@ -724,7 +727,7 @@ impl Requant {
     /// identical, baseline x86-64 only lacks the instructions (libm calls instead).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn plane_avx2(&self, c: usize, acc: &[i32], out: &mut [i64]) {
+    unsafe fn plane_avx2(&self, c: usize, acc: &[i32], out: &mut [i32]) {
         self.plane_generic(c, acc, out)
     }
 }

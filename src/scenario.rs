@@ -3,7 +3,7 @@
 //! (later) paste import all produce one.
 use crate::conv::{ConvShape, IntConv};
 use crate::error::{Error, Result};
-use crate::quant::{quantize_per_tensor, DType};
+use crate::quant::{quantize_per_tensor, to_quint8, DType};
 use crate::requant::{Computation, ConvQParams, HandAssumptions, Requant, Rounding};
 use crate::trace::{key, Probe, Trace, Value};
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ impl InputSource {
     }
 
     /// The quint8 input codes.
-    pub fn codes(&self, s: &ConvShape, scale: f64, zero_point: i64) -> Result<Vec<i64>> {
+    pub fn codes(&self, s: &ConvShape, scale: f64, zero_point: i64) -> Result<Vec<u8>> {
         match self {
             InputSource::Codes { codes } => {
                 if codes.len() != s.input_len() {
@@ -86,11 +86,14 @@ impl InputSource {
                         s.input_len()
                     )));
                 }
-                Ok(codes.iter().map(|&c| c as i64).collect())
+                Ok(codes.clone())
             }
             _ => {
                 let x = self.floats(s).unwrap_or_default();
-                quantize_per_tensor(&x, scale, zero_point, DType::QUInt8)
+                to_quint8(
+                    "input",
+                    &quantize_per_tensor(&x, scale, zero_point, DType::QUInt8)?,
+                )
             }
         }
     }
@@ -111,12 +114,16 @@ pub struct Scenario {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub shape: ConvShape,
-    pub input: Vec<i64>,
-    pub weights: Vec<i64>,
+    pub input: Vec<u8>,
+    pub weights: Vec<i8>,
+    /// Exact accumulators `sum (qx - zx)(qw - zw)`.
     pub acc: Vec<i32>,
+    /// `sum qx·qw`, for a hand calculation that leaves the zero points out.
     raw_acc: Option<Vec<i32>>,
-    pub out_a: Vec<i64>,
-    pub out_b: Vec<i64>,
+    /// fbgemm's accumulators when its depthwise kernel saturates int16 pairs.
+    fbgemm_acc: Option<Vec<i32>>,
+    pub out_a: Vec<i32>,
+    pub out_b: Vec<i32>,
     pub ra: Requant,
     pub rb: Requant,
     pub params: ConvQParams,
@@ -140,7 +147,7 @@ impl Scenario {
         let s = &self.shape;
         let p = &self.params;
         let input = self.input.codes(s, p.input_scale, p.input_zero_point)?;
-        let weights: Vec<i64> = self.weights.iter().map(|&w| w as i64).collect();
+        let weights = self.weights.clone();
         let zps: Vec<i64> = (0..s.out_channels)
             .map(|c| p.weight_zero_point(c))
             .collect();
@@ -165,6 +172,13 @@ impl Scenario {
         } else {
             None
         };
+        let fbgemm_acc = if (self.a == Computation::Fbgemm || self.b == Computation::Fbgemm)
+            && crate::depthwise::fbgemm_uses_depthwise(s, p.per_channel)
+        {
+            Some(crate::depthwise::fbgemm_accumulate(&conv)?).filter(|f| *f != acc)
+        } else {
+            None
+        };
         let ra = Requant::new(self.a, p, s.out_channels)?;
         let rb = Requant::new(self.b, p, s.out_channels)?;
         let mut run = Run {
@@ -173,6 +187,7 @@ impl Scenario {
             weights,
             acc,
             raw_acc,
+            fbgemm_acc,
             out_a: vec![],
             out_b: vec![],
             ra,
@@ -187,18 +202,24 @@ impl Scenario {
 
 impl Run {
     fn acc_for(&self, r: &Requant) -> &[i32] {
-        match (&self.raw_acc, r.computation.uses_raw_codes()) {
-            (Some(raw), true) => raw,
+        self.acc_of(r.computation)
+    }
+
+    /// The accumulators a computation starts from.
+    pub fn acc_of(&self, c: Computation) -> &[i32] {
+        match (&self.raw_acc, &self.fbgemm_acc, c) {
+            (Some(raw), _, c) if c.uses_raw_codes() => raw,
+            (_, Some(f), Computation::Fbgemm) => f,
             _ => &self.acc,
         }
     }
 
     /// All output codes of one computation, flat NCHW.
-    pub fn outputs(&self, r: &Requant) -> Vec<i64> {
+    pub fn outputs(&self, r: &Requant) -> Vec<i32> {
         let acc = self.acc_for(r);
         let (oh, ow) = self.shape.output_hw();
         let plane = oh * ow;
-        let mut out = vec![0i64; acc.len()];
+        let mut out = vec![0i32; acc.len()];
         for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
             r.plane(i % self.shape.out_channels, a, o);
         }
@@ -256,7 +277,7 @@ impl Run {
                 .map(|t| t.product)
                 .sum::<i64>() as i32
         } else {
-            self.acc[index]
+            self.acc_of(c)[index]
         };
         Ok(r.pixel(self.channel_of(index), acc, &mut crate::trace::NoTrace))
     }
@@ -408,24 +429,34 @@ pub fn preset(id: &str) -> Result<Scenario> {
             a: Computation::Fbgemm,
             b: hand,
         },
-        "bias" => Scenario {
-            shape: shape(2, 2, 12, 12, 3, 1),
-            input: InputSource::Gradient,
-            weights: weights(2 * 2 * 9, 5),
-            params: ConvQParams {
-                input_scale: 0.007839367724955082,
-                input_zero_point: 0,
-                weight_scales: vec![0.003770669922232628],
-                weight_zero_points: vec![0],
-                per_channel: false,
-                bias: Some(vec![0.0317, -0.0113]),
-                output_scale: 0.007839367724955082 * 0.003770669922232628 * 2.7,
-                output_zero_point: 100,
-                relu: false,
-            },
-            a: Computation::Fbgemm,
-            b: Computation::Qnnpack,
-        },
+        // A 1x1 conv keeps the multiplier near 1/7, so the 0.4 that qnnpack's
+        // integer bias drops (1072.4 -> 1072) moves many pixels across a boundary.
+        "bias" => {
+            let (sx, sw) = (0.0078f64, 0.0037f64);
+            let aw = (sx as f32 * sw as f32) as f64;
+            Scenario {
+                shape: shape(1, 1, 16, 16, 1, 0),
+                input: InputSource::Codes {
+                    codes: (0..=255).collect(),
+                },
+                weights: vec![3],
+                params: ConvQParams {
+                    input_scale: sx,
+                    input_zero_point: 0,
+                    weight_scales: vec![sw],
+                    weight_zero_points: vec![0],
+                    per_channel: false,
+                    bias: Some(vec![(1072.4 * aw) as f32]),
+                    output_scale: 7.3 * aw,
+                    output_zero_point: 0,
+                    relu: false,
+                },
+                a: Computation::Fbgemm,
+                b: Computation::Qnnpack,
+            }
+        }
+        // A small output scale saturates many pixels; the hand calculation
+        // without clamping shows by how much.
         "clamping" => Scenario {
             shape: shape(1, 2, 10, 10, 3, 1),
             input: InputSource::Gradient,
@@ -437,12 +468,15 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 weight_zero_points: vec![0],
                 per_channel: false,
                 bias: Some(vec![0.05, -0.05]),
-                output_scale: 0.0009,
+                output_scale: 0.0045,
                 output_zero_point: 64,
                 relu: true,
             },
             a: Computation::Fbgemm,
-            b: Computation::Float,
+            b: Computation::Hand(HandAssumptions {
+                ignore_clamp: true,
+                ..HandAssumptions::faithful()
+            }),
         },
         other => {
             let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
