@@ -208,21 +208,26 @@ impl<'a> IntConv<'a> {
         let zx = self.input_zero_point;
         let x = self.input;
         let wz = self.weight_zero_centered();
-        let max_x = x
+        // Codes are u8, so the extremes of (q - zx) are at the extreme codes.
+        let (lo, hi) = x
             .iter()
-            .map(|&q| (q as i64 - zx).unsigned_abs())
-            .max()
-            .unwrap_or(0) as u128;
+            .fold((u8::MAX, u8::MIN), |(lo, hi), &q| (lo.min(q), hi.max(q)));
+        let max_x = (lo as i64 - zx)
+            .unsigned_abs()
+            .max((hi as i64 - zx).unsigned_abs()) as u128;
         let max_w = wz.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
         let bound = max_x * max_w * s.taps() as u128;
         out.clear();
         out.resize(s.output_len(), 0);
         if bound < (1 << 24) {
-            padded(s, x, &mut scratch.f32s, |q| (q as i64 - zx) as f32);
+            // zx is a checked quint8 zero point, so int32 arithmetic is exact.
+            let z = zx as i32;
+            padded(s, x, &mut scratch.f32s, |q| (q as i32 - z) as f32);
             let w: Vec<f32> = wz.iter().map(|&v| v as f32).collect();
             lanes::f32_exact(s, &scratch.f32s, &w, out, &mut scratch.i32s)
         } else if bound <= i32::MAX as u128 {
-            padded(s, x, &mut scratch.i32s, |q| (q as i64 - zx) as i32);
+            let z = zx as i32;
+            padded(s, x, &mut scratch.i32s, |q| q as i32 - z);
             let w: Vec<i32> = wz.iter().map(|&v| v as i32).collect();
             lanes::i32_exact(s, &scratch.i32s, &w, out)
         } else {
@@ -315,15 +320,17 @@ fn padded<T: Copy + Default>(s: &ConvShape, x: &[u8], out: &mut Vec<T>, f: impl 
 /// Integer or float lanes; `madd` must be exact for the values it gets.
 trait Lane: Copy + Default {
     fn madd(self, x: Self, w: Self) -> Self;
-    fn to_acc(self) -> i64;
+    /// The accumulator as int32, or the value that does not fit.
+    fn store(self) -> std::result::Result<i32, i64>;
 }
 impl Lane for i32 {
     #[inline(always)]
     fn madd(self, x: i32, w: i32) -> i32 {
         self + x * w
     }
-    fn to_acc(self) -> i64 {
-        self as i64
+    #[inline(always)]
+    fn store(self) -> std::result::Result<i32, i64> {
+        Ok(self)
     }
 }
 impl Lane for i64 {
@@ -331,8 +338,9 @@ impl Lane for i64 {
     fn madd(self, x: i64, w: i64) -> i64 {
         self + x * w
     }
-    fn to_acc(self) -> i64 {
-        self
+    #[inline(always)]
+    fn store(self) -> std::result::Result<i32, i64> {
+        i32::try_from(self).map_err(|_| self)
     }
 }
 impl Lane for f32 {
@@ -342,8 +350,10 @@ impl Lane for f32 {
     fn madd(self, x: f32, w: f32) -> f32 {
         x.mul_add(w, self)
     }
-    fn to_acc(self) -> i64 {
-        self as i64
+    /// Exact integers below 2^24: the cast is exact.
+    #[inline(always)]
+    fn store(self) -> std::result::Result<i32, i64> {
+        Ok(self as i32)
     }
 }
 
@@ -399,11 +409,9 @@ fn conv_blocked<T: Lane>(s: &ConvShape, xp: &[T], w: &[T], out: &mut [i32]) -> R
                         }
                     }
                     for (o, a) in orow[ox0..ox0 + len].iter_mut().zip(&acc[..len]) {
-                        let v = a.to_acc();
-                        *o = i32::try_from(v).map_err(|_| Error::AccumulatorOverflow {
-                            channel: oc,
-                            value: v,
-                        })?;
+                        *o = a
+                            .store()
+                            .map_err(|value| Error::AccumulatorOverflow { channel: oc, value })?;
                     }
                     ox0 += len;
                 }

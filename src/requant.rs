@@ -321,13 +321,48 @@ fn round32(v: f32, r: Rounding) -> f32 {
 }
 
 /// `vcvtps2dq`: round half to even; out of range (and NaN) gives INT32_MIN.
-#[inline]
-fn cvt_i32(v: f32) -> i64 {
+#[inline(always)]
+fn cvt_i32(v: f32) -> i32 {
     let r = v.round_ties_even();
     if (-2147483648.0..2147483648.0).contains(&r) {
-        r as i64
+        r as i32
     } else {
-        i32::MIN as i64
+        i32::MIN
+    }
+}
+
+/// How a kernel adds the output zero point to the rounded value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tail {
+    /// fbgemm: `_mm256_add_epi32` (wrapping int32), then saturating packs.
+    Fbgemm,
+    /// qnnpack: saturating pack to int16, `_mm_adds_epi16`, saturating pack to uint8.
+    Qnnpack,
+    /// Exact integers (the float reference).
+    Plain,
+}
+
+/// (rounded + zero point as the kernel forms it, clamped output code).
+#[inline(always)]
+fn tail(kind: Tail, rounded: i64, zy: i64, lo: i64) -> (i64, i64) {
+    let plus = match kind {
+        Tail::Fbgemm => (rounded as i32).wrapping_add(zy as i32) as i64,
+        Tail::Qnnpack => rounded.clamp(-32768, 32767) + zy,
+        Tail::Plain => rounded + zy,
+    };
+    (plus, plus.clamp(lo, 255))
+}
+
+/// fbgemm's accumulator plus bias in float32 (ARITHMETIC.md §4).
+#[inline(always)]
+fn fbgemm_sum(acc: i32, bias: Option<f32>, inv_aw: f32, bias_term: f32, per_channel: bool) -> f32 {
+    let accf = acc as f32;
+    match bias {
+        None => accf,
+        // One rounding: GCC contracts the multiply and add into an FMA.
+        Some(b) if !per_channel => b.mul_add(inv_aw, accf),
+        // Two roundings: f32(b / aw), then the add.
+        Some(_) => accf + bias_term,
     }
 }
 
@@ -335,6 +370,8 @@ fn cvt_i32(v: f32) -> i64 {
 #[derive(Debug, Clone)]
 enum Channel {
     Fbgemm {
+        /// f32(b / aw): the per-channel bias term.
+        bias_term: f32,
         sx: f32,
         sw: f32,
         sy: f32,
@@ -401,6 +438,7 @@ impl Requant {
                         });
                     }
                     Channel::Fbgemm {
+                        bias_term: bias.map_or(0.0, |b| b / aw),
                         sx,
                         sw,
                         sy,
@@ -510,6 +548,7 @@ impl Requant {
         });
         match *ch {
             Channel::Fbgemm {
+                bias_term,
                 sx,
                 sw,
                 sy,
@@ -520,16 +559,21 @@ impl Requant {
                 per_channel,
             } => {
                 scales32(rec, sx, sw, sy, aw);
-                let accf = acc as f32;
-                let t = match bias {
-                    None => accf,
-                    Some(b) if !per_channel => {
-                        rec.step(key::BIAS, Value::F32(b), || {
+                if let Some(b) = bias {
+                    rec.step(key::BIAS, Value::F32(b), || {
+                        (
+                            "bias (float32)".into(),
+                            "kept as a float, never rounded".into(),
+                        )
+                    });
+                    if per_channel {
+                        rec.step(key::BIAS_TERM, Value::F32(bias_term), || {
                             (
-                                "bias (float32)".into(),
-                                "kept as a float, never rounded".into(),
+                                "bias in accumulator units".into(),
+                                "f32(b / aw), a float32 division".into(),
                             )
                         });
+                    } else {
                         rec.step("inv_aw", Value::F32(inv_aw), || {
                             (
                                 "1 / (sx·sw)".into(),
@@ -542,25 +586,9 @@ impl Requant {
                                 "b · f32(1/aw) (inside the fused multiply-add)".into(),
                             )
                         });
-                        b.mul_add(inv_aw, accf)
                     }
-                    Some(b) => {
-                        rec.step(key::BIAS, Value::F32(b), || {
-                            (
-                                "bias (float32)".into(),
-                                "kept as a float, never rounded".into(),
-                            )
-                        });
-                        let bt = b / aw;
-                        rec.step(key::BIAS_TERM, Value::F32(bt), || {
-                            (
-                                "bias in accumulator units".into(),
-                                "f32(b / aw), a float32 division".into(),
-                            )
-                        });
-                        accf + bt
-                    }
-                };
+                }
+                let t = fbgemm_sum(acc, bias, inv_aw, bias_term, per_channel);
                 rec.step(key::SUM, Value::F32(t), || {
                     let f = match (bias, per_channel) {
                         (None, _) => "f32(acc), no bias",
@@ -581,7 +609,8 @@ impl Requant {
                 });
                 finish(
                     rec,
-                    cvt_i32(v),
+                    Tail::Fbgemm,
+                    cvt_i32(v) as i64,
                     Value::F32(v.round_ties_even()),
                     zy,
                     lo,
@@ -647,7 +676,8 @@ impl Requant {
                 });
                 finish(
                     rec,
-                    cvt_i32(v),
+                    Tail::Qnnpack,
+                    cvt_i32(v) as i64,
                     Value::F32(v.round_ties_even()),
                     zy,
                     lo,
@@ -690,7 +720,15 @@ impl Requant {
                 } else {
                     r.signum() as i64 * 1_000_000_000_000_000
                 };
-                finish(rec, ri, Value::F64(r), zy, lo, "round half to even")
+                finish(
+                    rec,
+                    Tail::Plain,
+                    ri,
+                    Value::F64(r),
+                    zy,
+                    lo,
+                    "round half to even",
+                )
             }
             Channel::Hand {
                 sx,
@@ -716,6 +754,35 @@ impl Requant {
     #[inline(always)]
     fn plane_generic(&self, c: usize, acc: &[i32], out: &mut [i32]) {
         let ch = &self.channels[c];
+        let (zy, lo) = (self.zy, if self.relu { self.zy } else { 0 });
+        // The engines as straight-line loops (vectorised); the same helpers as
+        // the traced path, so the arithmetic exists once.
+        let code = |kind: Tail, v: f32| tail(kind, cvt_i32(v) as i64, zy, lo).1 as i32;
+        match *ch {
+            Channel::Fbgemm {
+                m,
+                bias,
+                inv_aw,
+                bias_term,
+                per_channel,
+                ..
+            } => {
+                for (o, &a) in out.iter_mut().zip(acc) {
+                    *o = code(
+                        Tail::Fbgemm,
+                        fbgemm_sum(a, bias, inv_aw, bias_term, per_channel) * m,
+                    );
+                }
+                return;
+            }
+            Channel::Qnnpack { r, qb, .. } => {
+                for (o, &a) in out.iter_mut().zip(acc) {
+                    *o = code(Tail::Qnnpack, (a as i64 + qb) as i32 as f32 * r);
+                }
+                return;
+            }
+            _ => {}
+        }
         for (o, &a) in out.iter_mut().zip(acc) {
             *o = self
                 .pixel_of(ch, a, &mut crate::trace::NoTrace)
@@ -748,8 +815,10 @@ fn scales32<R: Recorder>(rec: &mut R, sx: f32, sw: f32, sy: f32, aw: f32) {
 }
 
 /// Rounded value -> plus zero point -> clamped, as the kernels do it.
+#[allow(clippy::too_many_arguments)]
 fn finish<R: Recorder>(
     rec: &mut R,
+    kind: Tail,
     rounded: i64,
     shown: Value,
     zy: i64,
@@ -757,14 +826,15 @@ fn finish<R: Recorder>(
     how: &'static str,
 ) -> i64 {
     rec.step(key::ROUNDED, shown, || ("rounded".into(), how.into()));
-    let plus = rounded + zy;
+    let (plus, out) = tail(kind, rounded, zy, lo);
     rec.step(key::PLUS_ZP, Value::Int(plus), || {
-        (
-            "plus output zero point".into(),
-            format!("rounded + {zy}").into(),
-        )
+        let f = match kind {
+            Tail::Fbgemm => format!("rounded + {zy} (int32, wrapping)"),
+            Tail::Qnnpack => format!("rounded (saturated to int16) + {zy}"),
+            Tail::Plain => format!("rounded + {zy}"),
+        };
+        ("plus output zero point".into(), f.into())
     });
-    let out = plus.clamp(lo, 255);
     rec.step(key::OUTPUT, Value::Int(out), || {
         ("output code".into(), format!("clamp to {lo}..255").into())
     });
