@@ -218,6 +218,7 @@ impl Converted {
             params: self.params.clone(),
             a: float.engine,
             b,
+            view: Default::default(),
         }
     }
 }

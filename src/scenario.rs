@@ -108,6 +108,74 @@ pub struct Scenario {
     pub params: ConvQParams,
     pub a: Computation,
     pub b: Computation,
+    #[serde(default)]
+    pub view: View,
+}
+
+/// What is looked at: part of the scenario so that a link reopens it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    /// Output channel shown in the heatmap.
+    pub channel: usize,
+    /// Selected output pixel (row, column).
+    pub pixel: Option<(usize, usize)>,
+    pub map: MapKind,
+    /// Control groups hidden (classroom links), by stable name.
+    pub hide: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapKind {
+    /// A - B per output pixel.
+    #[default]
+    Diff,
+    /// How close A's value before rounding is to a .5 boundary.
+    Tie,
+}
+
+/// Bounds the page and links allow: enough for 512x512 with 16 channels,
+/// small enough that a scenario never needs more than a few tens of MB.
+pub mod limits {
+    pub const CHANNELS: usize = 16;
+    pub const SIDE: usize = 512;
+    pub const KERNEL: usize = 7;
+    pub const STRIDE: usize = 4;
+    pub const PADDING: usize = 6;
+    pub const DILATION: usize = 4;
+    pub const BATCH: usize = 1;
+    /// Output elements (channels x height x width).
+    pub const OUTPUT: usize = 16 * 512 * 512;
+}
+
+impl Scenario {
+    /// The page's bounds on top of the engine's own validation.
+    pub fn check_limits(&self) -> Result<()> {
+        let s = &self.shape;
+        let over = |what: &str, v: usize, max: usize| -> Result<()> {
+            if v > max {
+                Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
+            } else {
+                Ok(())
+            }
+        };
+        over("batch", s.batch, limits::BATCH)?;
+        over("input channels", s.in_channels, limits::CHANNELS)?;
+        over("output channels", s.out_channels, limits::CHANNELS)?;
+        over("height", s.height, limits::SIDE)?;
+        over("width", s.width, limits::SIDE)?;
+        over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
+        over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
+        over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
+        over(
+            "dilation",
+            s.dilation[0].max(s.dilation[1]),
+            limits::DILATION,
+        )?;
+        s.validate()?;
+        over("output size", s.output_len(), limits::OUTPUT)
+    }
 }
 
 /// A scenario computed: input codes, accumulators, both outputs.
@@ -383,6 +451,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
             },
             a: Computation::Fbgemm,
             b: hand,
+            view: View {
+                pixel: Some((2, 15)),
+                ..View::default()
+            },
         },
         // Power-of-two scales: M = 1/2 exactly, so every odd accumulator is a tie.
         "ties" => Scenario {
@@ -407,6 +479,7 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 rounding: Rounding::HalfAway,
                 ..HandAssumptions::faithful()
             }),
+            view: View::default(),
         },
         "per-channel" => Scenario {
             shape: shape(3, 4, 12, 12, 3, 1),
@@ -428,6 +501,7 @@ pub fn preset(id: &str) -> Result<Scenario> {
             },
             a: Computation::Fbgemm,
             b: hand,
+            view: View::default(),
         },
         // A 1x1 conv keeps the multiplier near 1/7, so the 0.4 that qnnpack's
         // integer bias drops (1072.4 -> 1072) moves many pixels across a boundary.
@@ -453,6 +527,7 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 },
                 a: Computation::Fbgemm,
                 b: Computation::Qnnpack,
+                view: View::default(),
             }
         }
         // A small output scale saturates many pixels; the hand calculation
@@ -477,6 +552,7 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 ignore_clamp: true,
                 ..HandAssumptions::faithful()
             }),
+            view: View::default(),
         },
         other => {
             let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();

@@ -96,6 +96,7 @@ fn depthwise_saturation_is_named() {
         },
         a: Computation::Fbgemm,
         b: Computation::Float,
+        view: Default::default(),
     };
     let run = sc.run().unwrap();
     assert_eq!(run.acc[5], 9 * 255 * 127);
