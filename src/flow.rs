@@ -496,3 +496,49 @@ pub fn verify_module_case(i: usize, c: serde_json::Value) -> Result<Outcome> {
     };
     Ok(outcome(&c.id, run()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_fuses_each_tap() {
+        let m = forum_model(&[1, 1, 1, 2], 0.4808, 0.0317, true, Computation::Fbgemm).unwrap();
+        let x = [0.3f32, 1.0];
+        let y = m.forward(&x).unwrap();
+        assert_eq!(
+            y,
+            vec![
+                0.3f32.mul_add(0.4808, 0.0317),
+                1.0f32.mul_add(0.4808, 0.0317)
+            ]
+        );
+        assert!(m.forward(&[1.0]).is_err());
+    }
+
+    #[test]
+    fn convert_quantizes_the_largest_weight_to_127() {
+        let m = forum_model(&[1, 1, 4, 16], 0.4808, 0.0317, true, Computation::Fbgemm).unwrap();
+        let cal: Vec<f32> = (0..64).map(|i| (i * 4 % 255) as f32 / 255.0).collect();
+        let c = m.calibrate(&[cal]).unwrap();
+        assert_eq!(c.weight_q, vec![127]);
+        assert_eq!(c.weight.scales[0], (0.4808f32 / 127.5) as f64);
+        assert!(c.input.histogram.is_some());
+        assert_eq!(c.params.input_zero_point, 0);
+    }
+
+    #[test]
+    fn bad_models_are_errors() {
+        assert!(forum_model(&[1, 2, 4, 4], 0.5, 0.0, false, Computation::Fbgemm).is_err());
+        let mut m = forum_model(&[1, 1, 4, 4], 0.5, 0.0, false, Computation::Float).unwrap();
+        assert!(m
+            .calibrate(&[vec![0.0; 16]])
+            .unwrap_err()
+            .to_string()
+            .contains("engine"));
+        m.engine = Computation::Fbgemm;
+        assert!(m.calibrate(&[]).is_err());
+        m.weight = vec![];
+        assert!(m.calibrate(&[vec![0.0; 16]]).is_err());
+    }
+}

@@ -563,3 +563,45 @@ pub fn preset(id: &str) -> Result<Scenario> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generators_make_the_documented_floats() {
+        let s = shape(1, 1, 4, 16, 1, 0);
+        let ramp = InputSource::Ramp.floats(&s).unwrap();
+        assert_eq!(ramp[24], 24.0f32 / 255.0);
+        let cb = InputSource::Checkerboard.floats(&s).unwrap();
+        assert_eq!(&cb[..3], &[0.0, 1.0, 0.0]);
+        assert_eq!(cb[16], 1.0);
+        let g = InputSource::Gradient.floats(&s).unwrap();
+        assert_eq!((g[0], g[63]), (0.0, 1.0));
+        let r1 = InputSource::Random { seed: 1 }.floats(&s).unwrap();
+        assert_eq!(r1, InputSource::Random { seed: 1 }.floats(&s).unwrap());
+        assert_ne!(r1, InputSource::Random { seed: 2 }.floats(&s).unwrap());
+        assert!(r1.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert!(InputSource::Codes { codes: vec![] }.floats(&s).is_none());
+    }
+
+    #[test]
+    fn every_preset_runs_within_limits() {
+        for (id, _) in PRESETS {
+            let sc = preset(id).unwrap();
+            sc.check_limits().unwrap();
+            let run = sc.run().unwrap();
+            assert_eq!(run.out_a.len(), sc.shape.output_len());
+        }
+        assert!(preset("nope").unwrap_err().to_string().contains("forum"));
+    }
+
+    #[test]
+    fn positions_and_indexes_agree() {
+        let run = preset("per-channel").unwrap().run().unwrap();
+        let i = run.index(2, 5, 7).unwrap();
+        assert_eq!(run.position(i), (0, 2, 5, 7));
+        assert!(run.index(4, 0, 0).is_err());
+        assert_eq!(run.taps(i).len(), 27);
+    }
+}
