@@ -12,6 +12,7 @@ pub mod error;
 pub mod explain;
 pub mod flow;
 pub mod golden;
+pub mod link;
 pub mod observe;
 pub mod printed;
 pub mod quant;

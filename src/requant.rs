@@ -1134,7 +1134,7 @@ mod tests {
         });
         assert_eq!(
             exact.get(key::SX).unwrap().value,
-            Value::F64(0.007839367724955082f32 as f64)
+            Value::F64(0.007_839_368f32 as f64)
         );
         let keep = trace(HandAssumptions {
             bias_rounding: BiasRounding::Keep,

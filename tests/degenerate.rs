@@ -87,7 +87,8 @@ fn zero_points_out_of_range() {
 #[test]
 fn inconsistent_or_empty_shapes() {
     let base = preset("per-channel").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Scenario)>)> = vec![
+    type Break = Box<dyn Fn(&mut Scenario)>;
+    let cases: Vec<(&str, Break)> = vec![
         ("height", Box::new(|s| s.shape.height = 0)),
         ("output channels", Box::new(|s| s.shape.out_channels = 0)),
         (

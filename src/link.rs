@@ -1,0 +1,1081 @@
+//! Permalinks: the whole scenario in a URL fragment.
+//!
+//! One schema table (`FIELDS`) drives both directions, as TF Playground's
+//! `state.ts` does, with stable key names and enumerations by name (never by
+//! index). `v=` comes first; older versions are migrated on load.
+//!
+//! Floats are written as the shortest decimal that reads back to the same
+//! value (Rust's `Display`, like Python's `repr`); the decoder also takes
+//! IEEE bits (`0x` + 16 or 8 hex digits). Integer tensors (weights,
+//! typed input codes) are a decimal list or base64url bytes, whichever is
+//! shorter, and raw-deflate compressed only when that saves at least a fifth.
+//!
+//! The decoder is tolerant and strict at once: it never fails and never
+//! panics. Unknown keys are ignored, missing keys take the forum case's value,
+//! every value is validated and clamped to the page's bounds, and every such
+//! event is a `Note` for the page's banner.
+use crate::conv::ConvShape;
+use crate::requant::{Arithmetic, BiasRounding, Computation, HandAssumptions, Rounding};
+use crate::scenario::{limits, preset, InputSource, MapKind, Scenario};
+use serde::Serialize;
+
+/// The version this build writes.
+pub const VERSION: u32 = 1;
+
+/// Longest fragment read; anything longer is refused as a whole.
+pub const MAX_LINK: usize = 256 * 1024;
+
+/// Control groups a classroom link may hide (`hide=`), by stable name.
+pub const GROUPS: &[&str] = &[
+    "presets",
+    "shape",
+    "input",
+    "scales",
+    "zero-points",
+    "weights",
+    "bias",
+    "computations",
+    "heatmap",
+    "inspector",
+    "link",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// The key concerned ("" for the link as a whole).
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decoded {
+    pub scenario: Scenario,
+    /// Version the link was written with (after migration it is current).
+    pub version: u32,
+    /// What was wrong and what was adjusted, for the banner.
+    pub notes: Vec<Note>,
+}
+
+type Getter = fn(&Scenario) -> String;
+type Setter = fn(&mut Scenario, &str) -> Result<Option<String>, String>;
+
+/// One key of the link: how to write it and how to read it back. A setter
+/// returns Ok(None) when the value was taken as is, Ok(Some(note)) when it was
+/// adjusted (clamped, repaired), Err(why) when it was refused (the default stays).
+struct Field {
+    key: &'static str,
+    get: Getter,
+    set: Setter,
+}
+
+const FIELDS: &[Field] = &[
+    Field {
+        key: "ci",
+        get: |s| s.shape.in_channels.to_string(),
+        set: |s, v| count(v, 1, limits::CHANNELS, &mut s.shape.in_channels),
+    },
+    Field {
+        key: "co",
+        get: |s| s.shape.out_channels.to_string(),
+        set: |s, v| count(v, 1, limits::CHANNELS, &mut s.shape.out_channels),
+    },
+    Field {
+        key: "h",
+        get: |s| s.shape.height.to_string(),
+        set: |s, v| count(v, 1, limits::SIDE, &mut s.shape.height),
+    },
+    Field {
+        key: "w",
+        get: |s| s.shape.width.to_string(),
+        set: |s, v| count(v, 1, limits::SIDE, &mut s.shape.width),
+    },
+    Field {
+        key: "k",
+        get: |s| pair(s.shape.kernel),
+        set: |s, v| pair_of(v, 1, limits::KERNEL, &mut s.shape.kernel),
+    },
+    Field {
+        key: "s",
+        get: |s| pair(s.shape.stride),
+        set: |s, v| pair_of(v, 1, limits::STRIDE, &mut s.shape.stride),
+    },
+    Field {
+        key: "pd",
+        get: |s| pair(s.shape.padding),
+        set: |s, v| pair_of(v, 0, limits::PADDING, &mut s.shape.padding),
+    },
+    Field {
+        key: "dl",
+        get: |s| pair(s.shape.dilation),
+        set: |s, v| pair_of(v, 1, limits::DILATION, &mut s.shape.dilation),
+    },
+    Field {
+        key: "g",
+        get: |s| s.shape.groups.to_string(),
+        set: |s, v| count(v, 1, limits::CHANNELS, &mut s.shape.groups),
+    },
+    Field {
+        key: "in",
+        get: |s| input_text(&s.input),
+        set: |s, v| {
+            input_of(v).map(|i| {
+                s.input = i;
+                None
+            })
+        },
+    },
+    Field {
+        key: "sx",
+        get: |s| f64_text(s.params.input_scale),
+        set: |s, v| {
+            scale(v).map(|x| {
+                s.params.input_scale = x;
+                None
+            })
+        },
+    },
+    Field {
+        key: "zx",
+        get: |s| s.params.input_zero_point.to_string(),
+        set: |s, v| int(v, 0, 255, &mut s.params.input_zero_point),
+    },
+    Field {
+        key: "pc",
+        get: |s| flag(s.params.per_channel),
+        set: |s, v| {
+            flag_of(v).map(|b| {
+                s.params.per_channel = b;
+                None
+            })
+        },
+    },
+    Field {
+        key: "sw",
+        get: |s| list(&s.params.weight_scales, |v| f64_text(*v)),
+        set: |s, v| {
+            scales(v).map(|x| {
+                s.params.weight_scales = x;
+                None
+            })
+        },
+    },
+    Field {
+        key: "zw",
+        get: |s| list(&s.params.weight_zero_points, |v| v.to_string()),
+        set: |s, v| ints(v, -128, 127, &mut s.params.weight_zero_points),
+    },
+    Field {
+        key: "wq",
+        get: |s| {
+            pack(
+                &s.weights.iter().map(|&w| w as u8).collect::<Vec<_>>(),
+                true,
+            )
+        },
+        set: |s, v| {
+            unpack(
+                v,
+                true,
+                limits::CHANNELS * limits::CHANNELS * limits::KERNEL * limits::KERNEL,
+            )
+            .map(|b| {
+                s.weights = b.into_iter().map(|x| x as i8).collect();
+                None
+            })
+        },
+    },
+    Field {
+        key: "bias",
+        get: |s| {
+            s.params
+                .bias
+                .as_ref()
+                .map_or("none".into(), |b| list(b, |v| f32_text(*v)))
+        },
+        set: |s, v| {
+            bias_of(v).map(|b| {
+                s.params.bias = b;
+                None
+            })
+        },
+    },
+    Field {
+        key: "sy",
+        get: |s| f64_text(s.params.output_scale),
+        set: |s, v| {
+            scale(v).map(|x| {
+                s.params.output_scale = x;
+                None
+            })
+        },
+    },
+    Field {
+        key: "zy",
+        get: |s| s.params.output_zero_point.to_string(),
+        set: |s, v| int(v, 0, 255, &mut s.params.output_zero_point),
+    },
+    Field {
+        key: "relu",
+        get: |s| flag(s.params.relu),
+        set: |s, v| {
+            flag_of(v).map(|b| {
+                s.params.relu = b;
+                None
+            })
+        },
+    },
+    Field {
+        key: "a",
+        get: |s| computation_text(&s.a),
+        set: |s, v| {
+            computation_of(v).map(|c| {
+                s.a = c;
+                None
+            })
+        },
+    },
+    Field {
+        key: "b",
+        get: |s| computation_text(&s.b),
+        set: |s, v| {
+            computation_of(v).map(|c| {
+                s.b = c;
+                None
+            })
+        },
+    },
+    Field {
+        key: "ch",
+        get: |s| s.view.channel.to_string(),
+        set: |s, v| count(v, 0, limits::CHANNELS - 1, &mut s.view.channel),
+    },
+    Field {
+        key: "px",
+        get: |s| {
+            s.view
+                .pixel
+                .map_or("none".into(), |(r, c)| format!("{r},{c}"))
+        },
+        set: |s, v| {
+            pixel_of(v).map(|p| {
+                s.view.pixel = p;
+                None
+            })
+        },
+    },
+    Field {
+        key: "map",
+        get: |s| map_text(s.view.map).into(),
+        set: |s, v| {
+            map_of(v).map(|m| {
+                s.view.map = m;
+                None
+            })
+        },
+    },
+    Field {
+        key: "hide",
+        get: |s| s.view.hide.join(","),
+        set: |s, v| {
+            hide_of(v).map(|(h, n)| {
+                s.view.hide = h;
+                n
+            })
+        },
+    },
+];
+
+/// The fragment (without `#`) for a scenario: `v=` first, then every field.
+pub fn encode(sc: &Scenario) -> String {
+    let mut out = format!("v={VERSION}");
+    for f in FIELDS {
+        let v = (f.get)(sc);
+        if f.key == "hide" && v.is_empty() {
+            continue;
+        }
+        out.push('&');
+        out.push_str(f.key);
+        out.push('=');
+        out.push_str(&v);
+    }
+    out
+}
+
+/// Reads a link (a whole URL, `#fragment` or the bare fragment). Never fails:
+/// what cannot be read keeps the forum case's value and is noted.
+pub fn decode(link: &str) -> Decoded {
+    let mut notes = vec![];
+    let mut note = |key: &str, message: String| {
+        notes.push(Note {
+            key: key.to_string(),
+            message,
+        })
+    };
+    let mut sc = default_scenario();
+    let frag = link.split_once('#').map_or(link, |(_, f)| f);
+    if frag.len() > MAX_LINK {
+        note(
+            "",
+            format!(
+                "the link is {} characters long (at most {MAX_LINK}); showing the forum case",
+                frag.len()
+            ),
+        );
+        return Decoded {
+            scenario: sc,
+            version: VERSION,
+            notes,
+        };
+    }
+    let mut pairs: Vec<(String, String)> = vec![];
+    for part in frag.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        match (percent_decode(k), percent_decode(v)) {
+            (Some(k), Some(v)) => {
+                if pairs.iter().any(|(pk, _)| *pk == k) {
+                    note(&k, "appears twice; the first value is used".into());
+                } else {
+                    pairs.push((k, v));
+                }
+            }
+            _ => note(&short(k), "is not valid percent-encoding; ignored".into()),
+        }
+    }
+    if pairs.is_empty() {
+        return Decoded {
+            scenario: sc,
+            version: VERSION,
+            notes,
+        };
+    }
+    let version = match pairs
+        .iter()
+        .find(|(k, _)| k == "v")
+        .map(|(_, v)| v.parse::<u32>())
+    {
+        Some(Ok(v)) if (1..=VERSION).contains(&v) => v,
+        Some(Ok(v)) => {
+            note("v", format!("version {v} is newer than this page (version {VERSION}); reading what it understands"));
+            VERSION
+        }
+        Some(Err(_)) => {
+            note(
+                "v",
+                "is not a version number; read as the current version".into(),
+            );
+            VERSION
+        }
+        None => {
+            note("v", "missing; read as the current version".into());
+            VERSION
+        }
+    };
+    migrate(version, &mut pairs);
+    for (k, _) in &pairs {
+        if k != "v" && !FIELDS.iter().any(|f| f.key == k) {
+            note(
+                &short(k),
+                "is not a setting this page knows; ignored".into(),
+            );
+        }
+    }
+    for f in FIELDS {
+        match pairs.iter().find(|(k, _)| k == f.key) {
+            None if f.key == "hide" => {}
+            None => note(f.key, "missing; the forum case's value is used".into()),
+            Some((_, v)) => match (f.set)(&mut sc, v) {
+                Ok(None) => {}
+                Ok(Some(adjusted)) => note(f.key, adjusted),
+                Err(why) => note(f.key, format!("{why}; the forum case's value is used")),
+            },
+        }
+    }
+    for (key, message) in reconcile(&mut sc) {
+        note(key, message);
+    }
+    Decoded {
+        scenario: sc,
+        version,
+        notes,
+    }
+}
+
+/// Rewrites keys and values of older versions into the current ones. Version 1
+/// is the first released version, so there is nothing to rewrite yet; each
+/// future version adds a step here and a fixture link in tests/fixtures/links/.
+fn migrate(version: u32, _pairs: &mut [(String, String)]) {
+    debug_assert!(version >= 1 && version <= VERSION);
+}
+
+fn default_scenario() -> Scenario {
+    preset("forum").unwrap_or_else(|_| unreachable!("the forum preset exists"))
+}
+
+/// Makes the parts agree after each was read on its own: shape within the
+/// page's bounds, one scale/zero point per channel, weights and input codes of
+/// the right length, view inside the output.
+fn reconcile(sc: &mut Scenario) -> Vec<(&'static str, String)> {
+    let mut notes = vec![];
+    let s = &mut sc.shape;
+    if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
+        notes.push((
+            "g",
+            format!(
+                "{} groups do not divide {} -> {} channels; 1 group used",
+                s.groups, s.in_channels, s.out_channels
+            ),
+        ));
+        s.groups = 1;
+    }
+    for a in 0..2 {
+        let side = [s.height, s.width][a];
+        let span = |k: usize, d: usize| (k - 1) * d + 1;
+        if span(s.kernel[a], s.dilation[a]) > side + 2 * s.padding[a] {
+            notes.push(("k", format!("the kernel does not fit the padded input along {}; kernel and dilation set to 1 there", ["height", "width"][a])));
+            s.kernel[a] = 1;
+            s.dilation[a] = 1;
+        }
+    }
+    if s.output_len() > limits::OUTPUT {
+        notes.push((
+            "co",
+            format!(
+                "{} output values are more than the page allows ({}); 1 output channel used",
+                s.output_len(),
+                limits::OUTPUT
+            ),
+        ));
+        s.out_channels = 1;
+        s.groups = 1;
+    }
+    let shape: ConvShape = *s;
+    let p = &mut sc.params;
+    let n = if p.per_channel { shape.out_channels } else { 1 };
+    if p.weight_scales.len() != n {
+        notes.push((
+            "sw",
+            format!(
+                "{} weight scales for {n} needed; the last one is repeated or extra ones dropped",
+                p.weight_scales.len()
+            ),
+        ));
+        let last = *p.weight_scales.last().unwrap_or(&0.0037);
+        p.weight_scales.resize(n, last);
+    }
+    if p.weight_zero_points.len() != n {
+        notes.push(("zw", format!("{} weight zero points for {n} needed; the last one is repeated or extra ones dropped", p.weight_zero_points.len())));
+        let last = *p.weight_zero_points.last().unwrap_or(&0);
+        p.weight_zero_points.resize(n, last);
+    }
+    if let Some(b) = &mut p.bias {
+        if b.len() != shape.out_channels {
+            notes.push((
+                "bias",
+                format!(
+                    "{} bias values for {} channels; padded with 0 or cut",
+                    b.len(),
+                    shape.out_channels
+                ),
+            ));
+            b.resize(shape.out_channels, 0.0);
+        }
+    }
+    if sc.weights.len() != shape.weight_len() {
+        notes.push((
+            "wq",
+            format!(
+                "{} weights for {} needed; padded with 0 or cut",
+                sc.weights.len(),
+                shape.weight_len()
+            ),
+        ));
+        sc.weights.resize(shape.weight_len(), 0);
+    }
+    if let InputSource::Codes { codes } = &sc.input {
+        if codes.len() != shape.input_len() {
+            notes.push((
+                "in",
+                format!(
+                    "{} input codes for {} needed; the ramp input is used",
+                    codes.len(),
+                    shape.input_len()
+                ),
+            ));
+            sc.input = InputSource::Ramp;
+        }
+    }
+    let v = &mut sc.view;
+    if v.channel >= shape.out_channels {
+        notes.push((
+            "ch",
+            format!("channel {} does not exist; channel 0 shown", v.channel),
+        ));
+        v.channel = 0;
+    }
+    let (oh, ow) = shape.output_hw();
+    if let Some((r, c)) = v.pixel {
+        if r >= oh || c >= ow {
+            notes.push((
+                "px",
+                format!("pixel {r},{c} is outside the {oh}x{ow} output; none selected"),
+            ));
+            v.pixel = None;
+        }
+    }
+    // Anything the engine still refuses (e.g. scales whose product leaves
+    // float32) falls back to the forum case as a whole.
+    if let Err(e) = sc.check_limits().and_then(|_| sc.run().map(|_| ())) {
+        notes.push((
+            "",
+            format!("the case cannot be computed ({e}); showing the forum case"),
+        ));
+        *sc = Scenario {
+            view: Default::default(),
+            ..default_scenario()
+        };
+    }
+    notes
+}
+
+// ------------------------------------------------------------------ values
+
+fn short(s: &str) -> String {
+    // Keys are echoed in notes (as text, never HTML); keep them short.
+    let t: String = s.chars().take(24).collect();
+    if t.len() < s.len() {
+        format!("{t}…")
+    } else {
+        t
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn count(v: &str, min: usize, max: usize, dst: &mut usize) -> Result<Option<String>, String> {
+    let n: u64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not a whole number", short(v)))?;
+    let c = (n as u128).clamp(min as u128, max as u128) as usize;
+    *dst = c;
+    Ok((c as u64 != n).then(|| format!("{n} is outside {min}..={max}; {c} used")))
+}
+
+fn int(v: &str, min: i64, max: i64, dst: &mut i64) -> Result<Option<String>, String> {
+    let n: i128 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not an integer", short(v)))?;
+    let c = n.clamp(min as i128, max as i128) as i64;
+    *dst = c;
+    Ok((c as i128 != n).then(|| format!("{n} is outside {min}..={max}; {c} used")))
+}
+
+fn ints(v: &str, min: i64, max: i64, dst: &mut Vec<i64>) -> Result<Option<String>, String> {
+    let mut out = vec![];
+    let mut adjusted = None;
+    for part in v.split(',').take(limits::CHANNELS + 1) {
+        let mut x = 0;
+        if let Some(n) = int(part, min, max, &mut x)? {
+            adjusted = Some(n);
+        }
+        out.push(x);
+    }
+    *dst = out;
+    Ok(adjusted)
+}
+
+fn pair(v: [usize; 2]) -> String {
+    if v[0] == v[1] {
+        v[0].to_string()
+    } else {
+        format!("{}x{}", v[0], v[1])
+    }
+}
+
+fn pair_of(
+    v: &str,
+    min: usize,
+    max: usize,
+    dst: &mut [usize; 2],
+) -> Result<Option<String>, String> {
+    let (a, b) = v.split_once('x').unwrap_or((v, v));
+    let mut out = [0; 2];
+    let na = count(a, min, max, &mut out[0])?;
+    let nb = count(b, min, max, &mut out[1])?;
+    *dst = out;
+    Ok(na.or(nb))
+}
+
+fn flag(b: bool) -> String {
+    if b { "1" } else { "0" }.into()
+}
+
+fn flag_of(v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(format!("{:?} is not 0 or 1", short(v))),
+    }
+}
+
+/// The shortest decimal that reads back to the same float64 (readable, and
+/// exact: Rust's `Display` round-trips); the IEEE bits only for a value with
+/// no such decimal (none finite — kept for NaN/inf so nothing is lost).
+pub fn f64_text(v: f64) -> String {
+    if v.is_finite() {
+        shorter(v.to_string(), format!("{v:e}"))
+    } else {
+        format!("0x{:016x}", v.to_bits())
+    }
+}
+
+fn f32_text(v: f32) -> String {
+    if v.is_finite() {
+        shorter(v.to_string(), format!("{v:e}"))
+    } else {
+        format!("0x{:08x}", v.to_bits())
+    }
+}
+
+/// Plain or exponent form, whichever is shorter (both round-trip).
+fn shorter(plain: String, exp: String) -> String {
+    if exp.len() < plain.len() {
+        exp
+    } else {
+        plain
+    }
+}
+
+fn f64_of(v: &str) -> Option<f64> {
+    let v = v.trim();
+    match v.strip_prefix("0x") {
+        Some(h) if h.len() == 16 => u64::from_str_radix(h, 16).ok().map(f64::from_bits),
+        Some(_) => None,
+        None if v.len() <= 40 => v.parse().ok(),
+        None => None,
+    }
+}
+
+fn f32_of(v: &str) -> Option<f32> {
+    let v = v.trim();
+    match v.strip_prefix("0x") {
+        Some(h) if h.len() == 8 => u32::from_str_radix(h, 16).ok().map(f32::from_bits),
+        Some(_) => None,
+        None if v.len() <= 40 => v.parse().ok(),
+        None => None,
+    }
+}
+
+/// A scale: finite and positive, also after narrowing to float32.
+fn scale(v: &str) -> Result<f64, String> {
+    let x = f64_of(v).ok_or_else(|| format!("{:?} is not a number", short(v)))?;
+    let f = x as f32;
+    if x.is_finite() && x > 0.0 && f > 0.0 && f.is_finite() {
+        Ok(x)
+    } else {
+        Err(format!(
+            "{x} is not a usable scale (it must be positive and finite in float32)"
+        ))
+    }
+}
+
+fn scales(v: &str) -> Result<Vec<f64>, String> {
+    v.split(',').take(limits::CHANNELS + 1).map(scale).collect()
+}
+
+fn list<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
+    v.iter().map(f).collect::<Vec<_>>().join(",")
+}
+
+fn bias_of(v: &str) -> Result<Option<Vec<f32>>, String> {
+    if v == "none" {
+        return Ok(None);
+    }
+    v.split(',')
+        .take(limits::CHANNELS + 1)
+        .map(|p| match f32_of(p) {
+            Some(b) if b.is_finite() => Ok(b),
+            _ => Err(format!("{:?} is not a finite number", short(p))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn input_text(i: &InputSource) -> String {
+    match i {
+        InputSource::Ramp => "ramp".into(),
+        InputSource::Random { seed } => format!("random:{seed}"),
+        InputSource::Checkerboard => "checkerboard".into(),
+        InputSource::Gradient => "gradient".into(),
+        InputSource::Constant { value } => format!("constant:{}", f32_text(*value)),
+        InputSource::Codes { codes } => format!("codes:{}", pack(codes, false)),
+    }
+}
+
+fn input_of(v: &str) -> Result<InputSource, String> {
+    let (kind, arg) = v.split_once(':').unwrap_or((v, ""));
+    match kind {
+        "ramp" => Ok(InputSource::Ramp),
+        "random" => arg
+            .parse()
+            .map(|seed| InputSource::Random { seed })
+            .map_err(|_| format!("random seed {:?} is not a whole number", short(arg))),
+        "checkerboard" => Ok(InputSource::Checkerboard),
+        "gradient" => Ok(InputSource::Gradient),
+        "constant" => match f32_of(arg) {
+            Some(value) if value.is_finite() && value.abs() <= 1e6 => {
+                Ok(InputSource::Constant { value })
+            }
+            _ => Err(format!(
+                "constant {:?} is not a number within ±1e6",
+                short(arg)
+            )),
+        },
+        "codes" => unpack(arg, false, limits::CHANNELS * limits::SIDE * limits::SIDE)
+            .map(|codes| InputSource::Codes { codes }),
+        _ => Err(format!(
+            "{:?} is not an input (ramp, random:SEED, checkerboard, gradient, constant:X, codes:…)",
+            short(kind)
+        )),
+    }
+}
+
+fn map_text(m: MapKind) -> &'static str {
+    match m {
+        MapKind::Diff => "diff",
+        MapKind::Tie => "tie",
+    }
+}
+
+fn map_of(v: &str) -> Result<MapKind, String> {
+    match v {
+        "diff" => Ok(MapKind::Diff),
+        "tie" => Ok(MapKind::Tie),
+        _ => Err(format!("{:?} is not a map (diff, tie)", short(v))),
+    }
+}
+
+fn pixel_of(v: &str) -> Result<Option<(usize, usize)>, String> {
+    if v == "none" {
+        return Ok(None);
+    }
+    let (r, c) = v
+        .split_once(',')
+        .ok_or_else(|| format!("{:?} is not ROW,COL", short(v)))?;
+    match (r.trim().parse::<usize>(), c.trim().parse::<usize>()) {
+        (Ok(r), Ok(c)) => Ok(Some((r, c))),
+        _ => Err(format!("{:?} is not ROW,COL", short(v))),
+    }
+}
+
+fn hide_of(v: &str) -> Result<(Vec<String>, Option<String>), String> {
+    let mut known = vec![];
+    let mut unknown = vec![];
+    for g in v
+        .split(',')
+        .filter(|g| !g.is_empty())
+        .take(GROUPS.len() + 8)
+    {
+        match GROUPS.iter().find(|k| **k == g) {
+            Some(k) if !known.contains(&k.to_string()) => known.push(k.to_string()),
+            Some(_) => {}
+            None => unknown.push(short(g)),
+        }
+    }
+    let note =
+        (!unknown.is_empty()).then(|| format!("unknown groups ignored: {}", unknown.join(", ")));
+    Ok((known, note))
+}
+
+// ------------------------------------------------------------------ computations
+
+/// A hand-calculation switch by its link name.
+type HandFlag = (&'static str, fn(&mut HandAssumptions) -> &mut bool);
+
+const HAND_FLAGS: &[HandFlag] = &[
+    ("px", |h| &mut h.print_input_scale),
+    ("pw", |h| &mut h.print_weight_scale),
+    ("py", |h| &mut h.print_output_scale),
+    ("pb", |h| &mut h.print_bias),
+    ("nozp", |h| &mut h.ignore_zero_points),
+    ("noclamp", |h| &mut h.ignore_clamp),
+];
+
+fn computation_text(c: &Computation) -> String {
+    let Computation::Hand(h) = c else {
+        return c.name().to_string();
+    };
+    let mut h = *h;
+    let mut parts: Vec<String> = HAND_FLAGS
+        .iter()
+        .filter(|(_, f)| *f(&mut h))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    parts.push(
+        match h.bias_rounding {
+            BiasRounding::Keep => "bias-keep",
+            BiasRounding::HalfEven => "bias-even",
+            BiasRounding::HalfAway => "bias-away",
+            BiasRounding::Truncate => "bias-trunc",
+        }
+        .into(),
+    );
+    parts.push(
+        if h.arithmetic == Arithmetic::F64 {
+            "f64"
+        } else {
+            "f32"
+        }
+        .into(),
+    );
+    parts.push(
+        if h.rounding == Rounding::HalfEven {
+            "even"
+        } else {
+            "away"
+        }
+        .into(),
+    );
+    format!("hand:{}", parts.join(","))
+}
+
+fn computation_of(v: &str) -> Result<Computation, String> {
+    let (name, opts) = v.split_once(':').unwrap_or((v, ""));
+    match name {
+        "fbgemm" => Ok(Computation::Fbgemm),
+        "qnnpack" => Ok(Computation::Qnnpack),
+        "float" => Ok(Computation::Float),
+        "hand" if opts.is_empty() => Ok(Computation::Hand(HandAssumptions::default())),
+        "hand" => {
+            // Every switch is written; one not written is off.
+            let mut h = HandAssumptions {
+                bias_rounding: BiasRounding::Keep,
+                ..HandAssumptions::faithful()
+            };
+            for o in opts.split(',').take(16) {
+                if let Some((_, f)) = HAND_FLAGS.iter().find(|(n, _)| *n == o) {
+                    *f(&mut h) = true;
+                    continue;
+                }
+                match o {
+                    "bias-keep" => h.bias_rounding = BiasRounding::Keep,
+                    "bias-even" => h.bias_rounding = BiasRounding::HalfEven,
+                    "bias-away" => h.bias_rounding = BiasRounding::HalfAway,
+                    "bias-trunc" => h.bias_rounding = BiasRounding::Truncate,
+                    "f64" => h.arithmetic = Arithmetic::F64,
+                    "f32" => h.arithmetic = Arithmetic::F32,
+                    "even" => h.rounding = Rounding::HalfEven,
+                    "away" => h.rounding = Rounding::HalfAway,
+                    other => {
+                        return Err(format!(
+                            "{:?} is not a hand-calculation option",
+                            short(other)
+                        ))
+                    }
+                }
+            }
+            Ok(Computation::Hand(h))
+        }
+        _ => Err(format!(
+            "{:?} is not a computation (fbgemm, qnnpack, float, hand)",
+            short(name)
+        )),
+    }
+}
+
+// ------------------------------------------------------------------ packed integer tensors
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn b64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..=chunk.len() {
+            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn b64_decode(s: &str, max: usize) -> Result<Vec<u8>, String> {
+    if s.len() / 4 * 3 > max + 3 {
+        return Err(format!("more than {max} values"));
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for ch in s.bytes() {
+        let v = B64
+            .iter()
+            .position(|&c| c == ch)
+            .ok_or_else(|| format!("{:?} is not base64url", ch as char))? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Bytes as the shortest of: a decimal list, `b.`base64url, `z.`base64url of
+/// raw deflate (only when it saves at least a fifth of the base64 form).
+fn pack(bytes: &[u8], signed: bool) -> String {
+    let dec = list(bytes, |&b| {
+        if signed {
+            (b as i8).to_string()
+        } else {
+            b.to_string()
+        }
+    });
+    let b64 = format!("b.{}", b64_encode(bytes));
+    let z = format!(
+        "z.{}",
+        b64_encode(&miniz_oxide::deflate::compress_to_vec(bytes, 9))
+    );
+    let best = if dec.len() <= b64.len() { dec } else { b64 };
+    if z.len() * 5 <= best.len() * 4 {
+        z
+    } else {
+        best
+    }
+}
+
+fn unpack(v: &str, signed: bool, max: usize) -> Result<Vec<u8>, String> {
+    if let Some(b) = v.strip_prefix("b.") {
+        let out = b64_decode(b, max)?;
+        return if out.len() > max {
+            Err(format!("more than {max} values"))
+        } else {
+            Ok(out)
+        };
+    }
+    if let Some(z) = v.strip_prefix("z.") {
+        let packed = b64_decode(z, max)?;
+        // The limit stops a decompression bomb.
+        return miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, max)
+            .map_err(|_| format!("compressed data is damaged or has more than {max} values"));
+    }
+    if v.is_empty() {
+        return Ok(vec![]);
+    }
+    let (lo, hi) = if signed { (-128i64, 127i64) } else { (0, 255) };
+    let mut out = vec![];
+    for part in v.split(',') {
+        if out.len() >= max {
+            return Err(format!("more than {max} values"));
+        }
+        let n: i64 = part
+            .trim()
+            .parse()
+            .map_err(|_| format!("{:?} is not an integer", short(part)))?;
+        if !(lo..=hi).contains(&n) {
+            return Err(format!("{n} is outside {lo}..={hi}"));
+        }
+        out.push(n as u8);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_round_trips() {
+        for n in 0..20 {
+            let b: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(b64_decode(&b64_encode(&b), 100).unwrap(), b);
+        }
+        assert!(b64_decode("ab=c", 100).is_err());
+    }
+
+    #[test]
+    fn packing_picks_the_shortest() {
+        assert_eq!(pack(&[1, 2, 3], false), "1,2,3");
+        assert!(pack(&[200; 40], false).starts_with("z."));
+        let noisy: Vec<u8> = (0..60u32).map(|i| (i * 7919 % 251) as u8).collect();
+        assert!(pack(&noisy, false).starts_with("b."));
+        for v in [vec![1u8, 2, 3], vec![200; 40], noisy] {
+            assert_eq!(unpack(&pack(&v, false), false, 1000).unwrap(), v);
+        }
+        assert_eq!(
+            unpack(&pack(&[255, 128, 0], true), true, 10).unwrap(),
+            vec![255, 128, 0]
+        );
+    }
+
+    #[test]
+    fn decompression_is_bounded() {
+        let bomb = format!(
+            "z.{}",
+            b64_encode(&miniz_oxide::deflate::compress_to_vec(
+                &vec![0u8; 1 << 20],
+                9
+            ))
+        );
+        assert!(unpack(&bomb, false, 1000).is_err());
+    }
+
+    #[test]
+    fn floats_round_trip_exactly() {
+        for v in [
+            0.004018464591354132,
+            0.007839367724955082,
+            1e-300,
+            5e-324,
+            0.1 + 0.2,
+        ] {
+            assert_eq!(
+                f64_of(&f64_text(v)).unwrap().to_bits(),
+                v.to_bits()
+            );
+        }
+        assert_eq!(f64_text(0.004018464591354132), "0.004018464591354132");
+        assert_eq!(f64_of("0x3f70624dd2f1a9fc"), Some(0.004));
+        assert_eq!(f32_of(&f32_text(0.0317)), Some(0.0317f32));
+    }
+
+    #[test]
+    fn computations_by_name() {
+        for c in [
+            Computation::Fbgemm,
+            Computation::Qnnpack,
+            Computation::Float,
+            Computation::Hand(HandAssumptions::default()),
+            Computation::Hand(HandAssumptions::faithful()),
+            Computation::Hand(HandAssumptions {
+                arithmetic: Arithmetic::F32,
+                rounding: Rounding::HalfAway,
+                ignore_clamp: true,
+                ..Default::default()
+            }),
+        ] {
+            assert_eq!(computation_of(&computation_text(&c)).unwrap(), c);
+        }
+        assert_eq!(
+            computation_text(&Computation::Hand(HandAssumptions::default())),
+            "hand:px,pw,py,pb,bias-even,f64,even"
+        );
+    }
+}
