@@ -14,6 +14,8 @@ pub mod flow;
 pub mod golden;
 pub mod link;
 pub mod observe;
+pub mod paste;
+pub mod export;
 pub mod printed;
 pub mod quant;
 pub mod requant;

@@ -48,6 +48,17 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("import") => import_cmd(&args[1..]),
+        Some("export") => match export_cmd(&args[1..]) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("qconv-lens export: {e}");
+                ExitCode::from(2)
+            }
+        },
         Some("presets") => {
             for (id, title) in PRESETS {
                 println!("{id:12} {title}");
@@ -200,4 +211,142 @@ fn compare_cmd(args: &[String]) -> Result<String, String> {
     }
     out.push_str(&format!("{differ} of {} pixels differ\n", run.out_a.len()));
     Ok(out)
+}
+
+const IMPORT_USAGE: &str = "usage: qconv-lens import FILE|- [--preset ID] [--json]
+  Read pasted PyTorch printouts (module reprs, int_repr() tensors, weight and
+  bias printouts) into a scenario that starts from preset ID (default forum).
+  Exit 2 with a line-numbered message when the paste cannot be read.";
+
+/// `qconv-lens import FILE|- [--preset ID] [--json]`.
+fn import_cmd(args: &[String]) -> ExitCode {
+    use qconv_lens::paste;
+    let mut file = None;
+    let mut preset_id = "forum".to_string();
+    let mut json = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--preset" => match it.next() {
+                Some(v) => preset_id = v.clone(),
+                None => {
+                    eprintln!("qconv-lens import: --preset needs a value\n{IMPORT_USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--json" => json = true,
+            f if file.is_none() && (f == "-" || !f.starts_with('-')) => file = Some(f.to_string()),
+            other => {
+                eprintln!("qconv-lens import: unexpected argument {other:?}\n{IMPORT_USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(file) = file else {
+        eprintln!("{IMPORT_USAGE}");
+        return ExitCode::from(2);
+    };
+    let text = if file == "-" {
+        let mut s = String::new();
+        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+            Ok(_) => s,
+            Err(e) => {
+                eprintln!("qconv-lens import: cannot read stdin: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        match std::fs::read(&file) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => {
+                eprintln!("qconv-lens import: cannot read {file}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let base = match preset(&preset_id) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("qconv-lens import: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (p, sc, notes) = match paste::import(&text, &base) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("qconv-lens import: {file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        let v = serde_json::json!({ "paste": p, "scenario": sc, "notes": notes });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    println!("found:");
+    for f in &p.found {
+        println!("  {:<12} {} ({})", f.lines.to_string(), f.what, f.why);
+    }
+    if !p.fields.is_empty() {
+        println!("values:");
+        for f in &p.fields {
+            let how = if f.value.exact {
+                "exact".to_string()
+            } else {
+                format!("printed rounded, +-{}", f.value.half_width)
+            };
+            println!("  {:<22} {:<22} {how}", f.name, f.value.text);
+        }
+    }
+    if !notes.is_empty() {
+        println!("notes:");
+        for n in &notes {
+            let kind = serde_json::to_value(n.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            println!("  [{kind}] {}", n.message);
+        }
+    }
+    let s = &sc.shape;
+    let q = &sc.params;
+    let (oh, ow) = s.output_hw();
+    println!("scenario:");
+    println!(
+        "  input {}x{}x{}x{} ({}), weight {}x{}x{}x{}, stride {:?}, padding {:?}, dilation {:?}, groups {}, output {}x{}x{oh}x{ow}",
+        s.batch, s.in_channels, s.height, s.width, sc.input.name(),
+        s.out_channels, s.in_channels / s.groups, s.kernel[0], s.kernel[1],
+        s.stride, s.padding, s.dilation, s.groups, s.batch, s.out_channels
+    );
+    println!(
+        "  input scale {} zp {}; weight scales {:?} zp {:?} ({}); output scale {} zp {}; bias {:?}; relu {}",
+        q.input_scale, q.input_zero_point, q.weight_scales, q.weight_zero_points,
+        if q.per_channel { "per-channel" } else { "per-tensor" },
+        q.output_scale, q.output_zero_point, q.bias, q.relu
+    );
+    println!("  A = {}, B = {}", sc.a.title(), sc.b.title());
+    ExitCode::SUCCESS
+}
+
+/// `qconv-lens export [--preset ID]`: the PyTorch script of a preset.
+fn export_cmd(args: &[String]) -> Result<String, String> {
+    let mut preset_id = "forum".to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--preset" => {
+                preset_id = it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| "--preset needs a value".to_string())?
+            }
+            other => {
+                return Err(format!(
+                    "unexpected argument {other:?}\nusage: qconv-lens export [--preset ID]"
+                ))
+            }
+        }
+    }
+    let sc = preset(&preset_id).map_err(|e| e.to_string())?;
+    qconv_lens::export::pytorch_script(&sc).map_err(|e| e.to_string())
 }

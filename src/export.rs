@@ -1,0 +1,453 @@
+//! "Reproduce in PyTorch": a scenario as a self-contained Python script.
+//!
+//! [`pytorch_script`] builds the quantized conv directly from codes and
+//! parameters (`_make_per_tensor_quantized_tensor`, `nnq.Conv2d` /
+//! `nniq.ConvReLU2d`, `set_weight_bias`), runs it and prints the output codes:
+//! as PyTorch prints them, and on one line prefixed `qconv-lens codes:` for
+//! machine comparison, followed by whether they agree with what this engine
+//! computed. [`pytorch_calibration_script`] writes the eager flow instead:
+//! float model, qconfig, prepare, calibrate, convert.
+//!
+//! Floats are written with Rust's shortest round-trip formatting (`{:?}`),
+//! which Python's `float()` reads back to the identical float64 (the digits are
+//! those of Python's `repr`; only the exponent style may differ, e.g. `1e-5`
+//! for `1e-05`). Float32 values (bias, float weights, inputs) are written as the
+//! float64 of their exact value, so `torch.tensor(..., dtype=torch.float32)`
+//! gets the same bits.
+use crate::error::{Error, Result};
+use crate::flow::FloatConv;
+use crate::observe::{ObserverConfig, ObserverKind};
+use crate::requant::Computation;
+use crate::scenario::Scenario;
+use std::fmt::Write;
+
+/// Prefix of the flat output line the scripts print.
+pub const CODES_PREFIX: &str = "qconv-lens codes:";
+
+/// A float64 as Python reads it back exactly.
+pub fn py_float(v: f64) -> Result<String> {
+    if !v.is_finite() {
+        return Err(Error::BadValue(format!(
+            "{v} cannot be written as a Python float literal"
+        )));
+    }
+    Ok(format!("{v:?}"))
+}
+
+fn py_floats(v: impl IntoIterator<Item = f64>) -> Result<String> {
+    let parts: Vec<String> = v.into_iter().map(py_float).collect::<Result<_>>()?;
+    Ok(wrap(&parts))
+}
+
+fn py_ints<T: std::fmt::Display>(v: &[T]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    wrap(&parts)
+}
+
+/// `[a, b, ...]`, wrapped at about 100 columns.
+fn wrap(parts: &[String]) -> String {
+    let mut s = String::from("[");
+    let mut col = 1;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+            if col + p.len() + 2 > 100 {
+                s.push_str("\n    ");
+                col = 4;
+            } else {
+                s.push(' ');
+                col += 2;
+            }
+        }
+        s.push_str(p);
+        col += p.len();
+    }
+    s.push(']');
+    s
+}
+
+fn pair(p: [usize; 2]) -> String {
+    format!("({}, {})", p[0], p[1])
+}
+
+fn engine_of(c: Computation) -> (&'static str, Option<&'static str>) {
+    match c {
+        Computation::Fbgemm => ("fbgemm", None),
+        Computation::Qnnpack => ("qnnpack", None),
+        Computation::Float => (
+            "fbgemm",
+            Some("computation A is the float reference, which PyTorch does not have: fbgemm (x86) is used"),
+        ),
+        Computation::Hand(_) => (
+            "fbgemm",
+            Some("computation A is a hand calculation, which PyTorch does not have: fbgemm (x86) is used"),
+        ),
+    }
+}
+
+/// A self-contained PyTorch script that builds the scenario's conv from its
+/// codes and parameters, runs it, and prints the output codes.
+pub fn pytorch_script(sc: &Scenario) -> Result<String> {
+    sc.validate()?;
+    let s = &sc.shape;
+    let p = &sc.params;
+    let (engine, why) = engine_of(sc.a);
+    let codes = sc.input.codes(s, p.input_scale, p.input_zero_point)?;
+    // What this engine computes, for the script's own check.
+    let mut model = sc.clone();
+    model.a = if engine == "qnnpack" {
+        Computation::Qnnpack
+    } else {
+        Computation::Fbgemm
+    };
+    model.input = crate::scenario::InputSource::Codes {
+        codes: codes.clone(),
+    };
+    let expected = model.run()?.out_a;
+    let (oh, ow) = s.output_hw();
+
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(
+        w,
+        "# Reproduce a qconv-lens scenario in PyTorch (written by qconv-lens)."
+    );
+    let _ = writeln!(
+        w,
+        "# Runs on CPU with torch >= 1.13 (tested with 2.5.1). Prints the conv's output codes"
+    );
+    let _ = writeln!(
+        w,
+        "# as PyTorch prints them, then on one line for comparison, then whether they"
+    );
+    let _ = writeln!(
+        w,
+        "# agree with qconv-lens's bit-exact model of the {engine} engine."
+    );
+    let _ = writeln!(w, "import torch");
+    let _ = writeln!(w, "import torch.ao.nn.quantized as nnq");
+    let _ = writeln!(w, "import torch.ao.nn.intrinsic.quantized as nniq");
+    let _ = writeln!(w);
+    if let Some(why) = why {
+        let _ = writeln!(w, "# {why}.");
+    }
+    let _ = writeln!(w, "torch.backends.quantized.engine = {engine:?}");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# Input: quint8 codes, NCHW {}x{}x{}x{}, scale {}, zero point {}.",
+        s.batch,
+        s.in_channels,
+        s.height,
+        s.width,
+        py_float(p.input_scale)?,
+        p.input_zero_point
+    );
+    if let Some(floats) = sc.input.floats(s) {
+        let _ = writeln!(
+            w,
+            "# The scenario's input is the {:?} generator: qconv-lens quantized its {} float32 values",
+            sc.input.name(),
+            floats.len()
+        );
+        let _ = writeln!(
+            w,
+            "# with the input scale and zero point (as QuantStub would). The codes are what the conv"
+        );
+        let _ = writeln!(w, "# sees, so they are written out here.");
+    }
+    let _ = writeln!(
+        w,
+        "x_codes = torch.tensor({}, dtype=torch.uint8)",
+        py_ints(&codes)
+    );
+    let _ = writeln!(
+        w,
+        "x_codes = x_codes.reshape({}, {}, {}, {})",
+        s.batch, s.in_channels, s.height, s.width
+    );
+    let _ = writeln!(
+        w,
+        "qx = torch._make_per_tensor_quantized_tensor(x_codes, {}, {})",
+        py_float(p.input_scale)?,
+        p.input_zero_point
+    );
+    let _ = writeln!(w);
+    let cin_g = s.in_channels / s.groups;
+    let _ = writeln!(
+        w,
+        "# Weight: qint8 codes, OIHW {}x{}x{}x{}, {}.",
+        s.out_channels,
+        cin_g,
+        s.kernel[0],
+        s.kernel[1],
+        if p.per_channel {
+            "per-channel (axis 0)"
+        } else {
+            "per-tensor"
+        }
+    );
+    let _ = writeln!(
+        w,
+        "w_codes = torch.tensor({}, dtype=torch.int8)",
+        py_ints(&sc.weights)
+    );
+    let _ = writeln!(
+        w,
+        "w_codes = w_codes.reshape({}, {}, {}, {})",
+        s.out_channels, cin_g, s.kernel[0], s.kernel[1]
+    );
+    if p.per_channel {
+        let _ = writeln!(
+            w,
+            "w_scales = torch.tensor({}, dtype=torch.float64)",
+            py_floats(p.weight_scales.iter().copied())?
+        );
+        let _ = writeln!(
+            w,
+            "w_zero_points = torch.tensor({}, dtype=torch.int64)",
+            py_ints(&p.weight_zero_points)
+        );
+        let _ = writeln!(
+            w,
+            "qw = torch._make_per_channel_quantized_tensor(w_codes, w_scales, w_zero_points, 0)"
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "qw = torch._make_per_tensor_quantized_tensor(w_codes, {}, {})",
+            py_float(p.weight_scales[0])?,
+            p.weight_zero_points[0]
+        );
+    }
+    match &p.bias {
+        Some(b) => {
+            let _ = writeln!(w, "# Bias: float32 (each value written exactly).");
+            let _ = writeln!(
+                w,
+                "bias = torch.tensor({}, dtype=torch.float32)",
+                py_floats(b.iter().map(|&v| v as f64))?
+            );
+        }
+        None => {
+            let _ = writeln!(w, "bias = None");
+        }
+    }
+    let _ = writeln!(w);
+    let module = if p.relu {
+        "nniq.ConvReLU2d"
+    } else {
+        "nnq.Conv2d"
+    };
+    let _ = writeln!(
+        w,
+        "conv = {module}({}, {}, {}, stride={}, padding={}, dilation={}, groups={}, bias={})",
+        s.in_channels,
+        s.out_channels,
+        pair(s.kernel),
+        pair(s.stride),
+        pair(s.padding),
+        pair(s.dilation),
+        s.groups,
+        if p.bias.is_some() { "True" } else { "False" }
+    );
+    let _ = writeln!(w, "conv.set_weight_bias(qw, bias)");
+    let _ = writeln!(w, "conv.scale = {}", py_float(p.output_scale)?);
+    let _ = writeln!(w, "conv.zero_point = {}", p.output_zero_point);
+    let _ = writeln!(w);
+    let _ = writeln!(w, "y = conv(qx)");
+    let _ = writeln!(w, "print(y.int_repr())");
+    let _ = writeln!(w, "codes = y.int_repr().flatten().tolist()");
+    let _ = writeln!(w, "print({CODES_PREFIX:?}, *codes)");
+    let _ = writeln!(
+        w,
+        "# qconv-lens's {engine} output, NCHW {}x{}x{oh}x{ow}:",
+        s.batch, s.out_channels
+    );
+    let _ = writeln!(w, "expected = {}", py_ints(&expected));
+    let _ = writeln!(
+        w,
+        "differ = [i for i, (a, b) in enumerate(zip(codes, expected)) if a != b]"
+    );
+    let _ = writeln!(
+        w,
+        "print(\"qconv-lens agrees:\", not differ and len(codes) == len(expected), f\"({{len(differ)}} of {{len(expected)}} differ)\")"
+    );
+    Ok(o)
+}
+
+fn observer_py(c: &ObserverConfig) -> String {
+    let mut args = format!(
+        "dtype=torch.{}, qscheme=torch.{}, reduce_range={}",
+        c.dtype.name(),
+        c.qscheme.name(),
+        if c.reduce_range { "True" } else { "False" }
+    );
+    match c.kind {
+        ObserverKind::MovingAverageMinMax => {
+            let _ = write!(
+                args,
+                ", averaging_constant={:?}",
+                c.averaging_constant as f64
+            );
+        }
+        ObserverKind::Histogram if c.bins != 2048 => {
+            let _ = write!(args, ", bins={}", c.bins);
+        }
+        _ => {}
+    }
+    format!("obs.{}.with_args({args})", c.kind.class_name())
+}
+
+/// The eager flow as a script: the float model with its qconfig, prepared,
+/// calibrated on `calibration` (each a float32 input of the model's input
+/// shape), converted, printed, and run on `input`.
+pub fn pytorch_calibration_script(
+    model: &FloatConv,
+    calibration: &[Vec<f32>],
+    input: &[f32],
+) -> Result<String> {
+    model.validate()?;
+    let s = &model.shape;
+    let n = s.input_len();
+    if calibration.is_empty() {
+        return Err(Error::Input("calibration needs at least one batch".into()));
+    }
+    if let Some(b) = calibration.iter().find(|b| b.len() != n) {
+        return Err(Error::BadShape(format!(
+            "a calibration batch has {} values, the model's input needs {n}",
+            b.len()
+        )));
+    }
+    if input.len() != n {
+        return Err(Error::BadShape(format!(
+            "the input has {} values, the model's input needs {n}",
+            input.len()
+        )));
+    }
+    let (engine, _) = engine_of(model.engine);
+    let shape = format!(
+        "({}, {}, {}, {})",
+        s.batch, s.in_channels, s.height, s.width
+    );
+    let cin_g = s.in_channels / s.groups;
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(
+        w,
+        "# The eager quantization flow of a qconv-lens model (written by qconv-lens):"
+    );
+    let _ = writeln!(
+        w,
+        "# float conv + qconfig, prepare, calibrate, convert, run. Tested with torch 2.5.1."
+    );
+    let _ = writeln!(w, "import warnings");
+    let _ = writeln!(w, "warnings.filterwarnings(\"ignore\")");
+    let _ = writeln!(w, "import torch");
+    let _ = writeln!(w, "from torch.ao.quantization import observer as obs");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "torch.backends.quantized.engine = {engine:?}");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "class M(torch.nn.Module):");
+    let _ = writeln!(w, "    def __init__(self):");
+    let _ = writeln!(w, "        super().__init__()");
+    let _ = writeln!(w, "        self.quant = torch.ao.quantization.QuantStub()");
+    let _ = writeln!(
+        w,
+        "        self.conv1 = torch.nn.Conv2d({}, {}, {}, stride={}, padding={}, dilation={}, groups={}, bias={})",
+        s.in_channels,
+        s.out_channels,
+        pair(s.kernel),
+        pair(s.stride),
+        pair(s.padding),
+        pair(s.dilation),
+        s.groups,
+        if model.bias.is_some() { "True" } else { "False" }
+    );
+    let _ = writeln!(
+        w,
+        "        self.dequant = torch.ao.quantization.DeQuantStub()"
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(w, "    def forward(self, x):");
+    let _ = writeln!(w, "        return self.dequant(self.conv1(self.quant(x)))");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "m = M().eval()");
+    let _ = writeln!(w, "with torch.no_grad():");
+    let _ = writeln!(
+        w,
+        "    m.conv1.weight.copy_(torch.tensor({}, dtype=torch.float32).reshape({}, {}, {}, {}))",
+        py_floats(model.weight.iter().map(|&v| v as f64))?,
+        s.out_channels,
+        cin_g,
+        s.kernel[0],
+        s.kernel[1]
+    );
+    if let Some(b) = &model.bias {
+        let _ = writeln!(
+            w,
+            "    m.conv1.bias.copy_(torch.tensor({}, dtype=torch.float32))",
+            py_floats(b.iter().map(|&v| v as f64))?
+        );
+    }
+    let _ = writeln!(w, "m.qconfig = torch.ao.quantization.QConfig(");
+    let _ = writeln!(w, "    activation={},", observer_py(&model.activation));
+    let _ = writeln!(w, "    weight={})", observer_py(&model.weight_observer));
+    let _ = writeln!(w, "torch.ao.quantization.prepare(m, inplace=True)");
+    let _ = writeln!(w, "calibration = [");
+    for b in calibration {
+        let _ = writeln!(w, "    {},", py_floats(b.iter().map(|&v| v as f64))?);
+    }
+    let _ = writeln!(w, "]");
+    let _ = writeln!(w, "for batch in calibration:");
+    let _ = writeln!(
+        w,
+        "    m(torch.tensor(batch, dtype=torch.float32).reshape{shape})"
+    );
+    let _ = writeln!(w, "torch.ao.quantization.convert(m, inplace=True)");
+    let _ = writeln!(w, "print(m)");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "x = torch.tensor({}, dtype=torch.float32).reshape{shape}",
+        py_floats(input.iter().map(|&v| v as f64))?
+    );
+    let _ = writeln!(w, "qx = m.quant(x)");
+    let _ = writeln!(w, "y = m.conv1(qx)");
+    let _ = writeln!(w, "print(y.int_repr())");
+    let _ = writeln!(w, "qw = m.conv1.weight()");
+    let _ = writeln!(
+        w,
+        "if qw.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):"
+    );
+    let _ = writeln!(w, "    w_scales = qw.q_per_channel_scales().tolist()");
+    let _ = writeln!(w, "    w_zps = qw.q_per_channel_zero_points().tolist()");
+    let _ = writeln!(w, "else:");
+    let _ = writeln!(
+        w,
+        "    w_scales, w_zps = [qw.q_scale()], [qw.q_zero_point()]"
+    );
+    let _ = writeln!(
+        w,
+        "print(\"qconv-lens input qparams:\", repr(float(m.quant.scale)), int(m.quant.zero_point))"
+    );
+    let _ = writeln!(
+        w,
+        "print(\"qconv-lens weight scales:\", *[repr(float(v)) for v in w_scales])"
+    );
+    let _ = writeln!(w, "print(\"qconv-lens weight zero points:\", *w_zps)");
+    let _ = writeln!(
+        w,
+        "print(\"qconv-lens weight codes:\", *qw.int_repr().flatten().tolist())"
+    );
+    let _ = writeln!(w, "print(\"qconv-lens output qparams:\", repr(float(m.conv1.scale)), int(m.conv1.zero_point))");
+    let _ = writeln!(
+        w,
+        "print(\"qconv-lens input codes:\", *qx.int_repr().flatten().tolist())"
+    );
+    let _ = writeln!(
+        w,
+        "print({CODES_PREFIX:?}, *y.int_repr().flatten().tolist())"
+    );
+    Ok(o)
+}
