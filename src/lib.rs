@@ -18,8 +18,11 @@ pub mod paste;
 pub mod export;
 pub mod printed;
 pub mod quant;
+pub mod render;
 pub mod requant;
 pub mod scenario;
 pub mod trace;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{Error, Result};

@@ -1,5 +1,122 @@
-// Placeholder entry point: load the wasm engine and say so.
-import init from './pkg/qconv_lens.js';
+// The page: one state (the Scenario on screen, with its view), one function
+// that applies a new one (`apply`), and the parts of the screen, each in its
+// own module. The engine runs in a module worker (www/worker.js).
+//
+// Hook for permalinks and other callers: `import { apply, current, onApplied }
+// from './main.js'` (or `window.qconvLens`). `apply(scenario, {source})`
+// computes, and on success shows it and notifies `onApplied` listeners with
+// (scenario, frame, {source}); on failure the last valid result stays on
+// screen and the returned promise resolves to {ok: false, error}.
+import { Engine } from './engine.js';
+import { Controls } from './controls.js';
+import { Heatmap } from './heatmap.js';
+import { Inspector } from './inspector.js';
+import { el } from './dom.js';
 
-await init();
-document.getElementById('status').textContent = 'engine loaded';
+const $ = (sel) => document.querySelector(sel);
+const GROUPS = ['presets', 'shape', 'input', 'scales', 'zero_points', 'weights', 'bias', 'computations', 'heatmap', 'inspector'];
+
+let scenario = null; // the scenario on screen (the engine accepted it), view included
+let frame = null;
+const listeners = new Set();
+const timing = { navigationToFirstHeatmap: null, frames: 0 };
+
+const busy = {
+  started: 0,
+  tick: 0,
+  show(started) {
+    this.started = started;
+    $('#busy').hidden = false;
+    const step = () => {
+      $('#busy-text').textContent = `computing… ${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      this.tick = requestAnimationFrame(step);
+    };
+    step();
+  },
+  hide() {
+    cancelAnimationFrame(this.tick);
+    $('#busy').hidden = true;
+  },
+};
+
+const engine = new Engine({ onBusy: (t) => busy.show(t), onIdle: () => busy.hide() });
+
+function status(text, kind = '') {
+  const s = $('#status');
+  s.textContent = text;
+  s.dataset.kind = kind;
+}
+
+/** Hide the control groups named in view.hide. */
+function applyHide(hide = []) {
+  for (const g of GROUPS) {
+    for (const node of document.querySelectorAll(`[data-group="${g}"]`)) node.hidden = hide.includes(g);
+  }
+}
+
+/**
+ * Apply a new scenario: the one function every change goes through.
+ * `source`: who asks ('controls', 'heatmap', 'preset', 'link', ...); `field`:
+ * the control that changed (engine errors are shown beside it).
+ */
+export async function apply(next, { source = 'api', field = null } = {}) {
+  const reply = await engine.update(next);
+  if (reply.superseded) return { ok: false, superseded: true };
+  if (!reply.ok) {
+    const where = controls.showError(field, reply.error);
+    if (!where) status(reply.error, 'error');
+    else status('Showing the last valid result.', 'error');
+    return { ok: false, error: reply.error };
+  }
+  frame = reply.value;
+  scenario = { ...structuredClone(next), view: frame.view };
+  controls.sync(scenario, frame);
+  heatmap.draw(frame);
+  inspector.show(frame);
+  applyHide(scenario.view.hide);
+  status(`${frame.recomputed ? 'Computed' : 'Redrawn'} in ${frame.ms.toFixed(1)} ms.`);
+  timing.frames += 1;
+  if (timing.navigationToFirstHeatmap === null) {
+    timing.navigationToFirstHeatmap = performance.now();
+    document.documentElement.dataset.ready = 'true';
+  }
+  for (const fn of listeners) fn(scenario, frame, { source });
+  return { ok: true, frame };
+}
+
+export const current = () => scenario;
+export const currentFrame = () => frame;
+export function onApplied(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+const setView = (patch, source) => apply({ ...scenario, view: { ...scenario.view, ...patch } }, { source });
+
+const controls = new Controls($('#controls'), {
+  onChange: (draft, { field }) => apply(draft, { source: 'controls', field }),
+});
+const heatmap = new Heatmap($('[data-group="heatmap"]'), {
+  onSelect: (row, col) => setView({ pixel: [row, col] }, 'heatmap'),
+  onView: (patch) => setView(patch, 'heatmap'),
+});
+const inspector = new Inspector($('[data-group="inspector"]'));
+
+async function loadPreset(id, source = 'preset') {
+  const r = await engine.preset(id);
+  if (!r.ok) { status(r.error, 'error'); return r; }
+  return apply(r.value, { source });
+}
+
+async function start() {
+  const presets = await engine.presets();
+  if (!presets.ok) { status(presets.error, 'error'); return; }
+  const sel = $('#preset');
+  for (const p of presets.value) sel.append(el('option', { value: p.id }, p.title));
+  sel.addEventListener('change', () => loadPreset(sel.value));
+  // A caller (permalinks) may have set a scenario before the engine was up.
+  if (!scenario) await loadPreset(presets.value[0].id, 'start');
+}
+
+window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing };
+start();

@@ -1,0 +1,116 @@
+//! The wasm-bindgen surface of the page: a thin layer over `render::Session`.
+//!
+//! Every exported function returns a value or `Result<_, JsError>` with a
+//! message; data from the page is deserialized with serde-wasm-bindgen and
+//! validated by the engine, never unwrapped. One call per frame: `update`
+//! runs the engine (when more than the view changed), paints the RGBA buffer
+//! in Rust and returns everything the page shows, the pixels included.
+use crate::render::{f32_info, Session};
+use crate::scenario::{preset, Scenario, PRESETS};
+use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&format!("cannot convert to JavaScript: {e}")))
+}
+
+fn set(obj: &JsValue, key: &str, v: &JsValue) -> Result<(), JsError> {
+    Reflect::set(obj, &JsValue::from_str(key), v)
+        .map(|_| ())
+        .map_err(|_| JsError::new("cannot set a property of the frame"))
+}
+
+/// Route Rust panics (there should be none) to `console.error` with a message.
+fn install_panic_hook() {
+    #[cfg(feature = "console_error_panic_hook")]
+    console_error_panic_hook::set_once();
+}
+
+/// The page's engine: holds the Scenario, the last Run and the pixel buffer.
+#[wasm_bindgen]
+pub struct Lens {
+    session: Session,
+}
+
+impl Default for Lens {
+    fn default() -> Self {
+        Lens::new()
+    }
+}
+
+#[wasm_bindgen]
+impl Lens {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Lens {
+        install_panic_hook();
+        Lens {
+            session: Session::new(),
+        }
+    }
+
+    /// `[{id, title}]` of the presets; the first is the landing state.
+    pub fn presets() -> Result<JsValue, JsError> {
+        #[derive(Serialize)]
+        struct P {
+            id: &'static str,
+            title: &'static str,
+        }
+        let v: Vec<P> = PRESETS.iter().map(|&(id, title)| P { id, title }).collect();
+        to_js(&v)
+    }
+
+    /// The Scenario of a preset, as the plain object `update` takes.
+    pub fn preset(id: &str) -> Result<JsValue, JsError> {
+        let s = preset(id).map_err(|e| JsError::new(&e.to_string()))?;
+        to_js(&s)
+    }
+
+    /// `{decimal, bits, exact}`: the float32 a float64 becomes.
+    pub fn float32(v: f64) -> Result<JsValue, JsError> {
+        to_js(&f32_info(v))
+    }
+
+    /// Apply a scenario (a plain object mirroring the serde JSON of
+    /// `Scenario`). Returns the frame: the serialized `render::Frame` plus
+    /// `rgba` (Uint8ClampedArray, `width*height*4`, ready for ImageData) and
+    /// `a`/`b` (Int32Array, the codes of the shown channel, row-major).
+    /// On error the previous state is kept and the error says what is wrong.
+    pub fn update(&mut self, scenario: JsValue) -> Result<JsValue, JsError> {
+        let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+            .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+        let frame = self
+            .session
+            .update(s)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        let obj = to_js(&frame)?;
+        set(
+            &obj,
+            "rgba",
+            &Uint8ClampedArray::from(&self.session.rgba[..]),
+        )?;
+        if let Some((a, b)) = self.session.planes() {
+            set(&obj, "a", &Int32Array::from(a))?;
+            set(&obj, "b", &Int32Array::from(b))?;
+        }
+        Ok(obj)
+    }
+
+    /// The scenario on screen (the last one `update` accepted), or null.
+    pub fn scenario(&self) -> Result<JsValue, JsError> {
+        match self.session.scenario() {
+            Some(s) => to_js(s),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// The JSON text of the scenario on screen (for copying), or an error.
+    pub fn scenario_json(&self) -> Result<String, JsError> {
+        let s = self
+            .session
+            .scenario()
+            .ok_or_else(|| JsError::new("no scenario yet"))?;
+        serde_json::to_string(s).map_err(|e| JsError::new(&e.to_string()))
+    }
+}

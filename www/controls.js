@@ -1,0 +1,526 @@
+// The scenario controls: native form controls that edit a draft copy of the
+// Scenario (a plain object mirroring the serde JSON of `Scenario`) and hand
+// it to `onChange(draft, {field})`. Values that do not parse never reach the
+// draft: they show a message beside their field. `sync(scenario, frame)`
+// writes an accepted scenario back into every control.
+import { el, clear } from './dom.js';
+
+const LOG_MIN = -6; // slider range of scales: 1e-6 .. 10
+const LOG_MAX = 1;
+const LOG_STEP = 0.01;
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const INTEGER = /^[+-]?\d+$/;
+
+export function parseDecimal(text) {
+  const t = String(text).trim();
+  if (t === '') return { error: 'enter a number' };
+  if (!DECIMAL.test(t)) return { error: `“${t}” is not a number` };
+  const value = Number(t);
+  if (!Number.isFinite(value)) return { error: `${t} is too large` };
+  return { value };
+}
+
+export function parseScale(text) {
+  const r = parseDecimal(text);
+  if (r.error) return r;
+  const v = r.value;
+  if (!(v > 0)) return { error: `a scale must be greater than 0 (got ${v})` };
+  const f = Math.fround(v);
+  if (f === 0) return { error: `${v} is 0 in float32 (the smallest float32 is about 1.4e-45)` };
+  if (!Number.isFinite(f)) return { error: `${v} is too large for float32` };
+  return { value: v };
+}
+
+export function parseInteger(text, min, max) {
+  const t = String(text).trim();
+  if (!INTEGER.test(t)) return { error: t === '' ? `enter a whole number from ${min} to ${max}` : `“${t}” is not a whole number` };
+  const value = Number(t);
+  if (value < min || value > max) return { error: `must be from ${min} to ${max} (got ${value})` };
+  return { value };
+}
+
+const clone = (v) => structuredClone(v);
+
+/** Show or clear the message of a field (beside it; the input gets aria-invalid). */
+export function setMessage(input, text) {
+  const msg = input?.closest('.field, .row, div')?.querySelector('.msg');
+  if (!msg) return;
+  msg.textContent = text ?? '';
+  msg.hidden = !text;
+  if (text) {
+    if (!msg.id) msg.id = `${input.id || 'f' + Math.random().toString(36).slice(2)}-msg`;
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', msg.id);
+  } else {
+    input.removeAttribute('aria-invalid');
+  }
+}
+
+/** Resize weights, per-channel parameters, bias and typed codes to a new shape. */
+export function reshape(s, shape) {
+  const o = s.shape;
+  const ng = Math.max(1, shape.groups);
+  const cinG = Math.floor(shape.in_channels / ng);
+  const oCinG = Math.floor(o.in_channels / Math.max(1, o.groups));
+  const [kh, kw] = shape.kernel;
+  const [okh, okw] = o.kernel;
+  const w = new Array(shape.out_channels * cinG * kh * kw);
+  let i = 0;
+  for (let oc = 0; oc < shape.out_channels; oc++)
+    for (let ic = 0; ic < cinG; ic++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++, i++) {
+          const inside = oc < o.out_channels && ic < oCinG && y < okh && x < okw;
+          const old = inside ? s.weights[((oc * oCinG + ic) * okh + y) * okw + x] : undefined;
+          // New taps get deterministic pseudo-random codes in -127..127.
+          w[i] = old ?? ((Math.imul(i + 1, 2654435761) >>> 0) % 255) - 127;
+        }
+  s.weights = w;
+  const fit = (arr, n, fill) => Array.from({ length: n }, (_, k) => arr[k] ?? arr[arr.length - 1] ?? fill);
+  const p = s.params;
+  if (p.per_channel) {
+    p.weight_scales = fit(p.weight_scales, shape.out_channels, 0.004);
+    p.weight_zero_points = fit(p.weight_zero_points, shape.out_channels, 0);
+  }
+  if (p.bias) p.bias = Array.from({ length: shape.out_channels }, (_, k) => p.bias[k] ?? 0);
+  if (s.input.kind === 'codes') {
+    const c = s.input.codes;
+    const out = new Array(shape.in_channels * shape.height * shape.width).fill(0);
+    for (let ch = 0; ch < shape.in_channels; ch++)
+      for (let y = 0; y < shape.height; y++)
+        for (let x = 0; x < shape.width; x++)
+          if (ch < o.in_channels && y < o.height && x < o.width)
+            out[(ch * shape.height + y) * shape.width + x] = c[(ch * o.height + y) * o.width + x] ?? 0;
+    s.input.codes = out;
+  }
+  s.shape = shape;
+  return s;
+}
+
+const HAND_SWITCHES = [
+  ['print_input_scale', 'input scale copied from the printout (4 decimals)'],
+  ['print_weight_scale', 'weight scale copied from the printout'],
+  ['print_output_scale', 'output scale shortened to 4 decimals'],
+  ['print_bias', 'bias copied from the printout'],
+  ['ignore_zero_points', 'zero points left out'],
+  ['ignore_clamp', 'no clamp to 0..255'],
+];
+const HAND_SELECTS = [
+  ['bias_rounding', 'bias in accumulator units', [['keep', 'kept as float (like fbgemm)'], ['half_even', 'round(): half to even'], ['half_away', 'C round(): half away'], ['truncate', 'int(): toward zero']]],
+  ['arithmetic', 'arithmetic', [['f64', 'float64 (Python floats)'], ['f32', 'float32 at every step']]],
+  ['rounding', 'final rounding', [['half_even', 'half to even (Python, the kernels)'], ['half_away', 'half away from zero (C round)']]],
+];
+const HAND_DEFAULT = {
+  kind: 'hand', print_input_scale: true, print_weight_scale: true, print_output_scale: true, print_bias: true,
+  bias_rounding: 'half_even', arithmetic: 'f64', rounding: 'half_even', ignore_zero_points: false, ignore_clamp: false,
+};
+
+const SHAPE_FIELDS = [
+  ['in_channels', 'input channels', 1, 16],
+  ['out_channels', 'output channels', 1, 16],
+  ['height', 'height', 1, 512],
+  ['width', 'width', 1, 512],
+  ['kernel.0', 'kernel height', 1, 7],
+  ['kernel.1', 'kernel width', 1, 7],
+  ['stride.0', 'stride (rows)', 1, 4],
+  ['stride.1', 'stride (cols)', 1, 4],
+  ['padding.0', 'padding (rows)', 0, 6],
+  ['padding.1', 'padding (cols)', 0, 6],
+  ['dilation.0', 'dilation (rows)', 1, 4],
+  ['dilation.1', 'dilation (cols)', 1, 4],
+  ['groups', 'groups', 1, 16],
+];
+
+function getPath(obj, path) {
+  return path.split('.').reduce((o, k) => o?.[k], obj);
+}
+function setPath(obj, path, value) {
+  const keys = path.split('.');
+  const last = keys.pop();
+  const o = keys.reduce((o, k) => o[k], obj);
+  o[last] = value;
+}
+
+const fmtNumber = (v) => (typeof v === 'number' ? String(v) : '');
+
+export class Controls {
+  constructor(form, { onChange }) {
+    this.form = form;
+    this.onChange = onChange;
+    this.draft = null;
+    this.frame = null;
+    this.counts = {};
+    this.weightsChannel = 0;
+    this.q = (sel) => form.querySelector(sel);
+    this.#buildStatic();
+  }
+
+  /** Commit an edit: apply `edit(draft)` and ask for the new scenario. */
+  commit(field, edit) {
+    if (!this.draft) return;
+    edit(this.draft);
+    this.onChange(clone(this.draft), { field });
+  }
+
+  // ---- building --------------------------------------------------------------
+
+  #scaleRow(container, id, label, path) {
+    const range = el('input', { type: 'range', id: `${id}-range`, min: LOG_MIN, max: LOG_MAX, step: LOG_STEP, 'aria-label': `${label} (logarithmic slider)` });
+    const text = el('input', { type: 'text', id, inputMode: 'decimal', spellcheck: false, className: 'num', 'data-path': path });
+    const out = el('output', { id: `${id}-f32`, htmlFor: id, className: 'f32' });
+    const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
+    const row = el('div', { className: 'field scale' }, el('label', { htmlFor: id }, label), range, text, out, msg);
+    container.append(row);
+    range.addEventListener('input', () => {
+      const v = Number((10 ** Number(range.value)).toPrecision(4));
+      text.value = String(v);
+      setMessage(text, null);
+      this.commit(text, (d) => setPath(d, path, v));
+    });
+    const take = (show) => {
+      const r = parseScale(text.value);
+      if (r.error) {
+        if (show) setMessage(text, r.error);
+        return;
+      }
+      setMessage(text, null);
+      range.value = String(Math.log10(r.value));
+      if (getPath(this.draft, path) !== r.value) this.commit(text, (d) => setPath(d, path, r.value));
+    };
+    text.addEventListener('input', () => take(false));
+    text.addEventListener('change', () => take(true));
+    return { row, range, text, out, path };
+  }
+
+  #intRow(container, id, label, path, min, max, { slider = true } = {}) {
+    const range = slider ? el('input', { type: 'range', id: `${id}-range`, min, max, step: 1, 'aria-label': `${label} (slider)` }) : null;
+    const num = el('input', { type: 'number', id, min, max, step: 1, className: 'num', 'data-path': path });
+    const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
+    const row = el('div', { className: 'field int' }, el('label', { htmlFor: id }, label), ...(range ? [range] : []), num, msg);
+    container.append(row);
+    range?.addEventListener('input', () => {
+      num.value = range.value;
+      setMessage(num, null);
+      this.commit(num, (d) => setPath(d, path, Number(range.value)));
+    });
+    const take = (show) => {
+      const r = num.validity.badInput ? { error: 'not a whole number' } : parseInteger(num.value, min, max);
+      if (r.error) {
+        if (show) setMessage(num, r.error);
+        return;
+      }
+      setMessage(num, null);
+      if (range) range.value = String(r.value);
+      if (getPath(this.draft, path) !== r.value) this.commit(num, (d) => setPath(d, path, r.value));
+    };
+    num.addEventListener('input', () => take(false));
+    num.addEventListener('change', () => take(true));
+    return { row, range, num, path };
+  }
+
+  #buildStatic() {
+    const q = this.q;
+    // Computations.
+    for (const side of ['a', 'b']) {
+      const sel = q(`#comp-${side}`);
+      sel.addEventListener('change', () => this.commit(sel, (d) => {
+        d[side] = sel.value === 'hand' ? { ...HAND_DEFAULT } : { kind: sel.value };
+      }));
+      const box = sel.parentElement.querySelector('fieldset.hand');
+      box.append(el('legend', {}, `hand calculation ${side.toUpperCase()}: its assumptions`));
+      for (const [key, text] of HAND_SWITCHES) {
+        const id = `hand-${side}-${key}`;
+        const cb = el('input', { type: 'checkbox', id, 'data-key': key });
+        cb.addEventListener('change', () => this.commit(cb, (d) => { d[side][key] = cb.checked; }));
+        box.append(el('label', { className: 'check', htmlFor: id }, cb, ` ${text}`));
+      }
+      for (const [key, text, options] of HAND_SELECTS) {
+        const id = `hand-${side}-${key}`;
+        const s = el('select', { id, 'data-key': key }, ...options.map(([v, t]) => el('option', { value: v }, t)));
+        s.addEventListener('change', () => this.commit(s, (d) => { d[side][key] = s.value; }));
+        box.append(el('div', { className: 'row' }, el('label', { htmlFor: id }, text), s));
+      }
+    }
+    q('#swap').addEventListener('click', () => this.commit(q('#swap'), (d) => { [d.a, d.b] = [d.b, d.a]; }));
+
+    // Scales and zero points (fixed rows; per-channel rows are built in sync).
+    this.scales = [
+      this.#scaleRow(q('#scale-rows'), 'input-scale', 'input scale', 'params.input_scale'),
+      this.#scaleRow(q('#scale-rows'), 'output-scale', 'output scale', 'params.output_scale'),
+    ];
+    this.zps = [
+      this.#intRow(q('#zp-rows'), 'input-zp', 'input zero point', 'params.input_zero_point', 0, 255),
+      this.#intRow(q('#zp-rows'), 'output-zp', 'output zero point', 'params.output_zero_point', 0, 255),
+    ];
+    q('#per-channel').addEventListener('change', (e) => this.commit(e.target, (d) => {
+      const p = d.params;
+      p.per_channel = e.target.checked;
+      const n = p.per_channel ? d.shape.out_channels : 1;
+      p.weight_scales = Array.from({ length: n }, () => p.weight_scales[0]);
+      p.weight_zero_points = Array.from({ length: n }, () => p.weight_zero_points[0]);
+    }));
+    q('#has-bias').addEventListener('change', (e) => this.commit(e.target, (d) => {
+      d.params.bias = e.target.checked ? new Array(d.shape.out_channels).fill(0) : null;
+    }));
+    q('#relu').addEventListener('change', (e) => this.commit(e.target, (d) => { d.params.relu = e.target.checked; }));
+
+    // Shape.
+    this.shape = SHAPE_FIELDS.map(([path, label, min, max]) => {
+      const id = `shape-${path.replace('.', '-')}`;
+      const num = el('input', { type: 'number', id, min, max, step: 1, className: 'num' });
+      const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
+      this.q('#shape-rows').append(el('div', { className: 'field' }, el('label', { htmlFor: id }, label), num, msg));
+      const take = (show) => {
+        const r = num.validity.badInput ? { error: 'not a whole number' } : parseInteger(num.value, min, max);
+        if (r.error) { if (show) setMessage(num, r.error); return; }
+        setMessage(num, null);
+        if (getPath(this.draft.shape, path) === r.value) return;
+        this.commit(num, (d) => {
+          const shape = clone(d.shape);
+          setPath(shape, path, r.value);
+          reshape(d, shape);
+        });
+      };
+      num.addEventListener('input', () => take(false));
+      num.addEventListener('change', () => take(true));
+      return { path, num };
+    });
+    this.q('#shape-rows').append(el('div', { className: 'field' }, el('label', { htmlFor: 'shape-batch' }, 'batch'),
+      el('input', { type: 'number', id: 'shape-batch', value: 1, readOnly: true, className: 'num', title: 'the page computes batch 1' })));
+
+    // Input.
+    const kind = q('#input-kind');
+    kind.addEventListener('change', () => this.commit(kind, (d) => {
+      const k = kind.value;
+      if (k === 'random') d.input = { kind: k, seed: 7 };
+      else if (k === 'constant') d.input = { kind: k, value: 0.5 };
+      else if (k === 'codes') {
+        const n = d.shape.in_channels * d.shape.height * d.shape.width;
+        const known = this.frame?.input_codes;
+        d.input = { kind: k, codes: known && known.length === n ? Array.from(known) : Array.from({ length: n }, (_, i) => i % 256) };
+      } else d.input = { kind: k };
+    }));
+    const seed = q('#input-seed');
+    const takeSeed = (show) => {
+      const r = parseInteger(seed.value, 0, 4294967295);
+      if (r.error) { if (show) setMessage(seed, r.error); return; }
+      setMessage(seed, null);
+      if (this.draft.input.seed !== r.value) this.commit(seed, (d) => { d.input.seed = r.value; });
+    };
+    seed.addEventListener('input', () => takeSeed(false));
+    seed.addEventListener('change', () => takeSeed(true));
+    const value = q('#input-value');
+    const takeValue = (show) => {
+      const r = parseDecimal(value.value);
+      if (r.error) { if (show) setMessage(value, r.error); return; }
+      setMessage(value, null);
+      if (this.draft.input.value !== r.value) this.commit(value, (d) => { d.input.value = r.value; });
+    };
+    value.addEventListener('input', () => takeValue(false));
+    value.addEventListener('change', () => takeValue(true));
+    const codes = q('#input-codes');
+    const takeCodes = (show) => {
+      const parts = codes.value.split(/[\s,;[\]]+/).filter(Boolean);
+      const n = this.draft.shape.in_channels * this.draft.shape.height * this.draft.shape.width;
+      const bad = parts.find((t) => !/^\d+$/.test(t) || Number(t) > 255);
+      let error = null;
+      if (bad !== undefined) error = `“${bad}” is not a code from 0 to 255`;
+      else if (parts.length !== n) error = `${parts.length} codes typed; the shape needs ${n}`;
+      if (error) { if (show) setMessage(codes, error); return; }
+      setMessage(codes, null);
+      this.commit(codes, (d) => { d.input.codes = parts.map(Number); });
+    };
+    codes.addEventListener('input', () => takeCodes(false));
+    codes.addEventListener('change', () => takeCodes(true));
+
+    // Weights.
+    q('#weights-channel').addEventListener('change', (e) => {
+      this.weightsChannel = Number(e.target.value);
+      this.#buildWeights(true);
+    });
+  }
+
+  #rebuildList(container, key, n, make) {
+    if (this.counts[key] === n) return false;
+    this.counts[key] = n;
+    clear(container);
+    this[key] = Array.from({ length: n }, (_, c) => make(c));
+    return true;
+  }
+
+  #buildWeights(force) {
+    const d = this.draft;
+    const s = d.shape;
+    const cinG = Math.floor(s.in_channels / s.groups);
+    const [kh, kw] = s.kernel;
+    const key = `${s.out_channels}x${cinG}x${kh}x${kw}:${this.weightsChannel}`;
+    const grid = this.q('#weights-grid');
+    if (!force && this.counts.weights === key) {
+      for (const inp of grid.querySelectorAll('input')) {
+        const v = d.weights[Number(inp.dataset.index)];
+        if (inp !== document.activeElement && inp.value !== String(v)) inp.value = String(v);
+      }
+      return;
+    }
+    this.counts.weights = key;
+    clear(grid);
+    const oc = Math.min(this.weightsChannel, s.out_channels - 1);
+    for (let ic = 0; ic < cinG; ic++) {
+      const table = el('table', { className: 'wgrid' }, el('caption', {}, `input channel ${ic}${s.groups > 1 ? ' of the group' : ''}`));
+      for (let y = 0; y < kh; y++) {
+        const tr = el('tr');
+        for (let x = 0; x < kw; x++) {
+          const index = ((oc * cinG + ic) * kh + y) * kw + x;
+          const inp = el('input', {
+            type: 'number', min: -128, max: 127, step: 1, value: String(d.weights[index]),
+            'aria-label': `weight, output channel ${oc}, input channel ${ic}, row ${y}, column ${x}`,
+            'data-index': index, className: 'w',
+          });
+          const take = (show) => {
+            const r = inp.validity.badInput ? { error: 'not a whole number' } : parseInteger(inp.value, -128, 127);
+            if (r.error) { if (show) this.#weightsMessage(inp, r.error); return; }
+            this.#weightsMessage(inp, null);
+            if (this.draft.weights[index] !== r.value) this.commit(inp, (dd) => { dd.weights[index] = r.value; });
+          };
+          inp.addEventListener('input', () => take(false));
+          inp.addEventListener('change', () => take(true));
+          tr.append(el('td', {}, inp));
+        }
+        table.append(tr);
+      }
+      grid.append(table);
+    }
+  }
+
+  #weightsMessage(inp, text) {
+    const msg = this.q('#weights-msg');
+    msg.textContent = text ? `${inp.getAttribute('aria-label')}: ${text}` : '';
+    if (text) inp.setAttribute('aria-invalid', 'true'); else inp.removeAttribute('aria-invalid');
+  }
+
+  // ---- syncing ---------------------------------------------------------------
+
+  /** Show an accepted scenario (and its frame: float32 read-outs, input codes). */
+  sync(scenario, frame) {
+    this.draft = clone(scenario);
+    this.frame = frame;
+    const d = this.draft;
+    const q = this.q;
+    const active = document.activeElement;
+    const put = (input, v) => { if (input !== active && input.value !== v) input.value = v; };
+    const f = frame.floats;
+    const showF32 = (row, info) => {
+      row.out.textContent = `float32 ${info.decimal} · ${info.bits}${info.exact ? '' : ' (rounded)'}`;
+    };
+    const putScale = (row, v, info) => {
+      put(row.text, fmtNumber(v));
+      if (row.range !== active) row.range.value = String(Math.log10(v));
+      showF32(row, info);
+    };
+    putScale(this.scales[0], d.params.input_scale, f.input_scale);
+    putScale(this.scales[1], d.params.output_scale, f.output_scale);
+
+    const p = d.params;
+    q('#per-channel').checked = p.per_channel;
+    const nW = p.weight_scales.length;
+    this.#rebuildList(q('#weight-scale-rows'), 'wscales', nW, (c) =>
+      this.#scaleRow(q('#weight-scale-rows'), `weight-scale-${c}`, nW > 1 ? `weight scale, channel ${c}` : 'weight scale', `params.weight_scales.${c}`));
+    this.wscales.forEach((row, c) => putScale(row, p.weight_scales[c], f.weight_scales[c]));
+
+    const putInt = (row, v) => { put(row.num, String(v)); if (row.range && row.range !== active) row.range.value = String(v); };
+    putInt(this.zps[0], p.input_zero_point);
+    putInt(this.zps[1], p.output_zero_point);
+    this.#rebuildList(q('#weight-zp-rows'), 'wzps', p.weight_zero_points.length, (c) =>
+      this.#intRow(q('#weight-zp-rows'), `weight-zp-${c}`, nW > 1 ? `weight zero point, channel ${c}` : 'weight zero point', `params.weight_zero_points.${c}`, -128, 127));
+    this.wzps.forEach((row, c) => putInt(row, p.weight_zero_points[c]));
+
+    q('#has-bias').checked = !!p.bias;
+    q('#relu').checked = p.relu;
+    const nB = p.bias ? p.bias.length : 0;
+    this.#rebuildList(q('#bias-rows'), 'biases', nB, (c) => this.#biasRow(c));
+    (this.biases ?? []).forEach((row, c) => {
+      put(row.text, f.bias?.[c]?.decimal ?? fmtNumber(p.bias[c]));
+    });
+
+    // Computations.
+    for (const side of ['a', 'b']) {
+      const comp = d[side];
+      const sel = q(`#comp-${side}`);
+      sel.value = comp.kind;
+      const box = sel.parentElement.querySelector('fieldset.hand');
+      box.hidden = comp.kind !== 'hand';
+      if (comp.kind === 'hand') {
+        for (const cb of box.querySelectorAll('input[type=checkbox]')) cb.checked = !!comp[cb.dataset.key];
+        for (const s of box.querySelectorAll('select')) s.value = comp[s.dataset.key];
+      }
+    }
+
+    // Shape.
+    for (const { path, num } of this.shape) put(num, String(getPath(d.shape, path)));
+
+    // Input.
+    const inp = d.input;
+    q('#input-kind').value = inp.kind;
+    q('#input-seed-row').hidden = inp.kind !== 'random';
+    q('#input-value-row').hidden = inp.kind !== 'constant';
+    q('#input-codes-row').hidden = inp.kind !== 'codes';
+    if (inp.kind === 'random') put(q('#input-seed'), String(inp.seed));
+    if (inp.kind === 'constant') put(q('#input-value'), fmtNumber(inp.value));
+    if (inp.kind === 'codes') {
+      const ta = q('#input-codes');
+      if (ta !== active) ta.value = formatCodes(inp.codes, d.shape);
+    }
+
+    // Weights.
+    const wsel = q('#weights-channel');
+    if (wsel.options.length !== d.shape.out_channels) {
+      clear(wsel);
+      for (let c = 0; c < d.shape.out_channels; c++) wsel.append(el('option', { value: c }, String(c)));
+    }
+    this.weightsChannel = Math.min(this.weightsChannel, d.shape.out_channels - 1);
+    wsel.value = String(this.weightsChannel);
+    this.#buildWeights(false);
+
+    // A successful apply clears the engine's messages.
+    for (const m of this.form.querySelectorAll('p.msg')) m.textContent = '';
+    if (this.errorField) setMessage(this.errorField, null);
+    this.errorField = null;
+  }
+
+  #biasRow(c) {
+    const container = this.q('#bias-rows');
+    const id = `bias-${c}`;
+    const text = el('input', { type: 'text', id, inputMode: 'decimal', spellcheck: false, className: 'num' });
+    const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
+    container.append(el('div', { className: 'field' }, el('label', { htmlFor: id }, `bias, channel ${c}`), text, msg));
+    const take = (show) => {
+      const r = parseDecimal(text.value);
+      if (r.error) { if (show) setMessage(text, r.error); return; }
+      if (!Number.isFinite(Math.fround(r.value))) { if (show) setMessage(text, 'too large for float32'); return; }
+      setMessage(text, null);
+      if (Math.fround(this.draft.params.bias[c]) !== Math.fround(r.value)) this.commit(text, (d) => { d.params.bias[c] = r.value; });
+    };
+    text.addEventListener('input', () => take(false));
+    text.addEventListener('change', () => take(true));
+    return { text };
+  }
+
+  /** Show an engine error beside the control that caused it (or its group). */
+  showError(field, message) {
+    const group = field?.closest?.('[data-group]');
+    if (field && field.closest('.field, .row, #input-codes-row')?.querySelector('.msg')) {
+      setMessage(field, message);
+      this.errorField = field;
+      return field;
+    }
+    const msg = group?.querySelector('p.msg');
+    if (msg) msg.textContent = message;
+    return msg;
+  }
+}
+
+function formatCodes(codes, shape) {
+  const lines = [];
+  for (let i = 0; i < codes.length; i += shape.width) lines.push(codes.slice(i, i + shape.width).join(' '));
+  return lines.join('\n');
+}

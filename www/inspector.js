@@ -1,0 +1,78 @@
+// The pixel inspector: both traces side by side (every step, float values
+// with their bits), the step where they part highlighted, the causes in
+// words, the accumulator's taps, and an aria-live summary.
+import { el, clear } from './dom.js';
+
+function valueCell(step) {
+  if (!step) return el('td', { className: 'none' }, '—');
+  const td = el('td', {}, el('span', { className: 'val' }, step.decimal));
+  if (step.bits) td.append(el('span', { className: 'bits' }, step.bits));
+  td.append(el('span', { className: 'kind' }, step.value.type));
+  return td;
+}
+
+const same = (x, y) => x && y && Number(x.value.v) === Number(y.value.v);
+
+export class Inspector {
+  constructor(root) {
+    this.root = root;
+  }
+
+  show(frame) {
+    const r = this.root;
+    const ins = frame.inspect;
+    const summary = r.querySelector('#inspector-summary');
+    const causes = r.querySelector('#causes');
+    const body = r.querySelector('#trace tbody');
+    const taps = r.querySelector('#taps tbody');
+    clear(causes);
+    clear(body);
+    clear(taps);
+    r.querySelector('#trace-a').textContent = `A: ${frame.a_title}`;
+    r.querySelector('#trace-b').textContent = `B: ${frame.b_title}`;
+    if (!ins) {
+      summary.textContent = 'Select a pixel in the map (click it, or focus the map and use the arrow keys).';
+      r.dataset.pixel = '';
+      return;
+    }
+    const x = ins.explanation;
+    r.dataset.pixel = `${x.channel},${x.row},${x.col}`;
+    const head = `Channel ${x.channel}, row ${x.row}, col ${x.col}: A = ${x.out_a}, B = ${x.out_b}${ins.clamped ? ' (A is clamped here)' : ''}. `;
+    summary.textContent = head + x.summary;
+    for (const c of x.causes) {
+      causes.append(el('li', { 'data-code': c.code }, el('code', {}, c.code), ' ', c.text));
+    }
+    // Rows: A's steps in order, B's extra steps after the A step they follow.
+    const bKeys = new Map(x.b.steps.map((s) => [s.key, s]));
+    const aKeys = new Set(x.a.steps.map((s) => s.key));
+    const rows = [];
+    for (const s of x.a.steps) rows.push([s, bKeys.get(s.key)]);
+    let at = 0;
+    for (const s of x.b.steps) {
+      const i = rows.findIndex(([a]) => a && a.key === s.key);
+      if (i >= 0) { at = i + 1; continue; }
+      if (!aKeys.has(s.key)) rows.splice(at++, 0, [null, s]);
+    }
+    for (const [a, b] of rows) {
+      const step = a ?? b;
+      const parts = x.parts_at && step.key === x.parts_at;
+      const differs = a && b && !same(a, b);
+      const label = el('th', { scope: 'row' }, el('span', { className: 'label' }, step.label));
+      if (parts) label.append(el('strong', { className: 'parts-mark' }, ' ◀ they part here'));
+      else if (differs) label.append(el('span', { className: 'differs-mark', title: 'values differ' }, ' ≠'));
+      const formulas = [a?.formula, b?.formula].filter(Boolean);
+      const unique = [...new Set(formulas)];
+      if (unique.length) label.append(el('span', { className: 'formula' }, unique.join(' | ')));
+      const tr = el('tr', { 'data-key': step.key, className: [parts ? 'parts' : '', differs ? 'differs' : ''].join(' ').trim() }, label, valueCell(a), valueCell(b));
+      body.append(tr);
+    }
+    const sum = ins.taps.reduce((t, p) => t + p.product, 0);
+    r.querySelector('#taps-summary').textContent = `Accumulator: ${ins.taps.length} tap${ins.taps.length === 1 ? '' : 's'}, sum ${sum}`;
+    for (const t of ins.taps) {
+      taps.append(el('tr', {},
+        el('td', {}, t.in_channel), el('td', {}, t.ky), el('td', {}, t.kx),
+        el('td', {}, t.input_yx ? `${t.input_yx[0]}, ${t.input_yx[1]}` : 'padding'),
+        el('td', {}, t.qx), el('td', {}, t.qw), el('td', {}, t.product)));
+    }
+  }
+}

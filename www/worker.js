@@ -1,0 +1,44 @@
+// The engine's worker (a module worker importing the same wasm-bindgen
+// output as the page could): it owns the one `Lens`, so long recomputes never
+// block the page. Protocol (every request has an `id`; every reply echoes it):
+//   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}
+//   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
+//   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
+//   {id, type: 'update', scenario}    -> {id, ok, value: Frame}   (Frame: see src/render.rs,
+//                                        plus rgba/a/b typed arrays, transferred; ms: time in the worker)
+//   any failure                       -> {id, ok: false, error: 'message'}
+import init, { Lens } from './pkg/qconv_lens.js';
+
+const ready = init().then(() => new Lens());
+
+self.onmessage = async (event) => {
+  const msg = event.data ?? {};
+  const { id, type } = msg;
+  try {
+    const lens = await ready;
+    switch (type) {
+      case 'presets':
+        self.postMessage({ id, ok: true, value: Lens.presets() });
+        break;
+      case 'preset':
+        self.postMessage({ id, ok: true, value: Lens.preset(String(msg.preset)) });
+        break;
+      case 'float32':
+        self.postMessage({ id, ok: true, value: Lens.float32(Number(msg.value)) });
+        break;
+      case 'update': {
+        const t0 = performance.now();
+        const frame = lens.update(msg.scenario);
+        frame.ms = performance.now() - t0;
+        const transfer = [frame.rgba.buffer];
+        if (frame.a) transfer.push(frame.a.buffer, frame.b.buffer);
+        self.postMessage({ id, ok: true, value: frame }, transfer);
+        break;
+      }
+      default:
+        throw new Error(`unknown request ${JSON.stringify(type)}`);
+    }
+  } catch (err) {
+    self.postMessage({ id, ok: false, error: String(err?.message ?? err) });
+  }
+};
