@@ -33,6 +33,8 @@ pub struct Explanation {
     pub parts_at: Option<&'static str>,
     pub causes: Vec<Cause>,
     pub summary: String,
+    /// The terms of the exact accumulator, in summation order.
+    pub taps: Vec<crate::conv::Tap>,
 }
 
 fn assumption_code(a: Assumption) -> &'static str {
@@ -229,6 +231,7 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         parts_at,
         causes,
         summary,
+        taps: run.taps(index),
     })
 }
 
@@ -317,7 +320,31 @@ pub fn render_text(e: &Explanation, title_a: &str, title_b: &str) -> String {
     for c in &e.causes {
         out.push_str(&format!("cause [{}]: {}\n", c.code, c.text));
     }
+    out.push_str(&taps_text(e));
     out.push_str(&e.summary);
     out.push('\n');
+    out
+}
+
+/// The accumulator's terms: all of them for small kernels, the first few otherwise.
+fn taps_text(e: &Explanation) -> String {
+    const SHOWN: usize = 12;
+    let live: Vec<_> = e.taps.iter().filter(|t| t.input_yx.is_some()).collect();
+    let mut out = format!(
+        "accumulator = sum of {} term{} (qx - zx)·(qw - zw), {} in the padding (0):\n",
+        e.taps.len(),
+        if e.taps.len() == 1 { "" } else { "s" },
+        e.taps.len() - live.len()
+    );
+    for t in live.iter().take(SHOWN) {
+        let (y, x) = t.input_yx.unwrap_or_default();
+        out.push_str(&format!(
+            "  qx = input[c{} y{} x{}] = {}, qw = weight[c{} {},{}] = {}: term {}\n",
+            t.in_channel, y, x, t.qx, t.in_channel, t.ky, t.kx, t.qw, t.product
+        ));
+    }
+    if live.len() > SHOWN {
+        out.push_str(&format!("  … {} more\n", live.len() - SHOWN));
+    }
     out
 }
