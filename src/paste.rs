@@ -324,9 +324,16 @@ fn describe_char(c: char) -> String {
     }
 }
 
-fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
-    let b = text.as_bytes();
+/// Tokens, and the first character-level error (tokens stop there): it is
+/// reported only if the parser gets that far, so errors come in text order.
+fn lex(text: &str) -> (Vec<Tok>, Option<PasteError>) {
     let mut toks = Vec::new();
+    let e = lex_into(text, &mut toks).err();
+    (toks, e)
+}
+
+fn lex_into(text: &str, toks: &mut Vec<Tok>) -> Result<(), PasteError> {
+    let b = text.as_bytes();
     let (mut i, mut line, mut line_start) = (0usize, 1u32, true);
     let to_eol = |mut j: usize| {
         while j < b.len() && b[j] != b'\n' {
@@ -361,7 +368,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
         }
         if first && (b[i..].starts_with(b">>>") || b[i..].starts_with(b"In [")) {
             let e = to_eol(i);
-            push(&mut toks, T::Hint, i, e);
+            push(toks, T::Hint, i, e);
             i = e;
             continue;
         }
@@ -375,7 +382,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
         match c {
             b'#' => {
                 let e = to_eol(i);
-                push(&mut toks, T::Hint, i, e);
+                push(toks, T::Hint, i, e);
                 i = e;
             }
             b'(' | b')' | b'[' | b']' | b',' | b'=' | b':' => {
@@ -388,11 +395,11 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
                     b'=' => T::Eq,
                     _ => T::Colon,
                 };
-                push(&mut toks, t, i, i + 1);
+                push(toks, t, i, i + 1);
                 i += 1;
             }
             b'.' if b[i..].starts_with(b"...") => {
-                push(&mut toks, T::Ellipsis, i, i + 3);
+                push(toks, T::Ellipsis, i, i + 3);
                 i += 3;
             }
             b'\'' | b'"' => {
@@ -403,7 +410,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
                 if j >= b.len() || b[j] != c {
                     return err(line as usize, PasteErrorKind::Syntax, "unterminated string");
                 }
-                push(&mut toks, T::Str, i + 1, j);
+                push(toks, T::Str, i + 1, j);
                 i = j + 1;
             }
             _ if c.is_ascii_alphabetic() || c == b'_' => {
@@ -418,7 +425,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
                 } else {
                     T::Ident
                 };
-                push(&mut toks, t, i, j);
+                push(toks, t, i, j);
                 i = j;
             }
             _ if c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.') => {
@@ -472,7 +479,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
                         format!("{:?} is not a number", &text[i..k]),
                     );
                 }
-                push(&mut toks, T::Num, i, j);
+                push(toks, T::Num, i, j);
                 i = j;
             }
             _ => {
@@ -488,7 +495,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, PasteError> {
             }
         }
     }
-    Ok(toks)
+    Ok(())
 }
 
 // ------------------------------------------------------------------ syntax tree
@@ -557,6 +564,8 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     i: usize,
     depth: usize,
+    /// The parser looked past the last token.
+    hit_end: std::cell::Cell<bool>,
 }
 
 fn tok_name(t: T) -> &'static str {
@@ -580,7 +589,11 @@ const SUMMARIZED: &str = "the printout is summarized ('...'): values are missing
 
 impl<'a> Parser<'a> {
     fn peek(&self, k: usize) -> Option<Tok> {
-        self.toks.get(self.i + k).copied()
+        let t = self.toks.get(self.i + k).copied();
+        if t.is_none() {
+            self.hit_end.set(true);
+        }
+        t
     }
     fn text(&self, t: Tok) -> &'a str {
         &self.text[t.s as usize..t.e as usize]
@@ -1423,6 +1436,26 @@ impl<'a> Reader<'a> {
     /// wins over a rounded one if they agree; disagreeing values are an error.
     fn set_act(&mut self, input: bool, q: ActQParams) -> Result<(), PasteError> {
         let what = if input { "input" } else { "output" };
+        if !(q.scale.value > 0.0) || !q.scale.value.is_finite() || !((q.scale.value as f32) > 0.0) {
+            return err(
+                q.lines.first,
+                PasteErrorKind::Value,
+                format!(
+                    "{what} scale {} is not a positive finite number",
+                    q.scale.text
+                ),
+            );
+        }
+        if !(0..=255).contains(&q.zero_point) {
+            return err(
+                q.lines.first,
+                PasteErrorKind::Value,
+                format!(
+                    "{what} zero point {} is not in 0..255 (quint8)",
+                    q.zero_point
+                ),
+            );
+        }
         let slot = if input {
             &mut self.out.input_qparams
         } else {
@@ -1537,12 +1570,15 @@ impl<'a> Reader<'a> {
                 let why = by_hint(&hint).unwrap_or_else(|| format!("a {dtype} printout"));
                 if let Some(s) = scales
                     .iter()
-                    .find(|s| !(s.value > 0.0) || !s.value.is_finite())
+                    .find(|s| !(s.value > 0.0) || !s.value.is_finite() || !((s.value as f32) > 0.0))
                 {
                     return err(
                         lines.last,
                         PasteErrorKind::Value,
-                        format!("scale {} is not a positive finite number", s.text),
+                        format!(
+                            "scale {} is not a positive finite number (in float32)",
+                            s.text
+                        ),
                     );
                 }
                 match dtype.as_str() {
@@ -1778,17 +1814,38 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
             ),
         });
     }
-    let toks = lex(text)?;
+    let (toks, lex_err) = lex(text);
     let mut r = Reader {
         p: Parser {
             text,
             toks,
             i: 0,
             depth: 0,
+            hit_end: std::cell::Cell::new(false),
         },
         out: Paste::default(),
         float_weight: None,
     };
+    match (read_all(&mut r), lex_err) {
+        // The parser stopped before the bad character: its error comes first.
+        (Err(e), Some(_)) if !r.p.hit_end.get() => return Err(e),
+        (_, Some(le)) => return Err(le),
+        (Err(e), None) => return Err(e),
+        (Ok(()), None) => {}
+    }
+    let mut out = r.out;
+    if out.found.is_empty() {
+        return Err(PasteError {
+            line: None,
+            kind: PasteErrorKind::Empty,
+            message: "no PyTorch printout found in the paste".into(),
+        });
+    }
+    finish(&mut out);
+    Ok(out)
+}
+
+fn read_all(r: &mut Reader<'_>) -> Result<(), PasteError> {
     let mut hint: Option<Hint> = None;
     let mut param = false;
     while let Some(t) = r.p.peek(0) {
@@ -1822,16 +1879,7 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
             }
         }
     }
-    let mut out = r.out;
-    if out.found.is_empty() {
-        return Err(PasteError {
-            line: None,
-            kind: PasteErrorKind::Empty,
-            message: "no PyTorch printout found in the paste".into(),
-        });
-    }
-    finish(&mut out);
-    Ok(out)
+    Ok(())
 }
 
 /// Codes from dequantized weights, fields, suggestions.
