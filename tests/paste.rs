@@ -546,11 +546,11 @@ fn apply_is_atomic_and_needs_a_runnable_result() {
         + &format!(
             "tensor([[{}]], dtype=torch.int8)",
             (0..16)
-                .map(|_| format!("[{}]", vec![format!("[{}]", vec!["-128"; 7].join(", ")); 7].join(", ")))
+                .map(|_| format!("[{}]", vec![format!("[{}]", ["-128"; 7].join(", ")); 7].join(", ")))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
-        + "\n# input\ntensor([[" + &vec![format!("[{}]", vec![format!("[{}]", vec!["255"; 7].join(", ")); 7].join(", ")); 16].join(", ")
+        + "\n# input\ntensor([[" + &vec![format!("[{}]", vec![format!("[{}]", ["255"; 7].join(", ")); 7].join(", ")); 16].join(", ")
         + "]], dtype=torch.uint8)\nQuantize(scale=tensor([0.0078]), zero_point=tensor([128]), dtype=torch.quint8)";
     let p = parse(&text).unwrap();
     let base = preset("forum").unwrap();
