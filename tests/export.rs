@@ -213,13 +213,9 @@ fn have_torch() -> bool {
 fn run_python(code: &str) -> Result<String, String> {
     let dir = std::env::temp_dir().join(format!("qconv-lens-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join(format!(
-        "s{}.py",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let f = dir.join(format!("s{n}.py"));
     std::fs::write(&f, code).unwrap();
     let out = Command::new("python3")
         .arg(&f)
