@@ -182,11 +182,12 @@ pub fn tie_legend() -> Vec<LegendEntry> {
         .collect()
 }
 
-/// Largest heatmap side in canvas pixels for small outputs.
-pub const MAX_SIDE_PX: usize = 512;
+/// Largest heatmap side in canvas pixels for small outputs (the page scales
+/// the canvas up with CSS, pixelated; fewer pixels keep a repaint cheap).
+pub const MAX_SIDE_PX: usize = 256;
 
 /// Canvas pixels per output pixel: large cells for small outputs (the forum's
-/// 4x16 gets 32 px cells), one pixel from 512 up.
+/// 4x16 gets 16 px cells), one pixel from 256 up.
 pub fn cell_size(rows: usize, cols: usize) -> usize {
     (MAX_SIDE_PX / rows.max(cols).max(1)).clamp(1, 32)
 }
@@ -716,8 +717,9 @@ mod tests {
 
     #[test]
     fn cell_sizes() {
-        assert_eq!(cell_size(4, 16), 32);
-        assert_eq!(cell_size(64, 64), 8);
+        assert_eq!(cell_size(4, 16), 16);
+        assert_eq!(cell_size(3, 3), 32);
+        assert_eq!(cell_size(64, 64), 4);
         assert_eq!(cell_size(512, 512), 1);
         assert_eq!(cell_size(1000, 3), 1);
     }
@@ -775,8 +777,8 @@ mod tests {
         let mut s = Session::new();
         let f = s.update(preset("forum").unwrap()).unwrap();
         assert!(f.recomputed);
-        assert_eq!((f.rows, f.cols, f.cell), (4, 16, 32));
-        assert_eq!(s.rgba.len(), 16 * 32 * 4 * 32 * 4);
+        assert_eq!((f.rows, f.cols, f.cell), (4, 16, 16));
+        assert_eq!(s.rgba.len(), 16 * 16 * 4 * 16 * 4);
         let ins = f.inspect.as_ref().unwrap();
         assert_eq!((ins.explanation.out_a, ins.explanation.out_b), (30, 31));
         assert!(ins

@@ -42,10 +42,11 @@ export function parseInteger(text, min, max) {
 const clone = (v) => structuredClone(v);
 
 /** Show or clear the message of a field (beside it; the input gets aria-invalid). */
-export function setMessage(input, text) {
+export function setMessage(input, text, kind = 'parse') {
   const msg = input?.closest('.field, .row, div')?.querySelector('.msg');
   if (!msg) return;
   msg.textContent = text ?? '';
+  msg.dataset.kind = text ? kind : '';
   msg.hidden = !text;
   if (text) {
     if (!msg.id) msg.id = `${input.id || 'f' + Math.random().toString(36).slice(2)}-msg`;
@@ -54,6 +55,12 @@ export function setMessage(input, text) {
   } else {
     input.removeAttribute('aria-invalid');
   }
+}
+
+/** Clear a field's parse message (an engine message stays until the engine accepts). */
+function clearParse(input) {
+  const msg = input?.closest('.field, .row, div')?.querySelector('.msg');
+  if (msg?.dataset.kind === 'parse') setMessage(input, null);
 }
 
 /** Resize weights, per-channel parameters, bias and typed codes to a new shape. */
@@ -183,7 +190,7 @@ export class Controls {
         if (show) setMessage(text, r.error);
         return;
       }
-      setMessage(text, null);
+      clearParse(text);
       range.value = String(Math.log10(r.value));
       if (getPath(this.draft, path) !== r.value) this.commit(text, (d) => setPath(d, path, r.value));
     };
@@ -209,7 +216,7 @@ export class Controls {
         if (show) setMessage(num, r.error);
         return;
       }
-      setMessage(num, null);
+      clearParse(num);
       if (range) range.value = String(r.value);
       if (getPath(this.draft, path) !== r.value) this.commit(num, (d) => setPath(d, path, r.value));
     };
@@ -273,7 +280,7 @@ export class Controls {
       const take = (show) => {
         const r = num.validity.badInput ? { error: 'not a whole number' } : parseInteger(num.value, min, max);
         if (r.error) { if (show) setMessage(num, r.error); return; }
-        setMessage(num, null);
+        clearParse(num);
         if (getPath(this.draft.shape, path) === r.value) return;
         this.commit(num, (d) => {
           const shape = clone(d.shape);
@@ -304,7 +311,7 @@ export class Controls {
     const takeSeed = (show) => {
       const r = parseInteger(seed.value, 0, 4294967295);
       if (r.error) { if (show) setMessage(seed, r.error); return; }
-      setMessage(seed, null);
+      clearParse(seed);
       if (this.draft.input.seed !== r.value) this.commit(seed, (d) => { d.input.seed = r.value; });
     };
     seed.addEventListener('input', () => takeSeed(false));
@@ -313,7 +320,7 @@ export class Controls {
     const takeValue = (show) => {
       const r = parseDecimal(value.value);
       if (r.error) { if (show) setMessage(value, r.error); return; }
-      setMessage(value, null);
+      clearParse(value);
       if (this.draft.input.value !== r.value) this.commit(value, (d) => { d.input.value = r.value; });
     };
     value.addEventListener('input', () => takeValue(false));
@@ -327,7 +334,7 @@ export class Controls {
       if (bad !== undefined) error = `“${bad}” is not a code from 0 to 255`;
       else if (parts.length !== n) error = `${parts.length} codes typed; the shape needs ${n}`;
       if (error) { if (show) setMessage(codes, error); return; }
-      setMessage(codes, null);
+      clearParse(codes);
       this.commit(codes, (d) => { d.input.codes = parts.map(Number); });
     };
     codes.addEventListener('input', () => takeCodes(false));
@@ -410,32 +417,42 @@ export class Controls {
     const put = (input, v) => { if (input !== active && input.value !== v) input.value = v; };
     const f = frame.floats;
     const showF32 = (row, info) => {
-      row.out.textContent = `float32 ${info.decimal} · ${info.bits}${info.exact ? '' : ' (rounded)'}`;
+      const t = `float32 ${info.decimal} · ${info.bits}${info.exact ? '' : ' (rounded)'}`;
+      if (row.out.textContent !== t) row.out.textContent = t;
+    };
+    // Writing a slider's value forces a layout: only when it moves.
+    const putRange = (range, v) => {
+      if (range && range !== active && range.lastSet !== v) {
+        range.value = String(v);
+        range.lastSet = v;
+      }
     };
     const putScale = (row, v, info) => {
       put(row.text, fmtNumber(v));
-      if (row.range !== active) row.range.value = String(Math.log10(v));
+      putRange(row.range, Math.log10(v));
       showF32(row, info);
     };
     putScale(this.scales[0], d.params.input_scale, f.input_scale);
     putScale(this.scales[1], d.params.output_scale, f.output_scale);
 
     const p = d.params;
-    q('#per-channel').checked = p.per_channel;
+    const check = (box, v) => { if (box.checked !== v) box.checked = v; };
+    const choose = (sel, v) => { if (sel.value !== v) sel.value = v; };
+    check(q('#per-channel'), p.per_channel);
     const nW = p.weight_scales.length;
     this.#rebuildList(q('#weight-scale-rows'), 'wscales', nW, (c) =>
       this.#scaleRow(q('#weight-scale-rows'), `weight-scale-${c}`, nW > 1 ? `weight scale, channel ${c}` : 'weight scale', `params.weight_scales.${c}`));
     this.wscales.forEach((row, c) => putScale(row, p.weight_scales[c], f.weight_scales[c]));
 
-    const putInt = (row, v) => { put(row.num, String(v)); if (row.range && row.range !== active) row.range.value = String(v); };
+    const putInt = (row, v) => { put(row.num, String(v)); putRange(row.range, v); };
     putInt(this.zps[0], p.input_zero_point);
     putInt(this.zps[1], p.output_zero_point);
     this.#rebuildList(q('#weight-zp-rows'), 'wzps', p.weight_zero_points.length, (c) =>
       this.#intRow(q('#weight-zp-rows'), `weight-zp-${c}`, nW > 1 ? `weight zero point, channel ${c}` : 'weight zero point', `params.weight_zero_points.${c}`, -128, 127));
     this.wzps.forEach((row, c) => putInt(row, p.weight_zero_points[c]));
 
-    q('#has-bias').checked = !!p.bias;
-    q('#relu').checked = p.relu;
+    check(q('#has-bias'), !!p.bias);
+    check(q('#relu'), p.relu);
     const nB = p.bias ? p.bias.length : 0;
     this.#rebuildList(q('#bias-rows'), 'biases', nB, (c) => this.#biasRow(c));
     (this.biases ?? []).forEach((row, c) => {
@@ -446,12 +463,12 @@ export class Controls {
     for (const side of ['a', 'b']) {
       const comp = d[side];
       const sel = q(`#comp-${side}`);
-      sel.value = comp.kind;
+      choose(sel, comp.kind);
       const box = sel.parentElement.querySelector('fieldset.hand');
-      box.hidden = comp.kind !== 'hand';
+      if (box.hidden !== (comp.kind !== 'hand')) box.hidden = comp.kind !== 'hand';
       if (comp.kind === 'hand') {
-        for (const cb of box.querySelectorAll('input[type=checkbox]')) cb.checked = !!comp[cb.dataset.key];
-        for (const s of box.querySelectorAll('select')) s.value = comp[s.dataset.key];
+        for (const cb of box.querySelectorAll('input[type=checkbox]')) check(cb, !!comp[cb.dataset.key]);
+        for (const s of box.querySelectorAll('select')) choose(s, comp[s.dataset.key]);
       }
     }
 
@@ -460,10 +477,11 @@ export class Controls {
 
     // Input.
     const inp = d.input;
-    q('#input-kind').value = inp.kind;
-    q('#input-seed-row').hidden = inp.kind !== 'random';
-    q('#input-value-row').hidden = inp.kind !== 'constant';
-    q('#input-codes-row').hidden = inp.kind !== 'codes';
+    choose(q('#input-kind'), inp.kind);
+    const show = (node, on) => { if (node.hidden === on) node.hidden = !on; };
+    show(q('#input-seed-row'), inp.kind === 'random');
+    show(q('#input-value-row'), inp.kind === 'constant');
+    show(q('#input-codes-row'), inp.kind === 'codes');
     if (inp.kind === 'random') put(q('#input-seed'), String(inp.seed));
     if (inp.kind === 'constant') put(q('#input-value'), fmtNumber(inp.value));
     if (inp.kind === 'codes') {
@@ -478,11 +496,11 @@ export class Controls {
       for (let c = 0; c < d.shape.out_channels; c++) wsel.append(el('option', { value: c }, String(c)));
     }
     this.weightsChannel = Math.min(this.weightsChannel, d.shape.out_channels - 1);
-    wsel.value = String(this.weightsChannel);
+    choose(wsel, String(this.weightsChannel));
     this.#buildWeights(false);
 
     // A successful apply clears the engine's messages.
-    for (const m of this.form.querySelectorAll('p.msg')) m.textContent = '';
+    for (const m of this.form.querySelectorAll('p.msg')) if (m.textContent) m.textContent = '';
     if (this.errorField) setMessage(this.errorField, null);
     this.errorField = null;
   }
@@ -497,7 +515,7 @@ export class Controls {
       const r = parseDecimal(text.value);
       if (r.error) { if (show) setMessage(text, r.error); return; }
       if (!Number.isFinite(Math.fround(r.value))) { if (show) setMessage(text, 'too large for float32'); return; }
-      setMessage(text, null);
+      clearParse(text);
       if (Math.fround(this.draft.params.bias[c]) !== Math.fround(r.value)) this.commit(text, (d) => { d.params.bias[c] = r.value; });
     };
     text.addEventListener('input', () => take(false));
@@ -509,7 +527,7 @@ export class Controls {
   showError(field, message) {
     const group = field?.closest?.('[data-group]');
     if (field && field.closest('.field, .row, #input-codes-row')?.querySelector('.msg')) {
-      setMessage(field, message);
+      setMessage(field, message, 'engine');
       this.errorField = field;
       return field;
     }

@@ -24,6 +24,8 @@ export class Heatmap {
       if (p) { this.canvas.focus(); this.select(p[0], p[1]); }
     });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
+    // The text table is built only while it is open (it can be long).
+    root.querySelector('#diff-table-wrap').addEventListener('toggle', () => this.#table());
     root.querySelector('#channel').addEventListener('change', (e) => this.onView({ channel: Number(e.target.value) }));
     for (const r of root.querySelectorAll('input[name=map]')) {
       r.addEventListener('change', () => { if (r.checked) this.onView({ map: r.value }); });
@@ -38,10 +40,10 @@ export class Heatmap {
       this.canvas.width = width;
       this.canvas.height = height;
     }
-    // Display size: small outputs are painted with big cells already; large
-    // ones scale up to at least 256 CSS px, pixelated.
-    const scale = Math.max(1, Math.floor(256 / Math.max(width, height)));
-    this.canvas.style.width = `${width * scale}px`;
+    // Display size: Rust paints cells up to 256 px per side; CSS scales the
+    // canvas up (pixelated) to about 512 px.
+    const scale = Math.max(1, Math.floor(512 / Math.max(width, height)));
+    if (this.canvas.style.width !== `${width * scale}px`) this.canvas.style.width = `${width * scale}px`;
     this.image = new ImageData(frame.rgba, width, height);
     this.selected = frame.view.pixel ? [...frame.view.pixel] : null;
     this.#paint();
@@ -52,8 +54,10 @@ export class Heatmap {
       clear(chSel);
       for (let c = 0; c < frame.channels; c++) chSel.append(el('option', { value: c }, String(c)));
     }
-    chSel.value = String(frame.view.channel);
-    for (const radio of r.querySelectorAll('input[name=map]')) radio.checked = radio.value === frame.view.map;
+    if (chSel.value !== String(frame.view.channel)) chSel.value = String(frame.view.channel);
+    for (const radio of r.querySelectorAll('input[name=map]')) {
+      if (radio.checked !== (radio.value === frame.view.map)) radio.checked = radio.value === frame.view.map;
+    }
 
     const n = frame.differing_by_channel[frame.view.channel];
     const count = r.querySelector('#count');
@@ -65,10 +69,13 @@ export class Heatmap {
     this.canvas.setAttribute('aria-label', `Heatmap, ${frame.view.map === 'tie' ? 'closeness of A to a .5 tie' : 'A − B'}, channel ${frame.view.channel}, ${frame.rows} by ${frame.cols} pixels`);
     r.querySelector('#map-summary').textContent = frame.summary;
     this.#legend(frame);
-    this.#table(frame);
+    this.#table();
   }
 
   #legend(frame) {
+    const key = JSON.stringify([frame.legend_title, frame.legend, frame.clamped]);
+    if (key === this.legendKey) return;
+    this.legendKey = key;
     const box = this.root.querySelector('#legend');
     clear(box);
     box.append(el('p', { className: 'legend-title' }, frame.legend_title));
@@ -81,9 +88,14 @@ export class Heatmap {
     box.append(list);
   }
 
-  #table(frame) {
+  #table() {
+    const frame = this.frame;
+    const wrap = this.root.querySelector('#diff-table-wrap');
+    const n = frame.differing_by_channel[frame.view.channel];
+    wrap.querySelector('summary').textContent = `Table of differing pixels (${n})`;
     const body = this.root.querySelector('#diff-table tbody');
     clear(body);
+    if (!wrap.open) return;
     for (const p of frame.list) {
       const tr = el('tr', {}, el('td', {}, p.row), el('td', {}, p.col), el('td', {}, p.a), el('td', {}, p.b), el('td', {}, signed(p.a - p.b)));
       body.append(tr);

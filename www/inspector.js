@@ -16,18 +16,20 @@ const same = (x, y) => x && y && Number(x.value.v) === Number(y.value.v);
 export class Inspector {
   constructor(root) {
     this.root = root;
+    this.frame = null;
+    // The taps table is built only while it is open.
+    root.querySelector('#taps-wrap').addEventListener('toggle', () => this.#taps());
   }
 
   show(frame) {
+    this.frame = frame;
     const r = this.root;
     const ins = frame.inspect;
     const summary = r.querySelector('#inspector-summary');
     const causes = r.querySelector('#causes');
     const body = r.querySelector('#trace tbody');
-    const taps = r.querySelector('#taps tbody');
     clear(causes);
     clear(body);
-    clear(taps);
     r.querySelector('#trace-a').textContent = `A: ${frame.a_title}`;
     r.querySelector('#trace-b').textContent = `B: ${frame.b_title}`;
     if (!ins) {
@@ -66,8 +68,18 @@ export class Inspector {
       const tr = el('tr', { 'data-key': step.key, className: [parts ? 'parts' : '', differs ? 'differs' : ''].join(' ').trim() }, label, valueCell(a), valueCell(b));
       body.append(tr);
     }
+    this.#taps();
+  }
+
+  #taps() {
+    const r = this.root;
+    const ins = this.frame?.inspect;
+    const taps = r.querySelector('#taps tbody');
+    clear(taps);
+    if (!ins) return;
     const sum = ins.taps.reduce((t, p) => t + p.product, 0);
     r.querySelector('#taps-summary').textContent = `Accumulator: ${ins.taps.length} tap${ins.taps.length === 1 ? '' : 's'}, sum ${sum}`;
+    if (!r.querySelector('#taps-wrap').open) return;
     for (const t of ins.taps) {
       taps.append(el('tr', {},
         el('td', {}, t.in_channel), el('td', {}, t.ky), el('td', {}, t.kx),

@@ -60,7 +60,9 @@ function applyHide(hide = []) {
  * the control that changed (engine errors are shown beside it).
  */
 export async function apply(next, { source = 'api', field = null } = {}) {
+  const t0 = performance.now();
   const reply = await engine.update(next);
+  const t1 = performance.now();
   if (reply.superseded) return { ok: false, superseded: true };
   if (!reply.ok) {
     const where = controls.showError(field, reply.error);
@@ -72,8 +74,11 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   scenario = { ...structuredClone(next), view: frame.view };
   controls.sync(scenario, frame);
   heatmap.draw(frame);
+  const tMap = performance.now();
   inspector.show(frame);
   applyHide(scenario.view.hide);
+  const t2 = performance.now();
+  timing.last = { total: t2 - t0, heatmap: tMap - t0, worker: frame.ms, main: t2 - t1 };
   status(`${frame.recomputed ? 'Computed' : 'Redrawn'} in ${frame.ms.toFixed(1)} ms.`);
   timing.frames += 1;
   if (timing.navigationToFirstHeatmap === null) {

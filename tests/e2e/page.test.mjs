@@ -1,0 +1,193 @@
+// The explainer page end to end, in headless Chromium: the forum case, the
+// inspector, keyboard use, invalid input, and a large scenario that must not
+// freeze the page. Screenshots go to tests/e2e/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, screenshot, BASE_URL } from './browser.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function ready(page) {
+  await page.waitForSelector('html[data-ready]', { timeout: 20000 });
+}
+
+const frames = (page) => page.evaluate(() => window.qconvLens.timing.frames);
+
+/** Run `action`, then wait until the page has drawn a new frame. */
+async function nextFrame(page, action) {
+  const n = await frames(page);
+  await action();
+  await page.waitForFunction((n) => window.qconvLens.timing.frames > n, n, { timeout: 20000 });
+}
+
+/** The canvas pixels (RGBA) as read back with getImageData, plus the count. */
+async function canvasState(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('#heatmap-canvas');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619) >>> 0;
+    return { hash: h, width: c.width, height: c.height, count: document.querySelector('#count').textContent };
+  });
+}
+
+async function select(page, row, col) {
+  await nextFrame(page, async () => {
+    await page.evaluate(([row, col]) => {
+      const f = window.qconvLens.currentFrame();
+      const c = document.querySelector('#heatmap-canvas');
+      const r = c.getBoundingClientRect();
+      const x = r.left + ((col + 0.5) / f.cols) * r.width;
+      const y = r.top + ((row + 0.5) / f.rows) * r.height;
+      c.dispatchEvent(new MouseEvent('click', { clientX: x, clientY: y, bubbles: true }));
+    }, [row, col]);
+  });
+}
+
+test('the forum preset: 30 vs 31 where the input code is 24, blamed on the rounded scales', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  assert.equal(await page.$eval('#preset', (s) => s.options[s.selectedIndex].textContent), 'PyTorch forum: 24 -> 30, not 31');
+  for (const [row, col] of [[2, 15], [3, 0]]) {
+    await select(page, row, col);
+    const summary = await page.textContent('#inspector-summary');
+    assert.match(summary, new RegExp(`row ${row}, col ${col}: A = 30, B = 31`), summary);
+    assert.equal(await page.getAttribute('[data-group="inspector"]', 'data-pixel'), `0,${row},${col}`);
+    const codes = await page.$$eval('#causes li', (lis) => lis.map((li) => [li.dataset.code, li.textContent]));
+    assert.ok(codes.some(([c, t]) => c === 'printed_scale' && t.includes('output scale was shortened')), JSON.stringify(codes));
+    // The trace shows float32 bits and highlights where the computations part.
+    const parts = await page.textContent('#trace tr.parts');
+    assert.match(parts, /they part here/);
+    assert.match(await page.textContent('#trace'), /0x3c0070b1/);
+    const taps = await page.textContent('#taps-summary');
+    assert.match(taps, /1 tap, sum 3048/);
+  }
+  // The input at (2,15) and (3,0) is code 24: the 48th value of the ramp.
+  const codes = await page.evaluate(() => window.qconvLens.currentFrame().input_codes);
+  assert.equal(codes[2 * 16 + 15], 24);
+  assert.equal(codes[3 * 16 + 0], 24);
+  // The text alternative lists the differing pixels.
+  const table = await page.$$eval('#diff-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert.ok(table.length > 0);
+  await screenshot(page, 'forum');
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.close();
+});
+
+test('a scale slider moved with the keyboard changes the canvas and the count', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  const before = await canvasState(page);
+  await page.focus('#output-scale-range');
+  let after = before;
+  for (let i = 0; i < 12 && after.count === before.count; i++) {
+    await nextFrame(page, () => page.keyboard.press('ArrowRight'));
+    after = await canvasState(page);
+  }
+  assert.notEqual(after.count, before.count, 'the count of differing pixels changed');
+  assert.notEqual(after.hash, before.hash, 'the canvas pixels changed');
+  const value = Number(await page.inputValue('#output-scale'));
+  assert.ok(value > 0.004019, `the field follows the slider: ${value}`);
+  assert.match(await page.textContent('#output-scale-f32'), /float32 [0-9.e-]+ · 0x[0-9a-f]{8}/);
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.close();
+});
+
+test('arrow keys move the inspected pixel', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  const pixel = () => page.getAttribute('[data-group="inspector"]', 'data-pixel');
+  assert.equal(await pixel(), '0,2,15');
+  await page.focus('#heatmap-canvas');
+  await nextFrame(page, () => page.keyboard.press('ArrowLeft'));
+  assert.equal(await pixel(), '0,2,14');
+  await nextFrame(page, () => page.keyboard.press('ArrowDown'));
+  assert.equal(await pixel(), '0,3,14');
+  await nextFrame(page, () => page.keyboard.press('Home'));
+  assert.equal(await pixel(), '0,3,0');
+  assert.match(await page.textContent('#inspector-summary'), /row 3, col 0: A = 30, B = 31/);
+  await nextFrame(page, () => page.keyboard.press('ArrowDown')); // stays inside
+  assert.equal(await pixel(), '0,3,0');
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.close();
+});
+
+test('invalid input shows a message beside the field and keeps the last result', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  const before = await canvasState(page);
+  const framesBefore = await frames(page);
+  const msg = () => page.$eval('#output-scale', (i) => i.closest('.field').querySelector('.msg').textContent);
+  for (const bad of ['0', 'abc', 'NaN', '-1', '1e-60']) {
+    await page.fill('#output-scale', bad);
+    await page.press('#output-scale', 'Tab');
+    assert.notEqual(await msg(), '', `a message for ${JSON.stringify(bad)}`);
+    assert.equal(await page.getAttribute('#output-scale', 'aria-invalid'), 'true');
+  }
+  assert.equal(await frames(page), framesBefore, 'no new frame from invalid values');
+  assert.deepEqual(await canvasState(page), before);
+  // A valid value clears the message.
+  await nextFrame(page, async () => {
+    await page.fill('#output-scale', '0.004');
+    await page.press('#output-scale', 'Tab');
+  });
+  assert.equal(await msg(), '');
+  // A value only the engine refuses (a kernel larger than the 4x16 input).
+  const mid = await canvasState(page);
+  await page.fill('#shape-kernel-0', '7');
+  await page.press('#shape-kernel-0', 'Tab');
+  await page.waitForFunction(() => document.querySelector('#shape-kernel-0').closest('.field').querySelector('.msg').textContent !== '');
+  const kmsg = await page.$eval('#shape-kernel-0', (i) => i.closest('.field').querySelector('.msg').textContent);
+  assert.match(kmsg, /kernel height/);
+  assert.deepEqual(await canvasState(page), mid, 'the last valid result stays');
+  await screenshot(page, 'invalid');
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.close();
+});
+
+test('a 512x512, 3->16 scenario does not freeze the page and shows progress', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  const result = await page.evaluate(async () => {
+    const s = structuredClone(window.qconvLens.current());
+    const cout = 16, cin = 3, k = 3;
+    s.shape = { ...s.shape, in_channels: cin, out_channels: cout, height: 512, width: 512, kernel: [k, k], padding: [1, 1] };
+    s.input = { kind: 'random', seed: 3 };
+    s.weights = Array.from({ length: cout * cin * k * k }, (_, i) => ((i * 37) % 255) - 127);
+    s.params = { ...s.params, per_channel: false, weight_scales: [0.0037], weight_zero_points: [0], bias: new Array(cout).fill(0.01), output_zero_point: 64 };
+    s.view = { ...s.view, pixel: [100, 200], channel: 5 };
+    // Ticks of the main thread while the engine works.
+    let ticks = 0, last = performance.now(), maxGap = 0, sawProgress = false;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+      if (!document.querySelector('#busy').hidden) sawProgress = true;
+    }, 10);
+    const t0 = performance.now();
+    const r = await window.qconvLens.apply(s, { source: 'test' });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    return { ok: r.ok, error: r.error, ms, ticks, maxGap, sawProgress, busyHidden: document.querySelector('#busy').hidden };
+  });
+  assert.ok(result.ok, result.error);
+  assert.ok(result.ms > 100, `took ${result.ms} ms (long enough to show progress)`);
+  assert.ok(result.sawProgress, 'progress was shown');
+  assert.ok(result.busyHidden, 'progress hidden again');
+  assert.ok(result.ticks >= result.ms / 10 / 4, `main thread ticked ${result.ticks} times in ${result.ms} ms`);
+  assert.ok(result.maxGap < 250, `longest main-thread gap ${result.maxGap} ms`);
+  const state = await canvasState(page);
+  assert.equal(state.width, 512);
+  assert.equal(await page.getAttribute('[data-group="inspector"]', 'data-pixel'), '5,100,200');
+  await screenshot(page, 'large');
+  assert.deepEqual(errors, [], errors.join('\n'));
+  console.log(`512x512 3->16: ${result.ms.toFixed(0)} ms, ${result.ticks} main-thread ticks, longest gap ${result.maxGap.toFixed(0)} ms`);
+  await page.close();
+});
