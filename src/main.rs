@@ -1,8 +1,9 @@
 //! `qconv-lens`: the engine in a terminal.
 //!
-//!   qconv-lens verify FILE...                 check golden files bit for bit
-//!   qconv-lens explain [--preset ID] [--pixel ROW,COL] [--channel C] [--a COMP] [--b COMP]
-//!   qconv-lens presets                        list the presets
+//!   qconv-lens verify FILE...        check golden files bit for bit
+//!   qconv-lens explain | compare | link [--preset ID | --link URL] ...
+//!   qconv-lens import FILE | export  pasted printouts in, PyTorch script out
+//!   qconv-lens presets               list the presets
 use qconv_lens::explain::{explain, render_text};
 use qconv_lens::golden::verify_file;
 use qconv_lens::requant::Computation;
@@ -15,12 +16,19 @@ const USAGE: &str = "usage:
       Check golden files (conv, quantize, observer or module; detected from the
       content) bit for bit. Prints each failing case and 'N passed, M failed'.
       Exit 0 when all pass, 1 when a case fails, 2 when a file cannot be read.
-  qconv-lens explain [--preset ID] [--pixel ROW,COL] [--channel C] [--a COMP] [--b COMP]
+  qconv-lens explain [--preset ID | --link URL] [--pixel ROW,COL] [--channel C] [--a COMP] [--b COMP]
       Side-by-side trace of one output pixel for two computations
-      (default: the forum preset, fbgemm vs the hand calculation, pixel 0,0).
-      COMP is fbgemm, qnnpack, float or hand.
-  qconv-lens compare [--preset ID] [--a COMP] [--b COMP]
+      (default: the forum preset, fbgemm vs the hand calculation, at the
+      case's selected pixel). COMP is fbgemm, qnnpack, float or hand.
+      --link takes a page link (whole URL or #fragment).
+  qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP]
       Every output pixel: A - B per channel ('.' where they agree), and the count.
+  qconv-lens link [--preset ID | --link URL] [--a COMP] [--b COMP]
+      Print the case's permalink fragment (canonical, current version).
+  qconv-lens import FILE|- [--preset ID] [--json]
+      Read pasted PyTorch printouts into a case (see `qconv-lens import --help`).
+  qconv-lens export [--preset ID]
+      Print a PyTorch script that reproduces the case.
   qconv-lens presets
       List the presets.";
 
@@ -45,6 +53,16 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("qconv-lens compare: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some("link") => match parse_opts(&args[1..]) {
+            Ok(o) => {
+                println!("#{}", qconv_lens::link::encode(&o.scenario));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("qconv-lens link: {e}");
                 ExitCode::from(2)
             }
         },
@@ -119,7 +137,8 @@ struct Opts {
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
     let mut preset_id = "forum".to_string();
-    let (mut row, mut col, mut channel) = (0usize, 0usize, 0usize);
+    let mut link: Option<String> = None;
+    let (mut pixel, mut channel) = (None, None);
     let (mut a, mut b) = (None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -130,24 +149,43 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         };
         match flag.as_str() {
             "--preset" => preset_id = value()?,
+            "--link" => link = Some(value()?),
             "--pixel" => {
                 let v = value()?;
                 let (r, c) = v
                     .split_once(',')
                     .ok_or_else(|| format!("--pixel takes ROW,COL, got {v:?}"))?;
-                row = r.trim().parse().map_err(|_| format!("bad row {r:?}"))?;
-                col = c.trim().parse().map_err(|_| format!("bad column {c:?}"))?;
+                let row = r.trim().parse().map_err(|_| format!("bad row {r:?}"))?;
+                let col = c.trim().parse().map_err(|_| format!("bad column {c:?}"))?;
+                pixel = Some((row, col));
             }
             "--channel" => {
                 let v = value()?;
-                channel = v.parse().map_err(|_| format!("bad channel {v:?}"))?;
+                channel = Some(v.parse().map_err(|_| format!("bad channel {v:?}"))?);
             }
             "--a" => a = Some(Computation::parse(&value()?).map_err(|e| e.to_string())?),
             "--b" => b = Some(Computation::parse(&value()?).map_err(|e| e.to_string())?),
             other => return Err(format!("unknown option {other:?}\n{USAGE}")),
         }
     }
-    let mut sc = preset(&preset_id).map_err(|e| e.to_string())?;
+    let mut sc = match link {
+        // A link never fails to open; what it got wrong is said on stderr.
+        Some(l) => {
+            let d = qconv_lens::link::decode(&l);
+            for n in &d.notes {
+                eprintln!(
+                    "link: {}{}{}",
+                    n.key,
+                    if n.key.is_empty() { "" } else { ": " },
+                    n.message
+                );
+            }
+            d.scenario
+        }
+        None => preset(&preset_id).map_err(|e| e.to_string())?,
+    };
+    let (row, col) = pixel.or(sc.view.pixel).unwrap_or((0, 0));
+    let channel = channel.unwrap_or(sc.view.channel);
     if let Some(a) = a {
         sc.a = a;
     }

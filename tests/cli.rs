@@ -106,3 +106,32 @@ fn explain_bad_arguments_are_clear() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown computation"), "{err}");
 }
+
+#[test]
+fn links_drive_explain_and_compare() {
+    let (code, link, _) = qconv(&["link", "--preset", "bias"]);
+    assert_eq!(code, 0);
+    let link = link.trim();
+    assert!(link.starts_with("#v=1&"), "{link}");
+    let url = format!("https://example.org/qconv-lens/{link}");
+    let (code, a, _) = qconv(&["compare", "--link", &url]);
+    let (_, b, _) = qconv(&["compare", "--preset", "bias"]);
+    assert_eq!(code, 0);
+    assert_eq!(a, b);
+    // The forum link carries its selected pixel (2,15).
+    let (_, forum, _) = qconv(&["link", "--preset", "forum"]);
+    let (code, out, _) = qconv(&["explain", "--link", forum.trim()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("pixel channel 0, row 2, col 15")
+            && out.contains("fbgemm gives 30, hand gives 31"),
+        "{out}"
+    );
+    let (code, out, err) = qconv(&["explain", "--link", "#v=1&sy=NaN&zz=1", "--pixel", "2,15"]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("link: sy:") && err.contains("link: zz: is not a setting"),
+        "{err}"
+    );
+    assert!(out.contains("fbgemm gives 30"), "{out}");
+}
