@@ -74,12 +74,14 @@ test('the forum preset: 30 vs 31 where the input code is 24, blamed on the round
   assert.equal(codes[3 * 16 + 0], 24);
   // The text alternative lists the differing pixels (built when opened).
   await page.click('#diff-table-wrap summary');
+  await page.waitForSelector('#diff-table tbody tr'); // the toggle event comes in a later task
   const table = await page.$$eval('#diff-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
   assert.ok(table.some((r) => r.join(' ') === '2 15 30 31 −1'), JSON.stringify(table));
   assert.ok(table.some((r) => r.join(' ') === '3 0 30 31 −1'), JSON.stringify(table));
   assert.match(await page.textContent('#map-summary'), /of 64 output pixels differ/);
   // The taps table too.
   await page.click('#taps-wrap summary');
+  await page.waitForSelector('#taps tbody tr');
   assert.deepEqual(await page.$$eval('#taps tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent))),
     [['0', '0', '0', '3, 0', '24', '127', '3048']]);
   await screenshot(page, 'forum');
