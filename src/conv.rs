@@ -224,7 +224,7 @@ impl<'a> IntConv<'a> {
             let z = zx as i32;
             padded(s, x, &mut scratch.f32s, |q| (q as i32 - z) as f32);
             let w: Vec<f32> = wz.iter().map(|&v| v as f32).collect();
-            lanes::f32_exact(s, &scratch.f32s, &w, out, &mut scratch.i32s)
+            lanes::f32_exact(s, &scratch.f32s, &w, out)
         } else if bound <= i32::MAX as u128 {
             let z = zx as i32;
             padded(s, x, &mut scratch.i32s, |q| q as i32 - z);
@@ -233,7 +233,7 @@ impl<'a> IntConv<'a> {
         } else {
             let mut xp = vec![];
             padded(s, x, &mut xp, |q| q as i64 - zx);
-            conv_blocked::<i64>(s, &xp, &wz, out)
+            conv_blocked::<i64, false>(s, &xp, &wz, out)
         }
     }
 
@@ -320,6 +320,11 @@ fn padded<T: Copy + Default>(s: &ConvShape, x: &[u8], out: &mut Vec<T>, f: impl 
 /// Integer or float lanes; `madd` must be exact for the values it gets.
 trait Lane: Copy + Default {
     fn madd(self, x: Self, w: Self) -> Self;
+    /// The same in one instruction where the CPU has one (same exact result).
+    #[inline(always)]
+    fn madd_fused(self, x: Self, w: Self) -> Self {
+        self.madd(x, w)
+    }
     /// The accumulator as int32, or the value that does not fit.
     fn store(self) -> std::result::Result<i32, i64>;
 }
@@ -345,9 +350,15 @@ impl Lane for i64 {
 }
 impl Lane for f32 {
     /// Products of 8-bit codes and their sums below 2^24 are exact in float32,
-    /// so the fused multiply-add introduces no rounding at all.
+    /// so neither the multiply nor the add rounds.
     #[inline(always)]
     fn madd(self, x: f32, w: f32) -> f32 {
+        self + x * w
+    }
+    /// Only with hardware FMA: elsewhere (wasm, baseline x86-64) `mul_add` is
+    /// a software routine.
+    #[inline(always)]
+    fn madd_fused(self, x: f32, w: f32) -> f32 {
         x.mul_add(w, self)
     }
     /// Exact integers below 2^24: the cast is exact.
@@ -363,7 +374,19 @@ const BLOCK: usize = 64;
 
 /// Register-blocked direct convolution over the padded input `xp`.
 #[inline(always)]
-fn conv_blocked<T: Lane>(s: &ConvShape, xp: &[T], w: &[T], out: &mut [i32]) -> Result<()> {
+fn conv_blocked<T: Lane, const FUSED: bool>(
+    s: &ConvShape,
+    xp: &[T],
+    w: &[T],
+    out: &mut [i32],
+) -> Result<()> {
+    let madd = |a: T, x: T, w: T| {
+        if FUSED {
+            a.madd_fused(x, w)
+        } else {
+            a.madd(x, w)
+        }
+    };
     let (oh, ow) = s.output_hw();
     let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
     let cin_g = s.in_channels / s.groups;
@@ -397,14 +420,14 @@ fn conv_blocked<T: Lane>(s: &ConvShape, xp: &[T], w: &[T], out: &mut [i32]) -> R
                             let xs: &[T; BLOCK] =
                                 xp[off + row + ox0..][..BLOCK].try_into().expect("block");
                             for j in 0..BLOCK {
-                                acc[j] = acc[j].madd(xs[j], wv);
+                                acc[j] = madd(acc[j], xs[j], wv);
                             }
                         }
                     } else {
                         for &(off, wv) in &taps {
                             let base = off + row + ox0 * sw;
                             for (j, a) in acc[..len].iter_mut().enumerate() {
-                                *a = a.madd(xp[base + j * sw], wv);
+                                *a = madd(*a, xp[base + j * sw], wv);
                             }
                         }
                     }
@@ -427,28 +450,13 @@ mod lanes {
     use super::{conv_blocked, ConvShape};
     use crate::error::Result;
 
-    pub fn f32_exact(
-        s: &ConvShape,
-        xp: &[f32],
-        w: &[f32],
-        out: &mut [i32],
-        spare: &mut Vec<i32>,
-    ) -> Result<()> {
+    pub fn f32_exact(s: &ConvShape, xp: &[f32], w: &[f32], out: &mut [i32]) -> Result<()> {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { f32_avx2(s, xp, w, out) };
         }
-        #[cfg(target_arch = "wasm32")]
-        return conv_blocked::<f32>(s, xp, w, out);
-        // Without hardware FMA, `mul_add` is a library call: use int32 lanes.
-        #[allow(unreachable_code)]
-        {
-            spare.clear();
-            spare.extend(xp.iter().map(|&v| v as i32));
-            let wi: Vec<i32> = w.iter().map(|&v| v as i32).collect();
-            i32_exact(s, spare, &wi, out)
-        }
+        conv_blocked::<f32, false>(s, xp, w, out)
     }
 
     pub fn i32_exact(s: &ConvShape, xp: &[i32], w: &[i32], out: &mut [i32]) -> Result<()> {
@@ -457,19 +465,19 @@ mod lanes {
             // SAFETY: the CPU has AVX2.
             return unsafe { i32_avx2(s, xp, w, out) };
         }
-        conv_blocked::<i32>(s, xp, w, out)
+        conv_blocked::<i32, false>(s, xp, w, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn f32_avx2(s: &ConvShape, xp: &[f32], w: &[f32], out: &mut [i32]) -> Result<()> {
-        conv_blocked::<f32>(s, xp, w, out)
+        conv_blocked::<f32, true>(s, xp, w, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn i32_avx2(s: &ConvShape, xp: &[i32], w: &[i32], out: &mut [i32]) -> Result<()> {
-        conv_blocked::<i32>(s, xp, w, out)
+        conv_blocked::<i32, false>(s, xp, w, out)
     }
 }
 

@@ -13,7 +13,7 @@
 use crate::conv::Tap;
 use crate::error::{Error, Result};
 use crate::explain::{explain, Explanation};
-use crate::scenario::{MapKind, Run, Scenario, View};
+use crate::scenario::{MapKind, Run, Scenario, View, Workspace};
 use crate::trace::{key, Probe};
 use serde::Serialize;
 
@@ -372,6 +372,8 @@ pub const TYPED_MAX: usize = 4096;
 pub struct Session {
     scenario: Option<Scenario>,
     run: Option<Run>,
+    /// Buffers of replaced runs, reused by the next run.
+    ws: Workspace,
     /// RGBA of the last frame.
     pub rgba: Vec<u8>,
     pre: Vec<f64>,
@@ -450,8 +452,10 @@ impl Session {
                 .as_ref()
                 .is_some_and(|old| same_but_view(old, &s));
         if !reuse {
-            let run = s.run()?;
-            self.run = Some(run);
+            let run = s.run_in(&mut self.ws)?;
+            if let Some(old) = self.run.replace(run) {
+                self.ws.recycle(old);
+            }
         }
         let Some(run) = self.run.as_ref() else {
             return Err(Error::Input("no run".into()));

@@ -1,7 +1,7 @@
 //! The Scenario: one quantized conv and the two computations being compared.
 //! It flows URL -> engine -> heatmap -> trace; the page, the CLI, presets and
 //! (later) paste import all produce one.
-use crate::conv::{ConvShape, IntConv};
+use crate::conv::{ConvShape, IntConv, Scratch};
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_quint8, DType};
 use crate::requant::{Computation, ConvQParams, HandAssumptions, Requant, Rounding};
@@ -178,6 +178,39 @@ impl Scenario {
     }
 }
 
+/// Buffers kept between runs: the page recomputes on every slider step, and
+/// reuse keeps wasm memory flat and skips fresh allocations.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    scratch: Scratch,
+    spare: Vec<Vec<i32>>,
+}
+
+impl Workspace {
+    /// Takes back the buffers of a run that is no longer needed.
+    pub fn recycle(&mut self, run: Run) {
+        let Run {
+            acc,
+            raw_acc,
+            fbgemm_acc,
+            out_a,
+            out_b,
+            ..
+        } = run;
+        self.spare.extend(
+            [Some(acc), raw_acc, fbgemm_acc, Some(out_a), Some(out_b)]
+                .into_iter()
+                .flatten(),
+        );
+        // Keep at most what one run needs.
+        self.spare.truncate(5);
+    }
+
+    fn take(&mut self) -> Vec<i32> {
+        self.spare.pop().unwrap_or_default()
+    }
+}
+
 /// A scenario computed: input codes, accumulators, both outputs.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -211,6 +244,11 @@ impl Scenario {
     }
 
     pub fn run(&self) -> Result<Run> {
+        self.run_in(&mut Workspace::default())
+    }
+
+    /// `run`, reusing the buffers of earlier runs given back to `ws`.
+    pub fn run_in(&self, ws: &mut Workspace) -> Result<Run> {
         self.validate()?;
         let s = &self.shape;
         let p = &self.params;
@@ -226,17 +264,18 @@ impl Scenario {
             weight: &weights,
             weight_zero_points: &zps,
         };
-        let acc = conv.accumulate()?;
+        let mut acc = ws.take();
+        conv.accumulate_into(&mut ws.scratch, &mut acc)?;
         let raw_acc = if self.a.uses_raw_codes() || self.b.uses_raw_codes() {
             let zero = vec![0i64; s.out_channels];
-            Some(
-                IntConv {
-                    input_zero_point: 0,
-                    weight_zero_points: &zero,
-                    ..conv
-                }
-                .accumulate()?,
-            )
+            let mut raw = ws.take();
+            IntConv {
+                input_zero_point: 0,
+                weight_zero_points: &zero,
+                ..conv
+            }
+            .accumulate_into(&mut ws.scratch, &mut raw)?;
+            Some(raw)
         } else {
             None
         };
@@ -262,8 +301,10 @@ impl Scenario {
             rb,
             params: p.clone(),
         };
-        run.out_a = run.outputs(&run.ra);
-        run.out_b = run.outputs(&run.rb);
+        let (mut out_a, mut out_b) = (ws.take(), ws.take());
+        run.outputs_into(&run.ra, &mut out_a);
+        run.outputs_into(&run.rb, &mut out_b);
+        (run.out_a, run.out_b) = (out_a, out_b);
         Ok(run)
     }
 }
@@ -284,14 +325,20 @@ impl Run {
 
     /// All output codes of one computation, flat NCHW.
     pub fn outputs(&self, r: &Requant) -> Vec<i32> {
+        let mut out = vec![];
+        self.outputs_into(r, &mut out);
+        out
+    }
+
+    fn outputs_into(&self, r: &Requant, out: &mut Vec<i32>) {
         let acc = self.acc_for(r);
         let (oh, ow) = self.shape.output_hw();
         let plane = oh * ow;
-        let mut out = vec![0i32; acc.len()];
+        out.clear();
+        out.resize(acc.len(), 0);
         for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
             r.plane(i % self.shape.out_channels, a, o);
         }
-        out
     }
 
     pub fn channel_of(&self, index: usize) -> usize {
@@ -603,5 +650,36 @@ mod tests {
         assert_eq!(run.position(i), (0, 2, 5, 7));
         assert!(run.index(4, 0, 0).is_err());
         assert_eq!(run.taps(i).len(), 27);
+    }
+}
+
+#[cfg(test)]
+mod workspace_tests {
+    use super::*;
+
+    #[test]
+    fn recycled_buffers_give_the_same_run() {
+        let mut ws = Workspace::default();
+        let mut last: Option<Run> = None;
+        for id in ["per-channel", "forum", "clamping", "per-channel", "bias"] {
+            let mut sc = preset(id).unwrap();
+            if id == "clamping" {
+                // raw accumulators too (hand without zero points)
+                sc.b = Computation::Hand(HandAssumptions {
+                    ignore_zero_points: true,
+                    ..Default::default()
+                });
+            }
+            let fresh = sc.run().unwrap();
+            let reused = sc.run_in(&mut ws).unwrap();
+            assert_eq!(
+                (&reused.acc, &reused.out_a, &reused.out_b),
+                (&fresh.acc, &fresh.out_a, &fresh.out_b),
+                "{id}"
+            );
+            if let Some(old) = last.replace(reused) {
+                ws.recycle(old);
+            }
+        }
     }
 }
