@@ -11,6 +11,7 @@ pub mod depthwise;
 pub mod error;
 pub mod explain;
 pub mod flow;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod golden;
 pub mod link;
 pub mod observe;

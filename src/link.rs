@@ -25,19 +25,20 @@ pub const VERSION: u32 = 1;
 /// Longest fragment read; anything longer is refused as a whole.
 pub const MAX_LINK: usize = 256 * 1024;
 
-/// Control groups a classroom link may hide (`hide=`), by stable name.
+/// Control groups a classroom link may hide (`hide=`), by stable name: the
+/// page's `data-group` attributes.
 pub const GROUPS: &[&str] = &[
     "presets",
-    "shape",
-    "input",
-    "scales",
-    "zero-points",
-    "weights",
-    "bias",
+    "link",
     "computations",
+    "scales",
+    "zero_points",
+    "bias",
+    "weights",
+    "input",
+    "shape",
     "heatmap",
     "inspector",
-    "link",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -379,16 +380,26 @@ pub fn decode(link: &str) -> Decoded {
             );
         }
     }
+    let mut missing = vec![];
     for f in FIELDS {
         match pairs.iter().find(|(k, _)| k == f.key) {
             None if f.key == "hide" => {}
-            None => note(f.key, "missing; the forum case's value is used".into()),
+            None => missing.push(f.key),
             Some((_, v)) => match (f.set)(&mut sc, v) {
                 Ok(None) => {}
                 Ok(Some(adjusted)) => note(f.key, adjusted),
                 Err(why) => note(f.key, format!("{why}; the forum case's value is used")),
             },
         }
+    }
+    if !missing.is_empty() {
+        note(
+            "",
+            format!(
+                "missing (the forum case's values are used): {}",
+                missing.join(", ")
+            ),
+        );
     }
     for (key, message) in reconcile(&mut sc) {
         note(key, message);
@@ -1046,10 +1057,7 @@ mod tests {
             5e-324,
             0.1 + 0.2,
         ] {
-            assert_eq!(
-                f64_of(&f64_text(v)).unwrap().to_bits(),
-                v.to_bits()
-            );
+            assert_eq!(f64_of(&f64_text(v)).unwrap().to_bits(), v.to_bits());
         }
         assert_eq!(f64_text(0.004018464591354132), "0.004018464591354132");
         assert_eq!(f64_of("0x3f70624dd2f1a9fc"), Some(0.004));

@@ -650,11 +650,6 @@ fn summary(
     t
 }
 
-/// A scenario from JSON (serde_json), with a message naming what is wrong.
-pub fn scenario_from_json(text: &str) -> Result<Scenario> {
-    serde_json::from_str(text).map_err(|e| Error::Input(format!("scenario: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,13 +860,5 @@ mod tests {
         sc.view.map = MapKind::Tie;
         let f = s.update(sc).unwrap();
         assert!(f.exact_ties.unwrap() >= 100, "{:?}", f.exact_ties);
-    }
-
-    #[test]
-    fn scenario_json_round_trips() {
-        let sc = preset("per-channel").unwrap();
-        let text = serde_json::to_string(&sc).unwrap();
-        assert_eq!(scenario_from_json(&text).unwrap(), sc);
-        assert!(scenario_from_json("{}").is_err());
     }
 }

@@ -105,12 +105,22 @@ impl Lens {
         }
     }
 
-    /// The JSON text of the scenario on screen (for copying), or an error.
-    pub fn scenario_json(&self) -> Result<String, JsError> {
-        let s = self
-            .session
-            .scenario()
-            .ok_or_else(|| JsError::new("no scenario yet"))?;
-        serde_json::to_string(s).map_err(|e| JsError::new(&e.to_string()))
+    /// The permalink fragment (without `#`) of a scenario.
+    pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
+        let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+            .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+        Ok(crate::link::encode(&s))
+    }
+
+    /// Reads a link (URL, `#fragment` or fragment): `{scenario, version,
+    /// notes: [{key, message}]}`. Never fails on bad links: what could not be
+    /// read is in `notes` (plain text for the page's banner).
+    pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
+        to_js(&crate::link::decode(text))
+    }
+
+    /// The control groups a link may hide, by their `data-group` names.
+    pub fn link_groups() -> Result<JsValue, JsError> {
+        to_js(crate::link::GROUPS)
     }
 }

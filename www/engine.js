@@ -35,6 +35,9 @@ export class Engine {
   }
 
   presets() { return this.request('presets'); }
+  link(scenario) { return this.request('link', { scenario }); }
+  unlink(text) { return this.request('unlink', { text }); }
+  groups() { return this.request('groups'); }
   preset(id) { return this.request('preset', { preset: id }); }
 
   /** Compute a scenario: resolves {ok, value: frame} | {ok: false, error} | {superseded: true}. */

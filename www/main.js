@@ -12,9 +12,13 @@ import { Controls } from './controls.js';
 import { Heatmap } from './heatmap.js';
 import { Inspector } from './inspector.js';
 import { el } from './dom.js';
+import { Permalink } from './link.js';
 
 const $ = (sel) => document.querySelector(sel);
-const GROUPS = ['presets', 'shape', 'input', 'scales', 'zero_points', 'weights', 'bias', 'computations', 'heatmap', 'inspector'];
+const GROUPS = ['presets', 'link', 'computations', 'scales', 'zero_points', 'bias', 'weights', 'input', 'shape', 'heatmap', 'inspector'];
+// Groups are hidden only for a state opened from a link (a classroom link);
+// whoever edits the hide list keeps every control.
+let hiding = false;
 
 let scenario = null; // the scenario on screen (the engine accepted it), view included
 let frame = null;
@@ -49,6 +53,7 @@ function status(text, kind = '') {
 
 /** Hide the control groups named in view.hide. */
 function applyHide(hide = []) {
+  if (!hiding) hide = [];
   for (const g of GROUPS) {
     for (const node of document.querySelectorAll(`[data-group="${g}"]`)) node.hidden = hide.includes(g);
   }
@@ -76,6 +81,8 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   heatmap.draw(frame);
   const tMap = performance.now();
   inspector.show(frame);
+  if (source === 'link') hiding = scenario.view.hide.length > 0;
+  if (source === 'classroom') hiding = false;
   applyHide(scenario.view.hide);
   const t2 = performance.now();
   timing.last = { total: t2 - t0, heatmap: tMap - t0, worker: frame.ms, main: t2 - t1 };
@@ -85,7 +92,7 @@ export async function apply(next, { source = 'api', field = null } = {}) {
     timing.navigationToFirstHeatmap = performance.now();
     document.documentElement.dataset.ready = 'true';
   }
-  for (const fn of listeners) fn(scenario, frame, { source });
+  for (const fn of listeners) fn(scenario, frame, { source, field });
   return { ok: true, frame };
 }
 
@@ -119,9 +126,18 @@ async function start() {
   const sel = $('#preset');
   for (const p of presets.value) sel.append(el('option', { value: p.id }, p.title));
   sel.addEventListener('change', () => loadPreset(sel.value));
-  // A caller (permalinks) may have set a scenario before the engine was up.
+  // The address bar's link, if any; otherwise the landing preset.
+  const linked = await permalink.initial();
+  if (linked) {
+    const r = await apply(linked, { source: 'link' });
+    if (r.ok) return;
+  }
+  // A caller may have set a scenario before the engine was up.
   if (!scenario) await loadPreset(presets.value[0].id, 'start');
 }
+
+const permalink = new Permalink(engine, { apply, current, groups: GROUPS });
+onApplied((s, f, how) => permalink.follow(s, f, how));
 
 window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing };
 start();

@@ -4,6 +4,9 @@
 //   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}
 //   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
+//   {id, type: 'link', scenario}      -> {id, ok, value: 'v=1&…'}  (permalink fragment)
+//   {id, type: 'unlink', text}        -> {id, ok, value: {scenario, version, notes}}
+//   {id, type: 'groups'}              -> {id, ok, value: ['presets', …]}  (hideable groups)
 //   {id, type: 'update', scenario}    -> {id, ok, value: Frame}   (Frame: see src/render.rs,
 //                                        plus rgba/a/b typed arrays, transferred; ms: time in the worker)
 //   any failure                       -> {id, ok: false, error: 'message'}
@@ -25,6 +28,15 @@ self.onmessage = async (event) => {
         break;
       case 'float32':
         self.postMessage({ id, ok: true, value: Lens.float32(Number(msg.value)) });
+        break;
+      case 'link':
+        self.postMessage({ id, ok: true, value: Lens.encode_link(msg.scenario) });
+        break;
+      case 'unlink':
+        self.postMessage({ id, ok: true, value: Lens.decode_link(String(msg.text ?? '')) });
+        break;
+      case 'groups':
+        self.postMessage({ id, ok: true, value: Lens.link_groups() });
         break;
       case 'update': {
         const t0 = performance.now();

@@ -1,0 +1,168 @@
+// Permalinks: the whole scenario in the URL fragment (encoded and decoded in
+// Rust, src/link.rs, through the worker). The address bar follows the state:
+// replaceState while a control is being dragged or typed in (debounced, skipped
+// when unchanged), pushState for deliberate steps (a preset, a computation
+// picker), and Back/Forward or an edited fragment bring a state back. History
+// calls never throw out of here (browsers refuse them when called too often).
+// Link text only ever reaches the page as textContent.
+import { el, clear } from './dom.js';
+
+const DEBOUNCE_MS = 350;
+
+/** Is this change a deliberate step (its own history entry)? */
+function deliberate(source, field) {
+  if (source === 'preset' || source === 'paste' || source === 'calibrate') return true;
+  if (source !== 'controls' || !field) return false;
+  const id = typeof field === 'string' ? field : field.id;
+  return id === 'comp-a' || id === 'comp-b' || id === 'swap';
+}
+
+export class Permalink {
+  /**
+   * engine: www/engine.js Engine; root: the element holding the link controls
+   * (#link-tools) and the banner (#link-banner).
+   */
+  constructor(engine, { apply, current, groups }) {
+    this.engine = engine;
+    this.apply = apply;
+    this.current = current;
+    this.groups = groups;
+    this.fragment = null; // the fragment of the state on screen
+    this.pendingTimer = 0;
+    this.applying = false;
+    this.banner = document.querySelector('#link-banner');
+    this.bannerList = document.querySelector('#link-banner-list');
+    this.copyButton = document.querySelector('#copy-link');
+    this.feedback = document.querySelector('#copy-feedback');
+    this.linkText = document.querySelector('#link-text');
+    this.hideBoxes = document.querySelector('#hide-groups');
+    document.querySelector('#link-banner-close')?.addEventListener('click', () => { this.banner.hidden = true; });
+    this.copyButton?.addEventListener('click', () => this.copy());
+    window.addEventListener('popstate', () => this.fromAddress('popstate'));
+    window.addEventListener('hashchange', () => this.fromAddress('hashchange'));
+    this.buildHideBoxes();
+  }
+
+  /** The scenario of the address bar's link at start-up, or null (no link). */
+  async initial() {
+    const text = location.hash.slice(1);
+    if (!text) return null;
+    const r = await this.engine.unlink(text);
+    if (!r.ok) {
+      this.showNotes([{ key: '', message: r.error }]);
+      return null;
+    }
+    this.showNotes(r.value.notes);
+    return r.value.scenario;
+  }
+
+  /** onApplied listener: keep the address bar on the state shown. */
+  async follow(scenario, _frame, { source, field }) {
+    const r = await this.engine.link(scenario);
+    if (!r.ok) return;
+    const fragment = r.value;
+    this.fragment = fragment;
+    this.linkText.value = this.url(fragment);
+    this.syncHideBoxes(scenario.view?.hide ?? []);
+    clearTimeout(this.pendingTimer);
+    if (source === 'start' || source === 'link' || this.applying) {
+      this.write('replace', fragment);
+    } else if (deliberate(source, field)) {
+      this.write('push', fragment);
+    } else {
+      // Dragging a slider or typing: one entry, updated at most every DEBOUNCE_MS.
+      this.pendingTimer = setTimeout(() => this.write('replace', fragment), DEBOUNCE_MS);
+    }
+  }
+
+  url(fragment) {
+    return `${location.origin}${location.pathname}${location.search}#${fragment}`;
+  }
+
+  write(how, fragment) {
+    if (location.hash.slice(1) === fragment) return;
+    try {
+      if (how === 'push') history.pushState(null, '', `#${fragment}`);
+      else history.replaceState(null, '', `#${fragment}`);
+    } catch (err) {
+      // e.g. SecurityError when throttled: the page keeps working, the bar lags.
+      console.warn('address bar not updated:', err?.message ?? err);
+    }
+  }
+
+  /** Back/Forward or an edited fragment: show that state. */
+  async fromAddress(why) {
+    const text = location.hash.slice(1);
+    if (!text || text === this.fragment) return;
+    this.fragment = text;
+    const r = await this.engine.unlink(text);
+    if (!r.ok) return this.showNotes([{ key: '', message: r.error }]);
+    this.showNotes(r.value.notes);
+    this.applying = true;
+    try {
+      await this.apply(r.value.scenario, { source: 'link', field: why });
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  showNotes(notes) {
+    clear(this.bannerList);
+    if (!notes || notes.length === 0) {
+      this.banner.hidden = true;
+      return;
+    }
+    for (const n of notes.slice(0, 40)) {
+      this.bannerList.append(el('li', {}, n.key ? el('code', {}, n.key) : '', n.key ? ' ' : '', n.message));
+    }
+    if (notes.length > 40) this.bannerList.append(el('li', {}, `… and ${notes.length - 40} more`));
+    this.banner.hidden = false;
+  }
+
+  async copy() {
+    clearTimeout(this.pendingTimer);
+    const s = this.current();
+    if (!s) return;
+    const r = await this.engine.link(s);
+    if (!r.ok) return this.say(r.error);
+    this.write('replace', r.value);
+    const url = this.url(r.value);
+    this.linkText.value = url;
+    try {
+      await navigator.clipboard.writeText(url);
+      this.say('Link copied.');
+    } catch {
+      // No clipboard (permissions, insecure context): select it for Ctrl+C.
+      this.linkText.focus();
+      this.linkText.select();
+      this.say('Press Ctrl+C to copy the selected link.');
+    }
+  }
+
+  say(text) {
+    this.feedback.textContent = text;
+    clearTimeout(this.sayTimer);
+    this.sayTimer = setTimeout(() => { this.feedback.textContent = ''; }, 4000);
+  }
+
+  /** Classroom links: one checkbox per hideable control group. */
+  buildHideBoxes() {
+    if (!this.hideBoxes) return;
+    for (const g of this.groups) {
+      const id = `hide-${g}`;
+      const box = el('input', { type: 'checkbox', id, value: g });
+      box.addEventListener('change', () => {
+        const s = this.current();
+        if (!s) return;
+        const hide = [...this.hideBoxes.querySelectorAll('input:checked')].map((b) => b.value);
+        // Hiding applies when the link is opened, not here, so the teacher keeps the controls.
+        this.apply({ ...s, view: { ...s.view, hide } }, { source: 'classroom' });
+      });
+      this.hideBoxes.append(el('label', { className: 'check' }, box, ` ${g.replace('_', ' ')}`));
+    }
+  }
+
+  syncHideBoxes(hide) {
+    for (const b of this.hideBoxes?.querySelectorAll('input') ?? []) b.checked = hide.includes(b.value);
+  }
+}
