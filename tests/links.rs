@@ -46,6 +46,7 @@ fn typed_8x8_3x3_case_fits_the_budget() {
     sc.params.bias = Some((0..8).map(|c| c as f32 * 0.013 - 0.05).collect());
     sc.input = InputSource::Random { seed: 3 };
     let link = encode(&sc);
+    eprintln!("8 -> 8, 3x3 typed-weights link: {} chars", link.len());
     assert!(link.len() < 2000, "{} chars", link.len());
     assert_eq!(decode(&link).scenario, sc);
 }
