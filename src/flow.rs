@@ -267,6 +267,145 @@ pub fn forum_model(
     })
 }
 
+// ------------------------------------------------------------------ the page's calibration
+
+/// One calibration batch (or the input the converted model runs on): a
+/// generator of the page (`InputSource`, not `codes`) or typed float32 values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FloatBatch {
+    Generator(InputSource),
+    Floats(Vec<f32>),
+}
+
+impl FloatBatch {
+    /// The float32 values, NCHW, checked against the shape.
+    pub fn floats(&self, s: &ConvShape) -> Result<Vec<f32>> {
+        let v = match self {
+            FloatBatch::Generator(g) => g.floats(s).ok_or_else(|| {
+                Error::Input(
+                    "typed codes are not float data: pick a generator or type floats".into(),
+                )
+            })?,
+            FloatBatch::Floats(v) => v.clone(),
+        };
+        if v.len() != s.input_len() {
+            return Err(Error::BadShape(format!(
+                "{} float values, the model's {}x{}x{}x{} input needs {}",
+                v.len(),
+                s.batch,
+                s.in_channels,
+                s.height,
+                s.width,
+                s.input_len()
+            )));
+        }
+        if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+            return Err(Error::BadValue(format!("{x} is not a finite float")));
+        }
+        Ok(v)
+    }
+}
+
+/// What the page's calibrate section sends: the float model with its qconfig,
+/// the calibration batches, the input the converted model runs on, and B.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub model: FloatConv,
+    pub batches: Vec<FloatBatch>,
+    pub input: FloatBatch,
+    pub b: Computation,
+}
+
+/// One float weight through `convert`: `w * (1/scale)` in float32, rounded
+/// half to even, plus the zero point, clamped to qint8.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightStep {
+    pub channel: usize,
+    pub float: f32,
+    pub scaled: f32,
+    pub rounded: f64,
+    pub code: i8,
+}
+
+/// The page's calibration result: the derivations, each weight's conversion
+/// and the converted model as a scenario (A = the model's engine).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibrated {
+    pub converted: Converted,
+    pub weights: Vec<WeightStep>,
+    pub scenario: Scenario,
+}
+
+impl Calibration {
+    pub fn run(&self) -> Result<Calibrated> {
+        let s = &self.model.shape;
+        self.model.validate()?;
+        let batches: Vec<Vec<f32>> = self
+            .batches
+            .iter()
+            .map(|b| b.floats(s))
+            .collect::<Result<_>>()?;
+        let converted = self.model.calibrate(&batches)?;
+        let p = &converted.params;
+        // A generator stays a generator (QuantStub quantizes it with the new
+        // input scale); typed floats are quantized here the same way.
+        let input = match &self.input {
+            FloatBatch::Generator(g) if g.floats(s).is_some() => g.clone(),
+            b => {
+                let q = quantize_per_tensor(
+                    &b.floats(s)?,
+                    p.input_scale,
+                    p.input_zero_point,
+                    DType::QUInt8,
+                )?;
+                InputSource::Codes {
+                    codes: crate::quant::to_quint8("input", &q)?,
+                }
+            }
+        };
+        let scenario = converted.scenario(&self.model, input, self.b);
+        scenario.validate()?;
+        let channels = p.weight_scales.len();
+        let per = self.model.weight.len() / channels.max(1);
+        let mut weights = Vec::with_capacity(self.model.weight.len());
+        for (i, (&w, &code)) in self
+            .model
+            .weight
+            .iter()
+            .zip(&converted.weight_q)
+            .enumerate()
+        {
+            let c = (i / per.max(1)).min(channels - 1);
+            let scale = crate::quant::scale_f32("weight scale", p.weight_scales[c])?;
+            let scaled = w * (1.0f32 / scale);
+            weights.push(WeightStep {
+                channel: c,
+                float: w,
+                scaled,
+                rounded: crate::quant::rne32(scaled) as f64 + p.weight_zero_points[c] as f64,
+                code,
+            });
+        }
+        Ok(Calibrated {
+            converted,
+            weights,
+            scenario,
+        })
+    }
+
+    /// The eager flow as a PyTorch script (`export::pytorch_calibration_script`).
+    pub fn script(&self) -> Result<String> {
+        let s = &self.model.shape;
+        let batches: Vec<Vec<f32>> = self
+            .batches
+            .iter()
+            .map(|b| b.floats(s))
+            .collect::<Result<_>>()?;
+        crate::export::pytorch_calibration_script(&self.model, &batches, &self.input.floats(s)?)
+    }
+}
+
 // ------------------------------------------------------------------ golden checks
 
 // Not in the wasm build: the page never reads golden files (keeps serde_json out).

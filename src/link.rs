@@ -39,6 +39,9 @@ pub const GROUPS: &[&str] = &[
     "shape",
     "heatmap",
     "inspector",
+    "calibrate",
+    "paste",
+    "export",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

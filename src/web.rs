@@ -123,4 +123,65 @@ impl Lens {
     pub fn link_groups() -> Result<JsValue, JsError> {
         to_js(crate::link::GROUPS)
     }
+    /// The page's calibrate section: a `flow::Calibration` (float model with
+    /// its qconfig, calibration batches, run input, B) through prepare,
+    /// calibrate and convert. Returns `flow::Calibrated`: the derivations
+    /// (scales, zero points, min/max, formulas, histogram), each weight's
+    /// conversion, and the converted scenario.
+    pub fn calibrate(config: JsValue) -> Result<JsValue, JsError> {
+        let c = calibration(config)?;
+        to_js(&c.run().map_err(|e| JsError::new(&e.to_string()))?)
+    }
+
+    /// The eager flow of a calibration as a PyTorch script.
+    pub fn calibration_script(config: JsValue) -> Result<String, JsError> {
+        calibration(config)?
+            .script()
+            .map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// "Reproduce in PyTorch": the scenario as a self-contained script.
+    pub fn pytorch_script(scenario: JsValue) -> Result<String, JsError> {
+        let s = scenario_of(scenario)?;
+        crate::export::pytorch_script(&s).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Paste import: `{paste, scenario, notes, check}` (check: the pasted
+    /// output against fbgemm, or null). Nothing is applied here; an error
+    /// names the line (`line N: ...`).
+    pub fn paste(text: &str, base: JsValue) -> Result<JsValue, JsError> {
+        #[derive(Serialize)]
+        struct R {
+            paste: crate::paste::Paste,
+            scenario: Scenario,
+            notes: Vec<crate::paste::Note>,
+            check: Option<crate::paste::OutputCheck>,
+        }
+        let base = scenario_of(base)?;
+        let (paste, scenario, notes) =
+            crate::paste::import(text, &base).map_err(|e| JsError::new(&e.to_string()))?;
+        let check = crate::paste::check_output(&paste, &scenario);
+        to_js(&R {
+            paste,
+            scenario,
+            notes,
+            check,
+        })
+    }
+
+    /// The pasted output (in `text`) against fbgemm on `scenario` (e.g. after
+    /// a suggested scale was applied), or null.
+    pub fn paste_check(text: &str, scenario: JsValue) -> Result<JsValue, JsError> {
+        let s = scenario_of(scenario)?;
+        let p = crate::paste::parse(text).map_err(|e| JsError::new(&e.to_string()))?;
+        to_js(&crate::paste::check_output(&p, &s))
+    }
+}
+
+fn scenario_of(v: JsValue) -> Result<Scenario, JsError> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("scenario: {e}")))
+}
+
+fn calibration(v: JsValue) -> Result<crate::flow::Calibration, JsError> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("calibration: {e}")))
 }

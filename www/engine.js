@@ -39,6 +39,11 @@ export class Engine {
   unlink(text) { return this.request('unlink', { text }); }
   groups() { return this.request('groups'); }
   preset(id) { return this.request('preset', { preset: id }); }
+  calibrate(config) { return this.request('calibrate', { config }); }
+  calibrationScript(config) { return this.request('calibration-script', { config }); }
+  script(scenario) { return this.request('script', { scenario }); }
+  paste(text, scenario) { return this.request('paste', { text, scenario }); }
+  pasteCheck(text, scenario) { return this.request('paste-check', { text, scenario }); }
 
   /** Compute a scenario: resolves {ok, value: frame} | {ok: false, error} | {superseded: true}. */
   update(scenario) {

@@ -9,6 +9,11 @@
 //   {id, type: 'groups'}              -> {id, ok, value: ['presets', …]}  (hideable groups)
 //   {id, type: 'update', scenario}    -> {id, ok, value: Frame}   (Frame: see src/render.rs,
 //                                        plus rgba/a/b typed arrays, transferred; ms: time in the worker)
+//   {id, type: 'calibrate', config}  -> {id, ok, value: Calibrated}  (src/flow.rs Calibration -> Calibrated)
+//   {id, type: 'calibration-script', config} -> {id, ok, value: 'python source'}
+//   {id, type: 'script', scenario}    -> {id, ok, value: 'python source'}  (Reproduce in PyTorch)
+//   {id, type: 'paste', text, scenario} -> {id, ok, value: {paste, scenario, notes, check}}
+//   {id, type: 'paste-check', text, scenario} -> {id, ok, value: OutputCheck | null}
 //   any failure                       -> {id, ok: false, error: 'message'}
 import init, { Lens } from './pkg/qconv_lens.js';
 
@@ -37,6 +42,21 @@ self.onmessage = async (event) => {
         break;
       case 'groups':
         self.postMessage({ id, ok: true, value: Lens.link_groups() });
+        break;
+      case 'calibrate':
+        self.postMessage({ id, ok: true, value: Lens.calibrate(msg.config) });
+        break;
+      case 'calibration-script':
+        self.postMessage({ id, ok: true, value: Lens.calibration_script(msg.config) });
+        break;
+      case 'script':
+        self.postMessage({ id, ok: true, value: Lens.pytorch_script(msg.scenario) });
+        break;
+      case 'paste':
+        self.postMessage({ id, ok: true, value: Lens.paste(String(msg.text ?? ''), msg.scenario) });
+        break;
+      case 'paste-check':
+        self.postMessage({ id, ok: true, value: Lens.paste_check(String(msg.text ?? ''), msg.scenario) });
         break;
       case 'update': {
         const t0 = performance.now();
