@@ -13,9 +13,12 @@ import { Heatmap } from './heatmap.js';
 import { Inspector } from './inspector.js';
 import { el } from './dom.js';
 import { Permalink } from './link.js';
+import { Calibrate } from './calibrate.js';
+import { Paste } from './paste.js';
+import { Export } from './export.js';
 
 const $ = (sel) => document.querySelector(sel);
-const GROUPS = ['presets', 'link', 'computations', 'scales', 'zero_points', 'bias', 'weights', 'input', 'shape', 'heatmap', 'inspector'];
+const GROUPS = ['presets', 'link', 'computations', 'scales', 'zero_points', 'bias', 'weights', 'input', 'shape', 'heatmap', 'inspector', 'calibrate', 'paste', 'export'];
 // Groups are hidden only for a state opened from a link (a classroom link);
 // whoever edits the hide list keeps every control.
 let hiding = false;
@@ -139,5 +142,11 @@ async function start() {
 const permalink = new Permalink(engine, { apply, current, groups: GROUPS });
 onApplied((s, f, how) => permalink.follow(s, f, how));
 
-window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing };
+// From PyTorch and back: calibrate, paste import, export (each applies through `apply`).
+const calibrate = new Calibrate($('[data-group="calibrate"]'), { engine, apply, current });
+const paste = new Paste($('[data-group="paste"]'), { engine, apply, current });
+const exporter = new Export($('[data-group="export"]'), { engine, current, calibrationOf: (s) => calibrate.calibrationOf(s) });
+onApplied((s) => exporter.follow(s));
+
+window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter };
 start();

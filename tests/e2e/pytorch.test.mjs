@@ -1,0 +1,235 @@
+// From PyTorch and back, in the browser: paste the forum post's printouts,
+// calibrate the forum model like PyTorch (histogram plot, formulas, applied
+// parameters compute), and export the scenario as a script (Copy, Download).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { launch, openPage, screenshot, BASE_URL } from './browser.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const ready = (page) => page.waitForSelector('html[data-ready]', { timeout: 20000 });
+const frames = (page) => page.evaluate(() => window.qconvLens.timing.frames);
+
+async function nextFrame(page, action) {
+  const n = await frames(page);
+  await action();
+  await page.waitForFunction((n) => window.qconvLens.timing.frames > n, n, { timeout: 20000 });
+}
+
+/** Output codes of A and B at (row, col) of channel 0, and the input code there. */
+const at = (page, row, col) => page.evaluate(([row, col]) => {
+  const f = window.qconvLens.currentFrame();
+  const i = row * f.cols + col;
+  return { a: f.a[i], b: f.b[i], input: f.input_codes[i] };
+}, [row, col]);
+
+// The forum post's printouts, as printed (/work/shared/forum-post.txt).
+const FORUM = `CustomModel(
+(quant): Quantize(scale=tensor([0.0078]), zero_point=tensor([0]), dtype=torch.quint8)
+(conv1): QuantizedConv2d(1, 1, kernel_size=(1, 1), stride=(1, 1), scale=0.004018464591354132, zero_point=0)
+(dequant): DeQuantize()
+)
+# input
+tensor([[[[ 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8],
+[ 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16],
+[16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21, 22, 22, 23, 23, 24],
+[24, 25, 25, 26, 26, 27, 27, 28, 28, 29, 29, 30, 30, 31, 31, 32]]]],
+dtype=torch.uint8)
+# output
+tensor([[[[ 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 13, 13, 14, 14, 15],
+[15, 16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21, 22, 22, 23],
+[23, 24, 24, 25, 25, 26, 26, 27, 27, 28, 28, 28, 28, 29, 29, 30],
+[30, 31, 31, 32, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37, 38]]]],
+dtype=torch.uint8)
+# weight
+tensor([[[[0.4808]]]], size=(1, 1, 1, 1), dtype=torch.qint8,
+quantization_scheme=torch.per_channel_affine,
+scale=tensor([0.0038], dtype=torch.float64), zero_point=tensor([0]),
+axis=0)
+# int repr
+tensor([[[[127]]]], dtype=torch.int8)
+# bias
+tensor([0.0317], requires_grad=True)`;
+
+test('paste: the forum printouts fill the scenario, rounded values marked, 30 vs 31 at input code 24', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  // Start from the forum preset (A = fbgemm, B = the hand calculation) with
+  // another input and scales, so that what is shown comes from the paste.
+  await nextFrame(page, () => page.evaluate(() => {
+    const s = structuredClone(window.qconvLens.current());
+    s.input = { kind: 'gradient' };
+    s.params.input_scale = 0.01;
+    s.params.weight_scales = [0.002];
+    return window.qconvLens.apply(s, { source: 'api' });
+  }));
+  await page.fill('#paste-text', FORUM);
+  await nextFrame(page, () => page.click('#paste-import'));
+  await page.waitForSelector('#paste-result:not([hidden])');
+  const s = await page.evaluate(() => window.qconvLens.current());
+  assert.equal(s.shape.height, 4);
+  assert.equal(s.shape.width, 16);
+  assert.deepEqual(s.weights, [127]);
+  assert.equal(s.params.input_scale, 0.0078);
+  assert.deepEqual(s.params.weight_scales, [0.0038]);
+  assert.equal(s.params.output_scale, 0.004018464591354132);
+  assert.equal(s.input.kind, 'codes');
+  // Rounded printouts are marked; exact ones are not.
+  const fields = await page.$$eval('#paste-fields tbody tr', (trs) => Object.fromEntries(trs.map((tr) => [tr.dataset.field, tr.textContent])));
+  for (const f of ['input_scale', 'weight_scale[0]', 'bias[0]']) assert.match(fields[f], /rounded/, f);
+  assert.match(fields.output_scale, /exact/);
+  assert.doesNotMatch(fields.output_scale, /rounded/);
+  const found = await page.textContent('#paste-found');
+  assert.match(found, /input codes 1x1x4x16/);
+  assert.match(found, /output codes 1x1x4x16/);
+  // With the printed (rounded) scales fbgemm does not reproduce the printed output everywhere.
+  const check = await page.textContent('#paste-check');
+  assert.match(check, /differs from fbgemm on 2 of 64 values/, check);
+  // The forum's question: input code 24 -> fbgemm 30, the hand calculation 31.
+  for (const [row, col] of [[2, 15], [3, 0]]) {
+    const v = await at(page, row, col);
+    assert.deepEqual(v, { a: 30, b: 31, input: 24 }, `(${row},${col})`);
+  }
+  // The suggestion (weight scale from the dequantized weight) applies and the output is re-checked.
+  const sug = await page.textContent('#paste-suggestions');
+  assert.match(sug, /0\.003786/);
+  await nextFrame(page, () => page.click('#paste-suggestions button[data-suggestion="0"]'));
+  const s2 = await page.evaluate(() => window.qconvLens.current());
+  assert.deepEqual(s2.params.weight_scales, [0.003786]);
+  for (const [row, col] of [[2, 15], [3, 0]]) {
+    const v = await at(page, row, col);
+    assert.deepEqual(v, { a: 30, b: 31, input: 24 }, `(${row},${col}) with the suggested weight scale`);
+  }
+  await page.waitForFunction(() => /applied/.test(document.querySelector('#paste-suggestions .msg').textContent));
+  const check2 = await page.textContent('#paste-check');
+  // The input scale is still the rounded 0.0078: two pixels still differ (others than before).
+  assert.match(check2, /differs from fbgemm on 2 of 64 values \(first at channel 0, row 2, col 9: pasted 28, fbgemm 27\)/, check2);
+  // With the exact scales PyTorch used (the forum preset), fbgemm gives 30 where the input is 24.
+  await nextFrame(page, () => page.evaluate(() => {
+    const s = structuredClone(window.qconvLens.current());
+    s.params.input_scale = 0.007839367724955082;
+    s.params.weight_scales = [0.003770669922232628];
+    return window.qconvLens.apply(s, { source: 'api' });
+  }));
+  for (const [row, col] of [[2, 15], [3, 0]]) assert.deepEqual(await at(page, row, col), { a: 30, b: 31, input: 24 });
+  const check3 = await page.evaluate(async () => {
+    const r = await window.qconvLens.paste.engine.pasteCheck(window.qconvLens.paste.text, window.qconvLens.current());
+    return r.value;
+  });
+  assert.equal(check3.agree, 64, JSON.stringify(check3));
+  await screenshot(page, 'pytorch-paste');
+  assert.deepEqual(errors, []);
+});
+
+test('paste: an error names the line and nothing is applied', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  const before = await page.evaluate(() => JSON.stringify(window.qconvLens.current()));
+  const n = await frames(page);
+  await page.fill('#paste-text', FORUM.replace('[24, 25, 25, 26', '[24, 25, 25'));
+  await page.click('#paste-import');
+  await page.waitForFunction(() => document.querySelector('#paste-msg').textContent !== '');
+  const msg = await page.textContent('#paste-msg');
+  assert.match(msg, /^line \d+: /, msg);
+  assert.equal(await page.getAttribute('#paste-text', 'aria-invalid'), 'true');
+  assert.equal(await frames(page), n);
+  assert.equal(await page.evaluate(() => JSON.stringify(window.qconvLens.current())), before);
+  assert.deepEqual(errors, []);
+});
+
+test('calibrate: the forum model on random data gives a histogram, formulas and parameters that compute', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  // The forum model's defaults: HistogramObserver(reduce_range) activations,
+  // per-channel symmetric weights, one random calibration batch, ramp input.
+  assert.equal(await page.inputValue('#act-kind'), 'histogram');
+  assert.equal(await page.inputValue('#wt-kind'), 'per_channel_min_max');
+  assert.equal(await page.inputValue('#cal-data'), 'random');
+  await page.click('#calibrate-run');
+  await page.waitForSelector('#calibrate-result:not([hidden])');
+  // A histogram plot for the input and the output, with the chosen range and a text alternative.
+  for (const part of ['input', 'output']) {
+    const sec = `.derivation[data-part="${part}"]`;
+    assert.ok(await page.$(`${sec} svg.histogram rect.hist-bar`), part);
+    assert.equal(await page.$$eval(`${sec} svg.histogram line.hist-range`, (l) => l.length), 2);
+    assert.match(await page.getAttribute(`${sec} svg.histogram`, 'role'), /img/);
+    assert.match(await page.textContent(`${sec} figcaption`), /2048 bins .* kept bins \d+ to \d+: range \[/);
+    assert.match(await page.textContent(`${sec} .formula`), /histogram search over 2048 bins/);
+    assert.match(await page.textContent(`${sec} .formula`), /scale = /);
+  }
+  assert.ok(await page.$('.derivation[data-part="weight"] svg') === null);
+  assert.match(await page.textContent('.derivation[data-part="weight"] .formula'), /channel 0: /);
+  // The weight conversion, in float32 as convert does it: w * (1/scale) with
+  // scale = max|w| / 127.5. For 0.4808 the product is 127.49999 (the
+  // reciprocal rounds down), so it rounds to 127 without clamping.
+  const row = await page.$$eval('#calibrate-weights tbody tr:first-child td', (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(row, ['0', '0.4808', '127.49999', '127', '127']);
+  const res = await page.evaluate(() => window.qconvLens.calibrate.result.value);
+  assert.equal(res.converted.weight.scales[0], Math.fround(Math.fround(0.4808) / 127.5));
+  await screenshot(page, 'pytorch-calibrate');
+  // Use these parameters: the converted scenario computes, A = fbgemm.
+  await nextFrame(page, () => page.click('#calibrate-use'));
+  const s = await page.evaluate(() => window.qconvLens.current());
+  assert.equal(s.a.kind, 'fbgemm');
+  assert.equal(s.params.input_scale, res.converted.params.input_scale);
+  assert.equal(s.params.output_scale, res.converted.params.output_scale);
+  assert.deepEqual(s.weights, [127]);
+  assert.match(await page.textContent('#status'), /Computed/);
+  assert.match(await page.textContent('#count'), /\d/);
+  // The export offers the calibration flow for this scenario.
+  await page.click('#export-details summary');
+  await page.check('input[name="export-kind"][value="calibration"]');
+  await page.waitForFunction(() => document.querySelector('#export-text').dataset.kind === 'calibration');
+  const script = await page.inputValue('#export-text');
+  assert.match(script, /HistogramObserver/);
+  assert.match(script, /prepare/);
+  // A weight whose product lands above 127.5 (0.7: 127.50001) rounds to 128 and is clamped to 127.
+  await page.fill('#cal-weights', '0.7');
+  await page.click('#calibrate-run');
+  await page.waitForFunction(() => document.querySelector('#calibrate-weights tbody td:nth-child(2)').textContent === '0.7');
+  const row7 = await page.$$eval('#calibrate-weights tbody tr:first-child td', (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(row7, ['0', '0.7', '127.50001', '128', '127 (clamped)']);
+  // An invalid qconfig is an error beside the button; the last result stays.
+  await page.selectOption('#act-kind', 'min_max');
+  await page.selectOption('#act-qscheme', 'per_tensor_symmetric');
+  await page.click('#calibrate-run');
+  await page.waitForFunction(() => document.querySelector('#calibrate-msg').dataset.kind === 'error');
+  assert.match(await page.textContent('#calibrate-msg'), /reduce range/);
+  assert.ok(await page.$('.derivation[data-part="input"] svg.histogram'));
+  assert.deepEqual(errors, []);
+});
+
+test('export: the forum preset as a script, copied and downloaded', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(BASE_URL).origin });
+  await ready(page);
+  await page.click('#export-details summary');
+  await page.waitForFunction(() => document.querySelector('#export-text').value.length > 0);
+  const script = await page.inputValue('#export-text');
+  assert.match(script, /torch\.backends\.quantized\.engine = "fbgemm"/);
+  assert.match(script, /w_codes = torch\.tensor\(\[127\], dtype=torch\.int8\)/);
+  assert.match(script, /0\.007839367724955082/);
+  assert.match(script, /qconv-lens codes:/);
+  // The calibration flow is only offered for a calibrated scenario.
+  assert.equal(await page.isDisabled('input[name="export-kind"][value="calibration"]'), true);
+  assert.equal(await page.getAttribute('#export-text', 'readonly'), '');
+  await page.click('#export-copy');
+  await page.waitForFunction(() => document.querySelector('#export-msg').textContent !== '');
+  assert.equal(await page.textContent('#export-msg'), 'Script copied.');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), script);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-download')]);
+  assert.equal(download.suggestedFilename(), 'qconv_lens_reproduce.py');
+  const file = await download.path();
+  assert.equal(await readFile(file, 'utf8'), script);
+  // The script follows the state.
+  await nextFrame(page, () => page.selectOption('#comp-a', 'qnnpack'));
+  await page.waitForFunction(() => document.querySelector('#export-text').value.includes('"qnnpack"'));
+  assert.deepEqual(errors, []);
+});

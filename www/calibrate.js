@@ -1,0 +1,320 @@
+// "Calibrate like PyTorch": a float Conv2d of the current shape with a
+// qconfig, through prepare / calibrate / convert in the engine
+// (src/flow.rs Calibration::run, via the worker). Shows every scale and zero
+// point with how it was derived (min/max, the formula with its numbers, the
+// HistogramObserver's histogram with the chosen range), the weight conversion,
+// and applies the converted scenario with {source: 'calibrate'}.
+import { el, clear } from './dom.js';
+import { setMessage } from './controls.js';
+
+const SVG = 'http://www.w3.org/2000/svg';
+const FORUM = { weights: '0.4808', bias: '0.0317' };
+
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+/** The shortest decimal that reads back as the same float32. */
+export function f32str(v) {
+  if (!Number.isFinite(v)) return String(v);
+  const f = Math.fround(v);
+  for (let p = 1; p <= 9; p++) {
+    const t = Number(f.toPrecision(p));
+    if (Math.fround(t) === f) return String(t);
+  }
+  return String(f);
+}
+
+/** Floats from text: numbers separated by spaces, commas, brackets; `tensor(`, `)` and keywords are skipped. */
+export function parseFloats(text) {
+  const t = String(text).replace(/tensor\(|dtype=[\w.]+|requires_grad=\w+|size=\([^)]*\)/g, ' ');
+  const parts = t.split(/[\s,\[\]()]+/).filter((p) => p !== '');
+  const out = [];
+  for (const p of parts) {
+    if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(p)) return { error: `“${p.slice(0, 20)}” is not a number` };
+    out.push(Number(p));
+  }
+  return { value: out };
+}
+
+/** A canonical key of a scenario without its view (to tell whether it is still the calibrated one). */
+export function scenarioKey(s) {
+  if (!s) return '';
+  const { view: _view, ...rest } = s;
+  const canon = (v) => (Array.isArray(v) ? v.map(canon)
+    : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
+  return JSON.stringify(canon(rest));
+}
+
+/** Inline SVG of a HistogramObserver's histogram: bars, the chosen range, the clipped parts shaded. */
+export function histogramSvg(h, label) {
+  const W = 560, H = 140, PAD = 4;
+  const n = h.bins.length;
+  const cols = Math.min(n, 256);
+  const per = n / cols;
+  const sums = new Array(cols).fill(0);
+  for (let i = 0; i < n; i++) sums[Math.min(cols - 1, Math.floor(i / per))] += h.bins[i];
+  const top = Math.max(...sums, 1e-30);
+  const x = (bin) => PAD + (bin / n) * (W - 2 * PAD);
+  const s = svg('svg', { viewBox: `0 0 ${W} ${H + 18}`, width: W, height: H + 18, role: 'img', class: 'histogram', 'aria-label': label });
+  s.append(svg('title', {}, label));
+  s.append(svg('rect', { x: PAD, y: 0, width: W - 2 * PAD, height: H, class: 'hist-bg' }));
+  // Clipped parts: bins outside start_bin..=end_bin.
+  if (h.start_bin > 0) s.append(svg('rect', { x: x(0), y: 0, width: x(h.start_bin) - x(0), height: H, class: 'hist-clipped' }));
+  if (h.end_bin < n - 1) s.append(svg('rect', { x: x(h.end_bin + 1), y: 0, width: x(n) - x(h.end_bin + 1), height: H, class: 'hist-clipped' }));
+  const bw = (W - 2 * PAD) / cols;
+  for (let c = 0; c < cols; c++) {
+    if (sums[c] <= 0) continue;
+    const bh = Math.max(1, (sums[c] / top) * (H - 6));
+    s.append(svg('rect', { x: PAD + c * bw, y: H - bh, width: Math.max(bw - 0.4, 0.8), height: bh, class: 'hist-bar' }));
+  }
+  for (const [bin, cls] of [[h.start_bin, 'hist-range'], [h.end_bin + 1, 'hist-range']]) {
+    s.append(svg('line', { x1: x(bin), x2: x(bin), y1: 0, y2: H, class: cls }));
+  }
+  s.append(svg('text', { x: PAD, y: H + 14, class: 'hist-label' }, f32str(h.min)));
+  s.append(svg('text', { x: W - PAD, y: H + 14, class: 'hist-label', 'text-anchor': 'end' }, f32str(h.max)));
+  return s;
+}
+
+function histogramText(h) {
+  const n = h.bins.length;
+  const total = h.bins.reduce((a, b) => a + b, 0);
+  let below = 0, above = 0;
+  for (let i = 0; i < h.start_bin; i++) below += h.bins[i];
+  for (let i = h.end_bin + 1; i < n; i++) above += h.bins[i];
+  const fmt = (v) => String(Number(v.toPrecision(6)));
+  return `Histogram of ${fmt(total)} values in ${n} bins over [${f32str(h.min)}, ${f32str(h.max)}]. ` +
+    `The search kept bins ${h.start_bin} to ${h.end_bin}: range [${f32str(h.new_min)}, ${f32str(h.new_max)}]. ` +
+    `Clipped: ${fmt(below)} values below, ${fmt(above)} above (shaded).`;
+}
+
+export class Calibrate {
+  constructor(root, { engine, apply, current }) {
+    this.root = root;
+    this.engine = engine;
+    this.apply = apply;
+    this.current = current;
+    this.result = null; // {config, value}
+    this.applied = null; // {config, key}: the calibration whose scenario was applied
+    this.q = (sel) => root.querySelector(sel);
+    this.q('#calibrate-form').addEventListener('submit', (e) => { e.preventDefault(); this.run(); });
+    this.q('#cal-forum').addEventListener('click', () => this.forum());
+    this.q('#cal-from-codes').addEventListener('click', () => this.fromCodes());
+    this.q('#calibrate-use').addEventListener('click', () => this.use());
+    this.q('#cal-data').addEventListener('change', () => this.syncData());
+    for (const p of ['act', 'wt']) this.q(`#${p}-kind`).addEventListener('change', () => this.syncObserver(p));
+    this.forum();
+  }
+
+  /** The forum's model and qconfig (weights typed only when the shape fits). */
+  forum() {
+    this.q('#cal-weights').value = FORUM.weights;
+    this.q('#cal-bias').value = FORUM.bias;
+    const set = (id, v) => { this.q(id).value = v; };
+    set('#act-kind', 'histogram'); set('#act-dtype', 'quint8'); set('#act-qscheme', 'per_tensor_affine');
+    this.q('#act-reduce').checked = true;
+    set('#wt-kind', 'per_channel_min_max'); set('#wt-dtype', 'qint8'); set('#wt-qscheme', 'per_channel_symmetric');
+    this.q('#wt-reduce').checked = false;
+    set('#cal-engine', 'fbgemm'); set('#cal-data', 'random'); set('#cal-seed', '1'); set('#cal-count', '1'); set('#cal-input', 'ramp');
+    this.syncData();
+    this.syncObserver('act');
+    this.syncObserver('wt');
+  }
+
+  /** Float weights = current codes × current weight scale (zero points subtracted); bias as it is. */
+  fromCodes() {
+    const s = this.current();
+    if (!s) return;
+    const p = s.params;
+    const per = s.weights.length / s.shape.out_channels;
+    const w = s.weights.map((q, i) => {
+      const c = p.per_channel ? Math.floor(i / per) : 0;
+      return Math.fround((q - p.weight_zero_points[c]) * p.weight_scales[c]);
+    });
+    this.q('#cal-weights').value = w.join(' ');
+    this.q('#cal-bias').value = p.bias ? p.bias.join(' ') : '';
+    setMessage(this.q('#cal-weights'), null);
+  }
+
+  syncData() {
+    const k = this.q('#cal-data').value;
+    this.q('#cal-floats-row').hidden = k !== 'floats';
+    this.q('#cal-seed-row').hidden = k !== 'random' && this.q('#cal-input').value !== 'random';
+    this.q('#cal-count-row').hidden = k !== 'random';
+  }
+
+  syncObserver(p) {
+    this.q(`#${p}-avg`).closest('.row').hidden = this.q(`#${p}-kind`).value !== 'moving_average_min_max';
+  }
+
+  observer(p) {
+    const avg = Number(this.q(`#${p}-avg`).value);
+    return {
+      kind: this.q(`#${p}-kind`).value,
+      dtype: this.q(`#${p}-dtype`).value,
+      qscheme: this.q(`#${p}-qscheme`).value,
+      reduce_range: this.q(`#${p}-reduce`).checked,
+      averaging_constant: Number.isFinite(avg) ? avg : NaN,
+      bins: 2048,
+    };
+  }
+
+  /** The Calibration (src/flow.rs) the form describes, or {error, field}. */
+  config() {
+    const s = this.current();
+    if (!s) return { error: 'the page has no scenario yet' };
+    const wf = this.q('#cal-weights');
+    const w = parseFloats(wf.value);
+    if (w.error) return { error: w.error, field: wf };
+    const bf = this.q('#cal-bias');
+    const b = parseFloats(bf.value);
+    if (b.error) return { error: b.error, field: bf };
+    for (const p of ['act', 'wt']) {
+      const a = this.q(`#${p}-avg`);
+      if (this.q(`#${p}-kind`).value === 'moving_average_min_max' && !/^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(a.value)) {
+        return { error: 'averaging_constant must be a number', field: a };
+      }
+    }
+    const seedText = this.q('#cal-seed').value;
+    const seed = Number(seedText);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) return { error: 'the seed is a whole number from 0 to 4294967295', field: this.q('#cal-seed') };
+    const count = Number(this.q('#cal-count').value);
+    if (!Number.isInteger(count) || count < 1 || count > 64) return { error: 'from 1 to 64 batches', field: this.q('#cal-count') };
+    const kind = this.q('#cal-data').value;
+    let batches;
+    if (kind === 'floats') {
+      const ff = this.q('#cal-floats');
+      const lines = ff.value.split('\n').filter((l) => l.trim() !== '');
+      if (lines.length === 0) return { error: 'type at least one batch of float values', field: ff };
+      batches = [];
+      for (const [i, line] of lines.entries()) {
+        const r = parseFloats(line);
+        if (r.error) return { error: `batch ${i + 1}: ${r.error}`, field: ff };
+        batches.push({ floats: r.value });
+      }
+    } else if (kind === 'random') {
+      batches = Array.from({ length: count }, (_, i) => ({ generator: { kind: 'random', seed: (seed + i) >>> 0 } }));
+    } else {
+      batches = [{ generator: { kind } }];
+    }
+    const ik = this.q('#cal-input').value;
+    return {
+      value: {
+        model: {
+          shape: s.shape,
+          weight: w.value,
+          bias: b.value.length ? b.value : null,
+          activation: this.observer('act'),
+          weight_observer: this.observer('wt'),
+          engine: { kind: this.q('#cal-engine').value },
+        },
+        batches,
+        input: { generator: ik === 'random' ? { kind: 'random', seed } : { kind: ik } },
+        b: s.b,
+      },
+    };
+  }
+
+  say(text, kind = '') {
+    const m = this.q('#calibrate-msg');
+    m.textContent = text;
+    m.dataset.kind = kind;
+  }
+
+  async run() {
+    for (const f of this.root.querySelectorAll('[aria-invalid]')) setMessage(f, null);
+    const c = this.config();
+    if (c.error) {
+      if (c.field) setMessage(c.field, c.error);
+      this.say(c.error, 'error');
+      return { ok: false, error: c.error };
+    }
+    this.say('Calibrating…');
+    const r = await this.engine.calibrate(c.value);
+    if (!r.ok) {
+      // The last valid result stays on screen.
+      this.say(r.error, 'error');
+      return r;
+    }
+    this.result = { config: c.value, value: r.value };
+    this.say('Converted. Check the derivations below, then use the parameters.');
+    this.show(r.value);
+    return r;
+  }
+
+  show(v) {
+    const box = this.q('#calibrate-derivations');
+    clear(box);
+    const conv = v.converted;
+    const parts = [
+      ['input', 'Input (QuantStub, activation observer)', conv.input],
+      ['weight', 'Weight (weight observer, at convert)', conv.weight],
+      ['output', 'Conv output (activation observer)', conv.output],
+    ];
+    for (const [key, title, d] of parts) {
+      const sec = el('div', { className: 'derivation', 'data-part': key });
+      sec.append(el('h3', {}, title));
+      const dl = el('dl', { className: 'kv' });
+      const add = (k, val) => dl.append(el('dt', {}, k), el('dd', {}, val));
+      add(d.min_vals.length > 1 ? 'min / max per channel' : 'min / max', d.min_vals.map((m, i) => `${f32str(m)} / ${f32str(d.max_vals[i])}`).join('; '));
+      add('qmin..qmax', `${d.qmin}..${d.qmax}`);
+      add(d.scales.length > 1 ? 'scales' : 'scale', d.scales.join(', '));
+      add(d.zero_points.length > 1 ? 'zero points' : 'zero point', d.zero_points.join(', '));
+      sec.append(dl);
+      const ol = el('ul', { className: 'formula' });
+      for (const f of d.formula) ol.append(el('li', {}, el('code', {}, f)));
+      sec.append(ol);
+      if (d.histogram) {
+        const text = histogramText(d.histogram);
+        const id = `hist-${key}-text`;
+        const fig = el('figure', { className: 'hist' });
+        const s = histogramSvg(d.histogram, `Histogram of the ${key} with the chosen range marked`);
+        s.setAttribute('aria-describedby', id);
+        fig.append(s, el('figcaption', { id }, text));
+        sec.append(fig);
+      }
+      box.append(sec);
+    }
+    const tb = this.q('#calibrate-weights tbody');
+    clear(tb);
+    const rows = v.weights.slice(0, 200);
+    for (const w of rows) {
+      const clamped = w.rounded !== w.code;
+      tb.append(el('tr', clamped ? { className: 'clamped' } : {},
+        el('td', {}, w.channel), el('td', {}, f32str(w.float)), el('td', {}, f32str(w.scaled)), el('td', {}, w.rounded),
+        el('td', {}, clamped ? `${w.code} (clamped)` : w.code)));
+    }
+    if (v.weights.length > rows.length) tb.append(el('tr', {}, el('td', { colSpan: 5 }, `… ${v.weights.length - rows.length} more`)));
+    this.q('#calibrate-result').hidden = false;
+    this.q('#calibrate-use-msg').textContent = '';
+  }
+
+  async use() {
+    if (!this.result) return;
+    const cur = this.current();
+    const next = structuredClone(this.result.value.scenario);
+    // Keep the view (pixel, channel, map) when the shape is the one on screen.
+    if (cur && JSON.stringify(cur.shape) === JSON.stringify(next.shape)) next.view = structuredClone(cur.view);
+    const config = this.result.config;
+    this.applied = { config, key: scenarioKey(next) };
+    const r = await this.apply(next, { source: 'calibrate', field: this.q('#calibrate-use') });
+    const m = this.q('#calibrate-use-msg');
+    if (!r.ok) {
+      this.applied = null;
+      m.textContent = r.error ?? 'not applied';
+      m.dataset.kind = 'error';
+    } else {
+      m.textContent = 'Applied: A is the chosen engine on the converted model.';
+      m.dataset.kind = '';
+    }
+    return r;
+  }
+
+  /** The calibration behind the scenario on screen, if it came from here unchanged. */
+  calibrationOf(scenario) {
+    return this.applied && this.applied.key === scenarioKey(scenario) ? this.applied.config : null;
+  }
+}
