@@ -81,7 +81,7 @@ mod lens {
     fn bad_input_is_an_error_not_a_panic_and_keeps_the_state() {
         let mut lens = Lens::new();
         lens.update(Lens::preset("forum").unwrap()).unwrap();
-        let before = lens.scenario_json().unwrap();
+        let before = Lens::encode_link(lens.scenario().unwrap()).unwrap();
         // Not an object at all, a wrong type, a zero scale, NaN, a wrong length.
         let e = lens.update(JsValue::from_str("abc")).unwrap_err();
         assert!(message(e).starts_with("scenario:"));
@@ -100,6 +100,117 @@ mod lens {
         let s = Lens::preset("forum").unwrap();
         set(&s, &["shape", "height"], &JsValue::from_f64(100000.0));
         assert!(message(lens.update(s).unwrap_err()).contains("height"));
-        assert_eq!(lens.scenario_json().unwrap(), before);
+        assert_eq!(Lens::encode_link(lens.scenario().unwrap()).unwrap(), before);
+    }
+
+    /// The page's calibrate export (the function the worker calls for the
+    /// calibrate section) reproduces PyTorch's eager flow on every module
+    /// golden case: input/weight/output scales and zero points, weight codes
+    /// and output codes, bit for bit (the comparison of `flow::verify_module_case`).
+    #[wasm_bindgen_test]
+    fn calibrate_export_reproduces_the_module_goldens() {
+        use serde_json::{json, Value};
+        let golden: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/golden/module.json"
+        )))
+        .unwrap();
+        let cases = golden["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 10);
+        let to_js = |v: &Value| {
+            v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                .unwrap()
+        };
+        use serde::Serialize;
+        for c in cases {
+            let id = c["id"].as_str().unwrap();
+            let shape: Vec<usize> =
+                serde_json::from_value(c["calibration"]["shape"].clone()).unwrap();
+            let f32s = |v: &Value| -> Vec<f32> {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect()
+            };
+            // What www/calibrate.js sends: the forum model (forum_model's qconfig), the
+            // calibration batch and the input as typed floats, B = the hand calculation.
+            let config = json!({
+                "model": {
+                    "shape": {
+                        "batch": shape[0], "in_channels": 1, "out_channels": 1,
+                        "height": shape[2], "width": shape[3], "kernel": [1, 1],
+                        "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1], "groups": 1
+                    },
+                    "weight": [c["float_weight"].as_f64().unwrap() as f32],
+                    "bias": [c["float_bias"].as_f64().unwrap() as f32],
+                    "activation": {
+                        "kind": "histogram", "dtype": "quint8", "qscheme": "per_tensor_affine",
+                        "reduce_range": c["reduce_range"], "averaging_constant": 0.01, "bins": 2048
+                    },
+                    "weight_observer": {
+                        "kind": "per_channel_min_max", "dtype": "qint8",
+                        "qscheme": "per_channel_symmetric", "reduce_range": false,
+                        "averaging_constant": 0.01, "bins": 2048
+                    },
+                    "engine": { "kind": c["engine"] }
+                },
+                "batches": [{ "floats": f32s(&c["calibration"]["x"]) }],
+                "input": { "floats": f32s(&c["input"]["x"]) },
+                "b": { "kind": "float" }
+            });
+            let r =
+                Lens::calibrate(to_js(&config)).unwrap_or_else(|e| panic!("{id}: {}", message(e)));
+            let r: Value = serde_wasm_bindgen::from_value(r).unwrap();
+            let p = &r["converted"]["params"];
+            let bits = |v: &Value| v.as_f64().unwrap().to_bits();
+            assert_eq!(
+                bits(&p["input_scale"]),
+                bits(&c["input_scale"]),
+                "{id}: input scale"
+            );
+            assert_eq!(
+                p["input_zero_point"], c["input_zero_point"],
+                "{id}: input zero point"
+            );
+            let ws: Vec<u64> = p["weight_scales"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(bits)
+                .collect();
+            let want: Vec<u64> = c["weight_scale"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(bits)
+                .collect();
+            assert_eq!(ws, want, "{id}: weight scales");
+            assert_eq!(
+                r["converted"]["weight_q"], c["weight_q"],
+                "{id}: weight codes"
+            );
+            assert_eq!(
+                bits(&p["output_scale"]),
+                bits(&c["output_scale"]),
+                "{id}: output scale"
+            );
+            assert_eq!(
+                p["output_zero_point"], c["output_zero_point"],
+                "{id}: output zero point"
+            );
+            // The converted scenario: the input quantized as QuantStub does, then the engine.
+            let sc = &r["scenario"];
+            assert_eq!(sc["input"]["codes"], c["input_q"], "{id}: input codes");
+            assert_eq!(sc["a"]["kind"], c["engine"], "{id}: A is the chosen engine");
+            let mut lens = Lens::new();
+            let frame = lens
+                .update(to_js(sc))
+                .unwrap_or_else(|e| panic!("{id}: {}", message(e)));
+            let a: js_sys::Int32Array = get(&frame, "a").dyn_into().unwrap();
+            let got: Vec<i64> = a.to_vec().into_iter().map(i64::from).collect();
+            let want: Vec<i64> = serde_json::from_value(c["output_q"].clone()).unwrap();
+            assert_eq!(got, want, "{id}: output codes");
+        }
     }
 }
