@@ -150,9 +150,17 @@ impl Lens {
     /// output against fbgemm, or null). Nothing is applied here; an error
     /// names the line (`line N: ...`).
     pub fn paste(text: &str, base: JsValue) -> Result<JsValue, JsError> {
+        // Only what the page shows of the paste (serializing all of `Paste`
+        // would link code for every part of it into the wasm).
+        #[derive(Serialize)]
+        struct Shown {
+            found: Vec<crate::paste::Found>,
+            fields: Vec<crate::paste::Field>,
+            suggestions: Vec<crate::paste::Suggestion>,
+        }
         #[derive(Serialize)]
         struct R {
-            paste: crate::paste::Paste,
+            paste: Shown,
             scenario: Scenario,
             notes: Vec<crate::paste::Note>,
             check: Option<crate::paste::OutputCheck>,
@@ -160,9 +168,17 @@ impl Lens {
         let base = scenario_of(base)?;
         let (paste, scenario, notes) =
             crate::paste::import(text, &base).map_err(|e| JsError::new(&e.to_string()))?;
-        let check = crate::paste::check_output(&paste, &scenario);
+        let check = notes
+            .iter()
+            .any(|n| n.kind == crate::paste::NoteKind::Check)
+            .then(|| crate::paste::check_output(&paste, &scenario))
+            .flatten();
         to_js(&R {
-            paste,
+            paste: Shown {
+                found: paste.found,
+                fields: paste.fields,
+                suggestions: paste.suggestions,
+            },
             scenario,
             notes,
             check,
