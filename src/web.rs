@@ -5,9 +5,6 @@
 //! validated by the engine, never unwrapped. One call per frame: `update`
 //! runs the engine (when more than the view changed), paints the RGBA buffer
 //! in Rust and returns everything the page shows, the pixels included.
-use crate::render::{f32_info, Session};
-use crate::scenario::{preset, Scenario, PRESETS};
-use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -16,188 +13,230 @@ fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&format!("cannot convert to JavaScript: {e}")))
 }
 
-fn set(obj: &JsValue, key: &str, v: &JsValue) -> Result<(), JsError> {
-    Reflect::set(obj, &JsValue::from_str(key), v)
-        .map(|_| ())
-        .map_err(|_| JsError::new("cannot set a property of the frame"))
-}
-
 /// Route Rust panics (there should be none) to `console.error` with a message.
 fn install_panic_hook() {
     #[cfg(feature = "console_error_panic_hook")]
     console_error_panic_hook::set_once();
 }
 
-/// The page's engine: holds the Scenario, the last Run and the pixel buffer.
-#[wasm_bindgen]
-pub struct Lens {
-    session: Session,
-}
+#[cfg(feature = "page")]
+pub use page::Lens;
 
-impl Default for Lens {
-    fn default() -> Self {
-        Lens::new()
+#[cfg(feature = "page")]
+mod page {
+    use super::{install_panic_hook, to_js};
+    use crate::render::{f32_info, Session};
+    use crate::scenario::{preset, Scenario, PRESETS};
+    use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
+    use serde::Serialize;
+    use wasm_bindgen::prelude::*;
+
+    fn set(obj: &JsValue, key: &str, v: &JsValue) -> Result<(), JsError> {
+        Reflect::set(obj, &JsValue::from_str(key), v)
+            .map(|_| ())
+            .map_err(|_| JsError::new("cannot set a property of the frame"))
     }
-}
 
-#[wasm_bindgen]
-impl Lens {
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> Lens {
-        install_panic_hook();
-        Lens {
-            session: Session::new(),
+    /// The page's engine: holds the Scenario, the last Run and the pixel buffer.
+    #[wasm_bindgen]
+    pub struct Lens {
+        session: Session,
+    }
+
+    impl Default for Lens {
+        fn default() -> Self {
+            Lens::new()
         }
     }
 
-    /// `[{id, title}]` of the presets; the first is the landing state.
-    pub fn presets() -> Result<JsValue, JsError> {
-        #[derive(Serialize)]
-        struct P {
-            id: &'static str,
-            title: &'static str,
+    #[wasm_bindgen]
+    impl Lens {
+        #[wasm_bindgen(constructor)]
+        pub fn new() -> Lens {
+            install_panic_hook();
+            Lens {
+                session: Session::new(),
+            }
         }
-        let v: Vec<P> = PRESETS.iter().map(|&(id, title)| P { id, title }).collect();
-        to_js(&v)
-    }
 
-    /// The Scenario of a preset, as the plain object `update` takes.
-    pub fn preset(id: &str) -> Result<JsValue, JsError> {
-        let s = preset(id).map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&s)
-    }
-
-    /// `{decimal, bits, exact}`: the float32 a float64 becomes.
-    pub fn float32(v: f64) -> Result<JsValue, JsError> {
-        to_js(&f32_info(v))
-    }
-
-    /// Apply a scenario (a plain object mirroring the serde JSON of
-    /// `Scenario`). Returns the frame: the serialized `render::Frame` plus
-    /// `rgba` (Uint8ClampedArray, `width*height*4`, ready for ImageData) and
-    /// `a`/`b` (Int32Array, the codes of the shown channel, row-major).
-    /// On error the previous state is kept and the error says what is wrong.
-    pub fn update(&mut self, scenario: JsValue) -> Result<JsValue, JsError> {
-        let s: Scenario = serde_wasm_bindgen::from_value(scenario)
-            .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
-        let frame = self
-            .session
-            .update(s)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let obj = to_js(&frame)?;
-        set(
-            &obj,
-            "rgba",
-            &Uint8ClampedArray::from(&self.session.rgba[..]),
-        )?;
-        if let Some((a, b)) = self.session.planes() {
-            set(&obj, "a", &Int32Array::from(a))?;
-            set(&obj, "b", &Int32Array::from(b))?;
+        /// `[{id, title}]` of the presets; the first is the landing state.
+        pub fn presets() -> Result<JsValue, JsError> {
+            #[derive(Serialize)]
+            struct P {
+                id: &'static str,
+                title: &'static str,
+            }
+            let v: Vec<P> = PRESETS.iter().map(|&(id, title)| P { id, title }).collect();
+            to_js(&v)
         }
-        Ok(obj)
-    }
 
-    /// The scenario on screen (the last one `update` accepted), or null.
-    pub fn scenario(&self) -> Result<JsValue, JsError> {
-        match self.session.scenario() {
-            Some(s) => to_js(s),
-            None => Ok(JsValue::NULL),
+        /// The Scenario of a preset, as the plain object `update` takes.
+        pub fn preset(id: &str) -> Result<JsValue, JsError> {
+            let s = preset(id).map_err(|e| JsError::new(&e.to_string()))?;
+            to_js(&s)
         }
-    }
 
-    /// The permalink fragment (without `#`) of a scenario.
-    pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
-        let s: Scenario = serde_wasm_bindgen::from_value(scenario)
-            .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
-        Ok(crate::link::encode(&s))
-    }
-
-    /// Reads a link (URL, `#fragment` or fragment): `{scenario, version,
-    /// notes: [{key, message}]}`. Never fails on bad links: what could not be
-    /// read is in `notes` (plain text for the page's banner).
-    pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
-        to_js(&crate::link::decode(text))
-    }
-
-    /// The control groups a link may hide, by their `data-group` names.
-    pub fn link_groups() -> Result<JsValue, JsError> {
-        to_js(crate::link::GROUPS)
-    }
-    /// The page's calibrate section: a `flow::Calibration` (float model with
-    /// its qconfig, calibration batches, run input, B) through prepare,
-    /// calibrate and convert. Returns `flow::Calibrated`: the derivations
-    /// (scales, zero points, min/max, formulas, histogram), each weight's
-    /// conversion, and the converted scenario.
-    pub fn calibrate(config: JsValue) -> Result<JsValue, JsError> {
-        let c = calibration(config)?;
-        to_js(&c.run().map_err(|e| JsError::new(&e.to_string()))?)
-    }
-
-    /// The eager flow of a calibration as a PyTorch script.
-    pub fn calibration_script(config: JsValue) -> Result<String, JsError> {
-        calibration(config)?
-            .script()
-            .map_err(|e| JsError::new(&e.to_string()))
-    }
-
-    /// "Reproduce in PyTorch": the scenario as a self-contained script.
-    pub fn pytorch_script(scenario: JsValue) -> Result<String, JsError> {
-        let s = scenario_of(scenario)?;
-        crate::export::pytorch_script(&s).map_err(|e| JsError::new(&e.to_string()))
-    }
-
-    /// Paste import: `{paste, scenario, notes, check}` (check: the pasted
-    /// output against fbgemm, or null). Nothing is applied here; an error
-    /// names the line (`line N: ...`).
-    pub fn paste(text: &str, base: JsValue) -> Result<JsValue, JsError> {
-        // Only what the page shows of the paste (serializing all of `Paste`
-        // would link code for every part of it into the wasm).
-        #[derive(Serialize)]
-        struct Shown {
-            found: Vec<crate::paste::Found>,
-            fields: Vec<crate::paste::Field>,
-            suggestions: Vec<crate::paste::Suggestion>,
+        /// `{decimal, bits, exact}`: the float32 a float64 becomes.
+        pub fn float32(v: f64) -> Result<JsValue, JsError> {
+            to_js(&f32_info(v))
         }
-        #[derive(Serialize)]
-        struct R {
-            paste: Shown,
-            scenario: Scenario,
-            notes: Vec<crate::paste::Note>,
-            check: Option<crate::paste::OutputCheck>,
-        }
-        let base = scenario_of(base)?;
-        let (paste, scenario, notes) =
-            crate::paste::import(text, &base).map_err(|e| JsError::new(&e.to_string()))?;
-        let check = notes
-            .iter()
-            .any(|n| n.kind == crate::paste::NoteKind::Check)
-            .then(|| crate::paste::check_output(&paste, &scenario))
-            .flatten();
-        to_js(&R {
-            paste: Shown {
-                found: paste.found,
-                fields: paste.fields,
-                suggestions: paste.suggestions,
-            },
-            scenario,
-            notes,
-            check,
-        })
-    }
 
-    /// The pasted output (in `text`) against fbgemm on `scenario` (e.g. after
-    /// a suggested scale was applied), or null.
-    pub fn paste_check(text: &str, scenario: JsValue) -> Result<JsValue, JsError> {
-        let s = scenario_of(scenario)?;
-        let p = crate::paste::parse(text).map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&crate::paste::check_output(&p, &s))
+        /// Apply a scenario (a plain object mirroring the serde JSON of
+        /// `Scenario`). Returns the frame: the serialized `render::Frame` plus
+        /// `rgba` (Uint8ClampedArray, `width*height*4`, ready for ImageData) and
+        /// `a`/`b` (Int32Array, the codes of the shown channel, row-major).
+        /// On error the previous state is kept and the error says what is wrong.
+        pub fn update(&mut self, scenario: JsValue) -> Result<JsValue, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            let frame = self
+                .session
+                .update(s)
+                .map_err(|e| JsError::new(&e.to_string()))?;
+            let obj = to_js(&frame)?;
+            set(
+                &obj,
+                "rgba",
+                &Uint8ClampedArray::from(&self.session.rgba[..]),
+            )?;
+            if let Some((a, b)) = self.session.planes() {
+                set(&obj, "a", &Int32Array::from(a))?;
+                set(&obj, "b", &Int32Array::from(b))?;
+            }
+            Ok(obj)
+        }
+
+        /// The scenario on screen (the last one `update` accepted), or null.
+        pub fn scenario(&self) -> Result<JsValue, JsError> {
+            match self.session.scenario() {
+                Some(s) => to_js(s),
+                None => Ok(JsValue::NULL),
+            }
+        }
+
+        /// The permalink fragment (without `#`) of a scenario.
+        pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            Ok(crate::link::encode(&s))
+        }
+
+        /// Reads a link (URL, `#fragment` or fragment): `{scenario, version,
+        /// notes: [{key, message}]}`. Never fails on bad links: what could not be
+        /// read is in `notes` (plain text for the page's banner).
+        pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
+            to_js(&crate::link::decode(text))
+        }
+
+        /// The control groups a link may hide, by their `data-group` names.
+        pub fn link_groups() -> Result<JsValue, JsError> {
+            to_js(crate::link::GROUPS)
+        }
     }
 }
 
-fn scenario_of(v: JsValue) -> Result<Scenario, JsError> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("scenario: {e}")))
-}
+#[cfg(feature = "pytorch")]
+pub use pytorch::PyTorch;
 
-fn calibration(v: JsValue) -> Result<crate::flow::Calibration, JsError> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("calibration: {e}")))
+#[cfg(feature = "pytorch")]
+mod pytorch {
+    use super::{install_panic_hook, to_js};
+    use crate::scenario::Scenario;
+    use serde::Serialize;
+    use wasm_bindgen::prelude::*;
+
+    /// The PyTorch round trip (calibrate, paste import, script export): a second
+    /// wasm build (`--features pytorch`, `www/pkg/qconv_lens_pytorch*`) that the
+    /// worker loads the first time one of these is used, so the page's own wasm
+    /// stays small.
+    #[wasm_bindgen]
+    pub struct PyTorch;
+
+    #[wasm_bindgen]
+    impl PyTorch {
+        /// Loads the panic hook; the methods are static.
+        #[wasm_bindgen(constructor)]
+        pub fn new() -> PyTorch {
+            install_panic_hook();
+            PyTorch
+        }
+
+        /// The page's calibrate section: a `flow::Calibration` (float model with
+        /// its qconfig, calibration batches, run input, B) through prepare,
+        /// calibrate and convert. Returns `flow::Calibrated`: the derivations
+        /// (scales, zero points, min/max, formulas, histogram), each weight's
+        /// conversion, and the converted scenario.
+        pub fn calibrate(config: JsValue) -> Result<JsValue, JsError> {
+            let c = calibration(config)?;
+            to_js(&c.run().map_err(|e| JsError::new(&e.to_string()))?)
+        }
+
+        /// The eager flow of a calibration as a PyTorch script.
+        pub fn calibration_script(config: JsValue) -> Result<String, JsError> {
+            calibration(config)?
+                .script()
+                .map_err(|e| JsError::new(&e.to_string()))
+        }
+
+        /// "Reproduce in PyTorch": the scenario as a self-contained script.
+        pub fn pytorch_script(scenario: JsValue) -> Result<String, JsError> {
+            let s = scenario_of(scenario)?;
+            crate::export::pytorch_script(&s).map_err(|e| JsError::new(&e.to_string()))
+        }
+
+        /// Paste import: `{paste, scenario, notes, check}` (check: the pasted
+        /// output against fbgemm, or null). Nothing is applied here; an error
+        /// names the line (`line N: ...`).
+        pub fn paste(text: &str, base: JsValue) -> Result<JsValue, JsError> {
+            // Only what the page shows of the paste (serializing all of `Paste`
+            // would link code for every part of it into the wasm).
+            #[derive(Serialize)]
+            struct Shown {
+                found: Vec<crate::paste::Found>,
+                fields: Vec<crate::paste::Field>,
+                suggestions: Vec<crate::paste::Suggestion>,
+            }
+            #[derive(Serialize)]
+            struct R {
+                paste: Shown,
+                scenario: Scenario,
+                notes: Vec<crate::paste::Note>,
+                check: Option<crate::paste::OutputCheck>,
+            }
+            let base = scenario_of(base)?;
+            let (paste, scenario, notes) =
+                crate::paste::import(text, &base).map_err(|e| JsError::new(&e.to_string()))?;
+            let check = notes
+                .iter()
+                .any(|n| n.kind == crate::paste::NoteKind::Check)
+                .then(|| crate::paste::check_output(&paste, &scenario))
+                .flatten();
+            to_js(&R {
+                paste: Shown {
+                    found: paste.found,
+                    fields: paste.fields,
+                    suggestions: paste.suggestions,
+                },
+                scenario,
+                notes,
+                check,
+            })
+        }
+
+        /// The pasted output (in `text`) against fbgemm on `scenario` (e.g. after
+        /// a suggested scale was applied), or null.
+        pub fn paste_check(text: &str, scenario: JsValue) -> Result<JsValue, JsError> {
+            let s = scenario_of(scenario)?;
+            let p = crate::paste::parse(text).map_err(|e| JsError::new(&e.to_string()))?;
+            to_js(&crate::paste::check_output(&p, &s))
+        }
+    }
+
+    fn scenario_of(v: JsValue) -> Result<Scenario, JsError> {
+        serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("scenario: {e}")))
+    }
+
+    fn calibration(v: JsValue) -> Result<crate::flow::Calibration, JsError> {
+        serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("calibration: {e}")))
+    }
 }

@@ -160,7 +160,7 @@ mod lens {
                 "b": { "kind": "float" }
             });
             let r =
-                Lens::calibrate(to_js(&config)).unwrap_or_else(|e| panic!("{id}: {}", message(e)));
+                qconv_lens::web::PyTorch::calibrate(to_js(&config)).unwrap_or_else(|e| panic!("{id}: {}", message(e)));
             let r: Value = serde_wasm_bindgen::from_value(r).unwrap();
             let p = &r["converted"]["params"];
             let bits = |v: &Value| v.as_f64().unwrap().to_bits();

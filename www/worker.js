@@ -19,6 +19,18 @@ import init, { Lens } from './pkg/qconv_lens.js';
 
 const ready = init().then(() => new Lens());
 
+// The PyTorch round trip (calibrate, paste, export) is a second wasm, loaded
+// the first time it is asked for: the page's own start stays small.
+let tools = null;
+function pytorch() {
+  tools ??= import('./pkg/qconv_lens_pytorch.js').then(async (m) => {
+    await m.default();
+    new m.PyTorch(); // installs the panic hook
+    return m.PyTorch;
+  });
+  return tools;
+}
+
 self.onmessage = async (event) => {
   const msg = event.data ?? {};
   const { id, type } = msg;
@@ -44,19 +56,19 @@ self.onmessage = async (event) => {
         self.postMessage({ id, ok: true, value: Lens.link_groups() });
         break;
       case 'calibrate':
-        self.postMessage({ id, ok: true, value: Lens.calibrate(msg.config) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).calibrate(msg.config) });
         break;
       case 'calibration-script':
-        self.postMessage({ id, ok: true, value: Lens.calibration_script(msg.config) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).calibration_script(msg.config) });
         break;
       case 'script':
-        self.postMessage({ id, ok: true, value: Lens.pytorch_script(msg.scenario) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).pytorch_script(msg.scenario) });
         break;
       case 'paste':
-        self.postMessage({ id, ok: true, value: Lens.paste(String(msg.text ?? ''), msg.scenario) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).paste(String(msg.text ?? ''), msg.scenario) });
         break;
       case 'paste-check':
-        self.postMessage({ id, ok: true, value: Lens.paste_check(String(msg.text ?? ''), msg.scenario) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).paste_check(String(msg.text ?? ''), msg.scenario) });
         break;
       case 'update': {
         const t0 = performance.now();
