@@ -10,13 +10,13 @@ pub mod conv;
 pub mod depthwise;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod flow;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod golden;
 pub mod link;
 pub mod observe;
 pub mod paste;
-pub mod export;
 pub mod printed;
 pub mod quant;
 pub mod render;

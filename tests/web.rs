@@ -159,8 +159,8 @@ mod lens {
                 "input": { "floats": f32s(&c["input"]["x"]) },
                 "b": { "kind": "float" }
             });
-            let r =
-                qconv_lens::web::PyTorch::calibrate(to_js(&config)).unwrap_or_else(|e| panic!("{id}: {}", message(e)));
+            let r = qconv_lens::web::PyTorch::calibrate(to_js(&config))
+                .unwrap_or_else(|e| panic!("{id}: {}", message(e)));
             let r: Value = serde_wasm_bindgen::from_value(r).unwrap();
             let p = &r["converted"]["params"];
             let bits = |v: &Value| v.as_f64().unwrap().to_bits();

@@ -85,3 +85,29 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+// ---------------------------------------------------------------- the page
+
+/** Wait until the page has drawn its first heatmap. */
+export const ready = (page) => page.waitForSelector('html[data-ready]', { timeout: 20000 });
+
+/** How many frames the page has drawn. */
+export const frames = (page) => page.evaluate(() => window.qconvLens.timing.frames);
+
+/** Run `action`, then wait until the page has drawn a new frame. */
+export async function nextFrame(page, action) {
+  const n = await frames(page);
+  await action();
+  await page.waitForFunction((n) => window.qconvLens.timing.frames > n, n, { timeout: 20000 });
+}
+
+/** The heatmap's pixels read back with getImageData: a hash, the size, the count text. */
+export async function canvasState(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('#heatmap-canvas');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619) >>> 0;
+    return { hash: h, width: c.width, height: c.height, count: document.querySelector('#count').textContent };
+  });
+}

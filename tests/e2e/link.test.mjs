@@ -4,7 +4,12 @@
 // links hide control groups.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, screenshot, BASE_URL } from './browser.mjs';
+import { launch, openPage, screenshot, BASE_URL, ready, nextFrame, canvasState } from './browser.mjs';
+
+async function canvasHash(page) {
+  const c = await canvasState(page);
+  return `${c.width}x${c.height}:${c.hash}`;
+}
 
 let browser;
 before(async () => {
@@ -14,24 +19,6 @@ after(async () => {
   await browser?.close();
 });
 
-const ready = (page) => page.waitForSelector('html[data-ready]', { timeout: 20000 });
-const frames = (page) => page.evaluate(() => window.qconvLens.timing.frames);
-
-async function nextFrame(page, action) {
-  const n = await frames(page);
-  await action();
-  await page.waitForFunction((n) => window.qconvLens.timing.frames > n, n, { timeout: 20000 });
-}
-
-async function canvasHash(page) {
-  return page.evaluate(() => {
-    const c = document.querySelector('#heatmap-canvas');
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let h = 2166136261;
-    for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619) >>> 0;
-    return `${c.width}x${c.height}:${h}`;
-  });
-}
 
 /** The link field follows the state asynchronously (the worker encodes it). */
 async function linkOf(page) {

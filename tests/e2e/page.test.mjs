@@ -3,7 +3,7 @@
 // freeze the page. Screenshots go to tests/e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, screenshot, BASE_URL } from './browser.mjs';
+import { launch, openPage, screenshot, BASE_URL, ready, frames, nextFrame, canvasState } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -12,30 +12,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-async function ready(page) {
-  await page.waitForSelector('html[data-ready]', { timeout: 20000 });
-}
-
-const frames = (page) => page.evaluate(() => window.qconvLens.timing.frames);
-
-/** Run `action`, then wait until the page has drawn a new frame. */
-async function nextFrame(page, action) {
-  const n = await frames(page);
-  await action();
-  await page.waitForFunction((n) => window.qconvLens.timing.frames > n, n, { timeout: 20000 });
-}
-
-/** The canvas pixels (RGBA) as read back with getImageData, plus the count. */
-async function canvasState(page) {
-  return page.evaluate(() => {
-    const c = document.querySelector('#heatmap-canvas');
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let h = 2166136261;
-    for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619) >>> 0;
-    return { hash: h, width: c.width, height: c.height, count: document.querySelector('#count').textContent };
-  });
-}
 
 async function select(page, row, col) {
   await nextFrame(page, async () => {

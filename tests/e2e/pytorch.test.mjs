@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { launch, openPage, screenshot, BASE_URL } from './browser.mjs';
+import { launch, openPage, screenshot, BASE_URL, ready, frames, nextFrame } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -14,14 +14,6 @@ after(async () => {
   await browser?.close();
 });
 
-const ready = (page) => page.waitForSelector('html[data-ready]', { timeout: 20000 });
-const frames = (page) => page.evaluate(() => window.qconvLens.timing.frames);
-
-async function nextFrame(page, action) {
-  const n = await frames(page);
-  await action();
-  await page.waitForFunction((n) => window.qconvLens.timing.frames > n, n, { timeout: 20000 });
-}
 
 /** Output codes of A and B at (row, col) of channel 0, and the input code there. */
 const at = (page, row, col) => page.evaluate(([row, col]) => {
