@@ -348,3 +348,93 @@ fn taps_text(e: &Explanation) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requant::HandAssumptions;
+    use crate::scenario::preset;
+    use crate::trace::Recorder;
+
+    fn trace(steps: &[(&'static str, Value)]) -> Trace {
+        let mut t = Trace::default();
+        for &(k, v) in steps {
+            t.step(k, v, || ("".into(), "".into()));
+        }
+        t
+    }
+
+    #[test]
+    fn last_bit_multipliers_and_ties_are_named() {
+        let m = 0.0073559606f32;
+        let m2 = f32::from_bits(m.to_bits() + 1);
+        let a = trace(&[
+            (key::MULTIPLIER, Value::F32(m)),
+            (key::PRE_ROUND, Value::F32(30.499998)),
+            (key::PLUS_ZP, Value::Int(30)),
+            (key::OUTPUT, Value::Int(30)),
+        ]);
+        let b = trace(&[
+            (key::MULTIPLIER, Value::F32(m2)),
+            (key::PRE_ROUND, Value::F32(30.500002)),
+            (key::PLUS_ZP, Value::Int(31)),
+            (key::OUTPUT, Value::Int(31)),
+        ]);
+        let codes: Vec<&str> = diagnose(&a, &b).iter().map(|c| c.code).collect();
+        assert_eq!(codes, ["multiplier_last_bit", "tie"]);
+        assert!(diagnose(&a, &b)[0].text.contains("1 ulp"));
+    }
+
+    #[test]
+    fn bias_rounding_clamp_and_float_precision() {
+        let a = trace(&[
+            (key::BIAS_TERM, Value::F32(1072.4072)),
+            (key::PRE_ROUND, Value::F32(300.2)),
+            (key::PLUS_ZP, Value::Int(300)),
+            (key::OUTPUT, Value::Int(255)),
+        ]);
+        let b = trace(&[
+            (key::BIAS_TERM, Value::Int(1072)),
+            (key::PRE_ROUND, Value::F32(254.1)),
+            (key::PLUS_ZP, Value::Int(254)),
+            (key::OUTPUT, Value::Int(254)),
+        ]);
+        let codes: Vec<&str> = diagnose(&a, &b).iter().map(|c| c.code).collect();
+        assert_eq!(codes, ["clamp", "bias_rounding"]);
+        let f = trace(&[(key::PRE_ROUND, Value::F32(2.5000002))]);
+        let g = trace(&[(key::PRE_ROUND, Value::F64(2.3))]);
+        assert_eq!(diagnose(&f, &g)[0].code, "float_precision");
+    }
+
+    #[test]
+    fn hand_without_zero_points_is_blamed_on_them() {
+        let mut sc = preset("per-channel").unwrap();
+        sc.b = Computation::Hand(HandAssumptions {
+            ignore_zero_points: true,
+            ..HandAssumptions::faithful()
+        });
+        let run = sc.run().unwrap();
+        let i = (0..run.out_a.len())
+            .find(|&i| run.out_a[i] != run.out_b[i])
+            .expect("a differing pixel");
+        let (_, c, y, x) = run.position(i);
+        let e = explain(&run, c, y, x).unwrap();
+        assert!(
+            e.causes.iter().any(|c| c.code == "zero_points"),
+            "{:?}",
+            e.causes
+        );
+        assert!(e.summary.starts_with("fbgemm gives"), "{}", e.summary);
+    }
+
+    #[test]
+    fn agreeing_pixels_say_so() {
+        let run = preset("forum").unwrap().run().unwrap();
+        let e = explain(&run, 0, 0, 0).unwrap();
+        assert_eq!(e.out_a, e.out_b);
+        assert!(e.causes.is_empty());
+        assert!(e.summary.contains("both give"), "{}", e.summary);
+        let text = render_text(&e, "A", "B");
+        assert!(text.contains("accumulator = sum of 1 term"), "{text}");
+    }
+}

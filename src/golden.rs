@@ -301,3 +301,62 @@ pub fn verify_file(path: &std::path::Path) -> Result<(Kind, Vec<Outcome>)> {
         .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
     verify_text(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_told_apart_by_content() {
+        let conv = r#"{"engine":"fbgemm","weight":{},"output":{}}"#;
+        let v: serde_json::Value = serde_json::from_str(conv).unwrap();
+        assert_eq!(detect(&v), Some(Kind::Conv));
+        for (text, kind) in [
+            (r#"{"x":[],"q":[],"scale":1}"#, Kind::Quantize),
+            (
+                r#"{"observer":"MinMaxObserver","batches":[]}"#,
+                Kind::Observer,
+            ),
+            (r#"{"float_weight":1,"calibration":{}}"#, Kind::Module),
+        ] {
+            assert_eq!(detect(&serde_json::from_str(text).unwrap()), Some(kind));
+        }
+        assert_eq!(
+            detect(&serde_json::from_str(r#"{"hello":1}"#).unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn not_a_golden_file_is_an_error_with_a_reason() {
+        assert!(verify_text("[1,2]")
+            .unwrap_err()
+            .to_string()
+            .contains("not a golden file"));
+        assert!(verify_text(r#"{"cases":[]}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("no cases"));
+        let mixed = r#"{"cases":[{"x":[1.0],"q":[1],"scale":1.0,"id":"a","dtype":"quint8","zero_point":0},{"observer":"x","batches":[]}]}"#;
+        assert!(verify_text(mixed)
+            .unwrap_err()
+            .to_string()
+            .contains("case 1 is not a quantize case"));
+    }
+
+    #[test]
+    fn a_wrong_code_is_reported_with_its_place() {
+        let text = r#"{"cases":[{"id":"q","dtype":"quint8","scale":0.5,"zero_point":0,"x":[1.0,2.0,3.0],"q":[2,4,7]}]}"#;
+        let (kind, out) = verify_text(text).unwrap();
+        assert_eq!(kind, Kind::Quantize);
+        assert_eq!(
+            out[0].failure,
+            Some(Mismatch::Element {
+                index: 2,
+                expected: "7".into(),
+                got: "6".into(),
+                count: 1
+            })
+        );
+    }
+}
