@@ -8,7 +8,7 @@
 //! - `float`: the real-number answer in float64 (dequantize, convolve, quantize).
 //! - `hand`: the formula people write down, with each of their mistakes a switch.
 use crate::error::{Error, Result};
-use crate::printed::printed;
+use crate::printed::{as_printed, printed};
 use crate::quant::{check_zero_point, scale_f32, DType};
 use crate::trace::{key, Recorder, Value};
 use serde::{Deserialize, Serialize};
@@ -422,6 +422,13 @@ impl Requant {
         p.validate(out_channels)?;
         let sx = scale_f32("input scale", p.input_scale)?;
         let sy = scale_f32("output scale", p.output_scale)?;
+        // A printout formats a whole tensor at once (one notation for all its
+        // values), so the hand calculation's copies are taken tensor-wide.
+        let printed_ws = as_printed(&p.weight_scales);
+        let printed_bias = p
+            .bias
+            .as_ref()
+            .map(|b| as_printed(&b.iter().map(|&v| v as f64).collect::<Vec<_>>()));
         let mut channels = Vec::with_capacity(out_channels);
         for c in 0..out_channels {
             let sw = scale_f32("weight scale", p.weight_scale(c))?;
@@ -494,10 +501,15 @@ impl Requant {
                     bias: bias.unwrap_or(0.0) as f64,
                 },
                 Computation::Hand(h) => {
-                    let pick = |on: bool, v: f64| if on { printed(v) } else { v };
-                    let sxh = pick(h.print_input_scale, sx as f64);
-                    let swh = pick(h.print_weight_scale, sw as f64);
-                    let syh = pick(h.print_output_scale, p.output_scale);
+                    let pick = |on: bool, v: f64, shown: f64| if on { shown } else { v };
+                    let sxh = pick(h.print_input_scale, sx as f64, printed(sx as f64));
+                    let wc = if p.per_channel { c } else { 0 };
+                    let swh = pick(h.print_weight_scale, sw as f64, printed_ws[wc]);
+                    let syh = pick(
+                        h.print_output_scale,
+                        p.output_scale,
+                        printed(p.output_scale),
+                    );
                     for (what, v) in [
                         ("printed input scale", sxh),
                         ("printed weight scale", swh),
@@ -514,7 +526,10 @@ impl Requant {
                         sx: sxh,
                         sw: swh,
                         sy: syh,
-                        bias: bias.map(|b| pick(h.print_bias, b as f64)),
+                        bias: bias.map(|b| {
+                            let shown = printed_bias.as_ref().map_or(b as f64, |pb| pb[c]);
+                            pick(h.print_bias, b as f64, shown)
+                        }),
                         h,
                     }
                 }
@@ -1186,6 +1201,28 @@ mod tests {
             31
         );
         assert!(no_zp.uses_raw_codes());
+    }
+
+    #[test]
+    fn printed_weight_scales_follow_the_whole_tensor() {
+        // 0.5 and 0.000312345 span more than 1000x: PyTorch prints the whole
+        // tensor in scientific notation, so the copy keeps 5 digits.
+        let mut p = params(0.01, 0.5, 0.01, 0, Some(0.0317));
+        p.per_channel = true;
+        p.weight_scales = vec![0.5, 0.000312345];
+        p.weight_zero_points = vec![0, 0];
+        p.bias = Some(vec![0.0317, 12.5]);
+        let r = Requant::new(Computation::Hand(HandAssumptions::default()), &p, 2).unwrap();
+        let mut t = Trace::default();
+        r.pixel(1, 100, &mut t);
+        assert_eq!(t.get(key::SW).unwrap().value, Value::F64(3.1235e-4));
+        assert_eq!(t.get(key::BIAS).unwrap().value, Value::F64(12.5));
+        // Alone, the same value would print as 0.0003.
+        assert_eq!(crate::printed::printed(0.000312345), 0.0003);
+        assert_eq!(
+            crate::printed::as_printed(&[0.5, 0.000312345])[1],
+            3.1235e-4
+        );
     }
 
     #[test]
