@@ -152,6 +152,12 @@ mod pytorch {
     #[wasm_bindgen]
     pub struct PyTorch;
 
+    impl Default for PyTorch {
+        fn default() -> Self {
+            PyTorch::new()
+        }
+    }
+
     #[wasm_bindgen]
     impl PyTorch {
         /// Loads the panic hook; the methods are static.
