@@ -1008,17 +1008,7 @@ impl<'a> Reader<'a> {
     }
 
     fn pair(&self, e: &Expr, what: &str) -> Result<[usize; 2], PasteError> {
-        let one = |e: &Expr| -> Result<usize, PasteError> {
-            let v = self.int(e, what)?;
-            if !(0..=1_000_000).contains(&v) {
-                return err(
-                    e.line(),
-                    PasteErrorKind::Value,
-                    format!("{what} {v} is out of range"),
-                );
-            }
-            Ok(v as usize)
-        };
+        let one = |e: &Expr| self.bounded(e, what, 0);
         match e {
             Expr::Tuple(v, l) => match v.as_slice() {
                 [a] => Ok([one(a)?; 2]),
@@ -1034,8 +1024,13 @@ impl<'a> Reader<'a> {
     }
 
     fn usize_arg(&self, e: &Expr, what: &str) -> Result<usize, PasteError> {
+        self.bounded(e, what, 1)
+    }
+
+    /// An integer argument in `min..=1_000_000`.
+    fn bounded(&self, e: &Expr, what: &str, min: i64) -> Result<usize, PasteError> {
         let v = self.int(e, what)?;
-        if !(1..=1_000_000).contains(&v) {
+        if !(min..=1_000_000).contains(&v) {
             return err(
                 e.line(),
                 PasteErrorKind::Value,

@@ -254,15 +254,13 @@ impl Scenario {
         let p = &self.params;
         let input = self.input.codes(s, p.input_scale, p.input_zero_point)?;
         let weights = self.weights.clone();
-        let zps: Vec<i64> = (0..s.out_channels)
-            .map(|c| p.weight_zero_point(c))
-            .collect();
+        // One zero point (per-tensor) or one per channel: IntConv takes either.
         let conv = IntConv {
             shape: s,
             input: &input,
             input_zero_point: p.input_zero_point,
             weight: &weights,
-            weight_zero_points: &zps,
+            weight_zero_points: &p.weight_zero_points,
         };
         let mut acc = ws.take();
         conv.accumulate_into(&mut ws.scratch, &mut acc)?;
@@ -419,15 +417,12 @@ impl Run {
     }
 
     pub fn taps(&self, index: usize) -> Vec<crate::conv::Tap> {
-        let zps: Vec<i64> = (0..self.shape.out_channels)
-            .map(|c| self.params.weight_zero_point(c))
-            .collect();
         let conv = IntConv {
             shape: &self.shape,
             input: &self.input,
             input_zero_point: self.params.input_zero_point,
             weight: &self.weights,
-            weight_zero_points: &zps,
+            weight_zero_points: &self.params.weight_zero_points,
         };
         let (n, c, y, x) = self.position(index);
         conv.taps_of(n, c, y, x)
