@@ -3,7 +3,7 @@
 //! and without a full trace of every output pixel.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use qconv_lens::conv::{ConvShape, IntConv, Scratch};
-use qconv_lens::requant::{Computation, ConvQParams, Requant};
+use qconv_lens::engine::{Computation, ConvQParams, Requant};
 use qconv_lens::trace::Trace;
 
 fn setup() -> (ConvShape, Vec<u8>, Vec<i8>, ConvQParams) {
@@ -54,7 +54,7 @@ fn run(s: &ConvShape, x: &[u8], w: &[i8], p: &ConvQParams) -> Vec<i32> {
     }
     .accumulate()
     .unwrap();
-    let r = Requant::new(Computation::Fbgemm, p, s.out_channels).unwrap();
+    let r = Requant::new(Computation::FBGEMM, p, s, &Default::default()).unwrap();
     let plane = 256 * 256;
     let mut out = vec![0i32; acc.len()];
     for (c, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
@@ -81,7 +81,7 @@ fn run_reusing(
     }
     .accumulate_into(scratch, acc)
     .unwrap();
-    let r = Requant::new(Computation::Fbgemm, p, s.out_channels).unwrap();
+    let r = Requant::new(Computation::FBGEMM, p, s, &Default::default()).unwrap();
     out.resize(acc.len(), 0);
     let plane = 256 * 256;
     for (c, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
@@ -110,7 +110,7 @@ fn bench(c: &mut Criterion) {
     }
     .accumulate()
     .unwrap();
-    let r = Requant::new(Computation::Fbgemm, &p, 8).unwrap();
+    let r = Requant::new(Computation::FBGEMM, &p, &s, &Default::default()).unwrap();
     g.bench_function("accumulate_only", |b| {
         b.iter(|| {
             IntConv {

@@ -4,9 +4,9 @@
 //!   qconv-lens explain | compare | link [--preset ID | --link URL] ...
 //!   qconv-lens import FILE | export  pasted printouts in, PyTorch script out
 //!   qconv-lens presets               list the presets
+use qconv_lens::engine::Computation;
 use qconv_lens::explain::{explain, render_text};
 use qconv_lens::golden::verify_file;
-use qconv_lens::requant::Computation;
 use qconv_lens::scenario::{preset, PRESETS};
 use std::path::Path;
 use std::process::ExitCode;

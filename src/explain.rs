@@ -5,8 +5,8 @@
 //! undone alone, and the ones whose removal gives the other side's code are
 //! the causes. Engine pairs are diagnosed from their traces (bias rounding,
 //! last-bit multipliers, ties, clamping).
+use crate::engine::{Assumption, Computation, HandAssumptions};
 use crate::error::Result;
-use crate::requant::{Assumption, Computation, HandAssumptions};
 use crate::scenario::{Run, Side};
 use crate::trace::{first_divergence, key, ulps_f32, Trace, Value};
 use serde::Serialize;
@@ -66,7 +66,7 @@ fn f32_of(t: &Trace, k: &str) -> Option<f32> {
 fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Result<Vec<Cause>> {
     let mut causes = vec![];
     for (a, fixed) in h.single_fixes() {
-        let out = run.output_with(Computation::Hand(fixed), index)?;
+        let out = run.output_with(Computation::hand(fixed), index)?;
         if out == target {
             causes.push(Cause {
                 code: assumption_code(a),
@@ -85,7 +85,7 @@ fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Resul
         };
         let any_printed =
             h.print_input_scale || h.print_output_scale || h.print_weight_scale || h.print_bias;
-        if any_printed && run.output_with(Computation::Hand(printed_off), index)? == target {
+        if any_printed && run.output_with(Computation::hand(printed_off), index)? == target {
             causes.push(Cause {
                 code: "printed_scale",
                 text: "the values copied from printouts (4 decimals) together; no single one alone"
@@ -195,26 +195,29 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     let parts_at = first_divergence(&a, &b).map(|s| s.key);
     let mut causes = if out_a == out_b {
         vec![]
-    } else if let Computation::Hand(h) = run.rb.computation {
+    } else if let Some(h) = run.rb.computation.hand {
         blame_hand(run, h, index, out_a)?
-    } else if let Computation::Hand(h) = run.ra.computation {
+    } else if let Some(h) = run.ra.computation.hand {
         blame_hand(run, h, index, out_b)?
     } else {
         diagnose(&a, &b)
     };
-    let (fb, exact) = (run.acc_of(Computation::Fbgemm)[index], run.acc[index]);
-    let uses_fbgemm =
-        run.ra.computation == Computation::Fbgemm || run.rb.computation == Computation::Fbgemm;
-    if out_a != out_b && uses_fbgemm && fb != exact {
+    let exact = run.acc[index];
+    let saturated = [&run.ra, &run.rb]
+        .into_iter()
+        .find(|r| r.kernel.accumulation.saturates() && run.acc_for(r)[index] != exact);
+    if let (true, Some(r)) = (out_a != out_b, saturated) {
+        let fb = run.acc_for(r)[index];
         causes.retain(|c| c.code != "other");
         causes.insert(
             0,
             Cause {
                 code: "int16_saturation",
                 text: format!(
-                    "fbgemm's depthwise kernel adds pairs of u8·s8 products with int16 saturation \
+                    "fbgemm's {} kernel adds pairs of u8·s8 products with int16 saturation \
                      (activation codes above 127): its accumulator is {fb} where the exact sum is {exact}; \
-                     reduce_range=True exists to avoid this"
+                     reduce_range=True exists to avoid this",
+                    r.kernel.path.unwrap_or("GEMM")
                 ),
             },
         );
@@ -352,7 +355,7 @@ fn taps_text(e: &Explanation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requant::HandAssumptions;
+    use crate::engine::HandAssumptions;
     use crate::scenario::preset;
     use crate::trace::Recorder;
 
@@ -409,7 +412,7 @@ mod tests {
     #[test]
     fn hand_without_zero_points_is_blamed_on_them() {
         let mut sc = preset("per-channel").unwrap();
-        sc.b = Computation::Hand(HandAssumptions {
+        sc.b = Computation::hand(HandAssumptions {
             ignore_zero_points: true,
             ..HandAssumptions::faithful()
         });

@@ -14,10 +14,10 @@
 //! for `1e-05`). Float32 values (bias, float weights, inputs) are written as the
 //! float64 of their exact value, so `torch.tensor(..., dtype=torch.float32)`
 //! gets the same bits.
+use crate::engine::Computation;
 use crate::error::{Error, Result};
 use crate::flow::FloatConv;
 use crate::observe::{ObserverConfig, ObserverKind};
-use crate::requant::Computation;
 use crate::scenario::Scenario;
 use std::fmt::Write;
 
@@ -70,17 +70,17 @@ fn pair(p: [usize; 2]) -> String {
     format!("({}, {})", p[0], p[1])
 }
 
-fn engine_of(c: Computation) -> (&'static str, Option<&'static str>) {
-    match c {
-        Computation::Fbgemm => ("fbgemm", None),
-        Computation::Qnnpack => ("qnnpack", None),
-        Computation::Float => (
+/// The PyTorch engine that runs computation `c` (its table row says), or
+/// fbgemm with a note when `c` is not a PyTorch engine.
+fn engine_of(c: Computation) -> (&'static str, Option<String>) {
+    match c.row().pytorch_engine {
+        Some(e) => (e, None),
+        None => (
             "fbgemm",
-            Some("computation A is the float reference, which PyTorch does not have: fbgemm (x86) is used"),
-        ),
-        Computation::Hand(_) => (
-            "fbgemm",
-            Some("computation A is a hand calculation, which PyTorch does not have: fbgemm (x86) is used"),
+            Some(format!(
+                "computation A is the {}, which PyTorch does not have: fbgemm (x86) is used",
+                c.title()
+            )),
         ),
     }
 }
@@ -95,11 +95,7 @@ pub fn pytorch_script(sc: &Scenario) -> Result<String> {
     let codes = sc.input.codes(s, p.input_scale, p.input_zero_point)?;
     // What this engine computes, for the script's own check.
     let mut model = sc.clone();
-    model.a = if engine == "qnnpack" {
-        Computation::Qnnpack
-    } else {
-        Computation::Fbgemm
-    };
+    model.a = Computation::parse(engine)?;
     model.input = crate::scenario::InputSource::Codes {
         codes: codes.clone(),
     };

@@ -3,10 +3,10 @@
 //! scales fixed) and run quantized — every intermediate identical to PyTorch.
 //! Also the checks of the observer and module golden files.
 use crate::conv::ConvShape;
+use crate::engine::{Computation, ConvQParams};
 use crate::error::{Error, Result};
 use crate::observe::{Observer, ObserverConfig, ObserverKind, QParamsDerivation};
 use crate::quant::{quantize_per_channel, quantize_per_tensor, to_qint8, DType, QScheme};
-use crate::requant::{Computation, ConvQParams};
 use crate::scenario::{InputSource, Scenario};
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +70,7 @@ impl FloatConv {
                 "the quantized conv takes qint8 weights".into(),
             ));
         }
-        if !matches!(self.engine, Computation::Fbgemm | Computation::Qnnpack) {
+        if !matches!(self.engine, Computation::FBGEMM | Computation::QNNPACK) {
             return Err(Error::Input("the engine is fbgemm or qnnpack".into()));
         }
         Ok(())
@@ -217,6 +217,7 @@ impl Converted {
             params: self.params.clone(),
             a: float.engine,
             b,
+            platform: Default::default(),
             view: Default::default(),
         }
     }
@@ -653,7 +654,7 @@ mod tests {
 
     #[test]
     fn forward_fuses_each_tap() {
-        let m = forum_model(&[1, 1, 1, 2], 0.4808, 0.0317, true, Computation::Fbgemm).unwrap();
+        let m = forum_model(&[1, 1, 1, 2], 0.4808, 0.0317, true, Computation::FBGEMM).unwrap();
         let x = [0.3f32, 1.0];
         let y = m.forward(&x).unwrap();
         assert_eq!(
@@ -668,7 +669,7 @@ mod tests {
 
     #[test]
     fn convert_quantizes_the_largest_weight_to_127() {
-        let m = forum_model(&[1, 1, 4, 16], 0.4808, 0.0317, true, Computation::Fbgemm).unwrap();
+        let m = forum_model(&[1, 1, 4, 16], 0.4808, 0.0317, true, Computation::FBGEMM).unwrap();
         let cal: Vec<f32> = (0..64).map(|i| (i * 4 % 255) as f32 / 255.0).collect();
         let c = m.calibrate(&[cal]).unwrap();
         assert_eq!(c.weight_q, vec![127]);
@@ -679,14 +680,14 @@ mod tests {
 
     #[test]
     fn bad_models_are_errors() {
-        assert!(forum_model(&[1, 2, 4, 4], 0.5, 0.0, false, Computation::Fbgemm).is_err());
-        let mut m = forum_model(&[1, 1, 4, 4], 0.5, 0.0, false, Computation::Float).unwrap();
+        assert!(forum_model(&[1, 2, 4, 4], 0.5, 0.0, false, Computation::FBGEMM).is_err());
+        let mut m = forum_model(&[1, 1, 4, 4], 0.5, 0.0, false, Computation::FLOAT).unwrap();
         assert!(m
             .calibrate(&[vec![0.0; 16]])
             .unwrap_err()
             .to_string()
             .contains("engine"));
-        m.engine = Computation::Fbgemm;
+        m.engine = Computation::FBGEMM;
         assert!(m.calibrate(&[]).is_err());
         m.weight = vec![];
         assert!(m.calibrate(&[vec![0.0; 16]]).is_err());

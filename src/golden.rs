@@ -1,9 +1,9 @@
 //! Golden vectors from real PyTorch (`../shared/golden/`, schema in its README):
 //! reading them and checking the engine against every case, bit for bit.
 use crate::conv::{ConvShape, IntConv};
+use crate::engine::{Computation, ConvQParams, Cpu, Os, Platform, Requant};
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType, QScheme};
-use crate::requant::{Computation, ConvQParams, Requant};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +41,12 @@ pub struct ConvCase {
     pub dilation: [usize; 2],
     pub groups: usize,
     pub output: QTensor,
+    /// What torch ran ("fbgemm", "onednn", "qnnpack"); absent = the engine itself.
+    #[serde(default)]
+    pub kernel: Option<String>,
+    /// The instruction set fbgemm ran with; absent = AVX512-VNNI.
+    #[serde(default)]
+    pub cpu: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +180,17 @@ impl ConvCase {
         })
     }
 
+    /// The machine the case ran on: Linux (the generator's), and its CPU.
+    pub fn platform(&self) -> Result<Platform> {
+        let cpu = match &self.cpu {
+            None => Cpu::Avx512Vnni,
+            Some(c) => Cpu::parse(c).ok_or_else(|| {
+                Error::Input(format!("unknown cpu {c:?} (avx2, avx512, avx512_vnni)"))
+            })?,
+        };
+        Ok(Platform { cpu, os: Os::Linux })
+    }
+
     /// The engine's output codes for this case.
     pub fn run(&self) -> Result<Vec<i32>> {
         let shape = self.shape()?;
@@ -186,11 +203,20 @@ impl ConvCase {
             weight: &to_qint8("weight", &self.weight.q)?,
             weight_zero_points: &p.weight_zero_points,
         };
-        let acc = match comp {
-            Computation::Fbgemm => crate::depthwise::fbgemm_accumulate(&conv)?,
-            _ => conv.accumulate()?,
-        };
-        let rq = Requant::new(comp, &p, shape.out_channels)?;
+        let platform = self.platform()?;
+        let rq = Requant::new(comp, &p, &shape, &platform)?;
+        if let Some(k) = &self.kernel {
+            if k != rq.kernel.name {
+                return Err(Error::Input(format!(
+                    "torch ran kernel {k:?}, the engine chose {:?} ({})",
+                    rq.kernel.name, rq.kernel.why
+                )));
+            }
+        }
+        let mut acc = vec![];
+        rq.kernel
+            .accumulation
+            .run(&conv, &mut Default::default(), &mut acc)?;
         let mut out = vec![0i32; acc.len()];
         let (oh, ow) = shape.output_hw();
         let plane = oh * ow;

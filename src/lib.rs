@@ -8,9 +8,11 @@
 
 pub mod conv;
 pub mod depthwise;
+pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod export;
+pub mod fbgemm_gemm;
 pub mod flow;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod golden;
@@ -20,7 +22,6 @@ pub mod paste;
 pub mod printed;
 pub mod quant;
 pub mod render;
-pub mod requant;
 pub mod scenario;
 pub mod trace;
 #[cfg(target_arch = "wasm32")]

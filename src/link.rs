@@ -15,7 +15,7 @@
 //! every value is validated and clamped to the page's bounds, and every such
 //! event is a `Note` for the page's banner.
 use crate::conv::ConvShape;
-use crate::requant::{Arithmetic, BiasRounding, Computation, HandAssumptions, Rounding};
+use crate::engine::{Computation, HandAssumptions};
 use crate::scenario::{limits, preset, InputSource, MapKind, Scenario};
 use serde::Serialize;
 
@@ -544,6 +544,7 @@ fn reconcile(sc: &mut Scenario) -> Vec<(&'static str, String)> {
             format!("the case cannot be computed ({e}); showing the forum case"),
         ));
         *sc = Scenario {
+            platform: Default::default(),
             view: Default::default(),
             ..default_scenario()
         };
@@ -819,97 +820,34 @@ fn hide_of(v: &str) -> Result<(Vec<String>, Option<String>), String> {
 
 // ------------------------------------------------------------------ computations
 
-/// A hand-calculation switch by its link name.
-type HandFlag = (&'static str, fn(&mut HandAssumptions) -> &mut bool);
-
-const HAND_FLAGS: &[HandFlag] = &[
-    ("px", |h| &mut h.print_input_scale),
-    ("pw", |h| &mut h.print_weight_scale),
-    ("py", |h| &mut h.print_output_scale),
-    ("pb", |h| &mut h.print_bias),
-    ("nozp", |h| &mut h.ignore_zero_points),
-    ("noclamp", |h| &mut h.ignore_clamp),
-];
-
+/// A computation in a link: its engine id, or `hand:` and the tokens of its
+/// switches (the vocabulary in `engine::hand::SWITCHES`).
 fn computation_text(c: &Computation) -> String {
-    let Computation::Hand(h) = c else {
-        return c.name().to_string();
-    };
-    let mut h = *h;
-    let mut parts: Vec<String> = HAND_FLAGS
-        .iter()
-        .filter(|(_, f)| *f(&mut h))
-        .map(|(n, _)| n.to_string())
-        .collect();
-    parts.push(
-        match h.bias_rounding {
-            BiasRounding::Keep => "bias-keep",
-            BiasRounding::HalfEven => "bias-even",
-            BiasRounding::HalfAway => "bias-away",
-            BiasRounding::Truncate => "bias-trunc",
-        }
-        .into(),
-    );
-    parts.push(
-        if h.arithmetic == Arithmetic::F64 {
-            "f64"
-        } else {
-            "f32"
-        }
-        .into(),
-    );
-    parts.push(
-        if h.rounding == Rounding::HalfEven {
-            "even"
-        } else {
-            "away"
-        }
-        .into(),
-    );
-    format!("hand:{}", parts.join(","))
+    match c.hand {
+        Some(h) => format!("hand:{}", h.tokens()),
+        None => c.name().to_string(),
+    }
 }
 
 fn computation_of(v: &str) -> Result<Computation, String> {
     let (name, opts) = v.split_once(':').unwrap_or((v, ""));
-    match name {
-        "fbgemm" => Ok(Computation::Fbgemm),
-        "qnnpack" => Ok(Computation::Qnnpack),
-        "float" => Ok(Computation::Float),
-        "hand" if opts.is_empty() => Ok(Computation::Hand(HandAssumptions::default())),
-        "hand" => {
-            // Every switch is written; one not written is off.
-            let mut h = HandAssumptions {
-                bias_rounding: BiasRounding::Keep,
-                ..HandAssumptions::faithful()
-            };
-            for o in opts.split(',').take(16) {
-                if let Some((_, f)) = HAND_FLAGS.iter().find(|(n, _)| *n == o) {
-                    *f(&mut h) = true;
-                    continue;
-                }
-                match o {
-                    "bias-keep" => h.bias_rounding = BiasRounding::Keep,
-                    "bias-even" => h.bias_rounding = BiasRounding::HalfEven,
-                    "bias-away" => h.bias_rounding = BiasRounding::HalfAway,
-                    "bias-trunc" => h.bias_rounding = BiasRounding::Truncate,
-                    "f64" => h.arithmetic = Arithmetic::F64,
-                    "f32" => h.arithmetic = Arithmetic::F32,
-                    "even" => h.rounding = Rounding::HalfEven,
-                    "away" => h.rounding = Rounding::HalfAway,
-                    other => {
-                        return Err(format!(
-                            "{:?} is not a hand-calculation option",
-                            short(other)
-                        ))
-                    }
-                }
-            }
-            Ok(Computation::Hand(h))
-        }
-        _ => Err(format!(
-            "{:?} is not a computation (fbgemm, qnnpack, float, hand)",
-            short(name)
-        )),
+    let c = Computation::parse(name).map_err(|_| {
+        format!(
+            "{:?} is not a computation ({})",
+            short(name),
+            crate::engine::ENGINES
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    match (c.hand, opts) {
+        (Some(_), "") | (None, "") => Ok(c),
+        (Some(_), opts) => HandAssumptions::from_tokens(opts)
+            .map(Computation::hand)
+            .map_err(|e| e),
+        (None, _) => Err(format!("{:?} takes no options", short(name))),
     }
 }
 
@@ -1014,6 +952,7 @@ fn unpack(v: &str, signed: bool, max: usize) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Arithmetic, Rounding};
 
     #[test]
     fn base64url_round_trips() {
@@ -1070,12 +1009,12 @@ mod tests {
     #[test]
     fn computations_by_name() {
         for c in [
-            Computation::Fbgemm,
-            Computation::Qnnpack,
-            Computation::Float,
-            Computation::Hand(HandAssumptions::default()),
-            Computation::Hand(HandAssumptions::faithful()),
-            Computation::Hand(HandAssumptions {
+            Computation::FBGEMM,
+            Computation::QNNPACK,
+            Computation::FLOAT,
+            Computation::hand(HandAssumptions::default()),
+            Computation::hand(HandAssumptions::faithful()),
+            Computation::hand(HandAssumptions {
                 arithmetic: Arithmetic::F32,
                 rounding: Rounding::HalfAway,
                 ignore_clamp: true,
@@ -1085,7 +1024,7 @@ mod tests {
             assert_eq!(computation_of(&computation_text(&c)).unwrap(), c);
         }
         assert_eq!(
-            computation_text(&Computation::Hand(HandAssumptions::default())),
+            computation_text(&Computation::hand(HandAssumptions::default())),
             "hand:px,pw,py,pb,bias-even,f64,even"
         );
     }

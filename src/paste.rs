@@ -41,7 +41,7 @@
 //! Bounds: at most [`MAX_TEXT`] bytes, nesting at most [`MAX_DEPTH`] deep;
 //! parsing is linear in the text.
 use crate::conv::ConvShape;
-use crate::requant::Computation;
+use crate::engine::Computation;
 use crate::scenario::{InputSource, Scenario};
 use serde::Serialize;
 use std::fmt;
@@ -2437,10 +2437,10 @@ fn check_output_run(
     run: &crate::scenario::Run,
 ) -> Option<OutputCheck> {
     let o = paste.expected_output.as_ref()?;
-    let engine = if sc.a == Computation::Qnnpack {
-        Computation::Qnnpack
+    let engine = if sc.a == Computation::QNNPACK {
+        Computation::QNNPACK
     } else {
-        Computation::Fbgemm
+        Computation::FBGEMM
     };
     let out: Vec<i32> = if sc.a == engine {
         run.out_a.clone()

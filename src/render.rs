@@ -409,8 +409,7 @@ fn clamped_a(run: &Run, index: usize) -> bool {
         value: None,
     };
     let c = run.channel_of(index);
-    run.ra
-        .pixel(c, run.acc_of(run.ra.computation)[index], &mut p);
+    run.ra.pixel(c, run.acc_for(&run.ra)[index], &mut p);
     match p.value {
         Some(v) => v.as_f64() != out as f64,
         None => false,

@@ -2,9 +2,11 @@
 //! It flows URL -> engine -> heatmap -> trace; the page, the CLI, presets and
 //! (later) paste import all produce one.
 use crate::conv::{ConvShape, IntConv, Scratch};
+use crate::engine::{
+    Accumulation, Computation, ConvQParams, HandAssumptions, Platform, Requant, Rounding,
+};
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_quint8, DType};
-use crate::requant::{Computation, ConvQParams, HandAssumptions, Requant, Rounding};
 use crate::trace::{key, Probe, Trace, Value};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +110,9 @@ pub struct Scenario {
     pub params: ConvQParams,
     pub a: Computation,
     pub b: Computation,
+    /// The CPU and OS the engines run on (PyTorch's dispatch and fbgemm's kernels depend on it).
+    #[serde(default)]
+    pub platform: Platform,
     #[serde(default)]
     pub view: View,
 }
@@ -190,18 +195,10 @@ impl Workspace {
     /// Takes back the buffers of a run that is no longer needed.
     pub fn recycle(&mut self, run: Run) {
         let Run {
-            acc,
-            raw_acc,
-            fbgemm_acc,
-            out_a,
-            out_b,
-            ..
+            accs, out_a, out_b, ..
         } = run;
-        self.spare.extend(
-            [Some(acc), raw_acc, fbgemm_acc, Some(out_a), Some(out_b)]
-                .into_iter()
-                .flatten(),
-        );
+        self.spare
+            .extend(accs.into_iter().map(|(_, v)| v).chain([out_a, out_b]));
         // Keep at most what one run needs.
         self.spare.truncate(5);
     }
@@ -219,15 +216,15 @@ pub struct Run {
     pub weights: Vec<i8>,
     /// Exact accumulators `sum (qx - zx)(qw - zw)`.
     pub acc: Vec<i32>,
-    /// `sum qx·qw`, for a hand calculation that leaves the zero points out.
-    raw_acc: Option<Vec<i32>>,
-    /// fbgemm's accumulators when its depthwise kernel saturates int16 pairs.
-    fbgemm_acc: Option<Vec<i32>>,
+    /// The other accumulations A and B need (raw codes, saturating kernels),
+    /// each formed once.
+    accs: Vec<(Accumulation, Vec<i32>)>,
     pub out_a: Vec<i32>,
     pub out_b: Vec<i32>,
     pub ra: Requant,
     pub rb: Requant,
     pub params: ConvQParams,
+    pub platform: Platform,
 }
 
 impl Scenario {
@@ -254,6 +251,8 @@ impl Scenario {
         let p = &self.params;
         let input = self.input.codes(s, p.input_scale, p.input_zero_point)?;
         let weights = self.weights.clone();
+        let ra = Requant::new(self.a, p, s, &self.platform)?;
+        let rb = Requant::new(self.b, p, s, &self.platform)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
         let conv = IntConv {
             shape: s,
@@ -263,41 +262,27 @@ impl Scenario {
             weight_zero_points: &p.weight_zero_points,
         };
         let mut acc = ws.take();
-        conv.accumulate_into(&mut ws.scratch, &mut acc)?;
-        let raw_acc = if self.a.uses_raw_codes() || self.b.uses_raw_codes() {
-            let zero = vec![0i64; s.out_channels];
-            let mut raw = ws.take();
-            IntConv {
-                input_zero_point: 0,
-                weight_zero_points: &zero,
-                ..conv
+        Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
+        let mut accs: Vec<(Accumulation, Vec<i32>)> = vec![];
+        for k in [ra.kernel.accumulation, rb.kernel.accumulation] {
+            if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
+                let mut v = ws.take();
+                k.run(&conv, &mut ws.scratch, &mut v)?;
+                accs.push((k, v));
             }
-            .accumulate_into(&mut ws.scratch, &mut raw)?;
-            Some(raw)
-        } else {
-            None
-        };
-        let fbgemm_acc = if (self.a == Computation::Fbgemm || self.b == Computation::Fbgemm)
-            && crate::depthwise::fbgemm_uses_depthwise(s, p.per_channel)
-        {
-            Some(crate::depthwise::fbgemm_accumulate(&conv)?).filter(|f| *f != acc)
-        } else {
-            None
-        };
-        let ra = Requant::new(self.a, p, s.out_channels)?;
-        let rb = Requant::new(self.b, p, s.out_channels)?;
+        }
         let mut run = Run {
             shape: *s,
             input,
             weights,
             acc,
-            raw_acc,
-            fbgemm_acc,
+            accs,
             out_a: vec![],
             out_b: vec![],
             ra,
             rb,
             params: p.clone(),
+            platform: self.platform,
         };
         let (mut out_a, mut out_b) = (ws.take(), ws.take());
         run.outputs_into(&run.ra, &mut out_a);
@@ -308,16 +293,23 @@ impl Scenario {
 }
 
 impl Run {
-    fn acc_for(&self, r: &Requant) -> &[i32] {
-        self.acc_of(r.computation)
+    /// The accumulators a prepared computation starts from.
+    pub fn acc_for(&self, r: &Requant) -> &[i32] {
+        self.acc_of(r.kernel.accumulation)
     }
 
-    /// The accumulators a computation starts from.
-    pub fn acc_of(&self, c: Computation) -> &[i32] {
-        match (&self.raw_acc, &self.fbgemm_acc, c) {
-            (Some(raw), _, c) if c.uses_raw_codes() => raw,
-            (_, Some(f), Computation::Fbgemm) => f,
-            _ => &self.acc,
+    /// The accumulators of one accumulation (exact when it was not needed).
+    pub fn acc_of(&self, k: Accumulation) -> &[i32] {
+        self.accs
+            .iter()
+            .find(|(a, _)| *a == k)
+            .map_or(&self.acc, |(_, v)| v)
+    }
+
+    pub fn requant(&self, which: Side) -> &Requant {
+        match which {
+            Side::A => &self.ra,
+            Side::B => &self.rb,
         }
     }
 
@@ -360,10 +352,7 @@ impl Run {
 
     /// Full trace of one computation at one output element.
     pub fn trace(&self, which: Side, index: usize) -> Trace {
-        let r = match which {
-            Side::A => &self.ra,
-            Side::B => &self.rb,
-        };
+        let r = self.requant(which);
         let mut t = Trace {
             computation: r.computation.title().to_string(),
             steps: vec![],
@@ -374,7 +363,7 @@ impl Run {
 
     /// The output code a different computation gives at one element (for blame).
     pub fn output_with(&self, c: Computation, index: usize) -> Result<i64> {
-        let r = Requant::new(c, &self.params, self.shape.out_channels)?;
+        let r = Requant::new(c, &self.params, &self.shape, &self.platform)?;
         let acc = if c.uses_raw_codes() {
             let zero = vec![0i64; self.shape.out_channels];
             let conv = IntConv {
@@ -389,8 +378,23 @@ impl Run {
                 .iter()
                 .map(|t| t.product)
                 .sum::<i64>() as i32
+        } else if let Some((_, v)) = self.accs.iter().find(|(a, _)| *a == r.kernel.accumulation) {
+            v[index]
+        } else if r.kernel.accumulation.saturates() {
+            let conv = IntConv {
+                shape: &self.shape,
+                input: &self.input,
+                input_zero_point: self.params.input_zero_point,
+                weight: &self.weights,
+                weight_zero_points: &self.params.weight_zero_points,
+            };
+            let mut v = vec![];
+            r.kernel
+                .accumulation
+                .run(&conv, &mut Scratch::default(), &mut v)?;
+            v[index]
         } else {
-            self.acc_of(c)[index]
+            self.acc[index]
         };
         Ok(r.pixel(self.channel_of(index), acc, &mut crate::trace::NoTrace))
     }
@@ -473,7 +477,7 @@ fn weights(n: usize, seed: u64) -> Vec<i8> {
 }
 
 pub fn preset(id: &str) -> Result<Scenario> {
-    let hand = Computation::Hand(HandAssumptions::default());
+    let hand = Computation::hand(HandAssumptions::default());
     Ok(match id {
         // ARITHMETIC.md §5: the forum post's model, calibrated by PyTorch.
         "forum" => Scenario {
@@ -491,8 +495,9 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_zero_point: 0,
                 relu: false,
             },
-            a: Computation::Fbgemm,
+            a: Computation::FBGEMM,
             b: hand,
+            platform: Default::default(),
             view: View {
                 pixel: Some((2, 15)),
                 ..View::default()
@@ -516,11 +521,12 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_zero_point: 0,
                 relu: false,
             },
-            a: Computation::Fbgemm,
-            b: Computation::Hand(HandAssumptions {
+            a: Computation::FBGEMM,
+            b: Computation::hand(HandAssumptions {
                 rounding: Rounding::HalfAway,
                 ..HandAssumptions::faithful()
             }),
+            platform: Default::default(),
             view: View::default(),
         },
         "per-channel" => Scenario {
@@ -541,8 +547,9 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_zero_point: 128,
                 relu: false,
             },
-            a: Computation::Fbgemm,
+            a: Computation::FBGEMM,
             b: hand,
+            platform: Default::default(),
             view: View::default(),
         },
         // A 1x1 conv keeps the multiplier near 1/7, so the 0.4 that qnnpack's
@@ -567,8 +574,9 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     output_zero_point: 0,
                     relu: false,
                 },
-                a: Computation::Fbgemm,
-                b: Computation::Qnnpack,
+                a: Computation::FBGEMM,
+                b: Computation::QNNPACK,
+                platform: Default::default(),
                 view: View::default(),
             }
         }
@@ -589,11 +597,12 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_zero_point: 64,
                 relu: true,
             },
-            a: Computation::Fbgemm,
-            b: Computation::Hand(HandAssumptions {
+            a: Computation::FBGEMM,
+            b: Computation::hand(HandAssumptions {
                 ignore_clamp: true,
                 ..HandAssumptions::faithful()
             }),
+            platform: Default::default(),
             view: View::default(),
         },
         other => {
@@ -660,7 +669,7 @@ mod workspace_tests {
             let mut sc = preset(id).unwrap();
             if id == "clamping" {
                 // raw accumulators too (hand without zero points)
-                sc.b = Computation::Hand(HandAssumptions {
+                sc.b = Computation::hand(HandAssumptions {
                     ignore_zero_points: true,
                     ..Default::default()
                 });

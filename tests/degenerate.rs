@@ -1,6 +1,6 @@
 //! Degenerate input: every case is a typed error with a clear message, never a panic.
+use qconv_lens::engine::{Computation, HandAssumptions};
 use qconv_lens::error::Error;
-use qconv_lens::requant::{Computation, HandAssumptions};
 use qconv_lens::scenario::{preset, InputSource, Scenario};
 
 fn err(sc: &Scenario) -> Error {
@@ -50,9 +50,9 @@ fn scales_whose_product_leaves_float32_are_refused() {
     sc.params.weight_scales = vec![1e-30];
     assert!(matches!(err(&sc), Error::BadScale { .. }));
     for c in [
-        Computation::Qnnpack,
-        Computation::Float,
-        Computation::Hand(HandAssumptions::faithful()),
+        Computation::QNNPACK,
+        Computation::FLOAT,
+        Computation::hand(HandAssumptions::faithful()),
     ] {
         sc.a = c;
         sc.b = c;

@@ -7,8 +7,8 @@
 //! QCONV_DEPTHWISE_GOLDEN=/path/a/conv.json:/path/b/conv.json cargo test --test depthwise_golden
 use qconv_lens::conv::{ConvShape, IntConv};
 use qconv_lens::depthwise::{fbgemm_depthwise_accumulate, fbgemm_uses_depthwise};
+use qconv_lens::engine::{Computation, Requant};
 use qconv_lens::golden::ConvCase;
-use qconv_lens::requant::{Computation, Requant};
 use std::path::PathBuf;
 
 #[derive(Default, Debug)]
@@ -39,7 +39,7 @@ fn exact_depthwise(s: &ConvShape, x: &[i64], zx: i64, w: &[i64], zw: &[i64]) -> 
 fn requantize(case: &ConvCase, acc: &[i32]) -> qconv_lens::Result<Vec<i64>> {
     let shape = case.shape()?;
     let p = case.qparams()?;
-    let rq = Requant::new(Computation::Fbgemm, &p, shape.out_channels)?;
+    let rq = Requant::new(Computation::FBGEMM, &p, &shape, &Default::default())?;
     let (oh, ow) = shape.output_hw();
     let mut out = vec![Default::default(); acc.len()];
     for (i, (a, o)) in acc.chunks(oh * ow).zip(out.chunks_mut(oh * ow)).enumerate() {

@@ -4,10 +4,10 @@
 //! both engines, per-channel and per-tensor, ReLU; the calibration variant for
 //! module.json cases). Without torch the run part says so on stderr and only
 //! the text checks run.
+use qconv_lens::engine::{Computation, HandAssumptions};
 use qconv_lens::export::{py_float, pytorch_calibration_script, pytorch_script, CODES_PREFIX};
 use qconv_lens::flow::forum_model;
 use qconv_lens::golden::ConvCase;
-use qconv_lens::requant::{Computation, HandAssumptions};
 use qconv_lens::scenario::{preset, InputSource, Scenario, View, PRESETS};
 use std::path::PathBuf;
 use std::process::Command;
@@ -39,7 +39,8 @@ fn scenario_of(c: &ConvCase) -> Scenario {
         weights: c.weight.q.iter().map(|&v| v as i8).collect(),
         params: c.qparams().unwrap(),
         a: Computation::parse(&c.engine).unwrap(),
-        b: Computation::Hand(HandAssumptions::default()),
+        b: Computation::hand(HandAssumptions::default()),
+        platform: Default::default(),
         view: View::default(),
     }
 }
@@ -142,7 +143,7 @@ fn golden_case_script_text() {
     }
     // Computation A that PyTorch does not have: fbgemm, and the script says so.
     let mut sc = preset("forum").unwrap();
-    sc.a = Computation::Float;
+    sc.a = Computation::FLOAT;
     let s = pytorch_script(&sc).unwrap();
     assert!(s.contains("engine = \"fbgemm\"") && s.contains("float reference"));
 }
@@ -265,8 +266,8 @@ fn scripts_run_in_pytorch_and_agree_with_the_engine() {
     for (id, _) in PRESETS {
         let sc = preset(id).unwrap();
         let mut m = sc.clone();
-        if !matches!(m.a, Computation::Fbgemm | Computation::Qnnpack) {
-            m.a = Computation::Fbgemm;
+        if !matches!(m.a, Computation::FBGEMM | Computation::QNNPACK) {
+            m.a = Computation::FBGEMM;
         }
         want.insert(format!("preset {id}"), m.run().unwrap().out_a);
         jobs.push((format!("preset {id}"), pytorch_script(&sc).unwrap()));

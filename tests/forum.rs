@@ -1,7 +1,7 @@
 //! The forum case (../shared/forum-post.txt, ARITHMETIC.md §5): fbgemm gives 30
 //! where the forum user's hand calculation gives 31, and why.
+use qconv_lens::engine::{Computation, HandAssumptions};
 use qconv_lens::explain::explain;
-use qconv_lens::requant::{Computation, HandAssumptions};
 use qconv_lens::scenario::{preset, Side};
 use qconv_lens::trace::{key, Value};
 
@@ -74,7 +74,7 @@ fn the_comparison_blames_the_printed_scales() {
 #[test]
 fn exact_output_scale_alone_makes_the_hand_result_30() {
     let mut sc = preset("forum").unwrap();
-    sc.b = Computation::Hand(HandAssumptions {
+    sc.b = Computation::hand(HandAssumptions {
         print_output_scale: false,
         ..HandAssumptions::default()
     });
@@ -88,7 +88,7 @@ fn faithful_hand_calculation_matches_fbgemm_everywhere() {
     // With exact scales and the bias kept as a float, float64 hand arithmetic
     // agrees with fbgemm on the forum input (no pixel is near a .5 boundary).
     let mut sc = preset("forum").unwrap();
-    sc.b = Computation::Hand(HandAssumptions::faithful());
+    sc.b = Computation::hand(HandAssumptions::faithful());
     let run = sc.run().unwrap();
     assert_eq!(run.out_a, run.out_b);
 }

@@ -1,10 +1,10 @@
 //! Permalinks: exact round trips, budgets, old versions, hostile links.
 use proptest::prelude::*;
 use qconv_lens::conv::ConvShape;
-use qconv_lens::link::{decode, encode, GROUPS};
-use qconv_lens::requant::{
+use qconv_lens::engine::{
     Arithmetic, BiasRounding, Computation, ConvQParams, HandAssumptions, Rounding,
 };
+use qconv_lens::link::{decode, encode, GROUPS};
 use qconv_lens::scenario::{preset, InputSource, MapKind, Scenario, View, PRESETS};
 
 #[test]
@@ -158,10 +158,10 @@ fn hand() -> impl Strategy<Value = HandAssumptions> {
 
 fn computation() -> impl Strategy<Value = Computation> {
     prop_oneof![
-        Just(Computation::Fbgemm),
-        Just(Computation::Qnnpack),
-        Just(Computation::Float),
-        hand().prop_map(Computation::Hand)
+        Just(Computation::FBGEMM),
+        Just(Computation::QNNPACK),
+        Just(Computation::FLOAT),
+        hand().prop_map(Computation::hand)
     ]
 }
 
@@ -190,6 +190,7 @@ prop_compose! {
             weights: wq,
             params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu },
             a, b,
+            platform: Default::default(),
             view: View { channel: 0, pixel: Some((0, 0)), map: if map { MapKind::Tie } else { MapKind::Diff }, hide: hide.iter().map(|s| s.to_string()).collect() },
         }
     }

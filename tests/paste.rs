@@ -2,8 +2,8 @@
 //! kind (fixtures under tests/fixtures/paste/, made by gen_fixtures.py with
 //! torch 2.5.1), the module.json golden `printed` reprs, and malformed pastes
 //! with the line and reason they must report.
+use qconv_lens::engine::Computation;
 use qconv_lens::paste::{apply, parse, Note, NoteKind, Paste, PasteErrorKind};
-use qconv_lens::requant::Computation;
 use qconv_lens::scenario::{preset, InputSource};
 use std::path::PathBuf;
 use std::process::Command;
@@ -624,7 +624,7 @@ fn paste_and_notes_serialize() {
     assert_eq!(v[2][0]["kind"].as_str().map(|s| !s.is_empty()), Some(true));
     let e = parse("tensor([1, 2)").unwrap_err();
     assert_eq!(serde_json::to_value(&e).unwrap()["kind"], "unbalanced");
-    assert_eq!(sc.a, Computation::Fbgemm);
+    assert_eq!(sc.a, Computation::FBGEMM);
 }
 
 // ------------------------------------------------------------------ CLI

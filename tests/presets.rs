@@ -1,8 +1,8 @@
 //! Every preset runs, shows differences, and the explanation names the cause
 //! the preset is about. Also fbgemm's depthwise int16 saturation as a cause.
 use qconv_lens::conv::ConvShape;
+use qconv_lens::engine::{Computation, ConvQParams};
 use qconv_lens::explain::explain;
-use qconv_lens::requant::{Computation, ConvQParams};
 use qconv_lens::scenario::{preset, InputSource, Scenario, PRESETS};
 
 /// The causes named at every pixel where A and B differ.
@@ -94,13 +94,14 @@ fn depthwise_saturation_is_named() {
             output_zero_point: 0,
             relu: false,
         },
-        a: Computation::Fbgemm,
-        b: Computation::Float,
+        a: Computation::FBGEMM,
+        b: Computation::FLOAT,
+        platform: Default::default(),
         view: Default::default(),
     };
     let run = sc.run().unwrap();
     assert_eq!(run.acc[5], 9 * 255 * 127);
-    assert_eq!(run.acc_of(Computation::Fbgemm)[5], 4 * 32767 + 255 * 127);
+    assert_eq!(run.acc_for(&run.ra)[5], 4 * 32767 + 255 * 127);
     let causes = causes_of(&sc);
     assert!(!causes.is_empty());
     assert!(

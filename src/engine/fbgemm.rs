@@ -1,0 +1,252 @@
+//! PyTorch's fbgemm engine (x86): float bias, a fused multiply-add
+//! (per-tensor) or a division then an add (per-channel), multiplier
+//! `f32(aw / sy)`, round half to even, then the zero point as a wrapping int32
+//! (ARITHMETIC.md §4). The accumulation depends on the CPU: with VNNI the GEMM
+//! is exact, without it `vpmaddubsw` saturates pairs of u8·s8 products to
+//! int16; the depthwise kernels saturate on every CPU (`crate::depthwise`).
+use super::common::{cvt_i32, finish, map_plane, scales32, tail, Tail};
+use super::{
+    Accumulation, Channel, Computation, ConvQParams, Dyn, DynRecorder, Engine, EngineRow, Evidence,
+    Family, Kernel, Platform,
+};
+use crate::conv::ConvShape;
+use crate::error::{Error, Result};
+use crate::quant::{scale_f32, DType};
+use crate::trace::{key, Recorder, Value};
+use std::sync::Arc;
+
+pub const ID: &str = "fbgemm";
+
+pub const ROW: EngineRow = EngineRow {
+    id: ID,
+    title: "PyTorch fbgemm",
+    family: Family::PyTorch,
+    activations: &[DType::QUInt8],
+    weights: &[DType::QInt8],
+    uses_platform: true,
+    pytorch_engine: Some("fbgemm"),
+    evidence: Evidence::Golden,
+    engine: &Fbgemm,
+};
+
+pub struct Fbgemm;
+
+impl Engine for Fbgemm {
+    fn kernel(&self, _: &Computation, shape: &ConvShape, p: &ConvQParams, pl: &Platform) -> Kernel {
+        kernel(shape, p, pl, "")
+    }
+    fn channels(
+        &self,
+        _: &Computation,
+        p: &ConvQParams,
+        out_channels: usize,
+        _: &Kernel,
+    ) -> Result<Vec<Arc<dyn Channel>>> {
+        channels(p, out_channels)
+    }
+}
+
+/// fbgemm's kernel for this conv on this CPU; `prefix` says why fbgemm was chosen.
+pub fn kernel(shape: &ConvShape, p: &ConvQParams, pl: &Platform, prefix: &str) -> Kernel {
+    let path = crate::fbgemm_gemm::fbgemm_path(shape, p.per_channel);
+    let cpu = pl.cpu;
+    let sat = if path == crate::fbgemm_gemm::FbgemmPath::Depthwise {
+        "int16 pair saturation (every CPU)"
+    } else if cpu.has_vnni() {
+        "exact int32 accumulation (VNNI)"
+    } else {
+        "int16 pair saturation (no VNNI)"
+    };
+    Kernel {
+        name: ID,
+        path: Some(path.name()),
+        why: format!(
+            "{prefix}fbgemm {} on {}: {}; {sat}",
+            path.name(),
+            cpu.title(),
+            path.why()
+        ),
+        accumulation: Accumulation::Fbgemm { cpu },
+    }
+}
+
+/// One fbgemm requantization per output channel.
+pub fn channels(p: &ConvQParams, out_channels: usize) -> Result<Vec<Arc<dyn Channel>>> {
+    let sx = scale_f32("input scale", p.input_scale)?;
+    let sy = scale_f32("output scale", p.output_scale)?;
+    let zy = p.output_zero_point;
+    let lo = if p.relu { zy } else { 0 };
+    (0..out_channels)
+        .map(|c| {
+            let sw = scale_f32("weight scale", p.weight_scale(c))?;
+            let aw = sx * sw;
+            let bias = p.bias_of(c);
+            let m = aw / sy;
+            let inv_aw = (1.0f64 / aw as f64) as f32;
+            if !(m > 0.0 && m.is_finite() && aw > 0.0) {
+                return Err(Error::BadScale {
+                    what: "input scale x weight scale / output scale (float32)".into(),
+                    value: m as f64,
+                });
+            }
+            Ok(Arc::new(FbgemmChannel {
+                bias_term: bias.map_or(0.0, |b| b / aw),
+                sx,
+                sw,
+                sy,
+                aw,
+                m,
+                bias,
+                inv_aw,
+                per_channel: p.per_channel,
+                zy,
+                lo,
+            }) as Arc<dyn Channel>)
+        })
+        .collect()
+}
+
+/// Per-output-channel constants, computed once.
+#[derive(Debug, Clone)]
+pub struct FbgemmChannel {
+    /// f32(b / aw): the per-channel bias term.
+    bias_term: f32,
+    sx: f32,
+    sw: f32,
+    sy: f32,
+    aw: f32,
+    m: f32,
+    bias: Option<f32>,
+    inv_aw: f32,
+    per_channel: bool,
+    zy: i64,
+    lo: i64,
+}
+
+/// fbgemm's accumulator plus bias in float32 (ARITHMETIC.md §4).
+#[inline(always)]
+fn fbgemm_sum(acc: i32, bias: Option<f32>, inv_aw: f32, bias_term: f32, per_channel: bool) -> f32 {
+    let accf = acc as f32;
+    match bias {
+        None => accf,
+        // One rounding: GCC contracts the multiply and add into an FMA.
+        Some(b) if !per_channel => b.mul_add(inv_aw, accf),
+        // Two roundings: f32(b / aw), then the add.
+        Some(_) => accf + bias_term,
+    }
+}
+
+impl FbgemmChannel {
+    fn run<R: Recorder>(&self, acc: i32, rec: &mut R) -> i64 {
+        let FbgemmChannel {
+            bias_term,
+            sx,
+            sw,
+            sy,
+            aw,
+            m,
+            bias,
+            inv_aw,
+            per_channel,
+            zy,
+            lo,
+        } = *self;
+        rec.step(key::ACC, Value::Int(acc as i64), || {
+            (
+                "accumulator".into(),
+                "sum over taps of (qx - zx)·(qw - zw), int32".into(),
+            )
+        });
+        scales32(rec, sx, sw, sy, aw);
+        if let Some(b) = bias {
+            rec.step(key::BIAS, Value::F32(b), || {
+                (
+                    "bias (float32)".into(),
+                    "kept as a float, never rounded".into(),
+                )
+            });
+            if per_channel {
+                rec.step(key::BIAS_TERM, Value::F32(bias_term), || {
+                    (
+                        "bias in accumulator units".into(),
+                        "f32(b / aw), a float32 division".into(),
+                    )
+                });
+            } else {
+                rec.step("inv_aw", Value::F32(inv_aw), || {
+                    (
+                        "1 / (sx·sw)".into(),
+                        "reciprocal in float64, then float32".into(),
+                    )
+                });
+                rec.step(key::BIAS_TERM, Value::F64(b as f64 * inv_aw as f64), || {
+                    (
+                        "bias in accumulator units".into(),
+                        "b · f32(1/aw) (inside the fused multiply-add)".into(),
+                    )
+                });
+            }
+        }
+        let t = fbgemm_sum(acc, bias, inv_aw, bias_term, per_channel);
+        rec.step(key::SUM, Value::F32(t), || {
+            let f = match (bias, per_channel) {
+                (None, _) => "f32(acc), no bias",
+                (Some(_), false) => "fma(b, f32(1/aw), f32(acc)): one rounding",
+                (Some(_), true) => "f32(f32(acc) + f32(b/aw)): two roundings",
+            };
+            ("accumulator + bias".into(), f.into())
+        });
+        rec.step(key::MULTIPLIER, Value::F32(m), || {
+            (
+                "multiplier M".into(),
+                "f32(aw / sy), a float32 division".into(),
+            )
+        });
+        let v = t * m;
+        rec.step(key::PRE_ROUND, Value::F32(v), || {
+            ("value before rounding".into(), "f32(t · M)".into())
+        });
+        finish(
+            rec,
+            Tail::Fbgemm,
+            cvt_i32(v) as i64,
+            Value::F32(v.round_ties_even()),
+            zy,
+            lo,
+            "round half to even (vcvtps2dq)",
+        )
+    }
+}
+
+impl Channel for FbgemmChannel {
+    fn pixel(&self, acc: i32, rec: &mut dyn DynRecorder) -> i64 {
+        self.run(acc, &mut Dyn(rec))
+    }
+    fn plane(&self, acc: &[i32], out: &mut [i32]) {
+        let FbgemmChannel {
+            m,
+            bias,
+            inv_aw,
+            bias_term,
+            per_channel,
+            zy,
+            lo,
+            ..
+        } = *self;
+        map_plane(acc, out, move |a| {
+            let v = fbgemm_sum(a, bias, inv_aw, bias_term, per_channel) * m;
+            tail(Tail::Fbgemm, cvt_i32(v) as i64, zy, lo).1 as i32
+        })
+    }
+    fn pre_round(&self, acc: i32) -> Option<f64> {
+        Some(
+            (fbgemm_sum(
+                acc,
+                self.bias,
+                self.inv_aw,
+                self.bias_term,
+                self.per_channel,
+            ) * self.m) as f64,
+        )
+    }
+}

@@ -1,0 +1,337 @@
+//! Engines: everything one runtime does between the codes and the output code.
+//!
+//! An engine is `accumulate (exact | a named saturating kernel) -> requantize ->
+//! trace steps`. Each engine is one module here and one row of [`ENGINES`]; the
+//! page's pickers, the link schema, the CLI's `--a/--b`, `verify` and `explain`
+//! take their names from that table, so adding an engine is one new file and
+//! one row.
+use crate::conv::ConvShape;
+use crate::error::{Error, Result};
+use crate::quant::DType;
+use crate::trace::{Recorder, Text, Value};
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+mod common;
+pub mod fbgemm;
+pub mod float;
+pub mod hand;
+pub mod onednn;
+mod params;
+pub mod platform;
+pub mod qnnpack;
+pub mod x86;
+
+pub use hand::{Arithmetic, Assumption, BiasRounding, HandAssumptions, Rounding};
+pub use params::ConvQParams;
+pub use platform::{Cpu, Os, Platform};
+
+/// The runtime an engine belongs to (the page groups its pickers by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    PyTorch,
+    Reference,
+}
+
+impl Family {
+    pub fn title(self) -> &'static str {
+        match self {
+            Family::PyTorch => "PyTorch",
+            Family::Reference => "References",
+        }
+    }
+}
+
+/// How an engine's results are known to be right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// Bit for bit against golden vectors from the real runtime.
+    Golden,
+    /// A formula, not a runtime: nothing to verify.
+    Formula,
+}
+
+/// One row of the engine table.
+pub struct EngineRow {
+    /// Stable id: links, the CLI and golden files use it.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub family: Family,
+    /// Activation and weight dtypes the engine takes.
+    pub activations: &'static [DType],
+    pub weights: &'static [DType],
+    /// Whether the scenario's CPU (and OS) change what it computes.
+    pub uses_platform: bool,
+    /// `torch.backends.quantized.engine` for PyTorch engines (exports, calibration).
+    pub pytorch_engine: Option<&'static str>,
+    pub evidence: Evidence,
+    pub engine: &'static dyn Engine,
+}
+
+/// Every engine, in the order the page lists them.
+pub static ENGINES: &[EngineRow] = &[
+    x86::ROW,
+    fbgemm::ROW,
+    onednn::ROW,
+    qnnpack::ROW,
+    float::ROW,
+    hand::ROW,
+];
+
+/// The row of an engine id.
+pub fn row(id: &str) -> Option<&'static EngineRow> {
+    ENGINES.iter().find(|r| r.id == id)
+}
+
+fn engine_ids() -> String {
+    ENGINES.iter().map(|r| r.id).collect::<Vec<_>>().join(", ")
+}
+
+/// How the accumulators are formed: exactly, or by a named kernel that
+/// saturates. Kernels live in the conv layer; engines name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Accumulation {
+    /// `sum (qx - zx)(qw - zw)` in exact integers (int32).
+    Exact,
+    /// `sum qx·qw`: the zero points left out (a hand calculation's mistake).
+    RawCodes,
+    /// fbgemm with `vpmaddubsw` pairs saturating to int16 on this CPU and path.
+    Fbgemm { cpu: Cpu },
+}
+
+/// The kernel that runs a conv on an engine, and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kernel {
+    /// "fbgemm", "onednn", "qnnpack", ...: which arithmetic the requantization follows.
+    pub name: &'static str,
+    /// The path inside it ("depthwise", "im2col GEMM", ...), when it matters.
+    pub path: Option<&'static str>,
+    /// One line: why this kernel ("oneDNN: Linux, AVX512-VNNI, symmetric weights, groups ≤ 100").
+    pub why: String,
+    pub accumulation: Accumulation,
+}
+
+/// What every engine implements.
+pub trait Engine: Sync {
+    /// Which kernel runs this conv on this platform.
+    fn kernel(&self, c: &Computation, shape: &ConvShape, p: &ConvQParams, pl: &Platform) -> Kernel;
+    /// One prepared requantization per output channel, for that kernel.
+    fn channels(
+        &self,
+        c: &Computation,
+        p: &ConvQParams,
+        out_channels: usize,
+        kernel: &Kernel,
+    ) -> Result<Vec<Arc<dyn Channel>>>;
+}
+
+/// A requantization prepared for one output channel.
+pub trait Channel: Debug + Send + Sync {
+    /// Output code for accumulator `acc`, recording each step.
+    fn pixel(&self, acc: i32, rec: &mut dyn DynRecorder) -> i64;
+    /// Output codes of a whole plane (the fast path, no trace).
+    fn plane(&self, acc: &[i32], out: &mut [i32]);
+    /// The value before rounding as a float64 (tie map), when the engine rounds a float.
+    fn pre_round(&self, acc: i32) -> Option<f64> {
+        let mut p = crate::trace::Probe {
+            key: crate::trace::key::PRE_ROUND,
+            value: None,
+        };
+        self.pixel(acc, &mut p);
+        p.value.map(Value::as_f64)
+    }
+}
+
+/// `Recorder` for trait objects (its text is a closure, so it is generic).
+pub trait DynRecorder {
+    fn step_dyn(&mut self, key: &'static str, value: Value, text: &mut dyn FnMut() -> Text);
+}
+impl<R: Recorder> DynRecorder for R {
+    fn step_dyn(&mut self, key: &'static str, value: Value, text: &mut dyn FnMut() -> Text) {
+        self.step(key, value, text)
+    }
+}
+/// A `Recorder` over a `DynRecorder`, for engines written against `Recorder`.
+pub struct Dyn<'a>(pub &'a mut dyn DynRecorder);
+impl Recorder for Dyn<'_> {
+    fn step(&mut self, key: &'static str, value: Value, text: impl FnOnce() -> Text) {
+        let mut text = Some(text);
+        self.0.step_dyn(key, value, &mut || match text.take() {
+            Some(t) => t(),
+            None => (Default::default(), Default::default()),
+        })
+    }
+}
+
+/// A way of computing the conv's output codes: an engine, plus the hand
+/// calculation's assumptions when the engine is `hand`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Computation {
+    pub engine: &'static str,
+    pub hand: Option<HandAssumptions>,
+}
+
+impl Computation {
+    pub const X86: Computation = Computation::of(x86::ID);
+    pub const FBGEMM: Computation = Computation::of(fbgemm::ID);
+    pub const ONEDNN: Computation = Computation::of(onednn::ID);
+    pub const QNNPACK: Computation = Computation::of(qnnpack::ID);
+    pub const FLOAT: Computation = Computation::of(float::ID);
+
+    const fn of(engine: &'static str) -> Computation {
+        Computation { engine, hand: None }
+    }
+    pub fn hand(h: HandAssumptions) -> Computation {
+        Computation {
+            engine: hand::ID,
+            hand: Some(h),
+        }
+    }
+    pub fn row(&self) -> &'static EngineRow {
+        row(self.engine).expect("a Computation is only built from a table row")
+    }
+    pub fn name(&self) -> &'static str {
+        self.engine
+    }
+    pub fn title(&self) -> &'static str {
+        self.row().title
+    }
+    /// An engine id (the hand calculation with its default assumptions).
+    pub fn parse(s: &str) -> Result<Computation> {
+        let r = row(s)
+            .ok_or_else(|| Error::Input(format!("unknown computation {s:?} ({})", engine_ids())))?;
+        Ok(if r.id == hand::ID {
+            Computation::hand(HandAssumptions::default())
+        } else {
+            Computation::of(r.id)
+        })
+    }
+    /// The hand calculation without zero points sums raw codes.
+    pub fn uses_raw_codes(&self) -> bool {
+        self.hand.is_some_and(|h| h.ignore_zero_points)
+    }
+    pub fn is_hand(&self) -> bool {
+        self.hand.is_some()
+    }
+    /// The kernel this computation runs for a conv on a platform.
+    pub fn kernel(&self, shape: &ConvShape, p: &ConvQParams, pl: &Platform) -> Kernel {
+        self.row().engine.kernel(self, shape, p, pl)
+    }
+}
+
+impl Serialize for Computation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            kind: &'a str,
+            #[serde(flatten)]
+            hand: Option<HandAssumptions>,
+        }
+        Out {
+            kind: self.engine,
+            hand: self.hand,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Computation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct In {
+            kind: String,
+            #[serde(flatten)]
+            hand: HandAssumptions,
+        }
+        let i = In::deserialize(d)?;
+        let c = Computation::parse(&i.kind).map_err(serde::de::Error::custom)?;
+        Ok(if c.is_hand() {
+            Computation::hand(i.hand)
+        } else {
+            c
+        })
+    }
+}
+
+/// A computation prepared for one conv: its kernel, and one requantization per channel.
+#[derive(Debug, Clone)]
+pub struct Requant {
+    pub computation: Computation,
+    pub kernel: Kernel,
+    channels: Vec<Arc<dyn Channel>>,
+}
+
+impl Requant {
+    pub fn new(
+        computation: Computation,
+        p: &ConvQParams,
+        shape: &ConvShape,
+        platform: &Platform,
+    ) -> Result<Requant> {
+        p.validate(shape.out_channels)?;
+        let kernel = computation.kernel(shape, p, platform);
+        let channels =
+            computation
+                .row()
+                .engine
+                .channels(&computation, p, shape.out_channels, &kernel)?;
+        Ok(Requant {
+            computation,
+            kernel,
+            channels,
+        })
+    }
+
+    /// Output code of channel `c` for accumulator `acc`, recording steps in `rec`.
+    /// `acc` is what `kernel.accumulation` forms.
+    pub fn pixel<R: Recorder>(&self, c: usize, acc: i32, rec: &mut R) -> i64 {
+        self.channels[c].pixel(acc, rec)
+    }
+
+    /// Output codes for a whole plane of accumulators of channel `c`.
+    /// Codes are int32 (a hand calculation without clamping may leave 0..255).
+    pub fn plane(&self, c: usize, acc: &[i32], out: &mut [i32]) {
+        self.channels[c].plane(acc, out)
+    }
+
+    pub fn pre_round(&self, c: usize, acc: i32) -> Option<f64> {
+        self.channels[c].pre_round(acc)
+    }
+}
+#[cfg(test)]
+mod tests;
+
+impl Accumulation {
+    /// The accumulators this kernel forms for a conv, into `out`.
+    pub fn run(
+        &self,
+        conv: &crate::conv::IntConv,
+        scratch: &mut crate::conv::Scratch,
+        out: &mut Vec<i32>,
+    ) -> Result<()> {
+        match *self {
+            Accumulation::Exact => conv.accumulate_into(scratch, out),
+            Accumulation::RawCodes => {
+                let zero = vec![0i64; conv.shape.out_channels];
+                crate::conv::IntConv {
+                    input_zero_point: 0,
+                    weight_zero_points: &zero,
+                    ..*conv
+                }
+                .accumulate_into(scratch, out)
+            }
+            Accumulation::Fbgemm { cpu } => {
+                *out = crate::fbgemm_gemm::fbgemm_accumulate_on(conv, cpu)?;
+                Ok(())
+            }
+        }
+    }
+    /// Whether it can differ from the exact sum.
+    pub fn saturates(&self) -> bool {
+        matches!(self, Accumulation::Fbgemm { .. })
+    }
+}

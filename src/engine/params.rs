@@ -1,0 +1,78 @@
+//! The quantization parameters of one conv, as the user gave them.
+use crate::error::{Error, Result};
+use crate::quant::{check_zero_point, scale_f32, DType};
+use serde::{Deserialize, Serialize};
+
+/// Quantization parameters of one conv, as the user gave them (float64 scales,
+/// as PyTorch stores them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvQParams {
+    pub input_scale: f64,
+    pub input_zero_point: i64,
+    /// One scale (per-tensor) or one per output channel (per-channel, axis 0).
+    pub weight_scales: Vec<f64>,
+    pub weight_zero_points: Vec<i64>,
+    pub per_channel: bool,
+    /// Float32 bias per output channel.
+    pub bias: Option<Vec<f32>>,
+    pub output_scale: f64,
+    pub output_zero_point: i64,
+    /// Fused ReLU (ConvReLU2d): clamp below at the output zero point.
+    pub relu: bool,
+}
+
+impl ConvQParams {
+    pub fn validate(&self, out_channels: usize) -> Result<()> {
+        scale_f32("input scale", self.input_scale)?;
+        scale_f32("output scale", self.output_scale)?;
+        check_zero_point("input zero point", self.input_zero_point, DType::QUInt8)?;
+        check_zero_point("output zero point", self.output_zero_point, DType::QUInt8)?;
+        let n = if self.per_channel { out_channels } else { 1 };
+        if self.weight_scales.len() != n || self.weight_zero_points.len() != n {
+            return Err(Error::BadShape(format!(
+                "{} weight scales and {} weight zero points; {} needs {n}",
+                self.weight_scales.len(),
+                self.weight_zero_points.len(),
+                if self.per_channel {
+                    "per-channel"
+                } else {
+                    "per-tensor"
+                }
+            )));
+        }
+        for (c, (&s, &z)) in self
+            .weight_scales
+            .iter()
+            .zip(&self.weight_zero_points)
+            .enumerate()
+        {
+            scale_f32(&format!("weight scale of channel {c}"), s)?;
+            check_zero_point(
+                &format!("weight zero point of channel {c}"),
+                z,
+                DType::QInt8,
+            )?;
+        }
+        if let Some(b) = &self.bias {
+            if b.len() != out_channels {
+                return Err(Error::BadShape(format!(
+                    "{} bias values for {out_channels} output channels",
+                    b.len()
+                )));
+            }
+            if let Some(c) = b.iter().position(|v| !v.is_finite()) {
+                return Err(Error::BadValue(format!("bias of channel {c} is {}", b[c])));
+            }
+        }
+        Ok(())
+    }
+    pub fn weight_scale(&self, c: usize) -> f64 {
+        self.weight_scales[if self.per_channel { c } else { 0 }]
+    }
+    pub fn weight_zero_point(&self, c: usize) -> i64 {
+        self.weight_zero_points[if self.per_channel { c } else { 0 }]
+    }
+    pub fn bias_of(&self, c: usize) -> Option<f32> {
+        self.bias.as_ref().map(|b| b[c])
+    }
+}
