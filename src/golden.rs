@@ -57,6 +57,9 @@ pub struct QuantizeCase {
     pub zero_point: i64,
     pub x: Vec<f64>,
     pub q: Vec<i64>,
+    /// Wave 2 tags, e.g. "qint32-large-zp", "subnormal-scale,finite-reciprocal".
+    #[serde(default)]
+    pub note: String,
 }
 
 /// The result of one case.
@@ -188,7 +191,13 @@ impl ConvCase {
                 Error::Input(format!("unknown cpu {c:?} (avx2, avx512, avx512_vnni)"))
             })?,
         };
-        Ok(Platform { cpu, os: Os::Linux })
+        // AVX2 / AVX512 cases were made with FBGEMM_ENABLE_INSTRUCTIONS on
+        // the AVX512-VNNI machine (README "Wave 2 fields").
+        Ok(Platform {
+            cpu,
+            os: Os::Linux,
+            emulated: cpu != Cpu::Avx512Vnni,
+        })
     }
 
     /// The engine's output codes for this case.

@@ -91,7 +91,8 @@ impl QScheme {
 
 /// The float32 a kernel uses for a float64 scale, validated: zero, negative,
 /// NaN, infinite, or a float64 so small or large that float32 makes it 0 or inf
-/// are all refused.
+/// are all refused. A float32-subnormal scale (below 2^-126) is accepted: PyTorch
+/// quantizes with it (its float32 reciprocal may be inf; see `quantize_per_tensor`).
 pub fn scale_f32(what: &str, s: f64) -> Result<f32> {
     let f = s as f32;
     if !(s > 0.0) || !s.is_finite() || !(f > 0.0) || !f.is_finite() {
@@ -122,12 +123,20 @@ pub fn rne32(v: f32) -> f32 {
     v.round_ties_even()
 }
 
-/// `torch.quantize_per_tensor` on x86-64. Multiplies by the float32
-/// reciprocal (never divides), rounds half to even. 8-bit types take the AVX2
-/// path: values capped at 2^31-128, anything below -2^31 (and NaN) converts to
-/// INT32_MIN, and the zero point is added as a wrapping int32 — which is why
-/// +1e30 becomes quint8 0 and -1e30 becomes qint8 127. qint32 takes the scalar
-/// path: round, add the zero point and clamp in double.
+/// `torch.quantize_per_tensor` on x86-64 (PyTorch's
+/// `quantize_tensor_per_tensor_affine_cpu` calls `fbgemm::Quantize<T, LEGACY=false>`).
+/// Multiplies by the float32 reciprocal `1.0f / scale` (never divides), rounds
+/// half to even.
+///
+/// - quint8 / qint8: fbgemm's AVX2 path (`QuantizeAvx2`, also for the remainder,
+///   which it handles with masks): `min_ps(v, 2^31-128)` caps large values and,
+///   since `minps` returns its second operand when the first is NaN, turns NaN
+///   into 2^31-128 too; `vcvtps2dq` makes anything below -2^31 (-inf included)
+///   INT32_MIN; the zero point is added as a wrapping int32, then clamped. So
+///   +1e30 becomes quint8 0 with zp 200, -1e30 becomes qint8 127 with zp -5, and
+///   x = 0 with a subnormal scale (0 · inf = NaN) becomes 255 / 127 (zp 0).
+/// - qint32: the scalar `fbgemm::Quantize` (see [`quantize_val_scalar`]): the zero
+///   point is added in float32, the clamp is done in double, NaN gives INT32_MIN.
 pub fn quantize_per_tensor(
     x: &[f32],
     scale: f64,
@@ -136,31 +145,63 @@ pub fn quantize_per_tensor(
 ) -> Result<Vec<i64>> {
     let s = scale_f32("scale", scale)?;
     check_zero_point("zero_point", zero_point, dtype)?;
+    // May be inf for a float32-subnormal scale: PyTorch does not check, nor do we.
     let inv = 1.0f32 / s;
-    let (qmin, qmax) = dtype.range();
     Ok(x.iter()
-        .map(|&xv| quantize_one(xv, inv, zero_point, dtype, qmin, qmax))
+        .map(|&xv| quantize_one(xv, inv, zero_point, dtype))
         .collect())
 }
 
+/// fbgemm's AVX2 cap: the largest float32 below 2^31 (INT32_MAX - 127).
+const INT32_FLOAT_MAX: f32 = 2147483520.0;
+
 #[inline]
-fn quantize_one(x: f32, inv: f32, zp: i64, dtype: DType, qmin: i64, qmax: i64) -> i64 {
+fn quantize_one(x: f32, inv: f32, zp: i64, dtype: DType) -> i64 {
     let v = x * inv;
     if dtype == DType::QInt32 {
-        let r = rne32(v) as f64 + zp as f64;
-        return r.clamp(qmin as f64, qmax as f64) as i64;
+        return quantize_val_scalar(v, zp, dtype);
     }
-    let capped = if v > 2147483520.0 { 2147483520.0f32 } else { v };
-    let i: i32 = if capped.is_nan() || capped < -2147483648.0 {
+    // `_mm256_min_ps(v, cap)`: NaN compares false and yields the cap.
+    let capped = if v <= INT32_FLOAT_MAX {
+        v
+    } else {
+        INT32_FLOAT_MAX
+    };
+    let i: i32 = if capped < -2147483648.0 {
         i32::MIN
     } else {
         rne32(capped) as i32
     };
+    let (qmin, qmax) = dtype.range();
     (i.wrapping_add(zp as i32) as i64).clamp(qmin, qmax)
 }
 
-/// Per-channel quantization (`quantize_val` per element): multiply by the
-/// float32 reciprocal of the float32 scale, round half to even, add zp, clamp.
+/// The scalar `fbgemm::Quantize<T, LEGACY=false>` (fbgemm `QuantUtils.h`), given
+/// `v = f32(x · f32(1/scale))`: `zero_point + nearbyint(v)` is an int32 plus a
+/// float, so the sum is float32 (a zero point past 2^24 loses low bits:
+/// 1 + f32(16777217) = 16777217 rounds to 16777216); `clamp<double, T>` then
+/// saturates with `std::min(std::max(t, qmin), qmax)`, which lets NaN through, and
+/// the double -> integer conversion (`cvttsd2si`) turns NaN into INT32_MIN. This is
+/// the qint32 path of `quantize_per_tensor`, every path of `quantize_per_channel`
+/// (PyTorch's `quantize_val`), and so how qnnpack quantizes a conv's bias.
+/// For 8-bit types NaN keeps the low byte of INT32_MIN, 0 (no golden case
+/// reaches this: 8-bit `quantize_per_tensor` takes the AVX2 path).
+pub fn quantize_val_scalar(v: f32, zero_point: i64, dtype: DType) -> i64 {
+    let (qmin, qmax) = dtype.range();
+    let t = zero_point as i32 as f32 + rne32(v);
+    if t.is_nan() {
+        return if dtype == DType::QInt32 {
+            i32::MIN as i64
+        } else {
+            0
+        };
+    }
+    (t as f64).clamp(qmin as f64, qmax as f64) as i64
+}
+
+/// Per-channel quantization (`quantize_val` per element, which is the scalar
+/// `fbgemm::Quantize`, [`quantize_val_scalar`]): multiply by the float32
+/// reciprocal of the float32 scale, round half to even, add zp (float32), clamp.
 /// This is how `convert` turns float weights into qint8 (max|w|/127.5 -> 127).
 pub fn quantize_per_channel(
     x: &[f32],
@@ -183,15 +224,13 @@ pub fn quantize_per_channel(
         )));
     }
     let per = n / channels;
-    let (qmin, qmax) = dtype.range();
     let mut out = Vec::with_capacity(n);
     for c in 0..channels {
         let s = scale_f32(&format!("scale of channel {c}"), scales[c])?;
         check_zero_point(&format!("zero point of channel {c}"), zero_points[c], dtype)?;
         let inv = 1.0f32 / s;
         for &v in &x[c * per..(c + 1) * per] {
-            let r = rne32(v * inv) as f64 + zero_points[c] as f64;
-            out.push(r.clamp(qmin as f64, qmax as f64) as i64);
+            out.push(quantize_val_scalar(v * inv, zero_points[c], dtype));
         }
     }
     Ok(out)
@@ -264,6 +303,50 @@ mod tests {
     }
 
     #[test]
+    fn qint32_adds_the_zero_point_in_float32() {
+        // zp = 2^24 + 1 is 2^24 in float32; 1 + 2^24 is a tie, even -> 2^24;
+        // 3 + 2^24 -> 2^24 + 4. (Exact integer addition would give +1, +2, +3.)
+        let zp = (1 << 24) + 1;
+        let q = quantize_per_tensor(&[0.0, 1.0, 3.0], 1.0, zp, DType::QInt32).unwrap();
+        assert_eq!(q, vec![16777216, 16777216, 16777220]);
+        // The float32 sum below 2^31 stays; past it, the double clamp saturates.
+        let q = quantize_per_tensor(&[1e30, -1e30], 1.0, zp, DType::QInt32).unwrap();
+        assert_eq!(q, vec![i32::MAX as i64, i32::MIN as i64]);
+    }
+
+    #[test]
+    fn subnormal_scales_are_accepted_and_zero_gives_nan() {
+        // f32(1e-45) is the smallest subnormal; its float32 reciprocal is inf,
+        // so x = 0 gives 0 · inf = NaN and x = ±1 gives ±inf.
+        let s = 1e-45;
+        assert!(1.0f32 / scale_f32("s", s).unwrap() == f32::INFINITY);
+        let x = [0.0, 1.0, -1.0];
+        // 8-bit (AVX2): NaN and +inf are capped at 2^31-128 (minps), -inf -> INT32_MIN.
+        assert_eq!(
+            quantize_per_tensor(&x, s, 0, DType::QUInt8).unwrap(),
+            vec![255, 255, 0]
+        );
+        assert_eq!(
+            quantize_per_tensor(&x, s, 0, DType::QInt8).unwrap(),
+            vec![127, 127, -128]
+        );
+        // 2^31-128 + 128 wraps to INT32_MIN.
+        assert_eq!(
+            quantize_per_tensor(&x, s, 128, DType::QUInt8).unwrap(),
+            vec![0, 0, 0]
+        );
+        // qint32 (scalar): NaN passes the double clamp and converts to INT32_MIN.
+        assert_eq!(
+            quantize_per_tensor(&x, s, 0, DType::QInt32).unwrap(),
+            vec![i32::MIN as i64, i32::MAX as i64, i32::MIN as i64]
+        );
+        assert_eq!(
+            quantize_val_scalar(f32::NAN, 0, DType::QInt32),
+            i32::MIN as i64
+        );
+    }
+
+    #[test]
     fn ties_to_even() {
         let q = quantize_per_tensor(&[0.5, 1.5, 2.5, -0.5, -1.5], 1.0, 0, DType::QInt8).unwrap();
         assert_eq!(q, vec![0, 2, 2, 0, -2]);
@@ -271,14 +354,19 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_errors() {
-        for s in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-60, 1e60] {
-            assert!(
-                matches!(
-                    quantize_per_tensor(&[1.0], s, 0, DType::QUInt8),
-                    Err(Error::BadScale { .. })
-                ),
-                "{s}"
-            );
+        for s in [
+            0.0,
+            -0.0,
+            -1.0,
+            -1e-45,
+            f64::NAN,
+            f64::INFINITY,
+            1e-60,
+            1e60,
+        ] {
+            let e = quantize_per_tensor(&[1.0], s, 0, DType::QUInt8).unwrap_err();
+            assert!(matches!(e, Error::BadScale { .. }), "{s}");
+            assert!(e.to_string().contains("positive finite"), "{e}");
         }
         assert!(matches!(
             quantize_per_tensor(&[1.0], 1.0, 256, DType::QUInt8),

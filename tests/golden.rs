@@ -59,3 +59,31 @@ fn observer_cases() {
 fn module_cases() {
     check("module.json", Kind::Module, 10);
 }
+
+/// Wave 2 (torch 2.15.0): the x86 engine and oneDNN, fbgemm forced to AVX2 and
+/// AVX512 (int16 pair saturation in the GEMM kernels), qnnpack biases past
+/// int32, quantize quirks. Exact counts: a file that shrinks is a failure too.
+#[test]
+fn wave2_x86_and_onednn() {
+    check("wave2/x86.json", Kind::Conv, 200);
+}
+
+#[test]
+fn wave2_fbgemm_avx2() {
+    check("wave2/avx2.json", Kind::Conv, 160);
+}
+
+#[test]
+fn wave2_fbgemm_avx512() {
+    check("wave2/avx512.json", Kind::Conv, 60);
+}
+
+#[test]
+fn wave2_qnnpack_overflow() {
+    check("wave2/qnnpack-overflow.json", Kind::Conv, 40);
+}
+
+#[test]
+fn wave2_quantize_quirks() {
+    check("wave2/quantize-quirks.json", Kind::Quantize, 60);
+}

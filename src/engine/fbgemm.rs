@@ -11,6 +11,7 @@ use super::{
 };
 use crate::conv::ConvShape;
 use crate::error::{Error, Result};
+use crate::fbgemm_gemm::FbgemmPath;
 use crate::quant::{scale_f32, DType};
 use crate::trace::{key, Recorder, Value};
 use std::sync::Arc;
@@ -48,25 +49,23 @@ impl Engine for Fbgemm {
 
 /// fbgemm's kernel for this conv on this CPU; `prefix` says why fbgemm was chosen.
 pub fn kernel(shape: &ConvShape, p: &ConvQParams, pl: &Platform, prefix: &str) -> Kernel {
-    let path = crate::fbgemm_gemm::fbgemm_path(shape, p.per_channel);
-    let cpu = pl.cpu;
-    let sat = if path == crate::fbgemm_gemm::FbgemmPath::Depthwise {
-        "int16 pair saturation (every CPU)"
-    } else if cpu.has_vnni() {
-        "exact int32 accumulation (VNNI)"
-    } else {
-        "int16 pair saturation (no VNNI)"
+    let isa = pl.fbgemm_isa();
+    let path = isa.path(shape, p.per_channel);
+    let sat = match (path, isa.saturates(path)) {
+        (FbgemmPath::Depthwise, _) => "u8·s8 pairs saturate to int16 (on every CPU)",
+        (_, true) => "u8·s8 pairs saturate to int16 (vpmaddubsw, no VNNI)",
+        (_, false) => "exact int32 accumulation (vpdpbusd, VNNI)",
     };
     Kernel {
         name: ID,
         path: Some(path.name()),
         why: format!(
-            "{prefix}fbgemm {} on {}: {}; {sat}",
+            "{prefix}fbgemm {} kernel on {} ({}); {sat}",
             path.name(),
-            cpu.title(),
+            pl.title(),
             path.why()
         ),
-        accumulation: Accumulation::Fbgemm { cpu },
+        accumulation: Accumulation::Fbgemm { isa },
     }
 }
 

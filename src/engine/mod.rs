@@ -99,8 +99,9 @@ pub enum Accumulation {
     Exact,
     /// `sum qx·qw`: the zero points left out (a hand calculation's mistake).
     RawCodes,
-    /// fbgemm with `vpmaddubsw` pairs saturating to int16 on this CPU and path.
-    Fbgemm { cpu: Cpu },
+    /// fbgemm with `vpmaddubsw` pairs saturating to int16 where its kernel
+    /// for this shape and instruction set does so.
+    Fbgemm { isa: crate::fbgemm_gemm::FbgemmIsa },
 }
 
 /// The kernel that runs a conv on an engine, and why it was chosen.
@@ -324,8 +325,8 @@ impl Accumulation {
                 }
                 .accumulate_into(scratch, out)
             }
-            Accumulation::Fbgemm { cpu } => {
-                *out = crate::fbgemm_gemm::fbgemm_accumulate_on(conv, cpu)?;
+            Accumulation::Fbgemm { isa } => {
+                *out = isa.accumulate(conv)?;
                 Ok(())
             }
         }

@@ -74,6 +74,11 @@ impl Os {
 pub struct Platform {
     pub cpu: Cpu,
     pub os: Os,
+    /// `cpu` is not the CPU but `FBGEMM_ENABLE_INSTRUCTIONS` on an AVX512-VNNI
+    /// host (how the golden vectors for AVX2/AVX512 were made): fbgemm's GEMM
+    /// kernels use `cpu`, while its groupwise path and PyTorch's dispatch still
+    /// see the host's VNNI.
+    pub emulated: bool,
 }
 
 /// Named platforms for the page's picker: (id, title, platform).
@@ -84,6 +89,7 @@ pub const NAMED: &[(&str, &str, Platform)] = &[
         Platform {
             cpu: Cpu::Avx512Vnni,
             os: Os::Linux,
+            emulated: false,
         },
     ),
     (
@@ -92,6 +98,7 @@ pub const NAMED: &[(&str, &str, Platform)] = &[
         Platform {
             cpu: Cpu::Avx512Vnni,
             os: Os::Other,
+            emulated: false,
         },
     ),
     (
@@ -100,6 +107,7 @@ pub const NAMED: &[(&str, &str, Platform)] = &[
         Platform {
             cpu: Cpu::Avx512,
             os: Os::Linux,
+            emulated: false,
         },
     ),
     (
@@ -108,12 +116,34 @@ pub const NAMED: &[(&str, &str, Platform)] = &[
         Platform {
             cpu: Cpu::Avx2,
             os: Os::Linux,
+            emulated: false,
         },
     ),
 ];
 
 impl Platform {
     pub fn title(&self) -> String {
-        format!("{}, {}", self.cpu.title(), self.os.title())
+        if self.emulated {
+            format!(
+                "{} forced by FBGEMM_ENABLE_INSTRUCTIONS on an AVX512-VNNI host, {}",
+                self.cpu.title(),
+                self.os.title()
+            )
+        } else {
+            format!("{}, {}", self.cpu.title(), self.os.title())
+        }
+    }
+    /// The instruction sets fbgemm sees here.
+    pub fn fbgemm_isa(&self) -> crate::fbgemm_gemm::FbgemmIsa {
+        use crate::fbgemm_gemm::FbgemmIsa;
+        if self.emulated {
+            FbgemmIsa::forced(self.cpu)
+        } else {
+            FbgemmIsa::native(self.cpu)
+        }
+    }
+    /// What cpuinfo reports: the host's VNNI survives the fbgemm variable.
+    pub fn reports_vnni(&self) -> bool {
+        self.emulated || self.cpu.has_vnni()
     }
 }

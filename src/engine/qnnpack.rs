@@ -8,7 +8,7 @@ use super::{
 };
 use crate::conv::ConvShape;
 use crate::error::{Error, Result};
-use crate::quant::{scale_f32, DType};
+use crate::quant::{quantize_val_scalar, scale_f32, DType};
 use crate::trace::{key, Recorder, Value};
 use std::sync::Arc;
 
@@ -29,11 +29,16 @@ pub const ROW: EngineRow = EngineRow {
 pub struct Qnnpack;
 
 impl Engine for Qnnpack {
-    fn kernel(&self, _: &Computation, _: &ConvShape, _: &ConvQParams, _: &Platform) -> Kernel {
+    fn kernel(&self, _: &Computation, s: &ConvShape, _: &ConvQParams, _: &Platform) -> Kernel {
+        let k = QnnpackKernel::of(s);
         Kernel {
             name: ID,
-            path: None,
-            why: "qnnpack: exact int32 accumulation on every CPU".into(),
+            path: Some(k.name()),
+            why: format!(
+                "qnnpack {} kernel ({}); exact int32 accumulation on every CPU",
+                k.name(),
+                k.why()
+            ),
             accumulation: Accumulation::Exact,
         }
     }
@@ -42,8 +47,12 @@ impl Engine for Qnnpack {
         _: &Computation,
         p: &ConvQParams,
         out_channels: usize,
-        _: &Kernel,
+        kernel: &Kernel,
     ) -> Result<Vec<Arc<dyn Channel>>> {
+        let micro = QnnpackKernel::ALL
+            .into_iter()
+            .find(|k| Some(k.name()) == kernel.path)
+            .unwrap_or(QnnpackKernel::Gemm);
         let sx = scale_f32("input scale", p.input_scale)?;
         let sy = scale_f32("output scale", p.output_scale)?;
         (0..out_channels)
@@ -62,18 +71,21 @@ impl Engine for Qnnpack {
                         value: aw as f64,
                     });
                 }
-                let qb = match bias {
+                // PyTorch quantizes the bias when the conv runs
+                // (`quant_utils::QuantizeBias`): `quantize_per_tensor` /
+                // `quantize_per_channel` to qint32 with scale sx·sw (float64)
+                // and zero point 0, i.e. the scalar `fbgemm::Quantize`:
+                // `rne(f32(b · f32(1/scale)))`, saturated to int32 in double.
+                // A bias past int32 is clamped, not refused.
+                let (qb_clamped, bias_rounded) = match bias {
                     Some(b) => {
-                        let v = (b * inv_bs).round_ties_even();
-                        if !(v.abs() < 2147483648.0) {
-                            return Err(Error::AccumulatorOverflow {
-                                channel: c,
-                                value: v as i64,
-                            });
-                        }
-                        v as i64
+                        let v = b * inv_bs;
+                        (
+                            quantize_val_scalar(v, 0, DType::QInt32),
+                            v.round_ties_even(),
+                        )
                     }
-                    None => 0,
+                    None => (0, 0.0),
                 };
                 Ok(Arc::new(QnnpackChannel {
                     sx,
@@ -85,7 +97,10 @@ impl Engine for Qnnpack {
                     bias,
                     bias_scale,
                     inv_bs,
-                    qb,
+                    qb: micro.packed_bias(qb_clamped),
+                    bias_rounded,
+                    qb_clamped,
+                    kernel: micro,
                     zy: p.output_zero_point,
                     lo: if p.relu { p.output_zero_point } else { 0 },
                 }) as Arc<dyn Channel>)
@@ -105,7 +120,14 @@ struct QnnpackChannel {
     bias: Option<f32>,
     bias_scale: f32,
     inv_bs: f32,
+    /// The int32 bias the kernel adds: `bias_rounded` saturated to int32,
+    /// then as the kernel's weight packing stores it (`packed_bias`).
     qb: i64,
+    /// `rne(f32(b · f32(1/bias scale)))` before saturation (for the trace).
+    bias_rounded: f32,
+    /// The saturated int32 bias, before packing.
+    qb_clamped: i64,
+    kernel: QnnpackKernel,
     zy: i64,
     lo: i64,
 }
@@ -123,6 +145,9 @@ impl QnnpackChannel {
             bias_scale,
             inv_bs,
             qb,
+            bias_rounded,
+            qb_clamped,
+            kernel,
             zy,
             lo,
         } = *self;
@@ -150,17 +175,44 @@ impl QnnpackChannel {
                 ("1 / bias scale".into(), "float32 reciprocal".into())
             });
             rec.step(key::BIAS_TERM, Value::Int(qb), || {
-                (
-                    "bias in accumulator units".into(),
-                    "rne(f32(b · f32(1/bias scale))): an int32".into(),
-                )
+                let mut f = if bias_rounded.is_nan() {
+                    "rne(f32(b · f32(1/bias scale))) is NaN: INT32_MIN (cvttsd2si)".to_string()
+                } else if bias_rounded as f64 != qb_clamped as f64 {
+                    format!(
+                        "rne(f32(b · f32(1/bias scale))) = {} is past int32: \
+                         clamped to {qb_clamped} (quantize to qint32 saturates)",
+                        bias_rounded as f64
+                    )
+                } else {
+                    "rne(f32(b · f32(1/bias scale))): an int32".to_string()
+                };
+                if qb != qb_clamped {
+                    f.push_str(&format!(
+                        "; the {} kernel's weight packing stores it through float32 \
+                         (`b ? b[i] : 0.0f`): {qb}",
+                        kernel.name()
+                    ));
+                }
+                ("bias in accumulator units".into(), f.into())
             });
         }
-        let sum = acc as i64 + qb;
-        rec.step(key::SUM, Value::Int(sum), || {
-            ("accumulator + bias".into(), "acc + qb, int32".into())
+        // The kernels start the int32 accumulator at the bias and add the
+        // products with wrapping int32 adds (`_mm_add_epi32`), so the sum is
+        // acc + qb modulo 2^32.
+        let exact = acc as i64 + qb;
+        let sum = exact as i32;
+        rec.step(key::SUM, Value::Int(sum as i64), || {
+            let f = if sum as i64 != exact {
+                format!(
+                    "acc + qb = {exact} wraps around int32 ({} 2^32): {sum}",
+                    if exact > 0 { "-" } else { "+" }
+                )
+            } else {
+                "acc + qb, int32".to_string()
+            };
+            ("accumulator + bias".into(), f.into())
         });
-        let sumf = sum as i32 as f32;
+        let sumf = sum as f32;
         rec.step("inv_sy", Value::F32(inv_sy), || {
             ("1 / sy".into(), "float32 reciprocal".into())
         });
@@ -196,8 +248,78 @@ impl Channel for QnnpackChannel {
     fn plane(&self, acc: &[i32], out: &mut [i32]) {
         let (r, qb, zy, lo) = (self.r, self.qb, self.zy, self.lo);
         map_plane(acc, out, move |a| {
-            let v = (a as i64 + qb) as i32 as f32 * r;
+            // acc + qb wraps around int32, as in the kernels.
+            let v = a.wrapping_add(qb as i32) as f32 * r;
             tail(Tail::Qnnpack, cvt_i32(v) as i64, zy, lo).1 as i32
         })
+    }
+}
+
+/// Which qnnpack micro-kernel runs a conv, chosen as PyTorch's
+/// `PackedConvWeightsQnnp` does (`QnnpackUtils.h`): depthwise when every group
+/// has one input and one output channel, there is more than one group and the
+/// kernel is 3x3 or 5x5; GEMM for a 1x1 kernel with stride 1 and no padding;
+/// the indirect conv kernel otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QnnpackKernel {
+    Gemm,
+    Conv,
+    Depthwise,
+}
+
+impl QnnpackKernel {
+    pub const ALL: [QnnpackKernel; 3] = [
+        QnnpackKernel::Gemm,
+        QnnpackKernel::Conv,
+        QnnpackKernel::Depthwise,
+    ];
+    pub fn of(s: &ConvShape) -> QnnpackKernel {
+        let g = s.groups.max(1);
+        let depthwise_dims = s.kernel == [3, 3] || s.kernel == [5, 5];
+        if depthwise_dims && g > 1 && s.in_channels == g && s.out_channels == g {
+            QnnpackKernel::Depthwise
+        } else if s.kernel == [1, 1] && s.stride == [1, 1] && s.padding == [0, 0] {
+            QnnpackKernel::Gemm
+        } else {
+            QnnpackKernel::Conv
+        }
+    }
+
+    /// How the kernel's weight packing stores the int32 bias. qnnpack's
+    /// `pack.h` writes `b ? b[i] : 0.0f` in `pytorch_pack_q8conv_wrq` and
+    /// `pytorch_pack_q8dw_wrq` / `..._dw_w_dilation`: the conditional expression
+    /// is a float, so the int32 bias is rounded to float32 and converted back
+    /// (`cvttss2si`), and a bias that rounds to 2^31 (INT32_MAX, the clamp
+    /// value, included) becomes INT32_MIN. `pytorch_pack_q8gemm_wrq` writes
+    /// `: 0` and keeps the int32 exactly. The golden case `qnnov-1-known1` (a 1x1
+    /// conv with padding, so the conv kernel) shows the flip; `known0` (GEMM) not.
+    /// Depthwise follows the source (no golden case separates it).
+    pub fn packed_bias(self, qb: i64) -> i64 {
+        match self {
+            QnnpackKernel::Gemm => qb,
+            QnnpackKernel::Conv | QnnpackKernel::Depthwise => {
+                let f = qb as i32 as f32;
+                if f >= 2147483648.0 {
+                    i32::MIN as i64
+                } else {
+                    f as i64
+                }
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            QnnpackKernel::Gemm => "GEMM",
+            QnnpackKernel::Conv => "conv",
+            QnnpackKernel::Depthwise => "depthwise",
+        }
+    }
+    pub fn why(self) -> &'static str {
+        match self {
+            QnnpackKernel::Gemm => "1x1 kernel, stride 1, no padding",
+            QnnpackKernel::Conv => "the indirect conv kernel: any other shape",
+            QnnpackKernel::Depthwise => "one channel per group, 3x3 or 5x5",
+        }
     }
 }

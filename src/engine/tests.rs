@@ -275,3 +275,134 @@ fn parse_names() {
         .to_string()
         .contains("unknown computation"));
 }
+
+#[test]
+fn qnnpack_clamps_a_bias_past_int32_and_wraps_the_add() {
+    // sx = sw = 1, sy = 2^24: R = 2^-24 exactly. b = 3e9 (a float32) is past
+    // int32: quantize to qint32 saturates it to 2147483647 (the old code refused).
+    let p = params(1.0, 1.0, 16777216.0, 0, Some(3e9));
+    let r = Requant::new(Computation::QNNPACK, &p, &shape1(), &Platform::default()).unwrap();
+    let mut t = Trace::default();
+    // acc 0: f32(2147483647) = 2^31, times 2^-24 = 128.
+    assert_eq!(r.pixel(0, 0, &mut t), 128);
+    let bt = t.get(key::BIAS_TERM).unwrap();
+    assert_eq!(bt.value, Value::Int(2147483647));
+    assert!(
+        bt.formula.contains("clamped to 2147483647"),
+        "{}",
+        bt.formula
+    );
+    assert!(!t.get(key::SUM).unwrap().formula.contains("wraps"));
+    // acc 1: 2147483647 + 1 wraps to -2^31: -128, clamped to 0.
+    let mut t = Trace::default();
+    assert_eq!(r.pixel(0, 1, &mut t), 0);
+    let sum = t.get(key::SUM).unwrap();
+    assert_eq!(sum.value, Value::Int(i32::MIN as i64));
+    assert!(
+        sum.formula.contains("wraps around int32"),
+        "{}",
+        sum.formula
+    );
+    // The same through the plane (vectorised) path.
+    let mut out = [0i32; 3];
+    r.plane(0, &[0, 1, -5], &mut out);
+    assert_eq!(out, [128, 0, 128]);
+    // Negative: -3e9 saturates to INT32_MIN; acc -1 wraps to INT32_MAX.
+    let p = params(1.0, 1.0, 16777216.0, 0, Some(-3e9));
+    let r = Requant::new(Computation::QNNPACK, &p, &shape1(), &Platform::default()).unwrap();
+    let mut t = Trace::default();
+    assert_eq!(r.pixel(0, -1, &mut t), 128);
+    assert_eq!(
+        t.get(key::BIAS_TERM).unwrap().value,
+        Value::Int(i32::MIN as i64)
+    );
+    // A bias just inside int32 (2^31 - 128, not clamped) still wraps: acc 200
+    // makes 2147483720 -> -2147483576, f32 -2147483520, times 2^-24 -> -128 -> 0.
+    let p = params(1.0, 1.0, 16777216.0, 0, Some(2147483520.0));
+    let r = Requant::new(Computation::QNNPACK, &p, &shape1(), &Platform::default()).unwrap();
+    let mut t = Trace::default();
+    assert_eq!(r.pixel(0, 200, &mut t), 0);
+    assert!(!t.get(key::BIAS_TERM).unwrap().formula.contains("clamped"));
+    assert_eq!(t.get(key::SUM).unwrap().value, Value::Int(-2147483576));
+}
+
+#[test]
+fn qnnpack_conv_and_depthwise_kernels_pack_the_bias_through_float32() {
+    let shape = |k: usize, pad: usize, c: usize, groups: usize| ConvShape {
+        batch: 1,
+        in_channels: c,
+        out_channels: c,
+        height: 3,
+        width: 3,
+        kernel: [k, k],
+        stride: [1, 1],
+        padding: [pad, pad],
+        dilation: [1, 1],
+        groups,
+    };
+    assert_eq!(
+        qnnpack::QnnpackKernel::of(&shape(1, 0, 1, 1)),
+        qnnpack::QnnpackKernel::Gemm
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::of(&shape(1, 1, 1, 1)),
+        qnnpack::QnnpackKernel::Conv
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::of(&shape(3, 1, 1, 1)),
+        qnnpack::QnnpackKernel::Conv
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::of(&shape(3, 1, 4, 4)),
+        qnnpack::QnnpackKernel::Depthwise
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::of(&shape(5, 2, 4, 4)),
+        qnnpack::QnnpackKernel::Depthwise
+    );
+    // f32(2147483647) = 2^31 converts to INT32_MIN; below, float32 rounding.
+    assert_eq!(
+        qnnpack::QnnpackKernel::Conv.packed_bias(2147483647),
+        i32::MIN as i64
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::Depthwise.packed_bias(16777217),
+        16777216
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::Conv.packed_bias(-2147483648),
+        i32::MIN as i64
+    );
+    assert_eq!(
+        qnnpack::QnnpackKernel::Gemm.packed_bias(2147483647),
+        2147483647
+    );
+    // The clamped bias 3e9 -> 2147483647: GEMM keeps it (acc 0 -> 128), the
+    // conv kernel stores INT32_MIN (acc 0 -> -128 -> 0), as in qnnov-1-known0/1.
+    let p = params(1.0, 1.0, 16777216.0, 0, Some(3e9));
+    let gemm = Requant::new(
+        Computation::QNNPACK,
+        &p,
+        &shape(1, 0, 1, 1),
+        &Platform::default(),
+    )
+    .unwrap();
+    assert_eq!(gemm.pixel(0, 0, &mut NoTrace), 128);
+    let conv = Requant::new(
+        Computation::QNNPACK,
+        &p,
+        &shape(1, 1, 1, 1),
+        &Platform::default(),
+    )
+    .unwrap();
+    let mut t = Trace::default();
+    assert_eq!(conv.pixel(0, 0, &mut t), 0);
+    let bt = t.get(key::BIAS_TERM).unwrap();
+    assert_eq!(bt.value, Value::Int(i32::MIN as i64));
+    assert!(
+        bt.formula.contains("clamped to 2147483647"),
+        "{}",
+        bt.formula
+    );
+    assert!(bt.formula.contains("through float32"), "{}", bt.formula);
+}

@@ -37,12 +37,12 @@ pub fn dispatch(
     p: &ConvQParams,
     pl: &Platform,
 ) -> std::result::Result<String, String> {
-    use super::{Cpu, Os};
+    use super::Os;
     let mut no = vec![];
     if pl.os != Os::Linux {
         no.push(format!("{} is not Linux", pl.os.title()));
     }
-    if pl.cpu != Cpu::Avx512Vnni {
+    if !pl.reports_vnni() {
         no.push(format!("{} has no VNNI", pl.cpu.title()));
     }
     if shape.groups > MAX_ONEDNN_GROUPS {
@@ -64,11 +64,7 @@ pub fn dispatch(
 impl Engine for X86 {
     fn kernel(&self, _: &Computation, shape: &ConvShape, p: &ConvQParams, pl: &Platform) -> Kernel {
         match dispatch(shape, p, pl) {
-            Ok(why) => {
-                let mut k = super::onednn::kernel("");
-                k.why = why;
-                k
-            }
+            Ok(why) => super::onednn::kernel(why),
             Err(why) => super::fbgemm::kernel(shape, p, pl, &format!("x86 → {why}; ")),
         }
     }
