@@ -4,22 +4,28 @@
 //!   qconv-lens explain | compare | link [--preset ID | --link URL] ...
 //!   qconv-lens import FILE | export  pasted printouts in, PyTorch script out
 //!   qconv-lens presets               list the presets
-use qconv_lens::engine::Computation;
+use qconv_lens::engine::{Computation, Cpu, Os, ENGINES};
 use qconv_lens::explain::{explain, render_text};
 use qconv_lens::golden::verify_file;
 use qconv_lens::scenario::{preset, PRESETS};
 use std::path::Path;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
+/// The usage text; engine and CPU names come from the engine table.
+fn usage() -> String {
+    let engines: Vec<&str> = ENGINES.iter().map(|r| r.id).collect();
+    let cpus: Vec<&str> = Cpu::ALL.iter().map(|c| c.id()).collect();
+    format!("usage:
   qconv-lens verify FILE...
       Check golden files (conv, quantize, observer or module; detected from the
       content) bit for bit. Prints each failing case and 'N passed, M failed'.
       Exit 0 when all pass, 1 when a case fails, 2 when a file cannot be read.
   qconv-lens explain [--preset ID | --link URL] [--pixel ROW,COL] [--channel C] [--a COMP] [--b COMP]
+                     [--cpu CPU] [--os linux|other]
       Side-by-side trace of one output pixel for two computations
       (default: the forum preset, fbgemm vs the hand calculation, at the
-      case's selected pixel). COMP is fbgemm, qnnpack, float or hand.
+      case's selected pixel), the kernel each ran and why, and the causes.
+      COMP is one of {engines}; CPU is one of {cpus}.
       --link takes a page link (whole URL or #fragment).
   qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP]
       Every output pixel: A - B per channel ('.' where they agree), and the count.
@@ -30,7 +36,11 @@ const USAGE: &str = "usage:
   qconv-lens export [--preset ID]
       Print a PyTorch script that reproduces the case.
   qconv-lens presets
-      List the presets.";
+      List the presets.",
+        engines = engines.join(", "),
+        cpus = cpus.join(", ")
+    )
+}
 
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,11 +94,11 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            println!("{}", usage());
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             ExitCode::from(2)
         }
     }
@@ -96,7 +106,7 @@ pub fn main() -> ExitCode {
 
 fn verify(files: &[String]) -> ExitCode {
     if files.is_empty() {
-        eprintln!("qconv-lens verify: no files given\n{USAGE}");
+        eprintln!("qconv-lens verify: no files given\n{}", usage());
         return ExitCode::from(2);
     }
     let (mut passed, mut failed) = (0usize, 0usize);
@@ -140,6 +150,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     let mut link: Option<String> = None;
     let (mut pixel, mut channel) = (None, None);
     let (mut a, mut b) = (None, None);
+    let (mut cpu, mut os) = (None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -165,7 +176,21 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             }
             "--a" => a = Some(Computation::parse(&value()?).map_err(|e| e.to_string())?),
             "--b" => b = Some(Computation::parse(&value()?).map_err(|e| e.to_string())?),
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            "--cpu" => {
+                let v = value()?;
+                cpu = Some(Cpu::parse(&v).ok_or_else(|| {
+                    let ids: Vec<&str> = Cpu::ALL.iter().map(|c| c.id()).collect();
+                    format!("unknown cpu {v:?} ({})", ids.join(", "))
+                })?);
+            }
+            "--os" => {
+                let v = value()?;
+                os = Some(Os::parse(&v).ok_or_else(|| {
+                    let ids: Vec<&str> = Os::ALL.iter().map(|c| c.id()).collect();
+                    format!("unknown os {v:?} ({})", ids.join(", "))
+                })?);
+            }
+            other => return Err(format!("unknown option {other:?}\n{}", usage())),
         }
     }
     let mut sc = match link {
@@ -191,6 +216,12 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     }
     if let Some(b) = b {
         sc.b = b;
+    }
+    if let Some(c) = cpu {
+        sc.platform.cpu = c;
+    }
+    if let Some(o) = os {
+        sc.platform.os = o;
     }
     Ok(Opts {
         scenario: sc,

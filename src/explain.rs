@@ -7,6 +7,7 @@
 //! last-bit multipliers, ties, clamping).
 use crate::engine::{Assumption, Computation, HandAssumptions};
 use crate::error::Result;
+use crate::fbgemm_gemm::SaturatedPair;
 use crate::scenario::{Run, Side};
 use crate::trace::{first_divergence, key, ulps_f32, Trace, Value};
 use serde::Serialize;
@@ -35,6 +36,32 @@ pub struct Explanation {
     pub summary: String,
     /// The terms of the exact accumulator, in summation order.
     pub taps: Vec<crate::conv::Tap>,
+    /// Which kernel ran A and B, and why.
+    pub kernel_a: String,
+    pub kernel_b: String,
+    /// The int16 pairs that saturated at this pixel (a saturating kernel's side).
+    pub saturated_pairs: Vec<SaturatedPair>,
+}
+
+/// One saturated pair in words: "211 · 71 (...) + 171 · 107 (...) = 33278, past int16's 32767: kept as 32767".
+pub fn describe_pair(p: &SaturatedPair) -> String {
+    let tap = |i: usize| match p.taps[i] {
+        Some((c, y, x)) => format!("input channel {c} at kernel ({y}, {x})"),
+        None => "K padding".to_string(),
+    };
+    let [(a0, w0), (a1, w1)] = p.codes;
+    format!(
+        "{} · {} ({}) + {} · {} ({}) = {}, past int16's {}: kept as {}",
+        a0,
+        w0,
+        tap(0),
+        a1,
+        w1,
+        tap(1),
+        p.exact,
+        if p.exact > 0 { "32767" } else { "-32768" },
+        p.clamped
+    )
 }
 
 fn assumption_code(a: Assumption) -> &'static str {
@@ -206,21 +233,35 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     let saturated = [&run.ra, &run.rb]
         .into_iter()
         .find(|r| r.kernel.accumulation.saturates() && run.acc_for(r)[index] != exact);
-    if let (true, Some(r)) = (out_a != out_b, saturated) {
+    let mut pairs = vec![];
+    if let Some(r) = saturated {
         let fb = run.acc_for(r)[index];
-        causes.retain(|c| c.code != "other");
-        causes.insert(
-            0,
-            Cause {
-                code: "int16_saturation",
-                text: format!(
-                    "fbgemm's {} kernel adds pairs of u8·s8 products with int16 saturation \
-                     (activation codes above 127): its accumulator is {fb} where the exact sum is {exact}; \
-                     reduce_range=True exists to avoid this",
-                    r.kernel.path.unwrap_or("GEMM")
-                ),
-            },
-        );
+        pairs = run.saturated_pairs(r, index);
+        let named = match pairs.first() {
+            Some(p) => format!(
+                "; {} pair{} saturated, the first {}",
+                pairs.len(),
+                if pairs.len() == 1 { "" } else { "s" },
+                describe_pair(p)
+            ),
+            None => String::new(),
+        };
+        if out_a != out_b {
+            causes.retain(|c| c.code != "other");
+            causes.insert(
+                0,
+                Cause {
+                    code: "int16_saturation",
+                    text: format!(
+                        "{}'s {} kernel adds pairs of u8·s8 products with int16 saturation \
+                         (vpmaddubsw): its accumulator is {fb} where the exact sum is {exact}{named}; \
+                         activation codes at or below 127 (reduce_range=True) avoid it",
+                        r.computation.name(),
+                        r.kernel.path.unwrap_or("GEMM")
+                    ),
+                },
+            );
+        }
     }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
     Ok(Explanation {
@@ -235,6 +276,9 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         causes,
         summary,
         taps: run.taps(index),
+        kernel_a: run.ra.kernel.why.clone(),
+        kernel_b: run.rb.kernel.why.clone(),
+        saturated_pairs: pairs,
     })
 }
 
@@ -305,8 +349,8 @@ pub fn render_text(e: &Explanation, title_a: &str, title_b: &str) -> String {
         .unwrap_or(0)
         .max(title_a.len());
     let mut out = format!(
-        "pixel channel {}, row {}, col {}\n  {:w0$}  {:w1$}  {}\n",
-        e.channel, e.row, e.col, "step", title_a, title_b
+        "pixel channel {}, row {}, col {}\nkernel A: {}\nkernel B: {}\n  {:w0$}  {:w1$}  {}\n",
+        e.channel, e.row, e.col, e.kernel_a, e.kernel_b, "step", title_a, title_b
     );
     for k in &keys {
         let mark = if Some(*k) == e.parts_at { ">" } else { " " };
@@ -322,6 +366,9 @@ pub fn render_text(e: &Explanation, title_a: &str, title_b: &str) -> String {
     }
     for c in &e.causes {
         out.push_str(&format!("cause [{}]: {}\n", c.code, c.text));
+    }
+    for p in &e.saturated_pairs {
+        out.push_str(&format!("saturated pair: {}\n", describe_pair(p)));
     }
     out.push_str(&taps_text(e));
     out.push_str(&e.summary);

@@ -23,6 +23,8 @@ pub mod printed;
 pub mod quant;
 pub mod render;
 pub mod scenario;
+pub mod schema;
+pub mod session;
 pub mod trace;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -14,7 +14,6 @@
 //! panics. Unknown keys are ignored, missing keys take the forum case's value,
 //! every value is validated and clamped to the page's bounds, and every such
 //! event is a `Note` for the page's banner.
-use crate::conv::ConvShape;
 use crate::engine::{Computation, HandAssumptions};
 use crate::scenario::{limits, preset, InputSource, MapKind, Scenario};
 use serde::Serialize;
@@ -24,25 +23,6 @@ pub const VERSION: u32 = 1;
 
 /// Longest fragment read; anything longer is refused as a whole.
 pub const MAX_LINK: usize = 256 * 1024;
-
-/// Control groups a classroom link may hide (`hide=`), by stable name: the
-/// page's `data-group` attributes.
-pub const GROUPS: &[&str] = &[
-    "presets",
-    "link",
-    "computations",
-    "scales",
-    "zero_points",
-    "bias",
-    "weights",
-    "input",
-    "shape",
-    "heatmap",
-    "inspector",
-    "calibrate",
-    "paste",
-    "export",
-];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
@@ -404,7 +384,7 @@ pub fn decode(link: &str) -> Decoded {
             ),
         );
     }
-    for (key, message) in reconcile(&mut sc) {
+    for (key, message) in sc.fit(None) {
         note(key, message);
     }
     Decoded {
@@ -423,133 +403,6 @@ fn migrate(version: u32, _pairs: &mut [(String, String)]) {
 
 fn default_scenario() -> Scenario {
     preset("forum").unwrap_or_else(|_| unreachable!("the forum preset exists"))
-}
-
-/// Makes the parts agree after each was read on its own: shape within the
-/// page's bounds, one scale/zero point per channel, weights and input codes of
-/// the right length, view inside the output.
-fn reconcile(sc: &mut Scenario) -> Vec<(&'static str, String)> {
-    let mut notes = vec![];
-    let s = &mut sc.shape;
-    if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
-        notes.push((
-            "g",
-            format!(
-                "{} groups do not divide {} -> {} channels; 1 group used",
-                s.groups, s.in_channels, s.out_channels
-            ),
-        ));
-        s.groups = 1;
-    }
-    for a in 0..2 {
-        let side = [s.height, s.width][a];
-        let span = |k: usize, d: usize| (k - 1) * d + 1;
-        if span(s.kernel[a], s.dilation[a]) > side + 2 * s.padding[a] {
-            notes.push(("k", format!("the kernel does not fit the padded input along {}; kernel and dilation set to 1 there", ["height", "width"][a])));
-            s.kernel[a] = 1;
-            s.dilation[a] = 1;
-        }
-    }
-    if s.output_len() > limits::OUTPUT {
-        notes.push((
-            "co",
-            format!(
-                "{} output values are more than the page allows ({}); 1 output channel used",
-                s.output_len(),
-                limits::OUTPUT
-            ),
-        ));
-        s.out_channels = 1;
-        s.groups = 1;
-    }
-    let shape: ConvShape = *s;
-    let p = &mut sc.params;
-    let n = if p.per_channel { shape.out_channels } else { 1 };
-    if p.weight_scales.len() != n {
-        notes.push((
-            "sw",
-            format!(
-                "{} weight scales for {n} needed; the last one is repeated or extra ones dropped",
-                p.weight_scales.len()
-            ),
-        ));
-        let last = *p.weight_scales.last().unwrap_or(&0.0037);
-        p.weight_scales.resize(n, last);
-    }
-    if p.weight_zero_points.len() != n {
-        notes.push(("zw", format!("{} weight zero points for {n} needed; the last one is repeated or extra ones dropped", p.weight_zero_points.len())));
-        let last = *p.weight_zero_points.last().unwrap_or(&0);
-        p.weight_zero_points.resize(n, last);
-    }
-    if let Some(b) = &mut p.bias {
-        if b.len() != shape.out_channels {
-            notes.push((
-                "bias",
-                format!(
-                    "{} bias values for {} channels; padded with 0 or cut",
-                    b.len(),
-                    shape.out_channels
-                ),
-            ));
-            b.resize(shape.out_channels, 0.0);
-        }
-    }
-    if sc.weights.len() != shape.weight_len() {
-        notes.push((
-            "wq",
-            format!(
-                "{} weights for {} needed; padded with 0 or cut",
-                sc.weights.len(),
-                shape.weight_len()
-            ),
-        ));
-        sc.weights.resize(shape.weight_len(), 0);
-    }
-    if let InputSource::Codes { codes } = &sc.input {
-        if codes.len() != shape.input_len() {
-            notes.push((
-                "in",
-                format!(
-                    "{} input codes for {} needed; the ramp input is used",
-                    codes.len(),
-                    shape.input_len()
-                ),
-            ));
-            sc.input = InputSource::Ramp;
-        }
-    }
-    let v = &mut sc.view;
-    if v.channel >= shape.out_channels {
-        notes.push((
-            "ch",
-            format!("channel {} does not exist; channel 0 shown", v.channel),
-        ));
-        v.channel = 0;
-    }
-    let (oh, ow) = shape.output_hw();
-    if let Some((r, c)) = v.pixel {
-        if r >= oh || c >= ow {
-            notes.push((
-                "px",
-                format!("pixel {r},{c} is outside the {oh}x{ow} output; none selected"),
-            ));
-            v.pixel = None;
-        }
-    }
-    // Anything the engine still refuses (e.g. scales whose product leaves
-    // float32) falls back to the forum case as a whole.
-    if let Err(e) = sc.check_limits().and_then(|_| sc.run().map(|_| ())) {
-        notes.push((
-            "",
-            format!("the case cannot be computed ({e}); showing the forum case"),
-        ));
-        *sc = Scenario {
-            platform: Default::default(),
-            view: Default::default(),
-            ..default_scenario()
-        };
-    }
-    notes
 }
 
 // ------------------------------------------------------------------ values
@@ -775,6 +628,7 @@ fn map_text(m: MapKind) -> &'static str {
     match m {
         MapKind::Diff => "diff",
         MapKind::Tie => "tie",
+        MapKind::Saturation => "saturation",
     }
 }
 
@@ -782,6 +636,7 @@ fn map_of(v: &str) -> Result<MapKind, String> {
     match v {
         "diff" => Ok(MapKind::Diff),
         "tie" => Ok(MapKind::Tie),
+        "saturation" => Ok(MapKind::Saturation),
         _ => Err(format!("{:?} is not a map (diff, tie)", short(v))),
     }
 }
@@ -805,9 +660,9 @@ fn hide_of(v: &str) -> Result<(Vec<String>, Option<String>), String> {
     for g in v
         .split(',')
         .filter(|g| !g.is_empty())
-        .take(GROUPS.len() + 8)
+        .take(crate::schema::GROUPS.len() + 8)
     {
-        match GROUPS.iter().find(|k| **k == g) {
+        match crate::schema::GROUPS.iter().map(|g| g.0).find(|k| *k == g) {
             Some(k) if !known.contains(&k.to_string()) => known.push(k.to_string()),
             Some(_) => {}
             None => unknown.push(short(g)),

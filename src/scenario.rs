@@ -138,6 +138,8 @@ pub enum MapKind {
     Diff,
     /// How close A's value before rounding is to a .5 boundary.
     Tie,
+    /// Where A's or B's kernel saturated an int16 pair (its accumulator is not the exact sum).
+    Saturation,
 }
 
 /// Bounds the page and links allow: enough for 512x512 with 16 channels,
@@ -155,6 +157,137 @@ pub mod limits {
 }
 
 impl Scenario {
+    /// The one place that reconciles a changed shape (links, paste and the page
+    /// call it): shape within the page's bounds, one scale/zero point per
+    /// channel, weights and input codes of the right length, view inside the
+    /// output. With `from` (the shape before an edit), weights and typed codes
+    /// keep their positions and new output channels repeat the existing ones;
+    /// without it (a link read part by part) lengths are padded or cut.
+    /// Returns (link key, note) for each thing changed.
+    pub fn fit(&mut self, from: Option<&ConvShape>) -> Vec<(&'static str, String)> {
+        let sc = self;
+        let mut notes = vec![];
+        if let Some(old) = from {
+            remap(sc, old);
+        }
+        let s = &mut sc.shape;
+        if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
+            notes.push((
+                "g",
+                format!(
+                    "{} groups do not divide {} -> {} channels; 1 group used",
+                    s.groups, s.in_channels, s.out_channels
+                ),
+            ));
+            s.groups = 1;
+        }
+        for a in 0..2 {
+            let side = [s.height, s.width][a];
+            let span = |k: usize, d: usize| (k - 1) * d + 1;
+            if span(s.kernel[a], s.dilation[a]) > side + 2 * s.padding[a] {
+                notes.push(("k", format!("the kernel does not fit the padded input along {}; kernel and dilation set to 1 there", ["height", "width"][a])));
+                s.kernel[a] = 1;
+                s.dilation[a] = 1;
+            }
+        }
+        if s.output_len() > limits::OUTPUT {
+            notes.push((
+                "co",
+                format!(
+                    "{} output values are more than the page allows ({}); 1 output channel used",
+                    s.output_len(),
+                    limits::OUTPUT
+                ),
+            ));
+            s.out_channels = 1;
+            s.groups = 1;
+        }
+        let shape: ConvShape = *s;
+        let p = &mut sc.params;
+        let n = if p.per_channel { shape.out_channels } else { 1 };
+        if p.weight_scales.len() != n {
+            notes.push((
+                "sw",
+                format!(
+                    "{} weight scales for {n} needed; the last one is repeated or extra ones dropped",
+                    p.weight_scales.len()
+                ),
+            ));
+            let last = *p.weight_scales.last().unwrap_or(&0.0037);
+            p.weight_scales.resize(n, last);
+        }
+        if p.weight_zero_points.len() != n {
+            notes.push(("zw", format!("{} weight zero points for {n} needed; the last one is repeated or extra ones dropped", p.weight_zero_points.len())));
+            let last = *p.weight_zero_points.last().unwrap_or(&0);
+            p.weight_zero_points.resize(n, last);
+        }
+        if let Some(b) = &mut p.bias {
+            if b.len() != shape.out_channels {
+                notes.push((
+                    "bias",
+                    format!(
+                        "{} bias values for {} channels; padded with 0 or cut",
+                        b.len(),
+                        shape.out_channels
+                    ),
+                ));
+                b.resize(shape.out_channels, 0.0);
+            }
+        }
+        if sc.weights.len() != shape.weight_len() {
+            notes.push((
+                "wq",
+                format!(
+                    "{} weights for {} needed; padded with 0 or cut",
+                    sc.weights.len(),
+                    shape.weight_len()
+                ),
+            ));
+            sc.weights.resize(shape.weight_len(), 0);
+        }
+        if let InputSource::Codes { codes } = &sc.input {
+            if codes.len() != shape.input_len() {
+                notes.push((
+                    "in",
+                    format!(
+                        "{} input codes for {} needed; the ramp input is used",
+                        codes.len(),
+                        shape.input_len()
+                    ),
+                ));
+                sc.input = InputSource::Ramp;
+            }
+        }
+        let v = &mut sc.view;
+        if v.channel >= shape.out_channels {
+            notes.push((
+                "ch",
+                format!("channel {} does not exist; channel 0 shown", v.channel),
+            ));
+            v.channel = 0;
+        }
+        let (oh, ow) = shape.output_hw();
+        if let Some((r, c)) = v.pixel {
+            if r >= oh || c >= ow {
+                notes.push((
+                    "px",
+                    format!("pixel {r},{c} is outside the {oh}x{ow} output; none selected"),
+                ));
+                v.pixel = None;
+            }
+        }
+        // Anything the engine still refuses (e.g. scales whose product leaves
+        // float32) falls back to the forum case as a whole.
+        if let Err(e) = sc.check_limits().and_then(|_| sc.run().map(|_| ())) {
+            notes.push((
+                "",
+                format!("the case cannot be computed ({e}); showing the forum case"),
+            ));
+            *sc = preset("forum").unwrap_or_else(|_| unreachable!("the forum preset exists"));
+        }
+        notes
+    }
+
     /// The page's bounds on top of the engine's own validation.
     pub fn check_limits(&self) -> Result<()> {
         let s = &self.shape;
@@ -306,6 +439,25 @@ impl Run {
             .map_or(&self.acc, |(_, v)| v)
     }
 
+    /// The int16 pairs that saturated at `index` under `r`'s kernel.
+    pub fn saturated_pairs(
+        &self,
+        r: &Requant,
+        index: usize,
+    ) -> Vec<crate::fbgemm_gemm::SaturatedPair> {
+        let Accumulation::Fbgemm { isa } = r.kernel.accumulation else {
+            return vec![];
+        };
+        let conv = IntConv {
+            shape: &self.shape,
+            input: &self.input,
+            input_zero_point: self.params.input_zero_point,
+            weight: &self.weights,
+            weight_zero_points: &self.params.weight_zero_points,
+        };
+        isa.saturated_pairs(&conv, index)
+    }
+
     pub fn requant(&self, which: Side) -> &Requant {
         match which {
             Side::A => &self.ra,
@@ -355,6 +507,7 @@ impl Run {
         let r = self.requant(which);
         let mut t = Trace {
             computation: r.computation.title().to_string(),
+            kernel: r.kernel.why.clone(),
             steps: vec![],
         };
         r.pixel(self.channel_of(index), self.acc_for(r)[index], &mut t);
@@ -439,6 +592,71 @@ pub enum Side {
     B,
 }
 
+/// Keeps weights, per-channel parameters, bias and typed input codes at their
+/// positions when the shape changes from `old`: a new output channel repeats
+/// the weights of an existing one (a new layer of the same kind, rather than
+/// arbitrary codes), a new tap or input channel starts at 0.
+fn remap(sc: &mut Scenario, old: &ConvShape) {
+    let s = sc.shape;
+    if s.groups == 0 || old.groups == 0 || s.in_channels % s.groups != 0 {
+        return;
+    }
+    let (cin_g, ocin_g) = (
+        s.in_channels / s.groups,
+        old.in_channels / old.groups.max(1),
+    );
+    let [kh, kw] = s.kernel;
+    let [okh, okw] = old.kernel;
+    if sc.weights.len() == old.weight_len() && old.out_channels > 0 {
+        let mut w = Vec::with_capacity(s.weight_len());
+        for oc in 0..s.out_channels {
+            let src = oc % old.out_channels;
+            for ic in 0..cin_g {
+                for y in 0..kh {
+                    for x in 0..kw {
+                        let inside = ic < ocin_g && y < okh && x < okw;
+                        w.push(if inside {
+                            sc.weights[((src * ocin_g + ic) * okh + y) * okw + x]
+                        } else {
+                            0
+                        });
+                    }
+                }
+            }
+        }
+        sc.weights = w;
+    }
+    let p = &mut sc.params;
+    fn repeat<T: Copy>(v: &mut Vec<T>, old: usize, new: usize) {
+        if v.len() == old && !v.is_empty() {
+            *v = (0..new).map(|c| v[c % v.len()]).collect();
+        }
+    }
+    let (o, n) = (old.out_channels, s.out_channels);
+    if p.per_channel {
+        repeat(&mut p.weight_scales, o, n);
+        repeat(&mut p.weight_zero_points, o, n);
+    }
+    if let Some(b) = &mut p.bias {
+        repeat(b, o, n);
+    }
+    if let InputSource::Codes { codes } = &mut sc.input {
+        if codes.len() == old.input_len() {
+            let zx = p.input_zero_point.clamp(0, 255) as u8;
+            let mut out = vec![zx; s.input_len()];
+            for ch in 0..s.in_channels.min(old.in_channels) {
+                for y in 0..s.height.min(old.height) {
+                    for x in 0..s.width.min(old.width) {
+                        out[(ch * s.height + y) * s.width + x] =
+                            codes[(ch * old.height + y) * old.width + x];
+                    }
+                }
+            }
+            *codes = out;
+        }
+    }
+}
+
 /// The presets, by stable id.
 pub const PRESETS: &[(&str, &str)] = &[
     ("forum", "PyTorch forum: 24 -> 30, not 31"),
@@ -446,6 +664,14 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("per-channel", "Per-channel weights"),
     ("bias", "Bias kept as float (fbgemm) vs rounded (qnnpack)"),
     ("clamping", "Clamping at 0 and 255"),
+    (
+        "avx2-saturation",
+        "AVX2 saturation: 211·71 + 171·107 = 33278 > 32767",
+    ),
+    (
+        "x86-tie",
+        "PyTorch default (x86 → oneDNN) vs fbgemm at a tie",
+    ),
 ];
 
 fn shape(cin: usize, cout: usize, h: usize, w: usize, k: usize, pad: usize) -> ConvShape {
@@ -604,6 +830,86 @@ pub fn preset(id: &str) -> Result<Scenario> {
             }),
             platform: Default::default(),
             view: View::default(),
+        },
+        // PyTorch issues 44939 / 50720: on a CPU without VNNI fbgemm's
+        // vpmaddubsw adds the products of input channels 0 and 1 at a tap in
+        // int16 and saturates. B (qnnpack) accumulates exactly; with
+        // power-of-two scales and no bias both requantize alike, so every
+        // difference is a saturated pair. On AVX512-VNNI they agree.
+        "avx2-saturation" => {
+            let (h, w) = (16, 16);
+            let mut codes = vec![0u8; 2 * h * w];
+            for y in 0..h {
+                for x in 0..w {
+                    let blob = (7..=9).contains(&y) && (7..=9).contains(&x);
+                    codes[y * w + x] = if blob {
+                        211
+                    } else {
+                        (120 + (x * 7 + y * 13) % 136) as u8
+                    };
+                    codes[h * w + y * w + x] = if blob {
+                        171
+                    } else {
+                        (100 + (x * 11 + y * 5) % 156) as u8
+                    };
+                }
+            }
+            // Every tap: 71 on input channel 0, 107 on input channel 1.
+            let weights = (0..2 * 9).map(|i| if i < 9 { 71 } else { 107 }).collect();
+            Scenario {
+                shape: shape(2, 1, h, w, 3, 1),
+                input: InputSource::Codes { codes },
+                weights,
+                params: ConvQParams {
+                    input_scale: 0.015625,
+                    input_zero_point: 0,
+                    weight_scales: vec![0.0078125],
+                    weight_zero_points: vec![0],
+                    per_channel: false,
+                    bias: None,
+                    output_scale: 0.25,
+                    output_zero_point: 0,
+                    relu: false,
+                },
+                a: Computation::FBGEMM,
+                b: Computation::QNNPACK,
+                platform: Platform {
+                    cpu: crate::engine::Cpu::Avx2,
+                    ..Platform::default()
+                },
+                view: View {
+                    pixel: Some((8, 8)),
+                    ..View::default()
+                },
+            }
+        }
+        // The golden README's tie: sx = sw = 1, sy = 2, zy = 1. oneDNN adds the
+        // zero point before rounding (x/2 + 1), fbgemm after (rne(x/2) + 1):
+        // every odd input code is a tie that they round apart.
+        "x86-tie" => Scenario {
+            shape: shape(1, 1, 16, 16, 1, 0),
+            input: InputSource::Codes {
+                codes: (0..=255).collect(),
+            },
+            weights: vec![1],
+            params: ConvQParams {
+                input_scale: 1.0,
+                input_zero_point: 0,
+                weight_scales: vec![1.0],
+                weight_zero_points: vec![0],
+                per_channel: false,
+                bias: None,
+                output_scale: 2.0,
+                output_zero_point: 1,
+                relu: false,
+            },
+            a: Computation::X86,
+            b: Computation::FBGEMM,
+            platform: Platform::default(),
+            view: View {
+                pixel: Some((0, 1)),
+                ..View::default()
+            },
         },
         other => {
             let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();

@@ -135,6 +135,8 @@ impl Recorder for Probe {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Trace {
     pub computation: String,
+    /// Which kernel ran, and why (PyTorch's dispatch, fbgemm's path on this CPU).
+    pub kernel: String,
     pub steps: Vec<Step>,
 }
 

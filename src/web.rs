@@ -1,4 +1,4 @@
-//! The wasm-bindgen surface of the page: a thin layer over `render::Session`.
+//! The wasm-bindgen surface of the page: a thin layer over `session::Session`.
 //!
 //! Every exported function returns a value or `Result<_, JsError>` with a
 //! message; data from the page is deserialized with serde-wasm-bindgen and
@@ -25,8 +25,9 @@ pub use page::Lens;
 #[cfg(feature = "page")]
 mod page {
     use super::{install_panic_hook, to_js};
-    use crate::render::{f32_info, Session};
+    use crate::render::f32_info;
     use crate::scenario::{preset, Scenario, PRESETS};
+    use crate::session::Session;
     use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
     use serde::Serialize;
     use wasm_bindgen::prelude::*;
@@ -128,9 +129,44 @@ mod page {
             to_js(&crate::link::decode(text))
         }
 
-        /// The control groups a link may hide, by their `data-group` names.
-        pub fn link_groups() -> Result<JsValue, JsError> {
-            to_js(crate::link::GROUPS)
+        /// The shared vocabulary (`schema::Schema`): engines grouped by
+        /// runtime, hand switches, CPUs and platforms, shape bounds, control
+        /// groups, input kinds, heatmap kinds, presets. The page asks once and
+        /// builds its pickers, bounds and labels from it.
+        pub fn schema() -> Result<JsValue, JsError> {
+            to_js(&crate::schema::schema())
+        }
+
+        /// `scenario` reconciled to its (changed) shape by `Scenario::fit`;
+        /// `from` is the shape before the edit (or null). Returns
+        /// `{scenario, notes: [{key, message}]}`.
+        pub fn fit(scenario: JsValue, from: JsValue) -> Result<JsValue, JsError> {
+            let mut s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            let old: Option<crate::conv::ConvShape> = if from.is_null() || from.is_undefined() {
+                None
+            } else {
+                Some(
+                    serde_wasm_bindgen::from_value(from)
+                        .map_err(|e| JsError::new(&format!("shape: {e}")))?,
+                )
+            };
+            #[derive(Serialize)]
+            struct Note {
+                key: &'static str,
+                message: String,
+            }
+            #[derive(Serialize)]
+            struct Fitted {
+                scenario: Scenario,
+                notes: Vec<Note>,
+            }
+            let notes = s
+                .fit(old.as_ref())
+                .into_iter()
+                .map(|(key, message)| Note { key, message })
+                .collect();
+            to_js(&Fitted { scenario: s, notes })
         }
     }
 }

@@ -1,0 +1,493 @@
+//! The page's state between updates: the scenario shown, its last run,
+//! reusable buffers and the RGBA frame. A view change (channel, pixel, map)
+//! repaints without recomputing.
+use crate::conv::Tap;
+use crate::engine::Kernel;
+use crate::error::{Error, Result};
+use crate::explain::{explain, Explanation};
+use crate::render::{
+    cell_size, css, diff_colour, diff_legend, paint, saturation_colour, saturation_legend, signed,
+    tie_colour, tie_distance, tie_legend, Floats, LegendEntry, CLAMPED,
+};
+use crate::scenario::{MapKind, Run, Scenario, View, Workspace};
+use crate::trace::{key, Probe};
+use serde::Serialize;
+
+/// One differing pixel, for the heatmap's text alternative.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiffPixel {
+    pub row: usize,
+    pub col: usize,
+    pub a: i32,
+    pub b: i32,
+}
+
+/// The selected pixel, explained.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspect {
+    pub explanation: Explanation,
+    /// The accumulator's taps in summation order.
+    pub taps: Vec<Tap>,
+    /// Whether A is clamped at this pixel.
+    pub clamped: bool,
+}
+
+/// Everything the page shows for one state, except the pixel buffers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    /// False when only the view changed (no engine run).
+    pub recomputed: bool,
+    /// The view actually shown (channel and pixel brought into range).
+    pub view: View,
+    pub rows: usize,
+    pub cols: usize,
+    pub channels: usize,
+    /// Canvas pixels per output pixel; the canvas is `cols*cell x rows*cell`.
+    pub cell: usize,
+    pub width: usize,
+    pub height: usize,
+    pub a_name: String,
+    pub b_name: String,
+    pub a_title: String,
+    pub b_title: String,
+    /// Differing pixels in all channels, and per channel.
+    pub differing: usize,
+    pub differing_by_channel: Vec<usize>,
+    /// Largest |A - B| over all channels (the colour scale spans it).
+    pub max_abs_diff: i64,
+    /// Pixels of the shown channel where A is clamped.
+    pub clamped: usize,
+    /// Pixels of the shown channel whose value before rounding (A) is an exact
+    /// tie, and within 0.01 of one (computed for the tie map only).
+    pub exact_ties: Option<usize>,
+    pub near_ties: Option<usize>,
+    /// Pixels of the shown channel whose accumulator saturated (saturation map only).
+    pub saturated: Option<usize>,
+    /// Which kernel ran A and B, and why.
+    pub kernel_a: Kernel,
+    pub kernel_b: Kernel,
+    pub legend_title: String,
+    pub legend: Vec<LegendEntry>,
+    pub clamp_colour: String,
+    /// Differing pixels of the shown channel (at most `LIST_MAX`), and how many more.
+    pub list: Vec<DiffPixel>,
+    pub list_more: usize,
+    pub inspect: Option<Inspect>,
+    pub floats: Floats,
+    /// Input codes when the input is small enough to type (`TYPED_MAX`).
+    pub input_codes: Option<Vec<u8>>,
+    /// One sentence describing the heatmap (its text alternative).
+    pub summary: String,
+}
+
+pub const LIST_MAX: usize = 500;
+pub const TYPED_MAX: usize = 4096;
+
+/// The page's state: one scenario, its last run, reusable buffers.
+#[derive(Default)]
+pub struct Session {
+    scenario: Option<Scenario>,
+    run: Option<Run>,
+    /// Buffers of replaced runs, reused by the next run.
+    ws: Workspace,
+    /// RGBA of the last frame.
+    pub rgba: Vec<u8>,
+    pre: Vec<f64>,
+}
+
+fn same_but_view(a: &Scenario, b: &Scenario) -> bool {
+    a.shape == b.shape
+        && a.input == b.input
+        && a.weights == b.weights
+        && a.params == b.params
+        && a.a == b.a
+        && a.b == b.b
+        && a.platform == b.platform
+}
+
+/// Lower clamp limit of the output codes.
+fn low_limit(run: &Run) -> i32 {
+    if run.params.relu {
+        run.params.output_zero_point as i32
+    } else {
+        0
+    }
+}
+
+/// Whether A's code at `index` is the result of clamping: only pixels at a
+/// limit are traced, to compare the value before and after the clamp.
+fn clamped_a(run: &Run, index: usize) -> bool {
+    let out = run.out_a[index];
+    if out != 255 && out != low_limit(run) {
+        return false;
+    }
+    let mut p = Probe {
+        key: key::PLUS_ZP,
+        value: None,
+    };
+    let c = run.channel_of(index);
+    run.ra.pixel(c, run.acc_for(&run.ra)[index], &mut p);
+    match p.value {
+        Some(v) => v.as_f64() != out as f64,
+        None => false,
+    }
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    pub fn scenario(&self) -> Option<&Scenario> {
+        self.scenario.as_ref()
+    }
+
+    pub fn run(&self) -> Option<&Run> {
+        self.run.as_ref()
+    }
+
+    /// A's and B's codes on the shown channel (for hover read-outs).
+    pub fn planes(&self) -> Option<(&[i32], &[i32])> {
+        let (run, s) = (self.run.as_ref()?, self.scenario.as_ref()?);
+        let (oh, ow) = run.shape.output_hw();
+        let start = s.view.channel * oh * ow;
+        Some((
+            &run.out_a[start..start + oh * ow],
+            &run.out_b[start..start + oh * ow],
+        ))
+    }
+
+    /// Apply a new scenario: check it, run the engine unless only the view
+    /// changed, paint, explain the selected pixel. On error nothing changes.
+    pub fn update(&mut self, mut s: Scenario) -> Result<Frame> {
+        s.check_limits()?;
+        s.validate()?;
+        let reuse = self.run.is_some()
+            && self
+                .scenario
+                .as_ref()
+                .is_some_and(|old| same_but_view(old, &s));
+        if !reuse {
+            let run = s.run_in(&mut self.ws)?;
+            if let Some(old) = self.run.replace(run) {
+                self.ws.recycle(old);
+            }
+        }
+        let Some(run) = self.run.as_ref() else {
+            return Err(Error::Input("no run".into()));
+        };
+        // Bring the view into range (a shape change can leave it outside).
+        let (oh, ow) = run.shape.output_hw();
+        let channels = run.shape.out_channels;
+        s.view.channel = s.view.channel.min(channels - 1);
+        s.view.pixel = s.view.pixel.map(|(r, c)| (r.min(oh - 1), c.min(ow - 1)));
+        let frame = frame(run, &s, !reuse, &mut self.rgba, &mut self.pre)?;
+        self.scenario = Some(s);
+        Ok(frame)
+    }
+}
+
+/// Paint `s.view` of `run` into `rgba` and describe it.
+fn frame(
+    run: &Run,
+    s: &Scenario,
+    recomputed: bool,
+    rgba: &mut Vec<u8>,
+    pre: &mut Vec<f64>,
+) -> Result<Frame> {
+    {
+        let (rows, cols) = run.shape.output_hw();
+        let plane = rows * cols;
+        let channels = run.shape.out_channels;
+        let ch = s.view.channel;
+        let start = ch * plane;
+        let (a, b) = (
+            &run.out_a[start..start + plane],
+            &run.out_b[start..start + plane],
+        );
+        let mut differing_by_channel = vec![0usize; channels];
+        let mut max_abs = 0i64;
+        for (i, (x, y)) in run.out_a.iter().zip(&run.out_b).enumerate() {
+            if x != y {
+                differing_by_channel[run.channel_of(i)] += 1;
+                max_abs = max_abs.max((*x as i64 - *y as i64).abs());
+            }
+        }
+        let differing = differing_by_channel.iter().sum();
+        let lo = low_limit(run);
+        let clamp: Vec<bool> = (0..plane)
+            .map(|i| (a[i] == 255 || a[i] == lo) && clamped_a(run, start + i))
+            .collect();
+        let clamped = clamp.iter().filter(|&&c| c).count();
+        let cell = cell_size(rows, cols);
+        let (mut exact_ties, mut near_ties, mut saturated) = (None, None, None);
+        let (legend_title, legend) = match s.view.map {
+            MapKind::Diff => {
+                paint(rgba, rows, cols, cell, |i| {
+                    (diff_colour(a[i] as i64 - b[i] as i64, max_abs), clamp[i])
+                });
+                (
+                    format!(
+                        "A \u{2212} B (output codes): orange = {} above {}, purple = below",
+                        s.a.name(),
+                        s.b.name()
+                    ),
+                    diff_legend(max_abs),
+                )
+            }
+            MapKind::Saturation => {
+                let exact = &run.acc[start..start + plane];
+                let sa = &run.acc_for(&run.ra)[start..start + plane];
+                let sb = &run.acc_for(&run.rb)[start..start + plane];
+                saturated = Some(
+                    (0..plane)
+                        .filter(|&i| sa[i] != exact[i] || sb[i] != exact[i])
+                        .count(),
+                );
+                paint(rgba, rows, cols, cell, |i| {
+                    (
+                        saturation_colour(sa[i] != exact[i], sb[i] != exact[i]),
+                        clamp[i],
+                    )
+                });
+                (
+                    format!(
+                        "accumulators that differ from the exact sum (int16 pair saturation): A = {} ({}), B = {} ({})",
+                        s.a.name(),
+                        run.ra.kernel.path.unwrap_or(run.ra.kernel.name),
+                        s.b.name(),
+                        run.rb.kernel.path.unwrap_or(run.rb.kernel.name)
+                    ),
+                    saturation_legend(),
+                )
+            }
+            MapKind::Tie => {
+                pre.clear();
+                pre.extend((0..plane).map(|i| tie_distance(run.pre_round_a(start + i))));
+                let pre = &*pre;
+                exact_ties = Some(pre.iter().filter(|&&d| d == 0.0).count());
+                near_ties = Some(pre.iter().filter(|&&d| d < 1e-2).count());
+                paint(rgba, rows, cols, cell, |i| (tie_colour(pre[i]), clamp[i]));
+                (
+                    format!(
+                        "distance of {}'s value before rounding to the nearest .5",
+                        s.a.name()
+                    ),
+                    tie_legend(),
+                )
+            }
+        };
+        let mut list = vec![];
+        let mut list_more = 0;
+        for i in 0..plane {
+            if a[i] != b[i] {
+                if list.len() < LIST_MAX {
+                    list.push(DiffPixel {
+                        row: i / cols,
+                        col: i % cols,
+                        a: a[i],
+                        b: b[i],
+                    });
+                } else {
+                    list_more += 1;
+                }
+            }
+        }
+        let inspect = match s.view.pixel {
+            Some((r, c)) => Some(Inspect {
+                explanation: explain(run, ch, r, c)?,
+                taps: run.taps(run.index(ch, r, c)?),
+                clamped: clamp[r * cols + c],
+            }),
+            None => None,
+        };
+        let input_codes = (run.input.len() <= TYPED_MAX).then(|| run.input.clone());
+        let summary = summary(
+            s,
+            rows,
+            cols,
+            channels,
+            &differing_by_channel,
+            max_abs,
+            clamped,
+            a,
+            b,
+        );
+        Ok(Frame {
+            recomputed,
+            view: s.view.clone(),
+            rows,
+            cols,
+            channels,
+            cell,
+            width: cols * cell,
+            height: rows * cell,
+            a_name: s.a.name().into(),
+            b_name: s.b.name().into(),
+            a_title: s.a.title().into(),
+            b_title: s.b.title().into(),
+            differing,
+            differing_by_channel,
+            max_abs_diff: max_abs,
+            clamped,
+            exact_ties,
+            near_ties,
+            saturated,
+            kernel_a: run.ra.kernel.clone(),
+            kernel_b: run.rb.kernel.clone(),
+            legend_title,
+            legend,
+            clamp_colour: css(CLAMPED),
+            list,
+            list_more,
+            inspect,
+            floats: Floats::of(s),
+            input_codes,
+            summary,
+        })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    s: &Scenario,
+    rows: usize,
+    cols: usize,
+    channels: usize,
+    by_channel: &[usize],
+    max_abs: i64,
+    clamped: usize,
+    a: &[i32],
+    b: &[i32],
+) -> String {
+    let ch = s.view.channel;
+    let n = by_channel[ch];
+    let (lo, hi) = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| *x as i64 - *y as i64)
+        .fold((i64::MAX, i64::MIN), |(lo, hi), d| (lo.min(d), hi.max(d)));
+    let mut t = format!(
+        "{} vs {}, channel {ch} of {channels}: {n} of {} output pixels differ",
+        s.a.name(),
+        s.b.name(),
+        rows * cols
+    );
+    if n > 0 {
+        if lo == hi {
+            t += &format!(" (A \u{2212} B = {} everywhere they differ)", signed(lo));
+        } else {
+            t += &format!(" (A \u{2212} B from {} to {})", signed(lo), signed(hi));
+        }
+    }
+    let total: usize = by_channel.iter().sum();
+    if channels > 1 {
+        t += &format!("; {total} in all channels");
+        if max_abs > 0 {
+            t += &format!(", largest |A \u{2212} B| {max_abs}");
+        }
+    }
+    t += &format!(
+        "; A is clamped at {clamped} pixel{}.",
+        if clamped == 1 { "" } else { "s" }
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{preset, InputSource};
+
+    #[test]
+    fn forum_frame() {
+        let mut s = Session::new();
+        let f = s.update(preset("forum").unwrap()).unwrap();
+        assert!(f.recomputed);
+        assert_eq!((f.rows, f.cols, f.cell), (4, 16, 16));
+        assert_eq!(s.rgba.len(), 16 * 16 * 4 * 16 * 4);
+        let ins = f.inspect.as_ref().unwrap();
+        assert_eq!((ins.explanation.out_a, ins.explanation.out_b), (30, 31));
+        assert!(ins
+            .explanation
+            .causes
+            .iter()
+            .any(|c| c.code == "printed_scale" && c.text.contains("output scale was shortened")));
+        assert_eq!(ins.taps.len(), 1);
+        assert!(f
+            .list
+            .iter()
+            .any(|p| (p.row, p.col, p.a, p.b) == (3, 0, 30, 31)));
+        assert_eq!(f.differing, f.list.len());
+        assert_eq!(f.floats.input_scale.bits, "0x3c0070b1");
+        assert_eq!(f.input_codes.as_ref().unwrap()[47], 24);
+        // The view alone changing reuses the run.
+        let mut v = s.scenario().unwrap().clone();
+        v.view.pixel = Some((3, 0));
+        v.view.map = MapKind::Tie;
+        let g = s.update(v).unwrap();
+        assert!(!g.recomputed);
+        assert_eq!(g.inspect.unwrap().explanation.out_b, 31);
+        assert!(g.exact_ties.is_some());
+    }
+
+    #[test]
+    fn errors_keep_the_last_state() {
+        let mut s = Session::new();
+        s.update(preset("forum").unwrap()).unwrap();
+        let before = s.rgba.clone();
+        let mut bad = preset("forum").unwrap();
+        bad.params.output_scale = 0.0;
+        assert!(s.update(bad).is_err());
+        let mut bad = preset("forum").unwrap();
+        bad.shape.kernel = [9, 9];
+        assert!(s.update(bad).is_err());
+        let mut bad = preset("forum").unwrap();
+        bad.input = InputSource::Codes { codes: vec![1, 2] };
+        assert!(s.update(bad).is_err());
+        assert_eq!(s.rgba, before);
+        assert_eq!(s.scenario().unwrap(), &preset("forum").unwrap());
+    }
+
+    #[test]
+    fn view_is_brought_into_range() {
+        let mut s = Session::new();
+        let mut sc = preset("forum").unwrap();
+        sc.view.channel = 5;
+        sc.view.pixel = Some((40, 40));
+        let f = s.update(sc).unwrap();
+        assert_eq!(f.view.channel, 0);
+        assert_eq!(f.view.pixel, Some((3, 15)));
+    }
+
+    #[test]
+    fn clamping_preset_marks_clamped_pixels() {
+        let mut s = Session::new();
+        let f = s.update(preset("clamping").unwrap()).unwrap();
+        assert!(f.clamped > 0, "{}", f.summary);
+        assert!(f.differing > 0);
+    }
+
+    #[test]
+    fn all_presets_paint() {
+        for (id, _) in crate::scenario::PRESETS {
+            let mut s = Session::new();
+            let mut sc = preset(id).unwrap();
+            for map in [MapKind::Diff, MapKind::Tie] {
+                sc.view.map = map;
+                let f = s.update(sc.clone()).unwrap();
+                assert_eq!(s.rgba.len(), f.width * f.height * 4, "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn ties_preset_has_exact_ties() {
+        let mut s = Session::new();
+        let mut sc = preset("ties").unwrap();
+        sc.view.map = MapKind::Tie;
+        let f = s.update(sc).unwrap();
+        assert!(f.exact_ties.unwrap() >= 100, "{:?}", f.exact_ties);
+    }
+}
