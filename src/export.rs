@@ -447,3 +447,16 @@ pub fn pytorch_calibration_script(
     );
     Ok(o)
 }
+
+impl crate::flow::Calibration {
+    /// The eager flow as a PyTorch script .
+    pub fn script(&self) -> Result<String> {
+        let s = &self.model.shape;
+        let batches: Vec<Vec<f32>> = self
+            .batches
+            .iter()
+            .map(|b| b.floats(s))
+            .collect::<Result<_>>()?;
+        pytorch_calibration_script(&self.model, &batches, &self.input.floats(s)?)
+    }
+}

@@ -1,5 +1,8 @@
 //! Golden vectors from real PyTorch (`../shared/golden/`, schema in its README):
 //! reading them and checking the engine against every case, bit for bit.
+mod calibration;
+pub use calibration::observer_config;
+
 use crate::conv::{ConvShape, IntConv};
 use crate::engine::{Computation, ConvQParams, Cpu, Os, Platform, Requant};
 use crate::error::{Error, Result};
@@ -323,8 +326,8 @@ pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
         let o = match kind {
             Kind::Conv => typed::<ConvCase>(i, c)?.verify(),
             Kind::Quantize => typed::<QuantizeCase>(i, c)?.verify(),
-            Kind::Observer => crate::flow::verify_observer_case(i, c)?,
-            Kind::Module => crate::flow::verify_module_case(i, c)?,
+            Kind::Observer => calibration::verify_observer_case(i, c)?,
+            Kind::Module => calibration::verify_module_case(i, c)?,
         };
         out.push(o);
     }
