@@ -40,6 +40,8 @@ fn setup() -> (ConvShape, Vec<u8>, Vec<i8>, ConvQParams) {
         output_scale: 0.05,
         output_zero_point: 128,
         relu: false,
+        input_dtype: qconv_lens::quant::DType::QUInt8,
+        output_dtype: qconv_lens::quant::DType::QUInt8,
     };
     (s, x, w, p)
 }
@@ -103,7 +105,7 @@ fn bench(c: &mut Criterion) {
     });
     let acc = IntConv {
         shape: &s,
-        input: &x,
+        input: qconv_lens::conv::Codes::QUInt8(&x),
         input_zero_point: 3,
         weight: &w,
         weight_zero_points: &p.weight_zero_points,

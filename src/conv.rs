@@ -142,12 +142,87 @@ pub struct Tap {
     pub product: i64,
 }
 
+/// Activation codes with their dtype, NCHW: quint8 (0..255, PyTorch's
+/// activations, ONNX Runtime's uint8) or qint8 (-128..127, LiteRT's int8).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Codes<'a> {
+    QUInt8(&'a [u8]),
+    QInt8(&'a [i8]),
+}
+
+impl<'a> Codes<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Codes::QUInt8(v) => v.len(),
+            Codes::QInt8(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i64 {
+        match self {
+            Codes::QUInt8(v) => v[i] as i64,
+            Codes::QInt8(v) => v[i] as i64,
+        }
+    }
+    pub fn dtype(&self) -> crate::quant::DType {
+        match self {
+            Codes::QUInt8(_) => crate::quant::DType::QUInt8,
+            Codes::QInt8(_) => crate::quant::DType::QInt8,
+        }
+    }
+    /// The codes as quint8, for kernels that take nothing else (fbgemm's).
+    pub fn as_quint8(&self) -> Result<&'a [u8]> {
+        match *self {
+            Codes::QUInt8(v) => Ok(v),
+            Codes::QInt8(_) => Err(Error::Input(
+                "this kernel takes quint8 activations only (the codes are qint8)".into(),
+            )),
+        }
+    }
+    /// (smallest, largest) code.
+    fn range(&self) -> (i64, i64) {
+        let f = |(lo, hi): (i64, i64), q: i64| (lo.min(q), hi.max(q));
+        match self {
+            Codes::QUInt8(v) => v.iter().map(|&q| q as i64).fold((i64::MAX, i64::MIN), f),
+            Codes::QInt8(v) => v.iter().map(|&q| q as i64).fold((i64::MAX, i64::MIN), f),
+        }
+    }
+}
+
+/// Owned activation codes with their dtype (a computed scenario keeps them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "dtype", content = "codes", rename_all = "snake_case")]
+pub enum Activations {
+    #[serde(rename = "quint8")]
+    QUInt8(Vec<u8>),
+    #[serde(rename = "qint8")]
+    QInt8(Vec<i8>),
+}
+
+impl Activations {
+    pub fn codes(&self) -> Codes<'_> {
+        match self {
+            Activations::QUInt8(v) => Codes::QUInt8(v),
+            Activations::QInt8(v) => Codes::QInt8(v),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.codes().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The integer operands of a conv: codes, zero points, shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntConv<'a> {
     pub shape: &'a ConvShape,
-    /// quint8 activation codes, NCHW.
-    pub input: &'a [u8],
+    /// Activation codes with their dtype, NCHW.
+    pub input: Codes<'a>,
     pub input_zero_point: i64,
     /// qint8 weight codes, OIHW.
     pub weight: &'a [i8],
@@ -208,19 +283,15 @@ impl<'a> IntConv<'a> {
         let zx = self.input_zero_point;
         let x = self.input;
         let wz = self.weight_zero_centered();
-        // Codes are u8, so the extremes of (q - zx) are at the extreme codes.
-        let (lo, hi) = x
-            .iter()
-            .fold((u8::MAX, u8::MIN), |(lo, hi), &q| (lo.min(q), hi.max(q)));
-        let max_x = (lo as i64 - zx)
-            .unsigned_abs()
-            .max((hi as i64 - zx).unsigned_abs()) as u128;
+        // The extremes of (q - zx) are at the extreme codes.
+        let (lo, hi) = x.range();
+        let max_x = (lo - zx).unsigned_abs().max((hi - zx).unsigned_abs()) as u128;
         let max_w = wz.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
         let bound = max_x * max_w * s.taps() as u128;
         out.clear();
         out.resize(s.output_len(), 0);
         if bound < (1 << 24) {
-            // zx is a checked quint8 zero point, so int32 arithmetic is exact.
+            // zx is a checked 8-bit zero point, so int32 arithmetic is exact.
             let z = zx as i32;
             padded(s, x, &mut scratch.f32s, |q| (q as i32 - z) as f32);
             let w: Vec<f32> = wz.iter().map(|&v| v as f32).collect();
@@ -267,9 +338,9 @@ impl<'a> IntConv<'a> {
                         iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width;
                     let (input_yx, qx, product) = if inside {
                         let (iy, ix) = (iy as usize, ix as usize);
-                        let qx = self.input
-                            [((n * s.in_channels + ic) * s.height + iy) * s.width + ix]
-                            as i64;
+                        let qx = self
+                            .input
+                            .get(((n * s.in_channels + ic) * s.height + iy) * s.width + ix);
                         (
                             Some((iy, ix)),
                             qx,
@@ -303,7 +374,19 @@ pub struct Scratch {
 
 /// The zero-point-centred input with explicit zero padding (a padded tap
 /// contributes 0), so every tap of every output pixel reads inside the buffer.
-fn padded<T: Copy + Default>(s: &ConvShape, x: &[u8], out: &mut Vec<T>, f: impl Fn(u8) -> T) {
+fn padded<T: Copy + Default>(s: &ConvShape, x: Codes, out: &mut Vec<T>, f: impl Fn(i16) -> T) {
+    match x {
+        Codes::QUInt8(v) => padded_of(s, v, out, |q| f(q as i16)),
+        Codes::QInt8(v) => padded_of(s, v, out, |q| f(q as i16)),
+    }
+}
+
+fn padded_of<T: Copy + Default, Q: Copy>(
+    s: &ConvShape,
+    x: &[Q],
+    out: &mut Vec<T>,
+    f: impl Fn(Q) -> T,
+) {
     let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
     out.clear();
     out.resize(s.batch * s.in_channels * hp * wp, T::default());
@@ -551,7 +634,7 @@ mod tests {
             let zps: Vec<i64> = (0..cout).map(|_| rnd(11) - 5).collect();
             let c = IntConv {
                 shape: &s,
-                input: &x,
+                input: Codes::QUInt8(&x),
                 input_zero_point: 17,
                 weight: &wq,
                 weight_zero_points: &zps,
@@ -581,7 +664,7 @@ mod tests {
             .collect();
         let c = IntConv {
             shape: &big,
-            input: &x,
+            input: Codes::QUInt8(&x),
             input_zero_point: 0,
             weight: &w,
             weight_zero_points: &[0],
@@ -598,7 +681,7 @@ mod tests {
         let w = vec![127i8; s.weight_len()];
         let c = IntConv {
             shape: &s,
-            input: &x,
+            input: Codes::QUInt8(&x),
             input_zero_point: 128,
             weight: &w,
             weight_zero_points: &[-128],
@@ -625,7 +708,7 @@ mod tests {
         let s = shape(4, 4, 1, 1, 0, 1);
         let c = IntConv {
             shape: &s,
-            input: &[1u8, 2, 3],
+            input: Codes::QUInt8(&[1u8, 2, 3]),
             input_zero_point: 0,
             weight: &[1],
             weight_zero_points: &[0],
@@ -645,7 +728,7 @@ mod tests {
         let w = vec![127i8; s.weight_len()];
         let c = IntConv {
             shape: &s,
-            input: &x,
+            input: Codes::QUInt8(&x),
             input_zero_point: 0,
             weight: &w,
             weight_zero_points: &[-128],

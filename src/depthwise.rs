@@ -35,7 +35,7 @@ pub fn fbgemm_accumulate(conv: &IntConv) -> Result<Vec<i32>> {
     if !fbgemm_uses_depthwise(conv.shape, conv.weight_zero_points.len() > 1) {
         return conv.accumulate();
     }
-    let x: Vec<i64> = conv.input.iter().map(|&v| v as i64).collect();
+    let x: Vec<i64> = (0..conv.input.len()).map(|i| conv.input.get(i)).collect();
     let w: Vec<i64> = conv.weight.iter().map(|&v| v as i64).collect();
     fbgemm_depthwise_accumulate(
         conv.shape,
@@ -308,7 +308,7 @@ mod tests {
         let w: Vec<i8> = w.iter().map(|&v| v as i8).collect();
         IntConv {
             shape: s,
-            input: &x,
+            input: crate::conv::Codes::QUInt8(&x),
             input_zero_point: zx,
             weight: &w,
             weight_zero_points: zw,

@@ -201,6 +201,7 @@ impl FbgemmIsa {
             return conv.accumulate();
         }
         check_zero_points(conv)?;
+        conv.input.as_quint8()?;
         let mut out = vec![0i32; conv.shape.output_len()];
         sat::run(conv, &mut out);
         Ok(out)
@@ -319,7 +320,10 @@ fn pairs_of(conv: &IntConv, index: usize) -> Vec<SaturatedPair> {
         let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize - s.padding[0] as isize;
         let ix = (ox * s.stride[1] + kx * s.dilation[1]) as isize - s.padding[1] as isize;
         let a = if iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width {
-            conv.input[((n * s.in_channels + ic) * s.height + iy as usize) * s.width + ix as usize]
+            // fbgemm takes quint8 activations (the engine refuses others earlier).
+            conv.input
+                .get(((n * s.in_channels + ic) * s.height + iy as usize) * s.width + ix as usize)
+                as u8
         } else {
             zx
         };
@@ -404,6 +408,10 @@ mod sat {
     fn run_generic(conv: &IntConv, out: &mut [i32]) {
         let s: &ConvShape = conv.shape;
         let zx = conv.input_zero_point as i32;
+        // fbgemm's kernels take quint8 activations only.
+        let Ok(input) = conv.input.as_quint8() else {
+            return;
+        };
         let (oh, ow) = s.output_hw();
         let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
         let cin_g = s.in_channels / s.groups;
@@ -415,10 +423,7 @@ mod sat {
 
         // Raw codes, zero-point padded.
         let mut xp = vec![zx as i16; s.batch * s.in_channels * hp * wp];
-        for (plane, src) in xp
-            .chunks_mut(hp * wp)
-            .zip(conv.input.chunks(s.height * s.width))
-        {
+        for (plane, src) in xp.chunks_mut(hp * wp).zip(input.chunks(s.height * s.width)) {
             for (y, row) in src.chunks(s.width).enumerate() {
                 let dst = &mut plane[(y + s.padding[0]) * wp + s.padding[1]..][..s.width];
                 for (d, &v) in dst.iter_mut().zip(row) {
@@ -566,7 +571,7 @@ mod tests {
     fn conv<'a>(s: &'a ConvShape, x: &'a [u8], zx: i64, w: &'a [i8], zw: &'a [i64]) -> IntConv<'a> {
         IntConv {
             shape: s,
-            input: x,
+            input: crate::conv::Codes::QUInt8(x),
             input_zero_point: zx,
             weight: w,
             weight_zero_points: zw,

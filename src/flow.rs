@@ -195,6 +195,8 @@ impl FloatConv {
             output_scale: output.scales[0],
             output_zero_point: output.zero_points[0],
             relu: false,
+            input_dtype: crate::quant::DType::QUInt8,
+            output_dtype: crate::quant::DType::QUInt8,
         };
         let weight_q = to_qint8("weight", &weight_q)?;
         Ok(Converted {
@@ -394,7 +396,6 @@ impl Calibration {
             scenario,
         })
     }
-
 }
 
 #[cfg(test)]

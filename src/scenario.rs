@@ -1,12 +1,12 @@
 //! The Scenario: one quantized conv and the two computations being compared.
 //! It flows URL -> engine -> heatmap -> trace; the page, the CLI, presets and
 //! (later) paste import all produce one.
-use crate::conv::{ConvShape, IntConv, Scratch};
+use crate::conv::{Activations, ConvShape, IntConv, Scratch};
 use crate::engine::{
     Accumulation, Computation, ConvQParams, HandAssumptions, Platform, Requant, Rounding,
 };
 use crate::error::{Error, Result};
-use crate::quant::{quantize_per_tensor, to_quint8, DType};
+use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::{key, Probe, Trace, Value};
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,35 @@ impl InputSource {
             InputSource::Constant { value } => vec![*value; n],
             InputSource::Codes { .. } => return None,
         })
+    }
+
+    /// The activation codes in `dtype`: generators quantize to it; typed
+    /// codes are quint8 (0..255).
+    pub fn activations(
+        &self,
+        s: &ConvShape,
+        scale: f64,
+        zero_point: i64,
+        dtype: DType,
+    ) -> Result<Activations> {
+        match (self, dtype) {
+            (_, DType::QUInt8) => Ok(Activations::QUInt8(self.codes(s, scale, zero_point)?)),
+            (InputSource::Codes { .. }, _) => Err(Error::Input(format!(
+                "typed input codes are quint8 (0..255); {} activations take a generated input",
+                dtype.name()
+            ))),
+            (_, DType::QInt8) => {
+                let x = self.floats(s).unwrap_or_default();
+                Ok(Activations::QInt8(to_qint8(
+                    "input",
+                    &quantize_per_tensor(&x, scale, zero_point, DType::QInt8)?,
+                )?))
+            }
+            (_, d) => Err(Error::Input(format!(
+                "{} is not an activation dtype",
+                d.name()
+            ))),
+        }
     }
 
     /// The quint8 input codes.
@@ -345,7 +374,7 @@ impl Workspace {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub shape: ConvShape,
-    pub input: Vec<u8>,
+    pub input: Activations,
     pub weights: Vec<i8>,
     /// Exact accumulators `sum (qx - zx)(qw - zw)`.
     pub acc: Vec<i32>,
@@ -382,14 +411,16 @@ impl Scenario {
         self.validate()?;
         let s = &self.shape;
         let p = &self.params;
-        let input = self.input.codes(s, p.input_scale, p.input_zero_point)?;
+        let input = self
+            .input
+            .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
         let weights = self.weights.clone();
         let ra = Requant::new(self.a, p, s, &self.platform)?;
         let rb = Requant::new(self.b, p, s, &self.platform)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
         let conv = IntConv {
             shape: s,
-            input: &input,
+            input: input.codes(),
             input_zero_point: p.input_zero_point,
             weight: &weights,
             weight_zero_points: &p.weight_zero_points,
@@ -450,7 +481,7 @@ impl Run {
         };
         let conv = IntConv {
             shape: &self.shape,
-            input: &self.input,
+            input: self.input.codes(),
             input_zero_point: self.params.input_zero_point,
             weight: &self.weights,
             weight_zero_points: &self.params.weight_zero_points,
@@ -521,7 +552,7 @@ impl Run {
             let zero = vec![0i64; self.shape.out_channels];
             let conv = IntConv {
                 shape: &self.shape,
-                input: &self.input,
+                input: self.input.codes(),
                 input_zero_point: 0,
                 weight: &self.weights,
                 weight_zero_points: &zero,
@@ -536,7 +567,7 @@ impl Run {
         } else if r.kernel.accumulation.saturates() {
             let conv = IntConv {
                 shape: &self.shape,
-                input: &self.input,
+                input: self.input.codes(),
                 input_zero_point: self.params.input_zero_point,
                 weight: &self.weights,
                 weight_zero_points: &self.params.weight_zero_points,
@@ -576,7 +607,7 @@ impl Run {
     pub fn taps(&self, index: usize) -> Vec<crate::conv::Tap> {
         let conv = IntConv {
             shape: &self.shape,
-            input: &self.input,
+            input: self.input.codes(),
             input_zero_point: self.params.input_zero_point,
             weight: &self.weights,
             weight_zero_points: &self.params.weight_zero_points,
@@ -720,6 +751,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_scale: 0.004018464591354132,
                 output_zero_point: 0,
                 relu: false,
+                input_dtype: crate::quant::DType::QUInt8,
+                output_dtype: crate::quant::DType::QUInt8,
             },
             a: Computation::FBGEMM,
             b: hand,
@@ -746,6 +779,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_scale: 2f64.powi(-11),
                 output_zero_point: 0,
                 relu: false,
+                input_dtype: crate::quant::DType::QUInt8,
+                output_dtype: crate::quant::DType::QUInt8,
             },
             a: Computation::FBGEMM,
             b: Computation::hand(HandAssumptions {
@@ -772,6 +807,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_scale: 0.0213,
                 output_zero_point: 128,
                 relu: false,
+                input_dtype: crate::quant::DType::QUInt8,
+                output_dtype: crate::quant::DType::QUInt8,
             },
             a: Computation::FBGEMM,
             b: hand,
@@ -799,6 +836,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     output_scale: 7.3 * aw,
                     output_zero_point: 0,
                     relu: false,
+                    input_dtype: crate::quant::DType::QUInt8,
+                    output_dtype: crate::quant::DType::QUInt8,
                 },
                 a: Computation::FBGEMM,
                 b: Computation::QNNPACK,
@@ -822,6 +861,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_scale: 0.0045,
                 output_zero_point: 64,
                 relu: true,
+                input_dtype: crate::quant::DType::QUInt8,
+                output_dtype: crate::quant::DType::QUInt8,
             },
             a: Computation::FBGEMM,
             b: Computation::hand(HandAssumptions {
@@ -870,6 +911,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     output_scale: 0.25,
                     output_zero_point: 0,
                     relu: false,
+                    input_dtype: crate::quant::DType::QUInt8,
+                    output_dtype: crate::quant::DType::QUInt8,
                 },
                 a: Computation::FBGEMM,
                 b: Computation::QNNPACK,
@@ -902,6 +945,8 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 output_scale: 2.0,
                 output_zero_point: 1,
                 relu: false,
+                input_dtype: crate::quant::DType::QUInt8,
+                output_dtype: crate::quant::DType::QUInt8,
             },
             a: Computation::X86,
             b: Computation::FBGEMM,

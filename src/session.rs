@@ -301,7 +301,11 @@ fn frame(
             }),
             None => None,
         };
-        let input_codes = (run.input.len() <= TYPED_MAX).then(|| run.input.clone());
+        // Typed codes are quint8 (qint8 activations come from a generator).
+        let input_codes = match &run.input {
+            crate::conv::Activations::QUInt8(v) if v.len() <= TYPED_MAX => Some(v.clone()),
+            _ => None,
+        };
         let summary = summary(
             s,
             rows,

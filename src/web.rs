@@ -84,8 +84,9 @@ mod page {
 
         /// Apply a scenario (a plain object mirroring the serde JSON of
         /// `Scenario`). Returns the frame: the serialized `render::Frame` plus
-        /// `rgba` (Uint8ClampedArray, `width*height*4`, ready for ImageData) and
-        /// `a`/`b` (Int32Array, the codes of the shown channel, row-major).
+        /// `rgba` (Uint8ClampedArray, `width*height*4`, ready for ImageData),
+        /// `a`/`b` (Int32Array, the codes of the shown channel, row-major) and
+        /// `saturated_pairs_text` (the inspected pixel's saturated pairs in words).
         /// On error the previous state is kept and the error says what is wrong.
         pub fn update(&mut self, scenario: JsValue) -> Result<JsValue, JsError> {
             let s: Scenario = serde_wasm_bindgen::from_value(scenario)
@@ -95,6 +96,16 @@ mod page {
                 .update(s)
                 .map_err(|e| JsError::new(&e.to_string()))?;
             let obj = to_js(&frame)?;
+            // The inspected pixel's saturated pairs in words, as the CLI says them.
+            if let Some(ins) = &frame.inspect {
+                let words: Vec<String> = ins
+                    .explanation
+                    .saturated_pairs
+                    .iter()
+                    .map(crate::explain::describe_pair)
+                    .collect();
+                set(&obj, "saturated_pairs_text", &to_js(&words)?)?;
+            }
             set(
                 &obj,
                 "rgba",

@@ -27,7 +27,7 @@ fn exact_depthwise(s: &ConvShape, x: &[i64], zx: i64, w: &[i64], zw: &[i64]) -> 
     let w: Vec<i8> = w.iter().map(|&v| v as i8).collect();
     IntConv {
         shape: s,
-        input: &x,
+        input: qconv_lens::conv::Codes::QUInt8(&x),
         input_zero_point: zx,
         weight: &w,
         weight_zero_points: zw,

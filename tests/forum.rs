@@ -1,5 +1,6 @@
 //! The forum case (../shared/forum-post.txt, ARITHMETIC.md §5): fbgemm gives 30
 //! where the forum user's hand calculation gives 31, and why.
+use qconv_lens::conv::Activations;
 use qconv_lens::engine::{Computation, HandAssumptions};
 use qconv_lens::explain::explain;
 use qconv_lens::scenario::{preset, Side};
@@ -20,14 +21,16 @@ const FORUM_OUTPUT: [i32; 64] = [
 #[test]
 fn fbgemm_reproduces_the_forum_printout() {
     let run = preset("forum").unwrap().run().unwrap();
-    assert_eq!(run.input, FORUM_INPUT);
+    assert_eq!(run.input, Activations::QUInt8(FORUM_INPUT.to_vec()));
     assert_eq!(run.out_a, FORUM_OUTPUT);
 }
 
 #[test]
 fn both_pixels_with_input_24_give_30_and_31() {
     let run = preset("forum").unwrap().run().unwrap();
-    let pixels: Vec<usize> = (0..64).filter(|&i| run.input[i] == 24).collect();
+    let pixels: Vec<usize> = (0..64)
+        .filter(|&i| run.input.codes().get(i) == 24)
+        .collect();
     assert_eq!(pixels, vec![2 * 16 + 15, 3 * 16]);
     for &i in &pixels {
         assert_eq!(run.out_a[i], 30, "fbgemm at {i}");

@@ -5,6 +5,7 @@ use qconv_lens::engine::{
     Arithmetic, BiasRounding, Computation, ConvQParams, HandAssumptions, Rounding,
 };
 use qconv_lens::link::{decode, encode};
+use qconv_lens::quant::DType;
 use qconv_lens::scenario::{preset, InputSource, MapKind, Scenario, View, PRESETS};
 use qconv_lens::schema::GROUPS;
 
@@ -189,7 +190,7 @@ prop_compose! {
             shape,
             input: match codes { Some(codes) => InputSource::Codes { codes: codes.iter().copied().chain(std::iter::repeat(7)).take(shape.input_len()).collect() }, None => InputSource::Random { seed } },
             weights: wq,
-            params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu },
+            params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu, input_dtype: DType::QUInt8, output_dtype: DType::QUInt8 },
             a, b,
             platform: Default::default(),
             view: View { channel: 0, pixel: Some((0, 0)), map: if map { MapKind::Tie } else { MapKind::Diff }, hide: hide.iter().map(|s| s.to_string()).collect() },

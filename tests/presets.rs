@@ -93,6 +93,8 @@ fn depthwise_saturation_is_named() {
             output_scale: 15.0,
             output_zero_point: 0,
             relu: false,
+            input_dtype: qconv_lens::quant::DType::QUInt8,
+            output_dtype: qconv_lens::quant::DType::QUInt8,
         },
         a: Computation::FBGEMM,
         b: Computation::FLOAT,

@@ -2,7 +2,10 @@
 // Scenario (a plain object mirroring the serde JSON of `Scenario`) and hand
 // it to `onChange(draft, {field})`. Values that do not parse never reach the
 // draft: they show a message beside their field. `sync(scenario, frame)`
-// writes an accepted scenario back into every control.
+// writes an accepted scenario back into every control. Pickers, hand
+// switches, shape fields and their bounds are built from the engine's schema
+// (`build(schema)`, src/schema.rs); a shape edit is reconciled by the engine
+// (`fit`, Scenario::fit).
 import { el, clear } from './dom.js';
 
 const LOG_MIN = -6; // slider range of scales: 1e-6 .. 10
@@ -50,7 +53,9 @@ export function setMessage(input, text, kind = 'parse') {
   msg.hidden = !text;
   if (text) {
     if (!msg.id) msg.id = `${input.id || 'f' + Math.random().toString(36).slice(2)}-msg`;
-    input.setAttribute('aria-invalid', 'true');
+    // A note (the engine adjusted something) is not an error.
+    if (kind === 'note') input.removeAttribute('aria-invalid');
+    else input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-describedby', msg.id);
   } else {
     input.removeAttribute('aria-invalid');
@@ -63,80 +68,8 @@ function clearParse(input) {
   if (msg?.dataset.kind === 'parse') setMessage(input, null);
 }
 
-/** Resize weights, per-channel parameters, bias and typed codes to a new shape. */
-export function reshape(s, shape) {
-  const o = s.shape;
-  const ng = Math.max(1, shape.groups);
-  const cinG = Math.floor(shape.in_channels / ng);
-  const oCinG = Math.floor(o.in_channels / Math.max(1, o.groups));
-  const [kh, kw] = shape.kernel;
-  const [okh, okw] = o.kernel;
-  const w = new Array(shape.out_channels * cinG * kh * kw);
-  let i = 0;
-  for (let oc = 0; oc < shape.out_channels; oc++)
-    for (let ic = 0; ic < cinG; ic++)
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++, i++) {
-          const inside = oc < o.out_channels && ic < oCinG && y < okh && x < okw;
-          const old = inside ? s.weights[((oc * oCinG + ic) * okh + y) * okw + x] : undefined;
-          // New taps get deterministic pseudo-random codes in -127..127.
-          w[i] = old ?? ((Math.imul(i + 1, 2654435761) >>> 0) % 255) - 127;
-        }
-  s.weights = w;
-  const fit = (arr, n, fill) => Array.from({ length: n }, (_, k) => arr[k] ?? arr[arr.length - 1] ?? fill);
-  const p = s.params;
-  if (p.per_channel) {
-    p.weight_scales = fit(p.weight_scales, shape.out_channels, 0.004);
-    p.weight_zero_points = fit(p.weight_zero_points, shape.out_channels, 0);
-  }
-  if (p.bias) p.bias = Array.from({ length: shape.out_channels }, (_, k) => p.bias[k] ?? 0);
-  if (s.input.kind === 'codes') {
-    const c = s.input.codes;
-    const out = new Array(shape.in_channels * shape.height * shape.width).fill(0);
-    for (let ch = 0; ch < shape.in_channels; ch++)
-      for (let y = 0; y < shape.height; y++)
-        for (let x = 0; x < shape.width; x++)
-          if (ch < o.in_channels && y < o.height && x < o.width)
-            out[(ch * shape.height + y) * shape.width + x] = c[(ch * o.height + y) * o.width + x] ?? 0;
-    s.input.codes = out;
-  }
-  s.shape = shape;
-  return s;
-}
-
-const HAND_SWITCHES = [
-  ['print_input_scale', 'input scale copied from the printout (4 decimals)'],
-  ['print_weight_scale', 'weight scale copied from the printout'],
-  ['print_output_scale', 'output scale shortened to 4 decimals'],
-  ['print_bias', 'bias copied from the printout'],
-  ['ignore_zero_points', 'zero points left out'],
-  ['ignore_clamp', 'no clamp to 0..255'],
-];
-const HAND_SELECTS = [
-  ['bias_rounding', 'bias in accumulator units', [['keep', 'kept as float (like fbgemm)'], ['half_even', 'round(): half to even'], ['half_away', 'C round(): half away'], ['truncate', 'int(): toward zero']]],
-  ['arithmetic', 'arithmetic', [['f64', 'float64 (Python floats)'], ['f32', 'float32 at every step']]],
-  ['rounding', 'final rounding', [['half_even', 'half to even (Python, the kernels)'], ['half_away', 'half away from zero (C round)']]],
-];
-const HAND_DEFAULT = {
-  kind: 'hand', print_input_scale: true, print_weight_scale: true, print_output_scale: true, print_bias: true,
-  bias_rounding: 'half_even', arithmetic: 'f64', rounding: 'half_even', ignore_zero_points: false, ignore_clamp: false,
-};
-
-const SHAPE_FIELDS = [
-  ['in_channels', 'input channels', 1, 16],
-  ['out_channels', 'output channels', 1, 16],
-  ['height', 'height', 1, 512],
-  ['width', 'width', 1, 512],
-  ['kernel.0', 'kernel height', 1, 7],
-  ['kernel.1', 'kernel width', 1, 7],
-  ['stride.0', 'stride (rows)', 1, 4],
-  ['stride.1', 'stride (cols)', 1, 4],
-  ['padding.0', 'padding (rows)', 0, 6],
-  ['padding.1', 'padding (cols)', 0, 6],
-  ['dilation.0', 'dilation (rows)', 1, 4],
-  ['dilation.1', 'dilation (cols)', 1, 4],
-  ['groups', 'groups', 1, 16],
-];
+/** A switch's option value as the Scenario JSON holds it. */
+const switchValue = (sw, value) => (sw.boolean ? value === 'true' : value);
 
 function getPath(obj, path) {
   return path.split('.').reduce((o, k) => o?.[k], obj);
@@ -151,15 +84,37 @@ function setPath(obj, path, value) {
 const fmtNumber = (v) => (typeof v === 'number' ? String(v) : '');
 
 export class Controls {
-  constructor(form, { onChange }) {
+  /**
+   * onChange(draft, {field}): a new scenario to apply; fit(scenario, fromShape):
+   * the engine's reconciliation of a changed shape ({ok, value: {scenario, notes}}).
+   */
+  constructor(form, { onChange, fit }) {
     this.form = form;
     this.onChange = onChange;
+    this.fit = fit;
+    this.schema = null;
     this.draft = null;
     this.frame = null;
     this.counts = {};
     this.weightsChannel = 0;
+    this.notes = new Set(); // fields showing a note of the last reshape
     this.q = (sel) => form.querySelector(sel);
+  }
+
+  /** Build the controls from the engine's schema (once, before the first sync). */
+  build(schema) {
+    this.schema = schema;
+    this.engines = new Map(schema.engines.map((e) => [e.id, e]));
     this.#buildStatic();
+  }
+
+  /** A new computation of engine `id`: the hand calculation gets each switch's default. */
+  computation(id) {
+    const c = { kind: id };
+    if (this.engines.get(id)?.hand) {
+      for (const sw of this.schema.hand) c[sw.key] = switchValue(sw, sw.options[sw.default].value);
+    }
+    return c;
   }
 
   /** Commit an edit: apply `edit(draft)` and ask for the new scenario. */
@@ -167,6 +122,27 @@ export class Controls {
     if (!this.draft) return;
     edit(this.draft);
     this.onChange(clone(this.draft), { field });
+  }
+
+  /** A shape field changed: the engine fits the scenario to the new shape; its notes show beside the field. */
+  async #reshape(field, path, value) {
+    if (!this.draft) return;
+    for (const f of this.notes) if (f.closest('.field')?.querySelector('.msg')?.dataset.kind === 'note') setMessage(f, null);
+    this.notes.clear();
+    const draft = clone(this.draft);
+    const from = clone(draft.shape);
+    setPath(draft.shape, path, value);
+    const r = await this.fit(draft, from);
+    if (!r.ok) {
+      this.showError(field, r.error);
+      return;
+    }
+    const { scenario, notes } = r.value;
+    if (notes.length) {
+      setMessage(field, notes.map((n) => n.message).join('; '), 'note');
+      this.notes.add(field);
+    }
+    this.onChange(scenario, { field });
   }
 
   // ---- building --------------------------------------------------------------
@@ -227,27 +203,44 @@ export class Controls {
 
   #buildStatic() {
     const q = this.q;
-    // Computations.
+    const schema = this.schema;
+    // Computations: the engines grouped by runtime family.
+    const families = new Map();
+    for (const e of schema.engines) {
+      if (!families.has(e.family)) families.set(e.family, { title: e.family_title, engines: [] });
+      families.get(e.family).engines.push(e);
+    }
     for (const side of ['a', 'b']) {
       const sel = q(`#comp-${side}`);
-      sel.addEventListener('change', () => this.commit(sel, (d) => {
-        d[side] = sel.value === 'hand' ? { ...HAND_DEFAULT } : { kind: sel.value };
-      }));
-      const box = sel.parentElement.querySelector('fieldset.hand');
-      box.append(el('legend', {}, `hand calculation ${side.toUpperCase()}: its assumptions`));
-      for (const [key, text] of HAND_SWITCHES) {
-        const id = `hand-${side}-${key}`;
-        const cb = el('input', { type: 'checkbox', id, 'data-key': key });
-        cb.addEventListener('change', () => this.commit(cb, (d) => { d[side][key] = cb.checked; }));
-        box.append(el('label', { className: 'check', htmlFor: id }, cb, ` ${text}`));
+      clear(sel);
+      for (const f of families.values()) {
+        sel.append(el('optgroup', { label: f.title }, ...f.engines.map((e) => el('option', { value: e.id }, e.title))));
       }
-      for (const [key, text, options] of HAND_SELECTS) {
-        const id = `hand-${side}-${key}`;
-        const s = el('select', { id, 'data-key': key }, ...options.map(([v, t]) => el('option', { value: v }, t)));
-        s.addEventListener('change', () => this.commit(s, (d) => { d[side][key] = s.value; }));
-        box.append(el('div', { className: 'row' }, el('label', { htmlFor: id }, text), s));
+      sel.addEventListener('change', () => this.commit(sel, (d) => { d[side] = this.computation(sel.value); }));
+      const box = sel.parentElement.querySelector('fieldset.hand');
+      clear(box);
+      box.append(el('legend', {}, `hand calculation ${side.toUpperCase()}: its assumptions`));
+      for (const sw of schema.hand) {
+        const id = `hand-${side}-${sw.key}`;
+        if (sw.boolean) {
+          const cb = el('input', { type: 'checkbox', id, 'data-key': sw.key });
+          cb.addEventListener('change', () => this.commit(cb, (d) => { d[side][sw.key] = cb.checked; }));
+          box.append(el('label', { className: 'check', htmlFor: id }, cb, ` ${sw.label}`));
+        } else {
+          const s = el('select', { id, 'data-key': sw.key }, ...sw.options.map((o) => el('option', { value: o.value }, o.label)));
+          s.addEventListener('change', () => this.commit(s, (d) => { d[side][sw.key] = switchValue(sw, s.value); }));
+          box.append(el('div', { className: 'row' }, el('label', { htmlFor: id }, sw.label), s));
+        }
       }
     }
+    // Platform: the named CPU and OS combinations.
+    const plat = q('#platform');
+    clear(plat);
+    for (const p of schema.platforms) plat.append(el('option', { value: p.id }, p.title));
+    plat.addEventListener('change', () => {
+      const p = schema.platforms.find((x) => x.id === plat.value);
+      if (p) this.commit(plat, (d) => { d.platform = { cpu: p.cpu, os: p.os, emulated: false }; });
+    });
     q('#swap').addEventListener('click', () => this.commit(q('#swap'), (d) => { [d.a, d.b] = [d.b, d.a]; }));
 
     // Scales and zero points (fixed rows; per-channel rows are built in sync).
@@ -272,7 +265,8 @@ export class Controls {
     q('#relu').addEventListener('change', (e) => this.commit(e.target, (d) => { d.params.relu = e.target.checked; }));
 
     // Shape.
-    this.shape = SHAPE_FIELDS.map(([path, label, min, max]) => {
+    clear(this.q('#shape-rows'));
+    this.shape = schema.shape.map(({ path, label, min, max }) => {
       const id = `shape-${path.replace('.', '-')}`;
       const num = el('input', { type: 'number', id, min, max, step: 1, className: 'num' });
       const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
@@ -282,11 +276,7 @@ export class Controls {
         if (r.error) { if (show) setMessage(num, r.error); return; }
         clearParse(num);
         if (getPath(this.draft.shape, path) === r.value) return;
-        this.commit(num, (d) => {
-          const shape = clone(d.shape);
-          setPath(shape, path, r.value);
-          reshape(d, shape);
-        });
+        this.#reshape(num, path, r.value);
       };
       num.addEventListener('input', () => take(false));
       num.addEventListener('change', () => take(true));
@@ -297,6 +287,8 @@ export class Controls {
 
     // Input.
     const kind = q('#input-kind');
+    clear(kind);
+    for (const k of schema.inputs) kind.append(el('option', { value: k.id }, k.title));
     kind.addEventListener('change', () => this.commit(kind, (d) => {
       const k = kind.value;
       if (k === 'random') d.input = { kind: k, seed: 7 };
@@ -465,12 +457,14 @@ export class Controls {
       const sel = q(`#comp-${side}`);
       choose(sel, comp.kind);
       const box = sel.parentElement.querySelector('fieldset.hand');
-      if (box.hidden !== (comp.kind !== 'hand')) box.hidden = comp.kind !== 'hand';
-      if (comp.kind === 'hand') {
+      const hand = !!this.engines.get(comp.kind)?.hand;
+      if (box.hidden === hand) box.hidden = !hand;
+      if (hand) {
         for (const cb of box.querySelectorAll('input[type=checkbox]')) check(cb, !!comp[cb.dataset.key]);
-        for (const s of box.querySelectorAll('select')) choose(s, comp[s.dataset.key]);
+        for (const s of box.querySelectorAll('select')) choose(s, String(comp[s.dataset.key]));
       }
     }
+    this.#syncPlatform(d);
 
     // Shape.
     for (const { path, num } of this.shape) put(num, String(getPath(d.shape, path)));
@@ -503,6 +497,38 @@ export class Controls {
     for (const m of this.form.querySelectorAll('p.msg')) if (m.textContent) m.textContent = '';
     if (this.errorField) setMessage(this.errorField, null);
     this.errorField = null;
+  }
+
+  /** The platform picker follows the scenario; it is enabled when A or B depends on the CPU. */
+  #syncPlatform(d) {
+    const schema = this.schema;
+    const sel = this.q('#platform');
+    const p = d.platform ?? {};
+    const named = p.emulated ? null : schema.platforms.find((x) => x.cpu === p.cpu && x.os === p.os);
+    let custom = sel.querySelector('option[data-custom]');
+    if (named) {
+      custom?.remove();
+    } else {
+      // A platform without a name (from a link or a paste): shown as it is.
+      const title = (list, id) => list.find((x) => x.id === id)?.title ?? id;
+      const text = `${title(schema.cpus, p.cpu)}, ${title(schema.oses, p.os)}${p.emulated ? ' (forced by FBGEMM_ENABLE_INSTRUCTIONS on an AVX512-VNNI host)' : ''}`;
+      if (!custom) {
+        custom = el('option', { value: '', 'data-custom': '' });
+        sel.append(custom);
+      }
+      if (custom.textContent !== text) custom.textContent = text;
+    }
+    const value = named ? named.id : '';
+    if (sel.value !== value) sel.value = value;
+    const users = [d.a.kind, d.b.kind].filter((k, i, all) => this.engines.get(k)?.uses_platform && all.indexOf(k) === i);
+    const on = users.length > 0;
+    if (sel.disabled === on) sel.disabled = !on;
+    const title = (id) => this.engines.get(id)?.title ?? id;
+    const hint = on
+      ? `The CPU and OS ${users.map(title).join(' and ')} ${users.length > 1 ? 'run' : 'runs'} on: they decide which kernel runs.`
+      : `Only ${schema.engines.filter((e) => e.uses_platform).map((e) => e.title).join(' and ')} depend on the CPU; A and B here do not.`;
+    const h = this.q('#platform-hint');
+    if (h.textContent !== hint) h.textContent = hint;
   }
 
   #biasRow(c) {

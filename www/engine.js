@@ -37,7 +37,8 @@ export class Engine {
   presets() { return this.request('presets'); }
   link(scenario) { return this.request('link', { scenario }); }
   unlink(text) { return this.request('unlink', { text }); }
-  groups() { return this.request('groups'); }
+  schema() { return this.request('schema'); }
+  fit(scenario, from) { return this.request('fit', { scenario, from }); }
   preset(id) { return this.request('preset', { preset: id }); }
   calibrate(config) { return this.request('calibrate', { config }); }
   calibrationScript(config) { return this.request('calibration-script', { config }); }

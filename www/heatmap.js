@@ -2,7 +2,8 @@
 // frame, no per-pixel JS), the selection ring, the legend, the counts and the
 // text alternative (summary + table of differing pixels). Hover reads codes
 // from the frame's planes; click and arrow keys select a pixel through
-// `onSelect(row, col)`; channel and map pickers call `onView(patch)`.
+// `onSelect(row, col)`; channel and map pickers call `onView(patch)`. The map
+// kinds come from the engine's schema (`build(schema)`).
 import { el, clear } from './dom.js';
 
 const signed = (d) => (d > 0 ? `+${d}` : d < 0 ? `−${-d}` : '0');
@@ -27,8 +28,17 @@ export class Heatmap {
     // The text table is built only while it is open (it can be long).
     root.querySelector('#diff-table-wrap').addEventListener('toggle', () => this.#table());
     root.querySelector('#channel').addEventListener('change', (e) => this.onView({ channel: Number(e.target.value) }));
-    for (const r of root.querySelectorAll('input[name=map]')) {
+    this.maps = new Map();
+  }
+
+  /** The map pickers: one radio per heatmap kind of the schema. */
+  build(schema) {
+    const box = this.root.querySelector('#map-kinds');
+    for (const m of schema.maps) {
+      this.maps.set(m.id, m.title);
+      const r = el('input', { type: 'radio', name: 'map', value: m.id, id: `map-${m.id}` });
       r.addEventListener('change', () => { if (r.checked) this.onView({ map: r.value }); });
+      box.append(el('label', { htmlFor: r.id }, r, ` ${m.title}`));
     }
   }
 
@@ -63,10 +73,17 @@ export class Heatmap {
     const count = r.querySelector('#count');
     count.textContent = `${n} of ${frame.rows * frame.cols} pixels differ`
       + (frame.channels > 1 ? ` in channel ${frame.view.channel} (${frame.differing} in all ${frame.channels} channels)` : '')
-      + (frame.view.map === 'tie'
-        ? ` · ${frame.exact_ties} exact ties, ${frame.near_ties} within 0.01 of .5 (A)` : '');
+      + (frame.exact_ties != null
+        ? ` · ${frame.exact_ties} exact ties, ${frame.near_ties} within 0.01 of .5 (A)` : '')
+      + (frame.saturated != null
+        ? ` · ${frame.saturated} pixel${frame.saturated === 1 ? '' : 's'} whose accumulator saturated` : '');
     count.dataset.differing = String(n);
-    this.canvas.setAttribute('aria-label', `Heatmap, ${frame.view.map === 'tie' ? 'closeness of A to a .5 tie' : 'A − B'}, channel ${frame.view.channel}, ${frame.rows} by ${frame.cols} pixels`);
+    if (frame.saturated != null) count.dataset.saturated = String(frame.saturated);
+    else delete count.dataset.saturated;
+    this.canvas.setAttribute('aria-label', `Heatmap, ${this.maps.get(frame.view.map) ?? frame.view.map}, channel ${frame.view.channel}, ${frame.rows} by ${frame.cols} pixels`);
+    const note = `A: ${frame.kernel_a.why} / B: ${frame.kernel_b.why}`;
+    const kn = r.querySelector('#kernel-note');
+    if (kn.textContent !== note) kn.textContent = note;
     r.querySelector('#map-summary').textContent = frame.summary;
     this.#legend(frame);
     this.#table();

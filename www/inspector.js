@@ -1,6 +1,7 @@
 // The pixel inspector: both traces side by side (every step, float values
 // with their bits), the step where they part highlighted, the causes in
-// words, the accumulator's taps, and an aria-live summary.
+// words, which kernel ran each side and why, the int16 pairs that saturated,
+// the accumulator's taps, and an aria-live summary.
 import { el, clear } from './dom.js';
 
 function valueCell(step) {
@@ -10,6 +11,8 @@ function valueCell(step) {
   td.append(el('span', { className: 'kind' }, step.value.type));
   return td;
 }
+
+const PAIRS_SHOWN = 4;
 
 const same = (x, y) => x && y && Number(x.value.v) === Number(y.value.v);
 
@@ -32,9 +35,15 @@ export class Inspector {
     clear(body);
     r.querySelector('#trace-a').textContent = `A: ${frame.a_title}`;
     r.querySelector('#trace-b').textContent = `B: ${frame.b_title}`;
+    const pairs = r.querySelector('#saturated-pairs');
+    const pairList = r.querySelector('#saturated-pairs-list');
+    clear(pairList);
+    pairs.hidden = true;
     if (!ins) {
       summary.textContent = 'Select a pixel in the map (click it, or focus the map and use the arrow keys).';
       r.dataset.pixel = '';
+      r.querySelector('#kernel-a').textContent = frame.kernel_a.why;
+      r.querySelector('#kernel-b').textContent = frame.kernel_b.why;
       return;
     }
     const x = ins.explanation;
@@ -43,6 +52,18 @@ export class Inspector {
     summary.textContent = head + x.summary;
     for (const c of x.causes) {
       causes.append(el('li', { 'data-code': c.code }, el('code', {}, c.code), ' ', c.text));
+    }
+    r.querySelector('#kernel-a').textContent = x.kernel_a;
+    r.querySelector('#kernel-b').textContent = x.kernel_b;
+    // The saturated int16 pairs, in the engine's words (the first few).
+    const words = frame.saturated_pairs_text ?? [];
+    if (words.length) {
+      const shown = words.slice(0, PAIRS_SHOWN);
+      r.querySelector('#saturated-pairs-title').textContent = `${words.length} pair${words.length === 1 ? '' : 's'} of u8·s8 products saturated to int16 at this pixel`
+        + (words.length > shown.length ? ` (the first ${shown.length}):` : ':');
+      for (const w of shown) pairList.append(el('li', {}, w));
+      if (words.length > shown.length) pairList.append(el('li', { className: 'more' }, `… and ${words.length - shown.length} more`));
+      pairs.hidden = false;
     }
     // Rows: A's steps in order, B's extra steps after the A step they follow.
     const bKeys = new Map(x.b.steps.map((s) => [s.key, s]));

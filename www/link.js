@@ -14,7 +14,7 @@ function deliberate(source, field) {
   if (source === 'preset' || source === 'paste' || source === 'calibrate') return true;
   if (source !== 'controls' || !field) return false;
   const id = typeof field === 'string' ? field : field.id;
-  return id === 'comp-a' || id === 'comp-b' || id === 'swap';
+  return id === 'comp-a' || id === 'comp-b' || id === 'swap' || id === 'platform';
 }
 
 export class Permalink {
@@ -22,11 +22,10 @@ export class Permalink {
    * engine: www/engine.js Engine; root: the element holding the link controls
    * (#link-tools) and the banner (#link-banner).
    */
-  constructor(engine, { apply, current, groups }) {
+  constructor(engine, { apply, current }) {
     this.engine = engine;
     this.apply = apply;
     this.current = current;
-    this.groups = groups;
     this.fragment = null; // the fragment of the state on screen
     this.pendingTimer = 0;
     this.applying = false;
@@ -40,6 +39,11 @@ export class Permalink {
     this.copyButton?.addEventListener('click', () => this.copy());
     window.addEventListener('popstate', () => this.fromAddress('popstate'));
     window.addEventListener('hashchange', () => this.fromAddress('hashchange'));
+  }
+
+  /** The hideable control groups ([{id, title}], from the schema). */
+  build(groups) {
+    this.groups = groups;
     this.buildHideBoxes();
   }
 
@@ -148,7 +152,7 @@ export class Permalink {
   /** Classroom links: one checkbox per hideable control group. */
   buildHideBoxes() {
     if (!this.hideBoxes) return;
-    for (const g of this.groups) {
+    for (const { id: g, title } of this.groups) {
       const id = `hide-${g}`;
       const box = el('input', { type: 'checkbox', id, value: g });
       box.addEventListener('change', () => {
@@ -158,7 +162,7 @@ export class Permalink {
         // Hiding applies when the link is opened, not here, so the teacher keeps the controls.
         this.apply({ ...s, view: { ...s.view, hide } }, { source: 'classroom' });
       });
-      this.hideBoxes.append(el('label', { className: 'check' }, box, ` ${g.replace('_', ' ')}`));
+      this.hideBoxes.append(el('label', { className: 'check' }, box, ` ${title}`));
     }
   }
 

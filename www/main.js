@@ -1,6 +1,8 @@
 // The page: one state (the Scenario on screen, with its view), one function
 // that applies a new one (`apply`), and the parts of the screen, each in its
-// own module. The engine runs in a module worker (www/worker.js).
+// own module. The engine runs in a module worker (www/worker.js). Pickers,
+// labels, bounds, control groups and presets come from the engine's schema
+// (src/schema.rs), asked for once at start.
 //
 // Hook for permalinks and other callers: `import { apply, current, onApplied }
 // from './main.js'` (or `window.qconvLens`). `apply(scenario, {source})`
@@ -18,7 +20,7 @@ import { Paste } from './paste.js';
 import { Export } from './export.js';
 
 const $ = (sel) => document.querySelector(sel);
-const GROUPS = ['presets', 'link', 'computations', 'scales', 'zero_points', 'bias', 'weights', 'input', 'shape', 'heatmap', 'inspector', 'calibrate', 'paste', 'export'];
+let groups = []; // hideable control groups, from the schema
 // Groups are hidden only for a state opened from a link (a classroom link);
 // whoever edits the hide list keeps every control.
 let hiding = false;
@@ -57,8 +59,8 @@ function status(text, kind = '') {
 /** Hide the control groups named in view.hide. */
 function applyHide(hide = []) {
   if (!hiding) hide = [];
-  for (const g of GROUPS) {
-    for (const node of document.querySelectorAll(`[data-group="${g}"]`)) node.hidden = hide.includes(g);
+  for (const { id } of groups) {
+    for (const node of document.querySelectorAll(`[data-group="${id}"]`)) node.hidden = hide.includes(id);
   }
 }
 
@@ -68,6 +70,8 @@ function applyHide(hide = []) {
  * the control that changed (engine errors are shown beside it).
  */
 export async function apply(next, { source = 'api', field = null } = {}) {
+  const built = await schema;
+  if (!built.ok) return built;
   const t0 = performance.now();
   const reply = await engine.update(next);
   const t1 = performance.now();
@@ -110,6 +114,7 @@ const setView = (patch, source) => apply({ ...scenario, view: { ...scenario.view
 
 const controls = new Controls($('#controls'), {
   onChange: (draft, { field }) => apply(draft, { source: 'controls', field }),
+  fit: (scenario, from) => engine.fit(scenario, from),
 });
 const heatmap = new Heatmap($('[data-group="heatmap"]'), {
   onSelect: (row, col) => setView({ pixel: [row, col] }, 'heatmap'),
@@ -124,10 +129,10 @@ async function loadPreset(id, source = 'preset') {
 }
 
 async function start() {
-  const presets = await engine.presets();
-  if (!presets.ok) { status(presets.error, 'error'); return; }
+  const r = await schema;
+  if (!r.ok) { status(r.error, 'error'); return; }
+  const presets = r.value.presets;
   const sel = $('#preset');
-  for (const p of presets.value) sel.append(el('option', { value: p.id }, p.title));
   sel.addEventListener('change', () => loadPreset(sel.value));
   // The address bar's link, if any; otherwise the landing preset.
   const linked = await permalink.initial();
@@ -136,10 +141,10 @@ async function start() {
     if (r.ok) return;
   }
   // A caller may have set a scenario before the engine was up.
-  if (!scenario) await loadPreset(presets.value[0].id, 'start');
+  if (!scenario) await loadPreset(presets[0].id, 'start');
 }
 
-const permalink = new Permalink(engine, { apply, current, groups: GROUPS });
+const permalink = new Permalink(engine, { apply, current });
 onApplied((s, f, how) => permalink.follow(s, f, how));
 
 // From PyTorch and back: calibrate, paste import, export (each applies through `apply`).
@@ -147,6 +152,19 @@ const calibrate = new Calibrate($('[data-group="calibrate"]'), { engine, apply, 
 const paste = new Paste($('[data-group="paste"]'), { engine, apply, current });
 const exporter = new Export($('[data-group="export"]'), { engine, current, calibrationOf: (s) => calibrate.calibrationOf(s) });
 onApplied((s) => exporter.follow(s));
+
+// The vocabulary, once: every picker is built from it before the first frame.
+const schema = engine.schema().then((r) => {
+  if (!r.ok) return r;
+  const v = r.value;
+  groups = v.groups;
+  controls.build(v);
+  heatmap.build(v);
+  permalink.build(v.groups);
+  const sel = $('#preset');
+  for (const p of v.presets) sel.append(el('option', { value: p.id }, p.title));
+  return { ok: true, value: v };
+});
 
 window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter };
 start();

@@ -1,14 +1,19 @@
 // The engine's worker (a module worker importing the same wasm-bindgen
 // output as the page could): it owns the one `Lens`, so long recomputes never
 // block the page. Protocol (every request has an `id`; every reply echoes it):
+//   {id, type: 'schema'}              -> {id, ok, value: Schema}  (src/schema.rs: engines, hand switches,
+//                                        platforms, shape fields, groups, inputs, maps, presets)
 //   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}
 //   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
 //   {id, type: 'link', scenario}      -> {id, ok, value: 'v=1&…'}  (permalink fragment)
 //   {id, type: 'unlink', text}        -> {id, ok, value: {scenario, version, notes}}
-//   {id, type: 'groups'}              -> {id, ok, value: ['presets', …]}  (hideable groups)
+//   {id, type: 'fit', scenario, from} -> {id, ok, value: {scenario, notes: [{key, message}]}}
+//                                        (Scenario::fit: the scenario reconciled to its new shape;
+//                                        from: the shape before the edit, or null)
 //   {id, type: 'update', scenario}    -> {id, ok, value: Frame}   (Frame: see src/render.rs,
-//                                        plus rgba/a/b typed arrays, transferred; ms: time in the worker)
+//                                        plus rgba/a/b typed arrays, transferred; saturated_pairs_text:
+//                                        the inspected pixel's saturated pairs in words; ms: time in the worker)
 //   {id, type: 'calibrate', config}  -> {id, ok, value: Calibrated}  (src/flow.rs Calibration -> Calibrated)
 //   {id, type: 'calibration-script', config} -> {id, ok, value: 'python source'}
 //   {id, type: 'script', scenario}    -> {id, ok, value: 'python source'}  (Reproduce in PyTorch)
@@ -52,8 +57,11 @@ self.onmessage = async (event) => {
       case 'unlink':
         self.postMessage({ id, ok: true, value: Lens.decode_link(String(msg.text ?? '')) });
         break;
-      case 'groups':
-        self.postMessage({ id, ok: true, value: Lens.link_groups() });
+      case 'schema':
+        self.postMessage({ id, ok: true, value: Lens.schema() });
+        break;
+      case 'fit':
+        self.postMessage({ id, ok: true, value: Lens.fit(msg.scenario, msg.from ?? null) });
         break;
       case 'calibrate':
         self.postMessage({ id, ok: true, value: (await pytorch()).calibrate(msg.config) });

@@ -274,6 +274,18 @@ impl Requant {
         platform: &Platform,
     ) -> Result<Requant> {
         p.validate(shape.out_channels)?;
+        let row = computation.row();
+        for (what, d) in [("input", p.input_dtype), ("output", p.output_dtype)] {
+            if !row.activations.contains(&d) {
+                let takes: Vec<&str> = row.activations.iter().map(|d| d.name()).collect();
+                return Err(Error::Input(format!(
+                    "{} takes {} activations, not {} ({what})",
+                    row.title,
+                    takes.join(" or "),
+                    d.name()
+                )));
+            }
+        }
         let kernel = computation.kernel(shape, p, platform);
         let channels =
             computation

@@ -19,14 +19,35 @@ pub struct ConvQParams {
     pub output_zero_point: i64,
     /// Fused ReLU (ConvReLU2d): clamp below at the output zero point.
     pub relu: bool,
+    /// Activation dtypes: quint8 (PyTorch) or qint8 (LiteRT); the engine
+    /// table says which each engine takes.
+    #[serde(default = "quint8")]
+    pub input_dtype: DType,
+    #[serde(default = "quint8")]
+    pub output_dtype: DType,
+}
+
+fn quint8() -> DType {
+    DType::QUInt8
 }
 
 impl ConvQParams {
     pub fn validate(&self, out_channels: usize) -> Result<()> {
         scale_f32("input scale", self.input_scale)?;
         scale_f32("output scale", self.output_scale)?;
-        check_zero_point("input zero point", self.input_zero_point, DType::QUInt8)?;
-        check_zero_point("output zero point", self.output_zero_point, DType::QUInt8)?;
+        for (what, d) in [("input", self.input_dtype), ("output", self.output_dtype)] {
+            if d == DType::QInt32 {
+                return Err(Error::Input(format!(
+                    "{what} activations are 8-bit codes (quint8 or qint8), not qint32"
+                )));
+            }
+        }
+        check_zero_point("input zero point", self.input_zero_point, self.input_dtype)?;
+        check_zero_point(
+            "output zero point",
+            self.output_zero_point,
+            self.output_dtype,
+        )?;
         let n = if self.per_channel { out_channels } else { 1 };
         if self.weight_scales.len() != n || self.weight_zero_points.len() != n {
             return Err(Error::BadShape(format!(

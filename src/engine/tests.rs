@@ -32,6 +32,8 @@ fn params(sx: f64, sw: f64, sy: f64, zy: i64, bias: Option<f32>) -> ConvQParams 
         output_scale: sy,
         output_zero_point: zy,
         relu: false,
+        input_dtype: crate::quant::DType::QUInt8,
+        output_dtype: crate::quant::DType::QUInt8,
     }
 }
 
@@ -405,4 +407,41 @@ fn qnnpack_conv_and_depthwise_kernels_pack_the_bias_through_float32() {
         bt.formula
     );
     assert!(bt.formula.contains("through float32"), "{}", bt.formula);
+}
+
+#[test]
+fn engines_refuse_activation_dtypes_they_do_not_take() {
+    let mut p = params(0.5, 0.5, 0.5, 0, None);
+    p.input_dtype = crate::quant::DType::QInt8;
+    for c in [Computation::FBGEMM, Computation::X86, Computation::QNNPACK] {
+        let e = Requant::new(c, &p, &shape1(), &Platform::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("quint8 activations, not qint8"),
+            "{e}"
+        );
+    }
+    // A qint8 zero point outside -128..127 is refused by the params themselves.
+    p.input_zero_point = 200;
+    assert!(p.validate(1).is_err());
+}
+
+#[test]
+fn qint8_activations_accumulate_centred() {
+    // (qx - zx)·(qw - zw) with signed codes: (-100 - (-3))·5 + (27 - (-3))·(-2) = -545.
+    let s = ConvShape {
+        in_channels: 2,
+        ..shape1()
+    };
+    let x = [-100i8, 27];
+    let w = [5i8, -2];
+    let acc = crate::conv::IntConv {
+        shape: &s,
+        input: crate::conv::Codes::QInt8(&x),
+        input_zero_point: -3,
+        weight: &w,
+        weight_zero_points: &[0],
+    }
+    .accumulate()
+    .unwrap();
+    assert_eq!(acc, [-545]);
 }

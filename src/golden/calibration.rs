@@ -75,9 +75,7 @@ fn mismatch_scales(
             want_s.len(),
             got_s.len()
         )))
-    } else if let Some(i) =
-        (0..want_s.len()).find(|&i| want_s[i].to_bits() != got_s[i].to_bits())
-    {
+    } else if let Some(i) = (0..want_s.len()).find(|&i| want_s[i].to_bits() != got_s[i].to_bits()) {
         Some(Mismatch::Element {
             index: i,
             expected: format!("scale {}", want_s[i]),

@@ -3,7 +3,7 @@
 mod calibration;
 pub use calibration::observer_config;
 
-use crate::conv::{ConvShape, IntConv};
+use crate::conv::{Activations, ConvShape, IntConv};
 use crate::engine::{Computation, ConvQParams, Cpu, Os, Platform, Requant};
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType, QScheme};
@@ -183,6 +183,8 @@ impl ConvCase {
             output_scale: self.output.scale,
             output_zero_point: self.output.zero_point,
             relu: self.relu,
+            input_dtype: crate::quant::DType::QUInt8,
+            output_dtype: crate::quant::DType::QUInt8,
         })
     }
 
@@ -208,9 +210,13 @@ impl ConvCase {
         let shape = self.shape()?;
         let p = self.qparams()?;
         let comp = Computation::parse(&self.engine)?;
+        let input = match DType::parse(&self.input.dtype)? {
+            DType::QInt8 => Activations::QInt8(to_qint8("input", &self.input.q)?),
+            _ => Activations::QUInt8(to_quint8("input", &self.input.q)?),
+        };
         let conv = IntConv {
             shape: &shape,
-            input: &to_quint8("input", &self.input.q)?,
+            input: input.codes(),
             input_zero_point: self.input.zero_point,
             weight: &to_qint8("weight", &self.weight.q)?,
             weight_zero_points: &p.weight_zero_points,

@@ -123,14 +123,26 @@ test('invalid input shows a message beside the field and keeps the last result',
     await page.press('#output-scale', 'Tab');
   });
   assert.equal(await msg(), '');
-  // A value only the engine refuses (a kernel larger than the 4x16 input).
+  // A shape the engine reconciles (Scenario::fit): a kernel larger than the
+  // 4x16 input is set back to 1, with a note beside the field.
   const mid = await canvasState(page);
   await page.fill('#shape-kernel-0', '7');
   await page.press('#shape-kernel-0', 'Tab');
   await page.waitForFunction(() => document.querySelector('#shape-kernel-0').closest('.field').querySelector('.msg').textContent !== '');
   const kmsg = await page.$eval('#shape-kernel-0', (i) => i.closest('.field').querySelector('.msg').textContent);
-  assert.match(kmsg, /kernel height/);
-  assert.deepEqual(await canvasState(page), mid, 'the last valid result stays');
+  assert.match(kmsg, /kernel does not fit the padded input along height/);
+  await page.waitForFunction(() => document.querySelector('#shape-kernel-0').value === '1');
+  assert.equal(await page.getAttribute('#shape-kernel-0', 'aria-invalid'), null, 'a note is not an error');
+  assert.deepEqual(await canvasState(page), mid, 'the same scenario, the same pixels');
+  // Groups that do not divide the channels: 1 group, with a note; the kernel's note goes.
+  await nextFrame(page, async () => {
+    await page.fill('#shape-groups', '2');
+    await page.press('#shape-groups', 'Tab');
+  });
+  const gmsg = await page.$eval('#shape-groups', (i) => i.closest('.field').querySelector('.msg').textContent);
+  assert.match(gmsg, /groups do not divide/);
+  assert.equal(await page.inputValue('#shape-groups'), '1');
+  assert.equal(await page.$eval('#shape-kernel-0', (i) => i.closest('.field').querySelector('.msg').textContent), '', 'the earlier note is gone');
   await screenshot(page, 'invalid');
   assert.deepEqual(errors, [], errors.join('\n'));
   await page.close();
