@@ -16,6 +16,7 @@ use serde::Serialize;
 pub struct Cause {
     /// Stable code: printed_scale, printed_bias, bias_rounding, float64,
     /// rounding_rule, zero_points, clamp, tie, multiplier_last_bit, bias_arithmetic,
+    /// zero_point_order, int16_saturation,
     /// float_precision, other.
     pub code: &'static str,
     pub text: String,
@@ -139,10 +140,36 @@ fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Resul
 /// Blame between two traces (engines, or an engine and the float reference).
 fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
     let mut causes = vec![];
+    // Clamped when the value with the zero point is further from the output
+    // than rounding moves it (oneDNN adds the zero point to a float before
+    // rounding, so 1.5 -> 2 is rounding, not clamping).
     let clamped = |t: &Trace| match (t.get(key::PLUS_ZP), t.get(key::OUTPUT)) {
-        (Some(p), Some(o)) => p.value.as_f64() != o.value.as_f64(),
+        (Some(p), Some(o)) => (p.value.as_f64() - o.value.as_f64()).abs() > 0.5,
         _ => false,
     };
+    let zp_in_float = |t: &Trace| {
+        matches!(
+            t.get(key::PLUS_ZP).map(|s| s.value),
+            Some(Value::F32(_) | Value::F64(_))
+        )
+    };
+    if let (Some(pa), Some(pb)) = (a.get(key::PLUS_ZP), b.get(key::PLUS_ZP)) {
+        if zp_in_float(a) != zp_in_float(b) && a.output() != b.output() {
+            let (f, i) = if zp_in_float(a) { (pa, pb) } else { (pb, pa) };
+            causes.push(Cause {
+                code: "zero_point_order",
+                text: format!(
+                    "{} adds the output zero point before rounding ({} rounds to its code), \
+                     {} after (rounded, then + zero point = {}): at a .5 tie with an odd \
+                     zero point the two orders land on different codes",
+                    if zp_in_float(a) { "A" } else { "B" },
+                    f.decimal,
+                    if zp_in_float(a) { "B" } else { "A" },
+                    i.decimal
+                ),
+            });
+        }
+    }
     if clamped(a) != clamped(b) {
         causes.push(Cause {
             code: "clamp",

@@ -135,3 +135,57 @@ fn links_drive_explain_and_compare() {
     );
     assert!(out.contains("fbgemm gives 30"), "{out}");
 }
+
+#[test]
+fn verify_passes_the_wave2_files() {
+    let files: Vec<String> = [
+        "wave2/x86.json",
+        "wave2/avx2.json",
+        "wave2/avx512.json",
+        "wave2/qnnpack-overflow.json",
+        "wave2/quantize-quirks.json",
+    ]
+    .iter()
+    .map(|f| golden(f))
+    .collect();
+    let args: Vec<&str> = std::iter::once("verify")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let (code, out, err) = qconv(&args);
+    assert_eq!(
+        out.lines().last(),
+        Some("520 passed, 0 failed"),
+        "{out}{err}"
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn explain_names_the_saturating_pair() {
+    let (code, out, err) = qconv(&["explain", "--preset", "avx2-saturation"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("kernel A: fbgemm im2col kernel on AVX2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("211 · 71 (input channel 0 at kernel (0, 0)) + 171 · 107 (input channel 1 at kernel (0, 0)) = 33278, past int16's 32767: kept as 32767"),
+        "{out}"
+    );
+    assert!(out.contains("cause [int16_saturation]"), "{out}");
+    // On a VNNI CPU the same case has nothing to explain.
+    let (_, out, _) = qconv(&[
+        "explain",
+        "--preset",
+        "avx2-saturation",
+        "--cpu",
+        "avx512_vnni",
+    ]);
+    assert!(!out.contains("int16_saturation"), "{out}");
+    let (code, _, err) = qconv(&["explain", "--cpu", "sse2"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown cpu \"sse2\" (avx2, avx512, avx512_vnni)"),
+        "{err}"
+    );
+}

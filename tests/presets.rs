@@ -1,7 +1,7 @@
 //! Every preset runs, shows differences, and the explanation names the cause
 //! the preset is about. Also fbgemm's depthwise int16 saturation as a cause.
 use qconv_lens::conv::ConvShape;
-use qconv_lens::engine::{Computation, ConvQParams};
+use qconv_lens::engine::{Computation, ConvQParams, Cpu, Os};
 use qconv_lens::explain::explain;
 use qconv_lens::scenario::{preset, InputSource, Scenario, PRESETS};
 
@@ -36,6 +36,8 @@ fn each_preset_shows_its_cause() {
         ("per-channel", "printed_scale"),
         ("bias", "bias_rounding"),
         ("clamping", "clamp"),
+        ("avx2-saturation", "int16_saturation"),
+        ("x86-tie", "zero_point_order"),
     ] {
         let causes = causes_of(&preset(id).unwrap());
         assert!(!causes.is_empty(), "{id}: no differing pixel");
@@ -44,12 +46,19 @@ fn each_preset_shows_its_cause() {
             "{id}: {causes:?}"
         );
     }
-    assert_eq!(PRESETS.len(), 5);
+    assert_eq!(PRESETS.len(), 7);
 }
 
 #[test]
 fn presets_differ_in_a_fraction_of_pixels() {
-    for (id, lo, hi) in [("forum", 10, 10), ("ties", 64, 64), ("bias", 5, 60)] {
+    for (id, lo, hi) in [
+        ("forum", 10, 10),
+        ("ties", 64, 64),
+        ("bias", 5, 60),
+        ("avx2-saturation", 100, 200),
+        // Every odd input code is a tie that oneDNN and fbgemm round apart.
+        ("x86-tie", 128, 128),
+    ] {
         let run = preset(id).unwrap().run().unwrap();
         let n = run
             .out_a
@@ -109,5 +118,72 @@ fn depthwise_saturation_is_named() {
     assert!(
         causes.iter().all(|c| c[0] == "int16_saturation"),
         "{causes:?}"
+    );
+}
+
+/// The saturation preset: on an AVX2 CPU fbgemm's im2col kernel saturates the
+/// pair of input channels 0 and 1 at each tap (PyTorch issues 44939, 50720);
+/// the explanation names the pair; on AVX512-VNNI nothing differs.
+#[test]
+fn avx2_saturation_names_the_pair_and_vanishes_with_vnni() {
+    let sc = preset("avx2-saturation").unwrap();
+    let run = sc.run().unwrap();
+    let e = explain(&run, 0, 8, 8).unwrap();
+    assert_eq!((e.out_a, e.out_b), (144, 146));
+    assert_eq!(e.saturated_pairs.len(), 9);
+    let p = &e.saturated_pairs[0];
+    assert_eq!(p.codes, [(211, 71), (171, 107)]);
+    assert_eq!((p.exact, p.clamped), (33278, 32767));
+    assert!(
+        e.kernel_a.contains("im2col") && e.kernel_a.contains("AVX2"),
+        "{}",
+        e.kernel_a
+    );
+    let text = &e.causes[0].text;
+    assert!(
+        text.contains("211 · 71") && text.contains("171 · 107") && text.contains("33278"),
+        "{text}"
+    );
+    for cpu in [Cpu::Avx512Vnni] {
+        let mut v = sc.clone();
+        v.platform.cpu = cpu;
+        let r = v.run().unwrap();
+        assert_eq!(r.out_a, r.out_b, "{cpu:?}");
+    }
+    // AVX512 without VNNI saturates like AVX2.
+    let mut v = sc.clone();
+    v.platform.cpu = Cpu::Avx512;
+    let r = v.run().unwrap();
+    assert_eq!(r.out_a, run.out_a);
+}
+
+/// x86 on a VNNI Linux machine runs oneDNN; elsewhere (or with asymmetric
+/// weights, or more than 100 groups) fbgemm, and then A and B agree.
+#[test]
+fn x86_dispatch_follows_the_platform() {
+    let sc = preset("x86-tie").unwrap();
+    let run = sc.run().unwrap();
+    assert_eq!(run.ra.kernel.name, "onednn");
+    for (cpu, os) in [(Cpu::Avx2, Os::Linux), (Cpu::Avx512Vnni, Os::Other)] {
+        let mut v = sc.clone();
+        v.platform.cpu = cpu;
+        v.platform.os = os;
+        let r = v.run().unwrap();
+        assert_eq!(r.ra.kernel.name, "fbgemm", "{cpu:?} {os:?}");
+        assert!(
+            r.ra.kernel.why.starts_with("x86 → fbgemm"),
+            "{}",
+            r.ra.kernel.why
+        );
+        assert_eq!(r.out_a, r.out_b);
+    }
+    let mut v = sc.clone();
+    v.params.weight_zero_points = vec![1];
+    let r = v.run().unwrap();
+    assert_eq!(r.ra.kernel.name, "fbgemm");
+    assert!(
+        r.ra.kernel.why.contains("weight zero points"),
+        "{}",
+        r.ra.kernel.why
     );
 }
