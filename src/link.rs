@@ -2,7 +2,29 @@
 //!
 //! One schema table (`FIELDS`) drives both directions, as TF Playground's
 //! `state.ts` does, with stable key names and enumerations by name (never by
-//! index). `v=` comes first; older versions are migrated on load.
+//! index). Every key is written, also at its default (a missing key is
+//! noted); only an empty `hide` is left out.
+//!
+//! Versions. `v=` comes first. Each field records the version that
+//! introduced it, so the schema of version N is the fields with `since <= N`.
+//! A link is read with the schema of the version it was written with (keys
+//! that version did not have are noted and ignored), then migrated one step at
+//! a time (`migrate_v1_to_v2`, …, in the style of Compiler Explorer's state
+//! migrations) until it is a current link, and only then are the values set.
+//! Old links are never reinterpreted by a changed default: a step writes out
+//! what the old pages computed. `tests/fixtures/links/vN.json` holds links of
+//! each version with the scenario they decode to; new versions add a file and
+//! never edit the old ones.
+//!
+//! - v1 (2026-11-27): shape `ci co h w k s pd dl g`, `in`, quantization
+//!   `sx zx pc sw zw wq bias sy zy relu`, computations `a b` (`fbgemm`,
+//!   `qnnpack`, `float`, `hand:…`), view `ch px map hide` (`map=diff|tie`).
+//! - v2: the platform, `cpu` (`avx2|avx512|avx512_vnni`), `os`
+//!   (`linux|other`), `emu` (0/1, FBGEMM_ENABLE_INSTRUCTIONS on a VNNI host);
+//!   `map=saturation`; engine ids `x86` and `onednn` in `a`/`b`. A v1 link
+//!   gets the platform v1 pages computed on (AVX512-VNNI Linux, native).
+//!   Values new in v2 are also read in a v1 link (no v1 page wrote them; a
+//!   hand-edited one loses nothing).
 //!
 //! Floats are written as the shortest decimal that reads back to the same
 //! value (Rust's `Display`, like Python's `repr`); the decoder also takes
@@ -13,13 +35,15 @@
 //! The decoder is tolerant and strict at once: it never fails and never
 //! panics. Unknown keys are ignored, missing keys take the forum case's value,
 //! every value is validated and clamped to the page's bounds, and every such
-//! event is a `Note` for the page's banner.
-use crate::engine::{Computation, HandAssumptions};
+//! event is a `Note` for the page's banner. A link from a newer version is
+//! read as far as this version understands it, with a note.
+use crate::engine::{Computation, Cpu, HandAssumptions, Os};
+use crate::quant::DType;
 use crate::scenario::{limits, preset, InputSource, MapKind, Scenario};
 use serde::Serialize;
 
 /// The version this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Longest fragment read; anything longer is refused as a whole.
 pub const MAX_LINK: usize = 256 * 1024;
@@ -41,6 +65,8 @@ pub struct Decoded {
 }
 
 type Getter = fn(&Scenario) -> String;
+/// A link's keys and values in the order written (each key once).
+type Pairs = Vec<(String, String)>;
 type Setter = fn(&mut Scenario, &str) -> Result<Option<String>, String>;
 
 /// One key of the link: how to write it and how to read it back. A setter
@@ -48,6 +74,8 @@ type Setter = fn(&mut Scenario, &str) -> Result<Option<String>, String>;
 /// adjusted (clamped, repaired), Err(why) when it was refused (the default stays).
 struct Field {
     key: &'static str,
+    /// The version that introduced the key.
+    since: u32,
     get: Getter,
     set: Setter,
 }
@@ -55,51 +83,61 @@ struct Field {
 const FIELDS: &[Field] = &[
     Field {
         key: "ci",
+        since: 1,
         get: |s| s.shape.in_channels.to_string(),
         set: |s, v| count(v, 1, limits::CHANNELS, &mut s.shape.in_channels),
     },
     Field {
         key: "co",
+        since: 1,
         get: |s| s.shape.out_channels.to_string(),
         set: |s, v| count(v, 1, limits::CHANNELS, &mut s.shape.out_channels),
     },
     Field {
         key: "h",
+        since: 1,
         get: |s| s.shape.height.to_string(),
         set: |s, v| count(v, 1, limits::SIDE, &mut s.shape.height),
     },
     Field {
         key: "w",
+        since: 1,
         get: |s| s.shape.width.to_string(),
         set: |s, v| count(v, 1, limits::SIDE, &mut s.shape.width),
     },
     Field {
         key: "k",
+        since: 1,
         get: |s| pair(s.shape.kernel),
         set: |s, v| pair_of(v, 1, limits::KERNEL, &mut s.shape.kernel),
     },
     Field {
         key: "s",
+        since: 1,
         get: |s| pair(s.shape.stride),
         set: |s, v| pair_of(v, 1, limits::STRIDE, &mut s.shape.stride),
     },
     Field {
         key: "pd",
+        since: 1,
         get: |s| pair(s.shape.padding),
         set: |s, v| pair_of(v, 0, limits::PADDING, &mut s.shape.padding),
     },
     Field {
         key: "dl",
+        since: 1,
         get: |s| pair(s.shape.dilation),
         set: |s, v| pair_of(v, 1, limits::DILATION, &mut s.shape.dilation),
     },
     Field {
         key: "g",
+        since: 1,
         get: |s| s.shape.groups.to_string(),
         set: |s, v| count(v, 1, limits::CHANNELS, &mut s.shape.groups),
     },
     Field {
         key: "in",
+        since: 1,
         get: |s| input_text(&s.input),
         set: |s, v| {
             input_of(v).map(|i| {
@@ -110,6 +148,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "sx",
+        since: 1,
         get: |s| f64_text(s.params.input_scale),
         set: |s, v| {
             scale(v).map(|x| {
@@ -120,11 +159,13 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "zx",
+        since: 1,
         get: |s| s.params.input_zero_point.to_string(),
         set: |s, v| int(v, 0, 255, &mut s.params.input_zero_point),
     },
     Field {
         key: "pc",
+        since: 1,
         get: |s| flag(s.params.per_channel),
         set: |s, v| {
             flag_of(v).map(|b| {
@@ -135,6 +176,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "sw",
+        since: 1,
         get: |s| list(&s.params.weight_scales, |v| f64_text(*v)),
         set: |s, v| {
             scales(v).map(|x| {
@@ -145,11 +187,13 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "zw",
+        since: 1,
         get: |s| list(&s.params.weight_zero_points, |v| v.to_string()),
         set: |s, v| ints(v, -128, 127, &mut s.params.weight_zero_points),
     },
     Field {
         key: "wq",
+        since: 1,
         get: |s| {
             pack(
                 &s.weights.iter().map(|&w| w as u8).collect::<Vec<_>>(),
@@ -170,6 +214,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "bias",
+        since: 1,
         get: |s| {
             s.params
                 .bias
@@ -185,6 +230,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "sy",
+        since: 1,
         get: |s| f64_text(s.params.output_scale),
         set: |s, v| {
             scale(v).map(|x| {
@@ -195,11 +241,13 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "zy",
+        since: 1,
         get: |s| s.params.output_zero_point.to_string(),
         set: |s, v| int(v, 0, 255, &mut s.params.output_zero_point),
     },
     Field {
         key: "relu",
+        since: 1,
         get: |s| flag(s.params.relu),
         set: |s, v| {
             flag_of(v).map(|b| {
@@ -210,6 +258,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "a",
+        since: 1,
         get: |s| computation_text(&s.a),
         set: |s, v| {
             computation_of(v).map(|c| {
@@ -220,6 +269,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "b",
+        since: 1,
         get: |s| computation_text(&s.b),
         set: |s, v| {
             computation_of(v).map(|c| {
@@ -229,12 +279,81 @@ const FIELDS: &[Field] = &[
         },
     },
     Field {
+        key: "cpu",
+        since: 2,
+        get: |s| s.platform.cpu.id().into(),
+        set: |s, v| {
+            Cpu::parse(v)
+                .map(|c| {
+                    s.platform.cpu = c;
+                    None
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{:?} is not a CPU ({})",
+                        short(v),
+                        ids(Cpu::ALL.map(Cpu::id))
+                    )
+                })
+        },
+    },
+    Field {
+        key: "os",
+        since: 2,
+        get: |s| s.platform.os.id().into(),
+        set: |s, v| {
+            Os::parse(v)
+                .map(|o| {
+                    s.platform.os = o;
+                    None
+                })
+                .ok_or_else(|| {
+                    format!("{:?} is not an OS ({})", short(v), ids(Os::ALL.map(Os::id)))
+                })
+        },
+    },
+    Field {
+        key: "emu",
+        since: 2,
+        get: |s| flag(s.platform.emulated),
+        set: |s, v| {
+            flag_of(v).map(|b| {
+                s.platform.emulated = b;
+                None
+            })
+        },
+    },
+    Field {
+        key: "dx",
+        since: 2,
+        get: |s| s.params.input_dtype.name().into(),
+        set: |s, v| {
+            activation_dtype(v).map(|d| {
+                s.params.input_dtype = d;
+                None
+            })
+        },
+    },
+    Field {
+        key: "dy",
+        since: 2,
+        get: |s| s.params.output_dtype.name().into(),
+        set: |s, v| {
+            activation_dtype(v).map(|d| {
+                s.params.output_dtype = d;
+                None
+            })
+        },
+    },
+    Field {
         key: "ch",
+        since: 1,
         get: |s| s.view.channel.to_string(),
         set: |s, v| count(v, 0, limits::CHANNELS - 1, &mut s.view.channel),
     },
     Field {
         key: "px",
+        since: 1,
         get: |s| {
             s.view
                 .pixel
@@ -249,6 +368,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "map",
+        since: 1,
         get: |s| map_text(s.view.map).into(),
         set: |s, v| {
             map_of(v).map(|m| {
@@ -259,6 +379,7 @@ const FIELDS: &[Field] = &[
     },
     Field {
         key: "hide",
+        since: 1,
         get: |s| s.view.hide.join(","),
         set: |s, v| {
             hide_of(v).map(|(h, n)| {
@@ -311,7 +432,7 @@ pub fn decode(link: &str) -> Decoded {
             notes,
         };
     }
-    let mut pairs: Vec<(String, String)> = vec![];
+    let mut pairs: Pairs = vec![];
     for part in frag.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         match (percent_decode(k), percent_decode(v)) {
@@ -338,8 +459,17 @@ pub fn decode(link: &str) -> Decoded {
         .map(|(_, v)| v.parse::<u32>())
     {
         Some(Ok(v)) if (1..=VERSION).contains(&v) => v,
-        Some(Ok(v)) => {
+        // Best effort: read with this version's schema; what it does not
+        // know is noted key by key.
+        Some(Ok(v)) if v > VERSION => {
             note("v", format!("version {v} is newer than this page (version {VERSION}); reading what it understands"));
+            VERSION
+        }
+        Some(Ok(v)) => {
+            note(
+                "v",
+                format!("there is no version {v}; read as the current version"),
+            );
             VERSION
         }
         Some(Err(_)) => {
@@ -354,15 +484,34 @@ pub fn decode(link: &str) -> Decoded {
             VERSION
         }
     };
-    migrate(version, &mut pairs);
-    for (k, _) in &pairs {
-        if k != "v" && !FIELDS.iter().any(|f| f.key == k) {
-            note(
-                &short(k),
-                "is not a setting this page knows; ignored".into(),
-            );
+    // Read with the schema of the link's version: a key that version did not
+    // have is ignored (as that version's page ignored it), even if it is one now.
+    pairs.retain(|(k, _)| {
+        if k == "v" {
+            return false;
         }
-    }
+        match FIELDS.iter().find(|f| f.key == k) {
+            Some(f) if f.since <= version => true,
+            Some(f) => {
+                note(
+                    k,
+                    format!(
+                        "is not a setting of version {version} links (it came in version {}); ignored",
+                        f.since
+                    ),
+                );
+                false
+            }
+            None => {
+                note(
+                    &short(k),
+                    "is not a setting this page knows; ignored".into(),
+                );
+                false
+            }
+        }
+    });
+    migrate(version, &mut pairs);
     let mut missing = vec![];
     for f in FIELDS {
         match pairs.iter().find(|(k, _)| k == f.key) {
@@ -394,11 +543,58 @@ pub fn decode(link: &str) -> Decoded {
     }
 }
 
-/// Rewrites keys and values of older versions into the current ones. Version 1
-/// is the first released version, so there is nothing to rewrite yet; each
-/// future version adds a step here and a fixture link in tests/fixtures/links/.
-fn migrate(version: u32, _pairs: &mut [(String, String)]) {
-    debug_assert!(version >= 1 && version <= VERSION);
+/// The migration steps: `MIGRATIONS[i]` rewrites the keys and values of a
+/// version `i + 1` link into those of version `i + 2`. A released step is never
+/// edited; a new version appends one (and a fixture file in
+/// tests/fixtures/links/), which the assertion below asks for.
+const MIGRATIONS: &[fn(&mut Pairs)] = &[migrate_v1_to_v2];
+const _: () = assert!(MIGRATIONS.len() as u32 + 1 == VERSION);
+
+/// Brings the pairs of a version `from` link (keys of that version's schema
+/// only) to the current version, one step at a time.
+fn migrate(from: u32, pairs: &mut Pairs) {
+    debug_assert!((1..=VERSION).contains(&from));
+    for step in &MIGRATIONS[from.saturating_sub(1) as usize..] {
+        step(pairs);
+    }
+    debug_assert!(pairs.iter().all(|(k, _)| FIELDS.iter().any(|f| f.key == k)));
+}
+
+/// v1 -> v2: the platform. Version 1 links have no platform keys because v1
+/// pages had no platform: they computed fbgemm (and everything else) as on an
+/// AVX512-VNNI Linux server with its native instructions, the machine of the
+/// golden vectors. That is also v2's default platform, but the step writes it
+/// out explicitly, so a v1 link keeps opening exactly as before even if the
+/// default ever changes. (`map=saturation` and the engine ids `x86`/`onednn`
+/// are new values of existing keys: nothing to rewrite.)
+fn migrate_v1_to_v2(pairs: &mut Pairs) {
+    for (k, v) in [
+        ("cpu", Cpu::Avx512Vnni.id()),
+        ("os", Os::Linux.id()),
+        ("emu", "0"),
+        // v1 links carried quint8 activations only.
+        ("dx", DType::QUInt8.name()),
+        ("dy", DType::QUInt8.name()),
+    ] {
+        pairs.push((k.into(), v.into()));
+    }
+}
+
+/// The keys of a current link, in the order they are written (`v` first, not
+/// included here).
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    FIELDS.iter().map(|f| f.key)
+}
+
+/// An activation dtype by name (quint8 or qint8).
+fn activation_dtype(v: &str) -> Result<DType, String> {
+    match DType::parse(v) {
+        Ok(d @ (DType::QUInt8 | DType::QInt8)) => Ok(d),
+        _ => Err(format!(
+            "{:?} is not an activation dtype (quint8, qint8)",
+            short(v)
+        )),
+    }
 }
 
 fn default_scenario() -> Scenario {
@@ -567,6 +763,10 @@ fn scales(v: &str) -> Result<Vec<f64>, String> {
     v.split(',').take(limits::CHANNELS + 1).map(scale).collect()
 }
 
+fn ids<const N: usize>(ids: [&str; N]) -> String {
+    ids.join(", ")
+}
+
 fn list<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
     v.iter().map(f).collect::<Vec<_>>().join(",")
 }
@@ -637,7 +837,10 @@ fn map_of(v: &str) -> Result<MapKind, String> {
         "diff" => Ok(MapKind::Diff),
         "tie" => Ok(MapKind::Tie),
         "saturation" => Ok(MapKind::Saturation),
-        _ => Err(format!("{:?} is not a map (diff, tie)", short(v))),
+        _ => Err(format!(
+            "{:?} is not a map (diff, tie, saturation)",
+            short(v)
+        )),
     }
 }
 
@@ -699,9 +902,7 @@ fn computation_of(v: &str) -> Result<Computation, String> {
     })?;
     match (c.hand, opts) {
         (Some(_), "") | (None, "") => Ok(c),
-        (Some(_), opts) => HandAssumptions::from_tokens(opts)
-            .map(Computation::hand)
-            .map_err(|e| e),
+        (Some(_), opts) => HandAssumptions::from_tokens(opts).map(Computation::hand),
         (None, _) => Err(format!("{:?} takes no options", short(name))),
     }
 }
@@ -864,7 +1065,9 @@ mod tests {
     #[test]
     fn computations_by_name() {
         for c in [
+            Computation::X86,
             Computation::FBGEMM,
+            Computation::ONEDNN,
             Computation::QNNPACK,
             Computation::FLOAT,
             Computation::hand(HandAssumptions::default()),
@@ -881,6 +1084,50 @@ mod tests {
         assert_eq!(
             computation_text(&Computation::hand(HandAssumptions::default())),
             "hand:px,pw,py,pb,bias-even,f64,even"
+        );
+    }
+
+    #[test]
+    fn every_version_has_a_schema_and_a_way_forward() {
+        assert!(FIELDS.iter().all(|f| (1..=VERSION).contains(&f.since)));
+        let mut seen = std::collections::HashSet::new();
+        assert!(FIELDS.iter().all(|f| seen.insert(f.key)), "a key twice");
+        // After the steps from any version, every current key that is not in
+        // that version's schema has been supplied by a migration.
+        for from in 1..=VERSION {
+            let mut pairs = vec![];
+            migrate(from, &mut pairs);
+            for f in FIELDS.iter().filter(|f| f.since > from) {
+                assert!(
+                    pairs.iter().any(|(k, _)| k == f.key),
+                    "v{from} -> v{VERSION}: no value for {}",
+                    f.key
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn v1_platform_is_written_out() {
+        let mut pairs = vec![];
+        migrate_v1_to_v2(&mut pairs);
+        let mut sc = default_scenario();
+        sc.platform = crate::engine::Platform {
+            cpu: Cpu::Avx2,
+            os: Os::Other,
+            emulated: true,
+        };
+        for (k, v) in &pairs {
+            let f = FIELDS.iter().find(|f| f.key == k).unwrap();
+            assert_eq!((f.set)(&mut sc, v), Ok(None), "{k}={v}");
+        }
+        assert_eq!(
+            sc.platform,
+            crate::engine::Platform {
+                cpu: Cpu::Avx512Vnni,
+                os: Os::Linux,
+                emulated: false
+            }
         );
     }
 }

@@ -112,7 +112,8 @@ fn links_drive_explain_and_compare() {
     let (code, link, _) = qconv(&["link", "--preset", "bias"]);
     assert_eq!(code, 0);
     let link = link.trim();
-    assert!(link.starts_with("#v=1&"), "{link}");
+    let current = format!("#v={}&", qconv_lens::link::VERSION);
+    assert!(link.starts_with(&current), "{link}");
     let url = format!("https://example.org/qconv-lens/{link}");
     let (code, a, _) = qconv(&["compare", "--link", &url]);
     let (_, b, _) = qconv(&["compare", "--preset", "bias"]);

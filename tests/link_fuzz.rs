@@ -4,12 +4,27 @@
 //! a fixed point. `cargo test` runs a few hundred cases; `scripts/test fuzz`
 //! runs a bounded long run (`PROPTEST_CASES`).
 use proptest::prelude::*;
-use qconv_lens::link::{decode, encode};
+use qconv_lens::engine::{Cpu, Os, ENGINES};
+use qconv_lens::link::{decode, encode, keys};
 
-const KEYS: &[&str] = &[
-    "v", "ci", "co", "h", "w", "k", "s", "pd", "dl", "g", "in", "sx", "zx", "pc", "sw", "zw", "wq",
-    "bias", "sy", "zy", "relu", "a", "b", "ch", "px", "map", "hide", "zz",
-];
+/// The keys of the link schema, `v`, and one no version has.
+fn all_keys() -> Vec<&'static str> {
+    std::iter::once("v")
+        .chain(keys())
+        .chain(std::iter::once("zz"))
+        .collect()
+}
+
+/// The names the link's enumerations take, from their tables.
+fn names() -> Vec<String> {
+    let mut v: Vec<String> = ENGINES.iter().map(|r| r.id.to_string()).collect();
+    v.extend(Cpu::ALL.iter().map(|c| c.id().to_string()));
+    v.extend(Os::ALL.iter().map(|o| o.id().to_string()));
+    v.extend(qconv_lens::schema::MAPS.iter().map(|m| m.0.to_string()));
+    v.extend(qconv_lens::schema::GROUPS.iter().map(|g| g.0.to_string()));
+    v.extend((0..=3).map(|n| n.to_string()));
+    v
+}
 
 fn check(link: &str) -> Result<(), TestCaseError> {
     let d = decode(link);
@@ -28,7 +43,8 @@ fn value() -> impl Strategy<Value = String> {
         "-?[0-9]{0,3}\\.[0-9]{0,20}(e-?[0-9]{1,3})?",
         "0x[0-9a-f]{8,16}",
         "(NaN|inf|-inf|none|1|0|true|ramp|random:[0-9]{1,10}|gradient|constant:[0-9.e-]{1,8})",
-        "(fbgemm|qnnpack|float|hand|hand:[a-z0-9,-]{0,40})",
+        proptest::sample::select(names()),
+        "hand:[a-z0-9,-]{0,40}",
         "(b|z)\\.[A-Za-z0-9_-]{0,200}",
         "codes:(b\\.|z\\.)?[A-Za-z0-9_,-]{0,300}",
         "[0-9x,]{0,30}",
@@ -54,7 +70,7 @@ proptest! {
     }
 
     #[test]
-    fn real_keys_with_arbitrary_values(pairs in proptest::collection::vec((proptest::sample::select(KEYS), value()), 0..30)) {
+    fn real_keys_with_arbitrary_values(pairs in proptest::collection::vec((proptest::sample::select(all_keys()), value()), 0..30)) {
         let link: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
         check(&link.join("&"))?;
     }

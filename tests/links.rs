@@ -2,9 +2,10 @@
 use proptest::prelude::*;
 use qconv_lens::conv::ConvShape;
 use qconv_lens::engine::{
-    Arithmetic, BiasRounding, Computation, ConvQParams, HandAssumptions, Rounding,
+    Arithmetic, BiasRounding, Computation, ConvQParams, Cpu, HandAssumptions, Os, Platform,
+    Rounding, ENGINES,
 };
-use qconv_lens::link::{decode, encode};
+use qconv_lens::link::{decode, encode, VERSION};
 use qconv_lens::quant::DType;
 use qconv_lens::scenario::{preset, InputSource, MapKind, Scenario, View, PRESETS};
 use qconv_lens::schema::GROUPS;
@@ -13,7 +14,8 @@ use qconv_lens::schema::GROUPS;
 fn forum_link_is_short_and_exact() {
     let sc = preset("forum").unwrap();
     let link = encode(&sc);
-    assert!(link.starts_with("v=1&"), "{link}");
+    assert!(link.starts_with(&format!("v={VERSION}&")), "{link}");
+    assert!(link.contains("&cpu=avx512_vnni&os=linux&emu=0&"), "{link}");
     assert!(link.len() < 300, "{} chars: {link}", link.len());
     assert!(link.contains("sy=0.004018464591354132"), "{link}");
     let d = decode(&link);
@@ -53,26 +55,96 @@ fn typed_8x8_3x3_case_fits_the_budget() {
     assert_eq!(decode(&link).scenario, sc);
 }
 
-/// Links written by released versions, with what they must still open as
-/// (the current canonical encoding). Add a file per version; never edit old ones.
+/// Links written by released versions, with the scenario each must still open
+/// as: `vN.json` is `{version, written, links: [{link, scenario}]}`, the
+/// scenario as serde_json writes a `Scenario`. A scenario field added later
+/// takes its serde default, so a new key never edits these files: add a file
+/// per version and never edit old ones.
+#[derive(serde::Deserialize)]
+struct FixtureFile {
+    version: u32,
+    links: Vec<Fixture>,
+}
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    link: String,
+    scenario: Scenario,
+}
+
 #[test]
 fn fixture_links_of_every_version_still_load() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/links");
     let mut n = 0;
+    let mut versions = vec![];
     for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for line in text
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        {
-            let (link, expected) = line.split_once('\t').expect("link<TAB>canonical");
-            let d = decode(link);
+        let path = entry.unwrap().path();
+        if path.extension() != Some("json".as_ref()) {
+            continue;
+        }
+        let file: FixtureFile =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            path.file_stem().unwrap().to_str().unwrap(),
+            format!("v{}", file.version)
+        );
+        versions.push(file.version);
+        for Fixture { link, scenario } in file.links {
+            let d = decode(&link);
             assert!(d.notes.is_empty(), "{link}: {:?}", d.notes);
-            assert_eq!(encode(&d.scenario), expected, "{link}");
+            assert_eq!(d.version, file.version, "{link}");
+            assert_eq!(d.scenario, scenario, "{link}");
+            let again = decode(&encode(&d.scenario));
+            assert!(again.notes.is_empty(), "{link}: {:?}", again.notes);
+            assert_eq!(again.scenario, scenario, "{link}");
             n += 1;
         }
     }
-    assert!(n >= 5, "only {n} fixture links");
+    versions.sort();
+    assert_eq!(
+        versions,
+        (1..=VERSION).collect::<Vec<_>>(),
+        "a fixture file per version"
+    );
+    assert!(n >= 12, "only {n} fixture links");
+}
+
+/// A v1 link has no platform: it opens on the one v1 pages computed on, and a
+/// platform key in it is not read (v1 pages ignored it too).
+#[test]
+fn v1_links_open_on_the_v1_platform() {
+    let v1 = "v=1&ci=1&co=1&h=4&w=16&k=1&s=1&pd=0&dl=1&g=1&in=ramp&sx=0.007839367724955082&zx=0&pc=1&sw=0.003770669922232628&zw=0&wq=127&bias=0.0317&sy=0.004018464591354132&zy=0&relu=0&a=fbgemm&b=hand:px,pw,py,pb,bias-even,f64,even&ch=0&px=2,15&map=diff";
+    let d = decode(v1);
+    assert_eq!(d.notes, vec![]);
+    assert_eq!(d.version, 1);
+    assert_eq!(d.scenario, preset("forum").unwrap());
+    let v1_platform = Platform {
+        cpu: Cpu::Avx512Vnni,
+        os: Os::Linux,
+        emulated: false,
+    };
+    assert_eq!(d.scenario.platform, v1_platform);
+    let d = decode(&format!("{v1}&cpu=avx2&os=other&emu=1"));
+    assert_eq!(d.scenario.platform, v1_platform);
+    let keys: Vec<&str> = d.notes.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(keys, ["cpu", "os", "emu"], "{:?}", d.notes);
+    assert!(d.notes[0].message.contains("not a setting of version 1"));
+    // The same keys in a v2 link are read.
+    let v2 = v1.replacen("v=1&", "v=2&", 1) + "&cpu=avx2&os=other&emu=1&dx=quint8&dy=quint8";
+    let d = decode(&v2);
+    assert_eq!(d.notes, vec![]);
+    assert_eq!(
+        d.scenario.platform,
+        Platform {
+            cpu: Cpu::Avx2,
+            os: Os::Other,
+            emulated: true
+        }
+    );
+    // A v2 link without them says so, and takes the forum case's platform.
+    let d = decode(&v1.replacen("v=1&", "v=2&", 1));
+    assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+    assert!(d.notes[0].message.contains("cpu, os, emu"), "{:?}", d.notes);
 }
 
 #[test]
@@ -111,6 +183,17 @@ fn hostile_links_give_messages_and_a_working_case() {
         ("v=1&px=99,99".into(), "outside"),
         ("v=1&g=3&ci=4".into(), "groups"),
         ("v=1&bias=0.1,nan".into(), "finite"),
+        (
+            "v=2&cpu=pentium".into(),
+            "not a CPU (avx2, avx512, avx512_vnni)",
+        ),
+        ("v=2&os=<b>beos</b>".into(), "not an OS (linux, other)"),
+        ("v=2&emu=2".into(), "not 0 or 1"),
+        ("v=2&map=heat".into(), "not a map"),
+        ("v=1&cpu=avx2".into(), "not a setting of version 1"),
+        ("v=0&sx=0.01".into(), "no version 0"),
+        ("v=two&sx=0.01".into(), "not a version number"),
+        ("sx=0.01".into(), "missing; read as the current version"),
     ];
     for (link, expect) in hostile {
         let d = decode(&link);
@@ -158,13 +241,33 @@ fn hand() -> impl Strategy<Value = HandAssumptions> {
     })
 }
 
+/// Every engine of the table; the hand calculation with random assumptions.
 fn computation() -> impl Strategy<Value = Computation> {
-    prop_oneof![
-        Just(Computation::FBGEMM),
-        Just(Computation::QNNPACK),
-        Just(Computation::FLOAT),
-        hand().prop_map(Computation::hand)
-    ]
+    (
+        proptest::sample::select(ENGINES.iter().map(|r| r.id).collect::<Vec<_>>()),
+        hand(),
+    )
+        .prop_map(|(id, h)| {
+            let c = Computation::parse(id).unwrap();
+            if c.is_hand() {
+                Computation::hand(h)
+            } else {
+                c
+            }
+        })
+}
+
+fn platform() -> impl Strategy<Value = Platform> {
+    (
+        proptest::sample::select(Cpu::ALL.to_vec()),
+        proptest::sample::select(Os::ALL.to_vec()),
+        any::<bool>(),
+    )
+        .prop_map(|(cpu, os, emulated)| Platform { cpu, os, emulated })
+}
+
+fn map_kind() -> impl Strategy<Value = MapKind> {
+    proptest::sample::select(vec![MapKind::Diff, MapKind::Tie, MapKind::Saturation])
 }
 
 fn scale() -> impl Strategy<Value = f64> {
@@ -180,7 +283,7 @@ prop_compose! {
                   bias in proptest::option::of(proptest::collection::vec(-10.0f32..10.0, g * cog)),
                   codes in proptest::option::of(proptest::collection::vec(any::<u8>(), g * cig * h * w)),
                   seed in any::<u32>(), sx in scale(), sy in scale(), zx in 0i64..=255, zy in 0i64..=255, relu in any::<bool>(),
-                  a in computation(), b in computation(), map in any::<bool>(), hide in proptest::sample::subsequence(GROUPS.iter().map(|g| g.0).collect::<Vec<_>>(), 0..3),
+                  a in computation(), b in computation(), platform in platform(), map in map_kind(), hide in proptest::sample::subsequence(GROUPS.iter().map(|g| g.0).collect::<Vec<_>>(), 0..3),
                   g in Just(g), cig in Just(cig), cog in Just(cog), h in Just(h), w in Just(w), k in Just(k), st in Just(st),
                   pd in Just(pd), dl in Just(dl), per_channel in Just(per_channel))
                  -> Scenario {
@@ -192,8 +295,8 @@ prop_compose! {
             weights: wq,
             params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu, input_dtype: DType::QUInt8, output_dtype: DType::QUInt8 },
             a, b,
-            platform: Default::default(),
-            view: View { channel: 0, pixel: Some((0, 0)), map: if map { MapKind::Tie } else { MapKind::Diff }, hide: hide.iter().map(|s| s.to_string()).collect() },
+            platform,
+            view: View { channel: 0, pixel: Some((0, 0)), map, hide: hide.iter().map(|s| s.to_string()).collect() },
         }
     }
 }

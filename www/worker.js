@@ -6,7 +6,7 @@
 //   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}
 //   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
-//   {id, type: 'link', scenario}      -> {id, ok, value: 'v=1&…'}  (permalink fragment)
+//   {id, type: 'link', scenario}      -> {id, ok, value: 'v=2&…'}  (permalink fragment)
 //   {id, type: 'unlink', text}        -> {id, ok, value: {scenario, version, notes}}
 //   {id, type: 'fit', scenario, from} -> {id, ok, value: {scenario, notes: [{key, message}]}}
 //                                        (Scenario::fit: the scenario reconciled to its new shape;
