@@ -336,6 +336,7 @@ fn round32(v: f32, r: Rounding) -> f32 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn hand<R: Recorder>(
     rec: &mut R,
     acc: i32,

@@ -413,6 +413,8 @@ impl Channel for OnednnChannel {
 }
 
 #[cfg(test)]
+// Biases as the golden file writes them: float64 decimals of float32 values.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
     use crate::trace::{NoTrace, Trace};
