@@ -49,7 +49,7 @@ fn setup() -> (ConvShape, Vec<u8>, Vec<i8>, ConvQParams) {
 fn run(s: &ConvShape, x: &[u8], w: &[i8], p: &ConvQParams) -> Vec<i32> {
     let acc = IntConv {
         shape: s,
-        input: x,
+        input: qconv_lens::conv::Codes::QUInt8(x),
         input_zero_point: p.input_zero_point,
         weight: w,
         weight_zero_points: &p.weight_zero_points,
@@ -76,7 +76,7 @@ fn run_reusing(
     let (scratch, acc, out) = bufs;
     IntConv {
         shape: s,
-        input: x,
+        input: qconv_lens::conv::Codes::QUInt8(x),
         input_zero_point: p.input_zero_point,
         weight: w,
         weight_zero_points: &p.weight_zero_points,
@@ -117,7 +117,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             IntConv {
                 shape: &s,
-                input: black_box(&x),
+                input: qconv_lens::conv::Codes::QUInt8(black_box(&x)),
                 input_zero_point: 3,
                 weight: &w,
                 weight_zero_points: &p.weight_zero_points,

@@ -144,7 +144,8 @@ fn avx2_saturation_names_the_pair_and_vanishes_with_vnni() {
         text.contains("211 · 71") && text.contains("171 · 107") && text.contains("33278"),
         "{text}"
     );
-    for cpu in [Cpu::Avx512Vnni] {
+    {
+        let cpu = Cpu::Avx512Vnni;
         let mut v = sc.clone();
         v.platform.cpu = cpu;
         let r = v.run().unwrap();
