@@ -7,7 +7,7 @@
 use crate::engine::hand::{Switch, SWITCHES};
 use crate::engine::{platform, Cpu, Os, ENGINES};
 use crate::quant::DType;
-use crate::scenario::{limits, PRESETS};
+use crate::scenario::{limits, InputSource, PRESETS};
 use serde::Serialize;
 
 /// Control groups a classroom link may hide (`hide=`), by stable name: the
@@ -101,6 +101,23 @@ pub struct ShapeField {
     pub max: usize,
 }
 
+/// An input kind and the source a picker switching to it starts from
+/// (typed codes start from the codes on screen).
+#[derive(Serialize)]
+pub struct InputInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub default: InputSource,
+}
+
+/// The code range of a dtype (zero points and codes are bounded by it).
+#[derive(Serialize)]
+pub struct DtypeInfo {
+    pub id: &'static str,
+    pub min: i64,
+    pub max: i64,
+}
+
 #[derive(Serialize)]
 pub struct Schema {
     pub engines: Vec<EngineInfo>,
@@ -111,7 +128,11 @@ pub struct Schema {
     pub shape: Vec<ShapeField>,
     pub output_limit: usize,
     pub groups: Vec<Named>,
-    pub inputs: Vec<Named>,
+    pub inputs: Vec<InputInfo>,
+    /// Activation dtypes (quint8, qint8) and the weight dtype (qint8), with ranges.
+    pub dtypes: Vec<DtypeInfo>,
+    /// Largest seed of the random input.
+    pub seed_max: u32,
     pub maps: Vec<Named>,
     pub presets: Vec<Named>,
 }
@@ -122,6 +143,18 @@ fn named(v: &'static [(&'static str, &'static str)]) -> Vec<Named> {
 
 fn dtypes(v: &[DType]) -> Vec<&'static str> {
     v.iter().map(|d| d.name()).collect()
+}
+
+/// What switching the input picker to `id` starts from.
+fn input_default(id: &str) -> InputSource {
+    match id {
+        "random" => InputSource::Random { seed: 7 },
+        "checkerboard" => InputSource::Checkerboard,
+        "gradient" => InputSource::Gradient,
+        "constant" => InputSource::Constant { value: 0.5 },
+        "codes" => InputSource::Codes { codes: vec![] },
+        _ => InputSource::Ramp,
+    }
 }
 
 pub fn schema() -> Schema {
@@ -178,7 +211,23 @@ pub fn schema() -> Schema {
             .collect(),
         output_limit: limits::OUTPUT,
         groups: named(GROUPS),
-        inputs: named(INPUTS),
+        inputs: INPUTS
+            .iter()
+            .map(|&(id, title)| InputInfo {
+                id,
+                title,
+                default: input_default(id),
+            })
+            .collect(),
+        dtypes: [DType::QUInt8, DType::QInt8]
+            .into_iter()
+            .map(|d| DtypeInfo {
+                id: d.name(),
+                min: d.range().0,
+                max: d.range().1,
+            })
+            .collect(),
+        seed_max: u32::MAX,
         maps: named(MAPS),
         presets: named(PRESETS),
     }
@@ -201,6 +250,10 @@ mod tests {
         assert_eq!(h, crate::engine::HandAssumptions::default());
         for sw in s.hand {
             assert!(sw.default < sw.options.len(), "{}", sw.key);
+        }
+        // Every input kind has a default of its own kind.
+        for i in &s.inputs {
+            assert_eq!(i.default.name(), i.id);
         }
     }
 }

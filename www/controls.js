@@ -101,6 +101,12 @@ export class Controls {
     this.q = (sel) => form.querySelector(sel);
   }
 
+  /** [min, max] of a dtype's codes (src/schema.rs `dtypes`). */
+  range(dtype) {
+    const d = this.schema.dtypes.find((x) => x.id === dtype);
+    return [d.min, d.max];
+  }
+
   /** Build the controls from the engine's schema (once, before the first sync). */
   build(schema) {
     this.schema = schema;
@@ -249,8 +255,8 @@ export class Controls {
       this.#scaleRow(q('#scale-rows'), 'output-scale', 'output scale', 'params.output_scale'),
     ];
     this.zps = [
-      this.#intRow(q('#zp-rows'), 'input-zp', 'input zero point', 'params.input_zero_point', 0, 255),
-      this.#intRow(q('#zp-rows'), 'output-zp', 'output zero point', 'params.output_zero_point', 0, 255),
+      this.#intRow(q('#zp-rows'), 'input-zp', 'input zero point', 'params.input_zero_point', ...this.range('quint8')),
+      this.#intRow(q('#zp-rows'), 'output-zp', 'output zero point', 'params.output_zero_point', ...this.range('quint8')),
     ];
     q('#per-channel').addEventListener('change', (e) => this.commit(e.target, (d) => {
       const p = d.params;
@@ -291,17 +297,17 @@ export class Controls {
     for (const k of schema.inputs) kind.append(el('option', { value: k.id }, k.title));
     kind.addEventListener('change', () => this.commit(kind, (d) => {
       const k = kind.value;
-      if (k === 'random') d.input = { kind: k, seed: 7 };
-      else if (k === 'constant') d.input = { kind: k, value: 0.5 };
-      else if (k === 'codes') {
+      // The schema's default for the kind; typed codes start from the codes on screen.
+      d.input = structuredClone(schema.inputs.find((x) => x.id === k).default);
+      if (k === 'codes') {
         const n = d.shape.in_channels * d.shape.height * d.shape.width;
         const known = this.frame?.input_codes;
-        d.input = { kind: k, codes: known && known.length === n ? Array.from(known) : Array.from({ length: n }, (_, i) => i % 256) };
-      } else d.input = { kind: k };
+        if (known && known.length === n) d.input.codes = Array.from(known);
+      }
     }));
     const seed = q('#input-seed');
     const takeSeed = (show) => {
-      const r = parseInteger(seed.value, 0, 4294967295);
+      const r = parseInteger(seed.value, 0, schema.seed_max);
       if (r.error) { if (show) setMessage(seed, r.error); return; }
       clearParse(seed);
       if (this.draft.input.seed !== r.value) this.commit(seed, (d) => { d.input.seed = r.value; });
@@ -321,9 +327,10 @@ export class Controls {
     const takeCodes = (show) => {
       const parts = codes.value.split(/[\s,;[\]]+/).filter(Boolean);
       const n = this.draft.shape.in_channels * this.draft.shape.height * this.draft.shape.width;
-      const bad = parts.find((t) => !/^\d+$/.test(t) || Number(t) > 255);
+      const [lo, hi] = this.range('quint8');
+      const bad = parts.find((t) => !/^-?\d+$/.test(t) || Number(t) > hi || Number(t) < lo);
       let error = null;
-      if (bad !== undefined) error = `“${bad}” is not a code from 0 to 255`;
+      if (bad !== undefined) error = `“${bad}” is not a code from ${lo} to ${hi}`;
       else if (parts.length !== n) error = `${parts.length} codes typed; the shape needs ${n}`;
       if (error) { if (show) setMessage(codes, error); return; }
       clearParse(codes);
@@ -371,12 +378,12 @@ export class Controls {
         for (let x = 0; x < kw; x++) {
           const index = ((oc * cinG + ic) * kh + y) * kw + x;
           const inp = el('input', {
-            type: 'number', min: -128, max: 127, step: 1, value: String(d.weights[index]),
+            type: 'number', min: this.range('qint8')[0], max: this.range('qint8')[1], step: 1, value: String(d.weights[index]),
             'aria-label': `weight, output channel ${oc}, input channel ${ic}, row ${y}, column ${x}`,
             'data-index': index, className: 'w',
           });
           const take = (show) => {
-            const r = inp.validity.badInput ? { error: 'not a whole number' } : parseInteger(inp.value, -128, 127);
+            const r = inp.validity.badInput ? { error: 'not a whole number' } : parseInteger(inp.value, ...this.range('qint8'));
             if (r.error) { if (show) this.#weightsMessage(inp, r.error); return; }
             this.#weightsMessage(inp, null);
             if (this.draft.weights[index] !== r.value) this.commit(inp, (dd) => { dd.weights[index] = r.value; });
@@ -440,7 +447,7 @@ export class Controls {
     putInt(this.zps[0], p.input_zero_point);
     putInt(this.zps[1], p.output_zero_point);
     this.#rebuildList(q('#weight-zp-rows'), 'wzps', p.weight_zero_points.length, (c) =>
-      this.#intRow(q('#weight-zp-rows'), `weight-zp-${c}`, nW > 1 ? `weight zero point, channel ${c}` : 'weight zero point', `params.weight_zero_points.${c}`, -128, 127));
+      this.#intRow(q('#weight-zp-rows'), `weight-zp-${c}`, nW > 1 ? `weight zero point, channel ${c}` : 'weight zero point', `params.weight_zero_points.${c}`, ...this.range('qint8')));
     this.wzps.forEach((row, c) => putInt(row, p.weight_zero_points[c]));
 
     check(q('#has-bias'), !!p.bias);
