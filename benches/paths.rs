@@ -53,7 +53,16 @@ fn shape(cin: usize, cout: usize, hw: usize, k: usize, groups: usize) -> ConvSha
 }
 
 pub fn cases() -> Vec<Case> {
-    let im2col = shape(8, 8, 256, 3, 1);
+    // The issue's conv (benches/conv.rs). With 8 input = 8 output channels in
+    // one group fbgemm runs it on its groupwise kernel, not im2col
+    // (`fbgemmOptimizedGConv`: groups 1 >= numOfGroupsTogether 1).
+    let issue = shape(8, 8, 256, 3, 1);
+    // The same footprint with 16 outputs: im2col + GEMM.
+    let im2col = shape(8, 16, 256, 3, 1);
+    let pointwise = shape(64, 64, 56, 1, 1);
+    let depthwise = shape(32, 32, 112, 3, 32);
+    let groupwise = shape(64, 64, 56, 3, 8);
+    let resnet = shape(64, 64, 56, 3, 1);
     let c = |id, computation, platform, shape, expect| Case {
         id,
         computation,
@@ -64,14 +73,28 @@ pub fn cases() -> Vec<Case> {
     use Computation as C;
     vec![
         c(
-            "fbgemm_im2col_vnni",
+            "fbgemm_8to8_256_vnni",
+            C::FBGEMM,
+            VNNI,
+            issue,
+            ("fbgemm", "groupwise"),
+        ),
+        c(
+            "fbgemm_8to8_256_avx2",
+            C::FBGEMM,
+            AVX2,
+            issue,
+            ("fbgemm", "groupwise"),
+        ),
+        c(
+            "fbgemm_im2col_8to16_256_vnni",
             C::FBGEMM,
             VNNI,
             im2col,
             ("fbgemm", "im2col"),
         ),
         c(
-            "fbgemm_im2col_avx2",
+            "fbgemm_im2col_8to16_256_avx2",
             C::FBGEMM,
             AVX2,
             im2col,
@@ -81,59 +104,54 @@ pub fn cases() -> Vec<Case> {
             "fbgemm_pointwise_vnni",
             C::FBGEMM,
             VNNI,
-            shape(64, 64, 56, 1, 1),
+            pointwise,
             ("fbgemm", "pointwise"),
         ),
         c(
             "fbgemm_pointwise_avx2",
             C::FBGEMM,
             AVX2,
-            shape(64, 64, 56, 1, 1),
+            pointwise,
             ("fbgemm", "pointwise"),
         ),
         c(
             "fbgemm_depthwise",
             C::FBGEMM,
             VNNI,
-            shape(32, 32, 112, 3, 32),
+            depthwise,
             ("fbgemm", "depthwise"),
         ),
         c(
             "fbgemm_groupwise_vnni",
             C::FBGEMM,
             VNNI,
-            shape(64, 64, 56, 3, 8),
+            groupwise,
             ("fbgemm", "groupwise"),
         ),
         c(
             "fbgemm_groupwise_avx2",
             C::FBGEMM,
             AVX2,
-            shape(64, 64, 56, 3, 8),
+            groupwise,
             ("fbgemm", "groupwise"),
         ),
         c(
-            "onednn_im2col_shape",
-            C::ONEDNN,
-            VNNI,
-            im2col,
-            ("onednn", ""),
-        ),
-        c("x86_im2col_shape", C::X86, VNNI, im2col, ("onednn", "")),
-        c(
-            "qnnpack_im2col_shape",
-            C::QNNPACK,
-            VNNI,
-            im2col,
-            ("qnnpack", ""),
-        ),
-        c(
-            "fbgemm_resnet_56x56_64to64_vnni",
+            "fbgemm_resnet_vnni",
             C::FBGEMM,
             VNNI,
-            shape(64, 64, 56, 3, 1),
+            resnet,
             ("fbgemm", "im2col"),
         ),
+        c(
+            "fbgemm_resnet_avx2",
+            C::FBGEMM,
+            AVX2,
+            resnet,
+            ("fbgemm", "im2col"),
+        ),
+        c("onednn_8to8_256", C::ONEDNN, VNNI, issue, ("onednn", "")),
+        c("x86_8to8_256", C::X86, VNNI, issue, ("onednn", "")),
+        c("qnnpack_8to8_256", C::QNNPACK, VNNI, issue, ("qnnpack", "")),
     ]
 }
 

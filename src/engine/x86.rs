@@ -82,3 +82,92 @@ impl Engine for X86 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Cpu, Os};
+    use crate::quant::DType;
+
+    fn shape(groups: usize) -> ConvShape {
+        ConvShape {
+            batch: 1,
+            in_channels: 2 * groups,
+            out_channels: 2 * groups,
+            height: 4,
+            width: 4,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+            dilation: [1, 1],
+            groups,
+        }
+    }
+
+    fn params(zw: i64) -> ConvQParams {
+        ConvQParams {
+            input_scale: 0.1,
+            input_zero_point: 3,
+            weight_scales: vec![0.01],
+            weight_zero_points: vec![zw],
+            per_channel: false,
+            bias: None,
+            output_scale: 0.2,
+            output_zero_point: 5,
+            relu: false,
+            input_dtype: DType::QUInt8,
+            output_dtype: DType::QUInt8,
+        }
+    }
+
+    fn platform(cpu: Cpu, os: Os) -> Platform {
+        Platform {
+            cpu,
+            os,
+            emulated: false,
+        }
+    }
+
+    #[test]
+    fn onednn_only_on_linux_vnni_symmetric_and_few_groups() {
+        let vnni = platform(Cpu::Avx512Vnni, Os::Linux);
+        assert_eq!(
+            dispatch(&shape(100), &params(0), &vnni),
+            Ok("oneDNN: Linux, AVX512-VNNI, symmetric weights, groups 100 ≤ 100".into())
+        );
+        let no = |s: &ConvShape, p: &ConvQParams, pl: &Platform| dispatch(s, p, pl).unwrap_err();
+        assert!(no(&shape(101), &params(0), &vnni).contains("groups 101 > 100"));
+        assert!(no(&shape(1), &params(2), &vnni).contains("weight zero points are not all 0"));
+        assert!(no(&shape(1), &params(0), &platform(Cpu::Avx2, Os::Linux)).contains("has no VNNI"));
+        assert!(
+            no(&shape(1), &params(0), &platform(Cpu::Avx512, Os::Linux)).contains("has no VNNI")
+        );
+        assert!(
+            no(&shape(1), &params(0), &platform(Cpu::Avx512Vnni, Os::Other))
+                .contains("is not Linux")
+        );
+        // fbgemm forced to AVX2 by its environment variable on a VNNI host:
+        // cpuinfo still reports VNNI, so PyTorch still picks oneDNN.
+        let forced = Platform {
+            emulated: true,
+            ..platform(Cpu::Avx2, Os::Linux)
+        };
+        assert!(dispatch(&shape(1), &params(0), &forced).is_ok());
+    }
+
+    #[test]
+    fn the_kernel_says_which_and_why() {
+        let c = Computation::X86;
+        let k = c.kernel(&shape(1), &params(0), &Platform::default());
+        assert_eq!(k.name, "onednn");
+        let k = c.kernel(&shape(1), &params(0), &platform(Cpu::Avx2, Os::Linux));
+        assert_eq!(k.name, "fbgemm");
+        assert_eq!(k.path, Some("im2col"));
+        assert!(
+            k.why.starts_with("x86 → fbgemm: AVX2 has no VNNI"),
+            "{}",
+            k.why
+        );
+        assert!(k.accumulation.saturates());
+    }
+}
