@@ -7,7 +7,7 @@ use crate::engine::{
 };
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
-use crate::trace::{key, Probe, Trace, Value};
+use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
 
 /// Where the input activations come from. Generators make float32 values
@@ -521,16 +521,9 @@ impl Run {
 
     /// The value computation A held just before rounding, at one output element.
     pub fn pre_round_a(&self, index: usize) -> f64 {
-        let mut p = Probe {
-            key: key::PRE_ROUND,
-            value: None,
-        };
-        self.ra.pixel(
-            self.channel_of(index),
-            self.acc_for(&self.ra)[index],
-            &mut p,
-        );
-        p.value.map_or(f64::NAN, Value::as_f64)
+        self.ra
+            .pre_round(self.channel_of(index), self.acc_for(&self.ra)[index])
+            .unwrap_or(f64::NAN)
     }
 
     /// Full trace of one computation at one output element.
