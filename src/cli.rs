@@ -112,7 +112,18 @@ fn verify(files: &[String]) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     for f in files {
         match verify_file(Path::new(f)) {
-            Ok((_, outcomes)) => {
+            Ok((kind, outcomes)) => {
+                if kind == qconv_lens::golden::Kind::Module2 {
+                    // Per-stage counts and the float-conv comparison (reported, not checked).
+                    if let Ok(r) = std::fs::read_to_string(f)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| {
+                            qconv_lens::golden::module2_report(&t).map_err(|e| e.to_string())
+                        })
+                    {
+                        println!("{r}");
+                    }
+                }
                 for o in outcomes {
                     match o.failure {
                         None => passed += 1,

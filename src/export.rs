@@ -280,7 +280,7 @@ fn observer_py(c: &ObserverConfig) -> String {
         if c.reduce_range { "True" } else { "False" }
     );
     match c.kind {
-        ObserverKind::MovingAverageMinMax => {
+        ObserverKind::MovingAverageMinMax | ObserverKind::MovingAveragePerChannelMinMax => {
             let _ = write!(
                 args,
                 ", averaging_constant={:?}",
@@ -291,6 +291,15 @@ fn observer_py(c: &ObserverConfig) -> String {
             let _ = write!(args, ", bins={}", c.bins);
         }
         _ => {}
+    }
+    if c.kind.is_per_channel() && c.ch_axis != 0 {
+        let _ = write!(args, ", ch_axis={}", c.ch_axis);
+    }
+    if let (Some(lo), Some(hi)) = (c.quant_min, c.quant_max) {
+        let _ = write!(args, ", quant_min={lo}, quant_max={hi}");
+    }
+    if c.eps != crate::observe::eps() {
+        let _ = write!(args, ", eps={:?}", c.eps as f64);
     }
     format!("obs.{}.with_args({args})", c.kind.class_name())
 }

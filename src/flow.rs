@@ -55,7 +55,7 @@ impl FloatConv {
                 )));
             }
         }
-        if self.activation.kind == ObserverKind::PerChannelMinMax {
+        if self.activation.kind.is_per_channel() {
             return Err(Error::Input(
                 "activations need a per-tensor observer".into(),
             ));
@@ -69,6 +69,12 @@ impl FloatConv {
             return Err(Error::Input(
                 "the quantized conv takes qint8 weights".into(),
             ));
+        }
+        if self.weight_observer.kind.is_per_channel() && self.weight_observer.ch_axis != 0 {
+            return Err(Error::Input(format!(
+                "weight observer ch_axis {}: the quantized conv takes weights per output channel (ch_axis 0)",
+                self.weight_observer.ch_axis
+            )));
         }
         if !matches!(self.engine, Computation::FBGEMM | Computation::QNNPACK) {
             return Err(Error::Input("the engine is fbgemm or qnnpack".into()));
@@ -137,9 +143,8 @@ impl FloatConv {
     /// prepare + calibrate (each batch through the float model) + convert.
     pub fn calibrate(&self, batches: &[Vec<f32>]) -> Result<Converted> {
         self.validate()?;
-        if batches.is_empty() {
-            return Err(Error::Input("calibration needs at least one batch".into()));
-        }
+        // No batches: PyTorch's observers stay empty and calculate_qparams
+        // warns and returns scale 1.0, zero point 0; so does this.
         let in_shape = [
             self.shape.batch,
             self.shape.in_channels,
@@ -438,7 +443,13 @@ mod tests {
             .to_string()
             .contains("engine"));
         m.engine = Computation::FBGEMM;
-        assert!(m.calibrate(&[]).is_err());
+        // no calibration batch: PyTorch's default qparams (scale 1.0, zero point 0)
+        let c = m.calibrate(&[]).unwrap();
+        assert_eq!((c.params.input_scale, c.params.input_zero_point), (1.0, 0));
+        assert_eq!(
+            (c.params.output_scale, c.params.output_zero_point),
+            (1.0, 0)
+        );
         m.weight = vec![];
         assert!(m.calibrate(&[vec![0.0; 16]]).is_err());
     }

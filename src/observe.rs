@@ -1,7 +1,13 @@
-//! PyTorch's observers (`torch.ao.quantization.observer`, torch 2.5.1), bit for bit.
+//! PyTorch's observers (`torch.ao.quantization.observer`, torch 2.15, the current
+//! release), bit for bit.
 //!
-//! `MinMaxObserver`, `MovingAverageMinMaxObserver`, `PerChannelMinMaxObserver`
-//! (ch_axis 0) and `HistogramObserver`. Everything PyTorch computes on float32
+//! `MinMaxObserver`, `MovingAverageMinMaxObserver`, `PerChannelMinMaxObserver`,
+//! `MovingAveragePerChannelMinMaxObserver` (any `ch_axis`) and `HistogramObserver`,
+//! with every constructor argument PyTorch accepts honoured (`dtype` including
+//! qint32, `qscheme`, `reduce_range`, `quant_min`/`quant_max`, `eps`, `ch_axis`,
+//! `averaging_constant`, `bins`) or refused with a message naming it.
+//! Versions: where torch 2.5 differs (HistogramObserver merging a single-valued
+//! histogram into a wider one, pytorch issue 156414) the derivation says so. Everything PyTorch computes on float32
 //! tensors is done here in `f32`, one rounding per op; everything it computes on
 //! Python floats is done in `f64`. The places where that matters:
 //!
@@ -39,6 +45,7 @@ pub enum ObserverKind {
     MinMax,
     MovingAverageMinMax,
     PerChannelMinMax,
+    MovingAveragePerChannelMinMax,
     Histogram,
 }
 
@@ -48,8 +55,25 @@ impl ObserverKind {
             ObserverKind::MinMax => "MinMaxObserver",
             ObserverKind::MovingAverageMinMax => "MovingAverageMinMaxObserver",
             ObserverKind::PerChannelMinMax => "PerChannelMinMaxObserver",
+            ObserverKind::MovingAveragePerChannelMinMax => "MovingAveragePerChannelMinMaxObserver",
             ObserverKind::Histogram => "HistogramObserver",
         }
+    }
+
+    /// Per-channel observers (`ch_axis`, one scale per channel).
+    pub fn is_per_channel(self) -> bool {
+        matches!(
+            self,
+            ObserverKind::PerChannelMinMax | ObserverKind::MovingAveragePerChannelMinMax
+        )
+    }
+
+    /// Moving-average observers (`averaging_constant`).
+    pub fn is_moving_average(self) -> bool {
+        matches!(
+            self,
+            ObserverKind::MovingAverageMinMax | ObserverKind::MovingAveragePerChannelMinMax
+        )
     }
 
     /// Accepts the class name (optionally module-qualified, e.g.
@@ -65,10 +89,13 @@ impl ObserverKind {
             "PerChannelMinMaxObserver" | "per_channel_min_max" => {
                 Ok(ObserverKind::PerChannelMinMax)
             }
+            "MovingAveragePerChannelMinMaxObserver" | "moving_average_per_channel_min_max" => {
+                Ok(ObserverKind::MovingAveragePerChannelMinMax)
+            }
             "HistogramObserver" | "histogram" => Ok(ObserverKind::Histogram),
             other => Err(Error::Input(format!(
                 "unknown observer {other:?} (MinMaxObserver, MovingAverageMinMaxObserver, \
-                 PerChannelMinMaxObserver, HistogramObserver)"
+                 PerChannelMinMaxObserver, MovingAveragePerChannelMinMaxObserver, HistogramObserver)"
             ))),
         }
     }
@@ -84,6 +111,18 @@ pub struct ObserverConfig {
     pub averaging_constant: f32,
     /// HistogramObserver only (PyTorch default 2048).
     pub bins: usize,
+    /// A custom quantized range: PyTorch uses it only when both are given
+    /// (`has_customized_qrange`); one alone is refused here.
+    #[serde(default)]
+    pub quant_min: Option<i64>,
+    #[serde(default)]
+    pub quant_max: Option<i64>,
+    /// The smallest scale (a float32 buffer; default `torch.finfo(float32).eps`).
+    #[serde(default = "eps")]
+    pub eps: f32,
+    /// Per-channel observers only: the channel axis (negative counts from the end, as in Python).
+    #[serde(default)]
+    pub ch_axis: i64,
 }
 
 impl ObserverConfig {
@@ -95,13 +134,74 @@ impl ObserverConfig {
             reduce_range,
             averaging_constant: 0.01,
             bins: 2048,
+            quant_min: None,
+            quant_max: None,
+            eps: eps(),
+            ch_axis: 0,
         }
+    }
+
+    /// `calculate_qmin_qmax`: the observer's (quant_min, quant_max), with the
+    /// checks PyTorch's `validate_qmin_qmax` and `calculate_qmin_qmax` make.
+    pub fn qrange(&self) -> Result<(i64, i64)> {
+        let name = self.kind.class_name();
+        match (self.quant_min, self.quant_max) {
+            (None, None) => Ok(self.dtype.observer_range(self.reduce_range)),
+            (Some(_), None) | (None, Some(_)) => {
+                Err(Error::Input(format!(
+                "{name}: quant_min and quant_max must be given together (PyTorch ignores {} alone)",
+                if self.quant_min.is_some() { "quant_min" } else { "quant_max" }
+            )))
+            }
+            (Some(lo), Some(hi)) => {
+                if !(lo <= 0 && 0 <= hi) {
+                    return Err(Error::Input(format!(
+                        "{name}: quant_min {lo} / quant_max {hi}: the user-specified quantization range must include 0 (PyTorch asserts)"
+                    )));
+                }
+                if lo >= hi {
+                    return Err(Error::Input(format!(
+                        "{name}: quant_min {lo} must be strictly less than quant_max {hi} (PyTorch asserts)"
+                    )));
+                }
+                let len = hi - lo + 1;
+                let limit = match self.dtype {
+                    DType::QInt8 => Some(256),
+                    DType::QInt32 => Some(1i64 << 32),
+                    DType::QUInt8 => None,
+                };
+                if let Some(l) = limit {
+                    if len > l {
+                        return Err(Error::Input(format!(
+                            "{name}: quant_min {lo} / quant_max {hi}: the range of {len} values exceeds {} for {} (PyTorch asserts)",
+                            l,
+                            self.dtype.name()
+                        )));
+                    }
+                }
+                if lo < i32::MIN as i64 || hi > i32::MAX as i64 {
+                    return Err(Error::Input(format!(
+                        "{name}: quant_min {lo} / quant_max {hi} do not fit int32 (the zero point is computed in int32)"
+                    )));
+                }
+                // reduce_range halves a custom range too (floor division).
+                Ok(if self.reduce_range {
+                    (lo.div_euclid(2), hi.div_euclid(2))
+                } else {
+                    (lo, hi)
+                })
+            }
+        }
+    }
+
+    fn has_customized_qrange(&self) -> bool {
+        self.quant_min.is_some() && self.quant_max.is_some()
     }
 
     /// The checks PyTorch's constructors make (and a few of our own).
     pub fn validate(&self) -> Result<()> {
         let name = self.kind.class_name();
-        let per_channel = self.kind == ObserverKind::PerChannelMinMax;
+        let per_channel = self.kind.is_per_channel();
         if per_channel != self.qscheme.is_per_channel() {
             return Err(Error::Input(format!(
                 "{name} does not support qscheme {} (it takes {} schemes)",
@@ -122,7 +222,19 @@ impl ObserverConfig {
                 "{name}: cannot reduce range for symmetric quantization for quint8 (PyTorch raises NotImplementedError)"
             )));
         }
-        if self.kind == ObserverKind::MovingAverageMinMax && !self.averaging_constant.is_finite() {
+        self.qrange()?;
+        if !(self.eps > 0.0 && self.eps.is_finite()) {
+            return Err(Error::Input(format!(
+                "{name}: eps must be a positive finite float32, got {} (a zero or non-finite smallest scale cannot quantize)",
+                self.eps
+            )));
+        }
+        if !per_channel && self.ch_axis != 0 {
+            return Err(Error::Input(format!(
+                "{name} takes no ch_axis (only per-channel observers do; PyTorch raises TypeError)"
+            )));
+        }
+        if self.kind.is_moving_average() && !self.averaging_constant.is_finite() {
             return Err(Error::BadValue(format!(
                 "averaging_constant must be finite, got {}",
                 self.averaging_constant
@@ -181,6 +293,8 @@ pub struct Observer {
     max_val: Vec<f32>,
     /// HistogramObserver only.
     histogram: Vec<f32>,
+    /// A single-valued histogram was merged into a wider one (where torch 2.5 differs).
+    single_valued_merge: bool,
 }
 
 // ------------------------------------------------------------------ the formula
@@ -208,18 +322,42 @@ struct Derived {
     zp_formula: String,
 }
 
-/// `_calculate_qparams` for one channel, in float32 tensor arithmetic.
-fn derive(min: f32, max: f32, dtype: DType, qscheme: QScheme, qmin: i64, qmax: i64) -> Derived {
+/// `.to(torch.int)` of a float32 on x86-64: out of range (or NaN) gives INT32_MIN.
+fn to_int32(r: f32) -> i32 {
+    if r.is_nan() || !(-2147483648.0f32..2147483648.0f32).contains(&r) {
+        i32::MIN
+    } else {
+        r as i32
+    }
+}
+
+/// `_calculate_qparams` for one channel, in float32 tensor arithmetic
+/// (`e`: the observer's eps; `custom`: a user-given quant_min/quant_max).
+#[allow(clippy::too_many_arguments)]
+fn derive(
+    min: f32,
+    max: f32,
+    dtype: DType,
+    qscheme: QScheme,
+    qmin: i64,
+    qmax: i64,
+    e: f32,
+    custom: bool,
+) -> Derived {
     let min_neg = tmin(min, 0.0);
     let max_pos = tmax(max, 0.0);
-    let e = eps();
     if qscheme.is_symmetric() {
         let m = tmax(-min_neg, max_pos);
         // float(quant_max - quant_min) / 2 is a Python float, rounded to f32 by the op.
         let denom = ((qmax - qmin) as f64 / 2.0) as f32;
         let raw = m / denom;
         let scale = tmax(raw, e);
-        let zp = if dtype == DType::QUInt8 { 128 } else { 0 };
+        // quint8: the midpoint of a custom range (floor), else 128; signed: 0.
+        let zp = match (dtype, custom) {
+            (DType::QUInt8, true) => (qmin + qmax).div_euclid(2),
+            (DType::QUInt8, false) => 128,
+            _ => 0,
+        };
         Derived {
             scale,
             zp,
@@ -227,11 +365,11 @@ fn derive(min: f32, max: f32, dtype: DType, qscheme: QScheme, qmin: i64, qmax: i
                 "scale = max(max(-min_neg, max_pos) / ((qmax - qmin) / 2), eps) = max(max({}, {}) / {}, {}) = max({}, {}) = {}",
                 -min_neg, max_pos, denom, e, raw, e, scale
             ),
-            zp_formula: format!(
-                "zero_point = {} (symmetric {}: fixed)",
-                zp,
-                dtype.name()
-            ),
+            zp_formula: if dtype == DType::QUInt8 && custom {
+                format!("zero_point = (qmin + qmax) // 2 = ({qmin} + {qmax}) // 2 = {zp} (symmetric quint8, custom range)")
+            } else {
+                format!("zero_point = {} (symmetric {}: fixed)", zp, dtype.name())
+            },
         }
     } else {
         let denom = (qmax - qmin) as f64 as f32;
@@ -239,9 +377,10 @@ fn derive(min: f32, max: f32, dtype: DType, qscheme: QScheme, qmin: i64, qmax: i
         let scale = tmax(raw, e);
         let q = min_neg / scale;
         let r = q.round_ties_even();
-        // `.to(torch.int)`, then integer arithmetic and clamp.
-        let ri = if r.is_finite() { r as i64 } else { 0 };
-        let zp = (qmin - ri).clamp(qmin, qmax);
+        // `.to(torch.int)` (below -2^31: INT32_MIN), then int32 arithmetic
+        // (`qmin - INT32_MIN` wraps to 0 for qint32) and clamp.
+        let ri = to_int32(r) as i64;
+        let zp = ((qmin as i32).wrapping_sub(ri as i32) as i64).clamp(qmin, qmax);
         Derived {
             scale,
             zp,
@@ -267,7 +406,7 @@ pub fn qparams_from_min_max(
     reduce_range: bool,
 ) -> (f32, i64) {
     let (qmin, qmax) = dtype.observer_range(reduce_range);
-    let d = derive(min, max, dtype, qscheme, qmin, qmax);
+    let d = derive(min, max, dtype, qscheme, qmin, qmax, eps(), false);
     (d.scale, d.zp)
 }
 
@@ -420,9 +559,10 @@ fn histc(x: &[f32], bins: usize, min: f32, max: f32) -> Result<Vec<f32>> {
         h[0] = x.iter().filter(|&&e| e == left).count() as f32;
         return Ok(h);
     }
-    if !(width > 0.0) || !(width.is_finite()) || !((width * bins as f32).is_finite()) {
+    if !(width > 0.0) || !(width.is_finite()) {
         return Err(Error::BadValue(format!(
-            "histogram range [{left}, {right}] cannot be binned in float32 (PyTorch's histc would index outside the histogram)"
+            "histogram range [{left}, {right}] is wider than float32 holds: PyTorch's bin edges \
+             become NaN, its histogram stays empty and calculate_qparams fails an assertion (min NaN <= max)"
         )));
     }
     let nb = bins as f32;
@@ -431,11 +571,21 @@ fn histc(x: &[f32], bins: usize, min: f32, max: f32) -> Result<Vec<f32>> {
         if !(e >= left && e <= right) {
             continue;
         }
-        let p = ((e - left) * nb / width) as i64;
-        let p = if p as usize >= bins {
-            bins - 1
+        // ATen: `static_cast<int64_t>((e - left) * bins / (right - left))` in
+        // float32. Where `(e - left) * bins` overflows to inf, x86-64 converts
+        // inf to INT64_MIN, and `hist[INT64_MIN]` (4-byte floats, 64-bit
+        // address arithmetic) wraps around to hist[0]: such values (the max
+        // among them) are counted in bin 0.
+        let t = (e - left) * nb / width;
+        let p = if !t.is_finite() || t >= 9.223372e18 {
+            0
         } else {
-            p.max(0) as usize
+            let p = t as i64;
+            if p as usize >= bins {
+                bins - 1
+            } else {
+                p.max(0) as usize
+            }
         };
         h[p] += 1.0;
     }
@@ -500,11 +650,6 @@ fn check_batch(shape: &[usize], x: &[f32]) -> Result<()> {
             x.len()
         )));
     }
-    if n == 0 {
-        return Err(Error::BadShape(format!(
-            "empty batch (shape {shape:?}): PyTorch's observers ignore it, so it is refused here"
-        )));
-    }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(Error::BadValue(format!(
             "batch value {i} is {} (observers need finite values)",
@@ -517,7 +662,7 @@ fn check_batch(shape: &[usize], x: &[f32]) -> Result<()> {
 impl Observer {
     pub fn new(cfg: ObserverConfig) -> Result<Observer> {
         cfg.validate()?;
-        let (qmin, qmax) = cfg.dtype.observer_range(cfg.reduce_range);
+        let (qmin, qmax) = cfg.qrange()?;
         let histogram = if cfg.kind == ObserverKind::Histogram {
             vec![0.0; cfg.bins]
         } else {
@@ -530,6 +675,7 @@ impl Observer {
             min_val: Vec::new(),
             max_val: Vec::new(),
             histogram,
+            single_valued_merge: false,
         })
     }
 
@@ -537,10 +683,20 @@ impl Observer {
         &self.cfg
     }
 
+    /// The running min/max (`min_val`, `max_val`; per channel or one; empty
+    /// before data). For the histogram observer, the histogram's range.
+    pub fn min_max(&self) -> (Vec<f32>, Vec<f32>) {
+        (self.min_val.clone(), self.max_val.clone())
+    }
+
     /// Feed one batch (row-major float32 with its shape), like calling the
     /// observer module. On error the observer is left unchanged.
     pub fn observe(&mut self, shape: &[usize], x: &[f32]) -> Result<()> {
         check_batch(shape, x)?;
+        if x.is_empty() {
+            // `if x_orig.numel() == 0: return x_orig` in every observer.
+            return Ok(());
+        }
         match self.cfg.kind {
             ObserverKind::MinMax => {
                 let (lo, hi) = aminmax(x);
@@ -564,48 +720,74 @@ impl Observer {
                     self.max_val[0] = mx + c * (hi - mx);
                 }
             }
-            ObserverKind::PerChannelMinMax => {
-                if shape.is_empty() {
-                    return Err(Error::BadShape(
-                        "PerChannelMinMaxObserver needs at least one dimension (channels on axis 0)"
-                            .into(),
-                    ));
-                }
-                let c = shape[0];
-                let inner = x.len() / c;
-                let (mut mins, mut maxs) = (Vec::with_capacity(c), Vec::with_capacity(c));
-                for ch in 0..c {
-                    let (lo, hi) = aminmax(&x[ch * inner..(ch + 1) * inner]);
-                    mins.push(lo);
-                    maxs.push(hi);
+            ObserverKind::PerChannelMinMax | ObserverKind::MovingAveragePerChannelMinMax => {
+                let axis = self.channel_axis(shape)?;
+                let c = shape[axis];
+                let outer: usize = shape[..axis].iter().product();
+                let inner: usize = shape[axis + 1..].iter().product();
+                let (mut mins, mut maxs) = (vec![f32::INFINITY; c], vec![f32::NEG_INFINITY; c]);
+                for o in 0..outer {
+                    for ch in 0..c {
+                        let base = (o * c + ch) * inner;
+                        let (lo, hi) = aminmax(&x[base..base + inner]);
+                        mins[ch] = tmin(lo, mins[ch]);
+                        maxs[ch] = tmax(hi, maxs[ch]);
+                    }
                 }
                 let old = self.min_val.len();
                 if old == 0 {
                     self.min_val = mins;
                     self.max_val = maxs;
                 } else if old == c || c == 1 || old == 1 {
-                    // torch.min(current, running) broadcasts a single channel
-                    // against many, as PyTorch does.
+                    // torch.min(current, running) and the moving average
+                    // broadcast a single channel against many, as PyTorch does.
                     let n = old.max(c);
                     let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+                    let avg = self.cfg.averaging_constant;
+                    let moving = self.cfg.kind.is_moving_average();
+                    let upd = |cur: f32, run: f32, is_min: bool| {
+                        if moving {
+                            run + avg * (cur - run)
+                        } else if is_min {
+                            tmin(cur, run)
+                        } else {
+                            tmax(cur, run)
+                        }
+                    };
                     let new_min: Vec<f32> = (0..n)
-                        .map(|i| tmin(pick(&mins, i), pick(&self.min_val, i)))
+                        .map(|i| upd(pick(&mins, i), pick(&self.min_val, i), true))
                         .collect();
                     let new_max: Vec<f32> = (0..n)
-                        .map(|i| tmax(pick(&maxs, i), pick(&self.max_val, i)))
+                        .map(|i| upd(pick(&maxs, i), pick(&self.max_val, i), false))
                         .collect();
                     self.min_val = new_min;
                     self.max_val = new_max;
                 } else {
                     return Err(Error::BadShape(format!(
-                        "PerChannelMinMaxObserver saw {old} channels before, this batch has {c} \
-                         (shape {shape:?}); PyTorch can only broadcast a single channel"
+                        "{} saw {old} channels before, this batch has {c} \
+                         (shape {shape:?}, ch_axis {}); PyTorch can only broadcast a single channel",
+                        self.cfg.kind.class_name(),
+                        self.cfg.ch_axis
                     )));
                 }
             }
             ObserverKind::Histogram => self.observe_histogram(x)?,
         }
         Ok(())
+    }
+
+    /// `ch_axis` resolved against a batch's shape (negative counts from the end).
+    fn channel_axis(&self, shape: &[usize]) -> Result<usize> {
+        let n = shape.len() as i64;
+        let a = self.cfg.ch_axis;
+        let axis = if a < 0 { a + n } else { a };
+        if !(0..n).contains(&axis) {
+            return Err(Error::BadShape(format!(
+                "{}: ch_axis {a} is outside a batch of shape {shape:?} (PyTorch raises IndexError)",
+                self.cfg.kind.class_name()
+            )));
+        }
+        Ok(axis as usize)
     }
 
     fn observe_histogram(&mut self, x: &[f32]) -> Result<()> {
@@ -632,9 +814,12 @@ impl Observer {
                 .map(|(a, b)| a + b)
                 .collect()
         } else if cur_min == cur_max {
-            // PyTorch weights the old single-valued histogram by the NEW batch's count.
-            let bin_value = torch_sum_f32(&upd);
+            // torch 2.15 weights the old single-valued histogram by its own
+            // count (`torch.sum(orig_hist)`); torch <= 2.7 used the NEW batch's
+            // count (`torch.sum(update_hist)`, pytorch issue 156414).
+            let bin_value = torch_sum_f32(&self.histogram);
             let t = histc(&[cur_min], bins, new_min, new_max)?;
+            self.single_valued_merge = true;
             t.iter().zip(&upd).map(|(a, b)| a * bin_value + b).collect()
         } else {
             let t = upscale_histogram(&self.histogram, cur_min, cur_max, new_min, new_max);
@@ -649,10 +834,21 @@ impl Observer {
     /// `calculate_qparams()`: one scale/zero point (per-tensor) or one per channel.
     pub fn calculate_qparams(&self) -> Result<QParamsDerivation> {
         if self.min_val.is_empty() {
-            return Err(Error::Input(format!(
-                "{} has not observed any data (PyTorch would warn and return scale 1.0, zero_point 0)",
-                self.cfg.kind.class_name()
-            )));
+            // PyTorch warns ("must run observer before calling calculate_qparams")
+            // and returns scale [1.0], zero point [0] (one entry, per-channel too).
+            return Ok(QParamsDerivation {
+                scales: vec![1.0],
+                zero_points: vec![0],
+                qmin: self.qmin,
+                qmax: self.qmax,
+                min_vals: vec![],
+                max_vals: vec![],
+                formula: vec![format!(
+                    "{} has observed no data: PyTorch warns \"must run observer before calling calculate_qparams\" and returns scale 1.0, zero_point 0",
+                    self.cfg.kind.class_name()
+                )],
+                histogram: None,
+            });
         }
         let (mins, maxs, histogram, mut formula) = if self.cfg.kind == ObserverKind::Histogram {
             let hd = self.search();
@@ -668,11 +864,16 @@ impl Observer {
                 hd.end_bin + 1,
                 hd.new_max
             )];
+            let mut f = f;
+            if self.single_valued_merge {
+                f.push("a single-valued histogram was merged into a wider range, weighted by its own count (torch 2.15); torch <= 2.7 (e.g. 2.5) weighted it by the new batch's count (pytorch issue 156414), so 2.5 may give other numbers here".to_string());
+            }
             (vec![hd.new_min], vec![hd.new_max], Some(hd), f)
         } else {
             (self.min_val.clone(), self.max_val.clone(), None, Vec::new())
         };
-        let per_channel = self.cfg.kind == ObserverKind::PerChannelMinMax;
+        let per_channel = self.cfg.kind.is_per_channel();
+        let custom = self.cfg.has_customized_qrange();
         let mut scales = Vec::with_capacity(mins.len());
         let mut zps = Vec::with_capacity(mins.len());
         for (ch, (&lo, &hi)) in mins.iter().zip(&maxs).enumerate() {
@@ -688,6 +889,8 @@ impl Observer {
                 self.cfg.qscheme,
                 self.qmin,
                 self.qmax,
+                self.cfg.eps,
+                custom,
             );
             let prefix = if per_channel {
                 format!("channel {ch}: ")
@@ -819,11 +1022,17 @@ impl Observer {
     }
 }
 
-fn check_hist_range(lo: f32, hi: f32, bins: usize) -> Result<()> {
+/// A range whose width overflows float32: PyTorch's linspace step is inf, its
+/// bin edges NaN, the histogram stays empty and `calculate_qparams` fails
+/// `check_min_max_valid`'s assertion (new_min is NaN). Refused here at once.
+/// (A width that is finite but overflows when multiplied by the bin count is
+/// binned as PyTorch does: see `histc`.)
+fn check_hist_range(lo: f32, hi: f32, _bins: usize) -> Result<()> {
     let w = hi - lo;
-    if !(w * (bins * UPSAMPLE_RATE) as f32).is_finite() {
+    if !w.is_finite() {
         return Err(Error::BadValue(format!(
-            "HistogramObserver range [{lo}, {hi}] is too wide for float32 binning"
+            "HistogramObserver range [{lo}, {hi}] is wider than float32 holds (PyTorch's \
+             histogram stays empty and calculate_qparams raises AssertionError)"
         )));
     }
     Ok(())
@@ -996,8 +1205,16 @@ mod tests {
             (ObserverKind::Histogram, QScheme::PerTensorAffine),
         ] {
             let mut o = mk(k, qs);
-            assert!(o.calculate_qparams().is_err(), "{k:?} unobserved");
-            assert!(o.observe(&[0, 3], &[]).is_err());
+            // no data: PyTorch warns and returns scale 1.0, zero point 0
+            let d = o.calculate_qparams().unwrap();
+            assert_eq!(
+                (d.scales, d.zero_points),
+                (vec![1.0], vec![0]),
+                "{k:?} unobserved"
+            );
+            // an empty batch is ignored, as PyTorch's observers do
+            o.observe(&[0, 3], &[]).unwrap();
+            assert_eq!(o.calculate_qparams().unwrap().scales, vec![1.0]);
             assert!(o.observe(&[2, 2], &[1.0; 3]).is_err());
             assert!(o.observe(&[2], &[1.0, f32::NAN]).is_err());
             assert!(o.observe(&[2], &[1.0, f32::INFINITY]).is_err());
@@ -1053,8 +1270,10 @@ mod tests {
         assert_eq!(h.bins.iter().sum::<f32>(), 3.0);
         o.observe(&[2], &[0.0, 1.0]).unwrap();
         let d = o.calculate_qparams().unwrap();
-        // the old constant histogram is weighted by the new batch's count (2), like PyTorch
-        assert_eq!(d.histogram.unwrap().bins.iter().sum::<f32>(), 4.0);
+        // torch 2.15 weights the old constant histogram by its own count (3);
+        // torch <= 2.7 used the new batch's count (2), giving 4 (pytorch issue 156414)
+        assert_eq!(d.histogram.unwrap().bins.iter().sum::<f32>(), 5.0);
+        assert!(d.formula.iter().any(|f| f.contains("156414")));
     }
 
     #[test]
@@ -1087,6 +1306,223 @@ mod tests {
         let d = o.calculate_qparams().unwrap();
         assert_eq!(d.scales, vec![392156.875]);
         assert_eq!(d.zero_points, vec![0]);
+    }
+
+    fn run(c: ObserverConfig, shape: &[usize], x: &[f32]) -> QParamsDerivation {
+        let mut o = Observer::new(c).unwrap();
+        o.observe(shape, x).unwrap();
+        o.calculate_qparams().unwrap()
+    }
+
+    #[test]
+    fn quant_min_quant_max_are_honoured() {
+        // MinMaxObserver(dtype=qint8, quant_min=-8, quant_max=7) on [-1, 1]: scale 2/15.
+        let mut c = cfg(
+            ObserverKind::MinMax,
+            DType::QInt8,
+            QScheme::PerTensorAffine,
+            false,
+        );
+        c.quant_min = Some(-8);
+        c.quant_max = Some(7);
+        let d = run(c, &[2], &[-1.0, 1.0]);
+        assert_eq!((d.qmin, d.qmax), (-8, 7));
+        assert_eq!(d.scales, vec![(2.0f32 / 15.0) as f64]);
+        // f32(2/15) = 0.13333334 rounds up, so -1 / scale = -7.4999995 in float32
+        // (not the tie -7.5): zp = -8 - round(-7.4999995) = -8 + 7 = -1
+        assert_eq!(-1.0f32 / (2.0f32 / 15.0), -7.4999995);
+        assert_eq!(d.zero_points, vec![-1]);
+        // reduce_range halves a custom range (floor division): -4..=3
+        c.reduce_range = true;
+        assert_eq!(c.qrange().unwrap(), (-4, 3));
+        let d = run(c, &[2], &[-1.0, 1.0]);
+        assert_eq!(d.scales, vec![(2.0f32 / 7.0) as f64]);
+        // symmetric quint8 with a custom range: zero point (qmin + qmax) // 2
+        let mut c = cfg(
+            ObserverKind::MinMax,
+            DType::QUInt8,
+            QScheme::PerTensorSymmetric,
+            false,
+        );
+        c.quant_min = Some(0);
+        c.quant_max = Some(15);
+        let d = run(c, &[2], &[-1.0, 3.0]);
+        assert_eq!(d.zero_points, vec![7]);
+        assert_eq!(d.scales, vec![(3.0f32 / 7.5) as f64]);
+        // refused, each by name
+        let bad = |lo, hi, dt| {
+            let mut c = cfg(ObserverKind::MinMax, dt, QScheme::PerTensorAffine, false);
+            c.quant_min = lo;
+            c.quant_max = hi;
+            Observer::new(c).unwrap_err().to_string()
+        };
+        assert!(bad(Some(1), Some(7), DType::QInt8).contains("include 0"));
+        assert!(bad(Some(0), Some(0), DType::QInt8).contains("strictly less"));
+        assert!(bad(Some(-200), Some(200), DType::QInt8).contains("exceeds 256"));
+        assert!(bad(Some(-8), None, DType::QInt8).contains("quant_min"));
+        assert!(bad(None, Some(7), DType::QInt8).contains("quant_max"));
+    }
+
+    #[test]
+    fn eps_is_honoured() {
+        let mut c = cfg(
+            ObserverKind::MinMax,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            false,
+        );
+        c.eps = 0.5;
+        let d = run(c, &[2], &[0.0, 1.0]);
+        assert_eq!(d.scales, vec![0.5]); // max(1/255, 0.5)
+        assert_eq!(d.zero_points, vec![0]);
+        c.eps = 0.0;
+        assert!(Observer::new(c).unwrap_err().to_string().contains("eps"));
+        c.eps = f32::NAN;
+        assert!(Observer::new(c).unwrap_err().to_string().contains("eps"));
+    }
+
+    #[test]
+    fn qint32_affine_zero_point() {
+        let c = cfg(
+            ObserverKind::MinMax,
+            DType::QInt32,
+            QScheme::PerTensorAffine,
+            false,
+        );
+        // [-1000, 3000]: scale 4000 / 2^32 (exact), zp = -2^31 - round(-2^30) = -2^30
+        let d = run(c, &[2], &[-1000.0, 3000.0]);
+        assert_eq!(d.scales, vec![4000.0 * 2f64.powi(-32)]);
+        assert_eq!(d.zero_points, vec![-(1i64 << 30)]);
+        // [-1, 3]: 4 / 2^32 is below eps, so scale = eps and zp = -2^31 - round(-1 / eps) = -2^31 + 2^23
+        let d = run(c, &[2], &[-1.0, 3.0]);
+        assert_eq!(d.scales, vec![f32::EPSILON as f64]);
+        assert_eq!(d.zero_points, vec![i32::MIN as i64 + (1 << 23)]);
+        // [-1000, 1]: round(min / scale) is below -2^31, .to(int) gives INT32_MIN,
+        // and qmin - INT32_MIN = 0 in int32: PyTorch's zero point is 0.
+        let d = run(c, &[2], &[-1000.0, 1.0]);
+        assert_eq!(d.zero_points, vec![0]);
+        assert_eq!(d.scales, vec![(1001.0f32 / 4294967296.0f32) as f64]);
+    }
+
+    #[test]
+    fn ch_axis_is_honoured() {
+        // shape [2, 3], ch_axis 1: channels are the columns
+        let x = [1.0, -2.0, 3.0, 4.0, 5.0, -6.0];
+        for axis in [1i64, -1] {
+            let mut c = cfg(
+                ObserverKind::PerChannelMinMax,
+                DType::QInt8,
+                QScheme::PerChannelSymmetric,
+                false,
+            );
+            c.ch_axis = axis;
+            let d = run(c, &[2, 3], &x);
+            assert_eq!(d.min_vals, vec![1.0, -2.0, -6.0]);
+            assert_eq!(d.max_vals, vec![4.0, 5.0, 3.0]);
+            assert_eq!(d.scales[2], (6.0f32 / 127.5) as f64);
+        }
+        let mut c = cfg(
+            ObserverKind::PerChannelMinMax,
+            DType::QInt8,
+            QScheme::PerChannelSymmetric,
+            false,
+        );
+        c.ch_axis = 2;
+        let mut o = Observer::new(c).unwrap();
+        assert!(o
+            .observe(&[2, 3], &x)
+            .unwrap_err()
+            .to_string()
+            .contains("ch_axis"));
+        // a per-tensor observer takes no ch_axis
+        let mut c = cfg(
+            ObserverKind::MinMax,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            false,
+        );
+        c.ch_axis = 1;
+        assert!(Observer::new(c)
+            .unwrap_err()
+            .to_string()
+            .contains("ch_axis"));
+    }
+
+    #[test]
+    fn moving_average_per_channel_and_averaging_constant() {
+        let mut c = cfg(
+            ObserverKind::MovingAveragePerChannelMinMax,
+            DType::QInt8,
+            QScheme::PerChannelAffine,
+            false,
+        );
+        c.averaging_constant = 0.5;
+        let mut o = Observer::new(c).unwrap();
+        o.observe(&[2, 2], &[-1.0, 1.0, -2.0, 2.0]).unwrap();
+        o.observe(&[2, 2], &[-3.0, 3.0, 0.0, 4.0]).unwrap();
+        let (mn, mx) = o.min_max();
+        // min + 0.5 * (cur - min)
+        assert_eq!(mn, vec![-2.0, -1.0]);
+        assert_eq!(mx, vec![2.0, 3.0]);
+        let d = o.calculate_qparams().unwrap();
+        assert_eq!(
+            d.scales,
+            vec![(4.0f32 / 255.0) as f64, (4.0f32 / 255.0) as f64]
+        );
+        assert_eq!(
+            ObserverKind::parse("MovingAveragePerChannelMinMaxObserver").unwrap(),
+            ObserverKind::MovingAveragePerChannelMinMax
+        );
+        // per-tensor schemes are refused for it, as PyTorch does
+        assert!(Observer::new(cfg(
+            ObserverKind::MovingAveragePerChannelMinMax,
+            DType::QInt8,
+            QScheme::PerTensorAffine,
+            false
+        ))
+        .is_err());
+        c.averaging_constant = f32::INFINITY;
+        assert!(Observer::new(c)
+            .unwrap_err()
+            .to_string()
+            .contains("averaging_constant"));
+    }
+
+    #[test]
+    fn histogram_range_times_bins_past_float32() {
+        // width 1e36: 1e35 * 2048 stays finite (bin 204), 1e36 * 2048 overflows
+        // and PyTorch's index wraps to bin 0.
+        let c = cfg(
+            ObserverKind::Histogram,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            false,
+        );
+        let mut o = Observer::new(c).unwrap();
+        o.observe(&[3], &[0.0, 1e35, 1e36]).unwrap();
+        let d = o.calculate_qparams().unwrap();
+        let h = d.histogram.unwrap();
+        assert_eq!(h.bins[0], 2.0);
+        assert_eq!(h.bins[204], 1.0);
+        assert_eq!(h.bins.iter().sum::<f32>(), 3.0);
+        assert!(d.scales[0].is_finite() && d.scales[0] > 0.0);
+    }
+
+    #[test]
+    fn bins_are_honoured() {
+        let mut c = cfg(
+            ObserverKind::Histogram,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            false,
+        );
+        c.bins = 8;
+        let x: Vec<f32> = (0..16).map(|i| i as f32).collect();
+        let d = run(c, &[16], &x);
+        let h = d.histogram.unwrap();
+        assert_eq!(h.bins, vec![2.0; 8]);
+        c.bins = 0;
+        assert!(Observer::new(c).unwrap_err().to_string().contains("bins"));
     }
 
     #[test]

@@ -87,3 +87,26 @@ fn wave2_qnnpack_overflow() {
 fn wave2_quantize_quirks() {
     check("wave2/quantize-quirks.json", Kind::Quantize, 60);
 }
+
+/// Wave 2 module2 (torch 2.15.0): the whole eager flow of a general Conv2d under
+/// explicit qconfigs, each stage checked on its own (src/golden/module2.rs).
+/// Exactly 80 cases in the shared file.
+#[test]
+fn wave2_module2() {
+    let shared =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/golden/wave2/module2.json");
+    let (k, outcomes) = verify_file(&shared).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(k, Kind::Module2);
+    assert_eq!(
+        outcomes.len(),
+        80,
+        "module2.json must hold exactly 80 cases"
+    );
+    let report =
+        qconv_lens::golden::module2_report(&std::fs::read_to_string(&shared).unwrap()).unwrap();
+    assert_eq!(report.cases, 80);
+    for (stage, passed, failed) in &report.stages {
+        assert_eq!((*passed, *failed), (80, 0), "stage {stage}:\n{report}");
+    }
+    check("wave2/module2.json", Kind::Module2, 80);
+}

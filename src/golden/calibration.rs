@@ -28,32 +28,77 @@ struct ObserverCase {
     zero_point: Vec<i64>,
 }
 
-/// An observer config from a golden case's class name and `args`.
+/// An observer config from a class name and its `with_args` keywords (as a
+/// golden case's `args` holds them). Every keyword PyTorch's constructor takes
+/// is honoured or refused by name; unknown keywords are refused (PyTorch raises
+/// TypeError).
 pub fn observer_config(
     class_name: &str,
     args: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<ObserverConfig> {
     let kind = ObserverKind::parse(class_name)?;
-    let dtype = match args.get("dtype").and_then(|v| v.as_str()) {
-        Some(s) => DType::parse(s)?,
-        None => DType::QUInt8,
+    let name = kind.class_name();
+    let bad = |k: &str, v: &serde_json::Value, want: &str| {
+        Error::Input(format!("{name}: argument {k} = {v} is not {want}"))
     };
-    let qscheme = match args.get("qscheme").and_then(|v| v.as_str()) {
-        Some(s) => QScheme::parse(s)?,
-        None if kind == ObserverKind::PerChannelMinMax => QScheme::PerChannelAffine,
-        None => QScheme::PerTensorAffine,
+    let mut dtype = DType::QUInt8;
+    let mut qscheme = if kind.is_per_channel() {
+        QScheme::PerChannelAffine
+    } else {
+        QScheme::PerTensorAffine
     };
-    let reduce_range = args
-        .get("reduce_range")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let mut reduce_range = false;
     let mut cfg = ObserverConfig::new(kind, dtype, qscheme, reduce_range);
-    if let Some(c) = args.get("averaging_constant").and_then(|v| v.as_f64()) {
-        cfg.averaging_constant = c as f32;
+    for (k, v) in args {
+        match k.as_str() {
+            "dtype" => {
+                dtype = DType::parse(v.as_str().ok_or_else(|| bad(k, v, "a dtype name"))?)
+                    .map_err(|e| Error::Input(format!("{name}: argument dtype: {e}")))?
+            }
+            "qscheme" => {
+                qscheme = QScheme::parse(v.as_str().ok_or_else(|| bad(k, v, "a qscheme name"))?)
+                    .map_err(|e| Error::Input(format!("{name}: argument qscheme: {e}")))?
+            }
+            "reduce_range" => reduce_range = v.as_bool().ok_or_else(|| bad(k, v, "a bool"))?,
+            "quant_min" | "quant_max" => {
+                let q = if v.is_null() {
+                    None
+                } else {
+                    Some(v.as_i64().ok_or_else(|| bad(k, v, "an integer"))?)
+                };
+                if k == "quant_min" {
+                    cfg.quant_min = q
+                } else {
+                    cfg.quant_max = q
+                }
+            }
+            "eps" => cfg.eps = v.as_f64().ok_or_else(|| bad(k, v, "a float"))? as f32,
+            "ch_axis" if kind.is_per_channel() => {
+                cfg.ch_axis = v.as_i64().ok_or_else(|| bad(k, v, "an integer"))?
+            }
+            "averaging_constant" if kind.is_moving_average() => {
+                cfg.averaging_constant = v.as_f64().ok_or_else(|| bad(k, v, "a float"))? as f32
+            }
+            "bins" if kind == ObserverKind::Histogram => {
+                cfg.bins = v.as_u64().ok_or_else(|| bad(k, v, "a positive integer"))? as usize
+            }
+            "is_dynamic" if v.as_bool() == Some(false) => {}
+            "is_dynamic" => {
+                return Err(Error::Input(format!(
+                    "{name}: is_dynamic = {v} is not supported (dynamic quantization has no calibration)"
+                )))
+            }
+            "factory_kwargs" if v.is_null() => {}
+            other => {
+                return Err(Error::Input(format!(
+                    "{name}: argument {other} = {v} is not taken (PyTorch's {name} has no such keyword, or this tool does not model it)"
+                )))
+            }
+        }
     }
-    if let Some(b) = args.get("bins").and_then(|v| v.as_u64()) {
-        cfg.bins = b as usize;
-    }
+    cfg.dtype = dtype;
+    cfg.qscheme = qscheme;
+    cfg.reduce_range = reduce_range;
     cfg.validate()?;
     Ok(cfg)
 }

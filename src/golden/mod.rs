@@ -1,7 +1,9 @@
 //! Golden vectors from real PyTorch (`../shared/golden/`, schema in its README):
 //! reading them and checking the engine against every case, bit for bit.
 mod calibration;
+mod module2;
 pub use calibration::observer_config;
+pub use module2::{module2_report, Module2Report};
 
 use crate::conv::{Activations, ConvShape, IntConv};
 use crate::engine::{Computation, ConvQParams, Cpu, Os, Platform, Requant};
@@ -207,6 +209,12 @@ impl ConvCase {
 
     /// The engine's output codes for this case.
     pub fn run(&self) -> Result<Vec<i32>> {
+        self.run_on(&self.platform()?)
+    }
+
+    /// The engine's output codes on a given platform (checking that the engine
+    /// picks the kernel torch ran, when the case records it).
+    pub fn run_on(&self, platform: &Platform) -> Result<Vec<i32>> {
         let shape = self.shape()?;
         let p = self.qparams()?;
         let comp = Computation::parse(&self.engine)?;
@@ -221,8 +229,7 @@ impl ConvCase {
             weight: &to_qint8("weight", &self.weight.q)?,
             weight_zero_points: &p.weight_zero_points,
         };
-        let platform = self.platform()?;
-        let rq = Requant::new(comp, &p, &shape, &platform)?;
+        let rq = Requant::new(comp, &p, &shape, platform)?;
         if let Some(k) = &self.kernel {
             if k != rq.kernel.name {
                 return Err(Error::Input(format!(
@@ -274,6 +281,7 @@ pub enum Kind {
     Quantize,
     Observer,
     Module,
+    Module2,
 }
 
 impl Kind {
@@ -283,6 +291,7 @@ impl Kind {
             Kind::Quantize => "quantize",
             Kind::Observer => "observer",
             Kind::Module => "module",
+            Kind::Module2 => "module2",
         }
     }
 }
@@ -294,7 +303,9 @@ struct File {
 
 fn detect(case: &serde_json::Value) -> Option<Kind> {
     let has = |k: &str| case.get(k).is_some();
-    if has("float_weight") && has("calibration") {
+    if case.get("kind").and_then(|k| k.as_str()) == Some("module2") {
+        Some(Kind::Module2)
+    } else if has("float_weight") && has("calibration") {
         Some(Kind::Module)
     } else if has("observer") && has("batches") {
         Some(Kind::Observer)
@@ -320,7 +331,7 @@ pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
         .cases
         .first()
         .ok_or_else(|| Error::Input("golden file has no cases".into()))?;
-    let kind = detect(first).ok_or_else(|| Error::Input("cannot tell the kind of golden file (conv, quantize, observer, module) from its first case".into()))?;
+    let kind = detect(first).ok_or_else(|| Error::Input("cannot tell the kind of golden file (conv, quantize, observer, module, module2) from its first case".into()))?;
     let mut out = Vec::with_capacity(file.cases.len());
     for (i, c) in file.cases.into_iter().enumerate() {
         if detect(&c) != Some(kind) {
@@ -334,6 +345,7 @@ pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
             Kind::Quantize => typed::<QuantizeCase>(i, c)?.verify(),
             Kind::Observer => calibration::verify_observer_case(i, c)?,
             Kind::Module => calibration::verify_module_case(i, c)?,
+            Kind::Module2 => module2::verify_case(i, c)?,
         };
         out.push(o);
     }
