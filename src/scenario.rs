@@ -431,7 +431,7 @@ impl Scenario {
         for k in [ra.kernel.accumulation, rb.kernel.accumulation] {
             if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
                 let mut v = ws.take();
-                k.run(&conv, &mut ws.scratch, &mut v)?;
+                k.run_with(&conv, p, &mut ws.scratch, &mut v)?;
                 accs.push((k, v));
             }
         }
@@ -575,7 +575,7 @@ impl Run {
             let mut v = vec![];
             r.kernel
                 .accumulation
-                .run(&conv, &mut Scratch::default(), &mut v)?;
+                .run_with(&conv, &self.params, &mut Scratch::default(), &mut v)?;
             v[index]
         } else {
             self.acc[index]
@@ -715,6 +715,7 @@ fn shape(cin: usize, cout: usize, h: usize, w: usize, k: usize, pad: usize) -> C
         kernel: [k, k],
         stride: [1, 1],
         padding: [pad, pad],
+        padding_end: None,
         dilation: [1, 1],
         groups: 1,
     }
@@ -753,6 +754,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: hand,
@@ -781,6 +786,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: Computation::hand(HandAssumptions {
@@ -809,6 +818,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: hand,
@@ -838,6 +851,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     relu: false,
                     input_dtype: crate::quant::DType::QUInt8,
                     output_dtype: crate::quant::DType::QUInt8,
+                    bias_i32: None,
+                    relu6: false,
+                    weight_dtype: crate::quant::DType::QInt8,
+                    depthwise_op: false,
                 },
                 a: Computation::FBGEMM,
                 b: Computation::QNNPACK,
@@ -863,6 +880,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: true,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: Computation::hand(HandAssumptions {
@@ -913,6 +934,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     relu: false,
                     input_dtype: crate::quant::DType::QUInt8,
                     output_dtype: crate::quant::DType::QUInt8,
+                    bias_i32: None,
+                    relu6: false,
+                    weight_dtype: crate::quant::DType::QInt8,
+                    depthwise_op: false,
                 },
                 a: Computation::FBGEMM,
                 b: Computation::QNNPACK,
@@ -947,6 +972,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::X86,
             b: Computation::FBGEMM,

@@ -1,6 +1,7 @@
 //! Golden vectors from real PyTorch (`../shared/golden/`, schema in its README):
 //! reading them and checking the engine against every case, bit for bit.
 mod calibration;
+pub mod qconv;
 pub use calibration::observer_config;
 
 use crate::conv::{Activations, ConvShape, IntConv};
@@ -163,6 +164,7 @@ impl ConvCase {
             kernel: [w[2], w[3]],
             stride: self.stride,
             padding: self.padding,
+            padding_end: None,
             dilation: self.dilation,
             groups: self.groups,
         })
@@ -185,6 +187,10 @@ impl ConvCase {
             relu: self.relu,
             input_dtype: crate::quant::DType::QUInt8,
             output_dtype: crate::quant::DType::QUInt8,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: crate::quant::DType::QInt8,
+            depthwise_op: false,
         })
     }
 
@@ -274,6 +280,8 @@ pub enum Kind {
     Quantize,
     Observer,
     Module,
+    /// Runtime goldens: one model, one result per engine (RUNTIMES.md).
+    QConv,
 }
 
 impl Kind {
@@ -283,6 +291,7 @@ impl Kind {
             Kind::Quantize => "quantize",
             Kind::Observer => "observer",
             Kind::Module => "module",
+            Kind::QConv => "qconv",
         }
     }
 }
@@ -294,7 +303,9 @@ struct File {
 
 fn detect(case: &serde_json::Value) -> Option<Kind> {
     let has = |k: &str| case.get(k).is_some();
-    if has("float_weight") && has("calibration") {
+    if case.get("kind").and_then(|k| k.as_str()) == Some("qconv") && has("results") {
+        Some(Kind::QConv)
+    } else if has("float_weight") && has("calibration") {
         Some(Kind::Module)
     } else if has("observer") && has("batches") {
         Some(Kind::Observer)
@@ -329,11 +340,16 @@ pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
                 kind.name()
             )));
         }
+        if kind == Kind::QConv {
+            out.extend(typed::<qconv::QConvCase>(i, c)?.verify());
+            continue;
+        }
         let o = match kind {
             Kind::Conv => typed::<ConvCase>(i, c)?.verify(),
             Kind::Quantize => typed::<QuantizeCase>(i, c)?.verify(),
             Kind::Observer => calibration::verify_observer_case(i, c)?,
             Kind::Module => calibration::verify_module_case(i, c)?,
+            Kind::QConv => unreachable!(),
         };
         out.push(o);
     }
