@@ -17,7 +17,12 @@ pub struct ConvShape {
     pub width: usize,
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
+    /// Padding at the start (top, left); also at the end unless `padding_end` says otherwise.
     pub padding: [usize; 2],
+    /// Padding at the end (bottom, right) when it differs from the start (ONNX
+    /// pads, TFLite SAME with an odd total); `None` is symmetric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding_end: Option<[usize; 2]>,
     pub dilation: [usize; 2],
     pub groups: usize,
 }
@@ -53,7 +58,7 @@ impl ConvShape {
                 .and_then(|v| v.checked_add(1))
                 .ok_or_else(|| Error::BadShape("kernel span overflows".into()))?;
             let padded = self.padding[a]
-                .checked_mul(2)
+                .checked_add(self.pad_end()[a])
                 .and_then(|p| p.checked_add([self.height, self.width][a]))
                 .ok_or_else(|| Error::BadShape("padding overflows".into()))?;
             if span > padded {
@@ -105,9 +110,26 @@ impl ConvShape {
     pub fn output_hw(&self) -> (usize, usize) {
         let o = |n: usize, a: usize| {
             let span = (self.kernel[a].saturating_sub(1)).saturating_mul(self.dilation[a]) + 1;
-            (n + 2 * self.padding[a]).saturating_sub(span) / self.stride[a].max(1) + 1
+            (n + self.padding[a] + self.pad_end()[a]).saturating_sub(span) / self.stride[a].max(1)
+                + 1
         };
         (o(self.height, 0), o(self.width, 1))
+    }
+    /// Padding at the end (bottom, right).
+    pub fn pad_end(&self) -> [usize; 2] {
+        self.padding_end.unwrap_or(self.padding)
+    }
+    /// Whether the end padding differs from the start padding.
+    pub fn is_asymmetric(&self) -> bool {
+        self.pad_end() != self.padding
+    }
+    /// Height and width of the zero-padded input.
+    pub fn padded_hw(&self) -> (usize, usize) {
+        let e = self.pad_end();
+        (
+            self.height + self.padding[0] + e[0],
+            self.width + self.padding[1] + e[1],
+        )
     }
     pub fn input_len(&self) -> usize {
         self.input_len_checked().unwrap_or(usize::MAX)
@@ -387,7 +409,7 @@ fn padded_of<T: Copy + Default, Q: Copy>(
     out: &mut Vec<T>,
     f: impl Fn(Q) -> T,
 ) {
-    let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
+    let (hp, wp) = s.padded_hw();
     out.clear();
     out.resize(s.batch * s.in_channels * hp * wp, T::default());
     for (plane, src) in out.chunks_mut(hp * wp).zip(x.chunks(s.height * s.width)) {
@@ -471,7 +493,7 @@ fn conv_blocked<T: Lane, const FUSED: bool>(
         }
     };
     let (oh, ow) = s.output_hw();
-    let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
+    let (hp, wp) = s.padded_hw();
     let cin_g = s.in_channels / s.groups;
     let cout_g = s.out_channels / s.groups;
     let (kh, kw) = (s.kernel[0], s.kernel[1]);
@@ -578,6 +600,7 @@ mod tests {
             kernel: [k, k],
             stride: [stride, stride],
             padding: [pad, pad],
+            padding_end: None,
             dilation: [dil, dil],
             groups: 1,
         }

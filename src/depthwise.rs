@@ -297,6 +297,7 @@ mod tests {
             kernel: [k, k],
             stride,
             padding: [(k - 1) / 2, (k - 1) / 2],
+            padding_end: None,
             dilation: [1, 1],
             groups: c,
         }

@@ -563,6 +563,7 @@ mod tests {
             kernel: k,
             stride: [1, 1],
             padding: [0, 0],
+            padding_end: None,
             dilation: [1, 1],
             groups: g,
         }
@@ -852,6 +853,7 @@ mod tests {
                 kernel: k,
                 stride: st,
                 padding: p,
+                padding_end: None,
                 dilation: d,
                 groups: g,
             };

@@ -202,6 +202,10 @@ impl FloatConv {
             relu: false,
             input_dtype: crate::quant::DType::QUInt8,
             output_dtype: crate::quant::DType::QUInt8,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: crate::quant::DType::QInt8,
+            depthwise_op: false,
         };
         let weight_q = to_qint8("weight", &weight_q)?;
         Ok(Converted {
@@ -254,6 +258,7 @@ pub fn forum_model(
             kernel: [1, 1],
             stride: [1, 1],
             padding: [0, 0],
+            padding_end: None,
             dilation: [1, 1],
             groups: 1,
         },

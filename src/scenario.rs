@@ -431,7 +431,7 @@ impl Scenario {
         for k in [ra.kernel.accumulation, rb.kernel.accumulation] {
             if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
                 let mut v = ws.take();
-                k.run(&conv, &mut ws.scratch, &mut v)?;
+                k.run_with(&conv, p, &mut ws.scratch, &mut v)?;
                 accs.push((k, v));
             }
         }
@@ -568,7 +568,7 @@ impl Run {
             let mut v = vec![];
             r.kernel
                 .accumulation
-                .run(&conv, &mut Scratch::default(), &mut v)?;
+                .run_with(&conv, &self.params, &mut Scratch::default(), &mut v)?;
             v[index]
         } else {
             self.acc[index]
@@ -708,6 +708,7 @@ fn shape(cin: usize, cout: usize, h: usize, w: usize, k: usize, pad: usize) -> C
         kernel: [k, k],
         stride: [1, 1],
         padding: [pad, pad],
+        padding_end: None,
         dilation: [1, 1],
         groups: 1,
     }
@@ -746,6 +747,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: hand,
@@ -774,6 +779,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: Computation::hand(HandAssumptions {
@@ -802,6 +811,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: hand,
@@ -831,6 +844,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     relu: false,
                     input_dtype: crate::quant::DType::QUInt8,
                     output_dtype: crate::quant::DType::QUInt8,
+                    bias_i32: None,
+                    relu6: false,
+                    weight_dtype: crate::quant::DType::QInt8,
+                    depthwise_op: false,
                 },
                 a: Computation::FBGEMM,
                 b: Computation::QNNPACK,
@@ -856,6 +873,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: true,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::FBGEMM,
             b: Computation::hand(HandAssumptions {
@@ -906,6 +927,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                     relu: false,
                     input_dtype: crate::quant::DType::QUInt8,
                     output_dtype: crate::quant::DType::QUInt8,
+                    bias_i32: None,
+                    relu6: false,
+                    weight_dtype: crate::quant::DType::QInt8,
+                    depthwise_op: false,
                 },
                 a: Computation::FBGEMM,
                 b: Computation::QNNPACK,
@@ -940,6 +965,10 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 relu: false,
                 input_dtype: crate::quant::DType::QUInt8,
                 output_dtype: crate::quant::DType::QUInt8,
+                bias_i32: None,
+                relu6: false,
+                weight_dtype: crate::quant::DType::QInt8,
+                depthwise_op: false,
             },
             a: Computation::X86,
             b: Computation::FBGEMM,

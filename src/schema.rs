@@ -166,6 +166,8 @@ pub fn schema() -> Schema {
                 title: r.title,
                 family: match r.family {
                     crate::engine::Family::PyTorch => "pytorch",
+                    crate::engine::Family::OnnxRuntime => "onnxruntime",
+                    crate::engine::Family::LiteRt => "litert",
                     crate::engine::Family::Reference => "reference",
                 },
                 family_title: r.family.title(),

@@ -110,3 +110,49 @@ fn wave2_module2() {
     }
     check("wave2/module2.json", Kind::Module2, 80);
 }
+
+/// Runtime goldens (`qconv` kind, RUNTIMES.md): every result of every case,
+/// bit for bit. Outcomes are one per result (case × engine); exact counts.
+fn check_exact(name: &str, cases: usize, results: usize) {
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/golden")
+        .join(name);
+    let text = std::fs::read_to_string(&f).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["cases"].as_array().unwrap().len(), cases, "{name} cases");
+    let (k, outcomes) = verify_file(&f).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(k, Kind::QConv);
+    assert_eq!(outcomes.len(), results, "{name} results");
+    let failures: Vec<String> = outcomes
+        .into_iter()
+        .filter_map(|o| o.failure.map(|m| format!("{}: {m}", o.id)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn runtimes_onnxruntime_qlinearconv() {
+    check_exact("runtimes/onnxruntime-qlinearconv.json", 150, 300);
+}
+
+#[test]
+fn runtimes_onnxruntime_qdq() {
+    check_exact("runtimes/onnxruntime-qdq.json", 150, 300);
+}
+
+#[test]
+fn runtimes_tflite() {
+    check_exact("runtimes/tflite.json", 150, 450);
+}
+
+/// The onnx package's node tests; ORT's refusal of the per-channel
+/// ConvInteger counts as a pass only because the engine refuses it too.
+#[test]
+fn runtimes_onnx_node_tests() {
+    check_exact("runtimes/onnx-node-tests.json", 3, 9);
+}

@@ -288,12 +288,12 @@ prop_compose! {
                   pd in Just(pd), dl in Just(dl), per_channel in Just(per_channel))
                  -> Scenario {
         let shape = ConvShape { batch: 1, in_channels: g * cig, out_channels: g * cog, height: h + 2 * dl, width: w + 2 * dl,
-                                kernel: [k, k], stride: [st, st], padding: [pd, pd], dilation: [dl, dl], groups: g };
+                                kernel: [k, k], stride: [st, st], padding: [pd, pd], padding_end: None, dilation: [dl, dl], groups: g };
         Scenario {
             shape,
             input: match codes { Some(codes) => InputSource::Codes { codes: codes.iter().copied().chain(std::iter::repeat(7)).take(shape.input_len()).collect() }, None => InputSource::Random { seed } },
             weights: wq,
-            params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu, input_dtype: DType::QUInt8, output_dtype: DType::QUInt8 },
+            params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu, input_dtype: DType::QUInt8, output_dtype: DType::QUInt8, bias_i32: None, relu6: false, weight_dtype: DType::QInt8, depthwise_op: false },
             a, b,
             platform,
             view: View { channel: 0, pixel: Some((0, 0)), map, hide: hide.iter().map(|s| s.to_string()).collect() },

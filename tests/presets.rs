@@ -83,6 +83,7 @@ fn depthwise_saturation_is_named() {
         kernel: [3, 3],
         stride: [1, 1],
         padding: [1, 1],
+        padding_end: None,
         dilation: [1, 1],
         groups: 8,
     };
@@ -104,6 +105,10 @@ fn depthwise_saturation_is_named() {
             relu: false,
             input_dtype: qconv_lens::quant::DType::QUInt8,
             output_dtype: qconv_lens::quant::DType::QUInt8,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: qconv_lens::quant::DType::QInt8,
+            depthwise_op: false,
         },
         a: Computation::FBGEMM,
         b: Computation::FLOAT,

@@ -18,9 +18,17 @@ pub mod fbgemm;
 pub mod float;
 pub mod hand;
 pub mod onednn;
+pub mod onnx_reference;
+pub mod ort_qdq_float;
+pub mod ort_qdq_fused;
+pub mod ort_qlinearconv;
 mod params;
 pub mod platform;
 pub mod qnnpack;
+pub mod runtime;
+pub mod tflite_optimized;
+pub mod tflite_reference;
+pub mod tflite_xnnpack;
 pub mod x86;
 
 pub use hand::{Arithmetic, Assumption, BiasRounding, HandAssumptions, Rounding};
@@ -32,6 +40,8 @@ pub use platform::{Cpu, Os, Platform};
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     PyTorch,
+    OnnxRuntime,
+    LiteRt,
     Reference,
 }
 
@@ -39,6 +49,8 @@ impl Family {
     pub fn title(self) -> &'static str {
         match self {
             Family::PyTorch => "PyTorch",
+            Family::OnnxRuntime => "ONNX Runtime",
+            Family::LiteRt => "LiteRT (TFLite)",
             Family::Reference => "References",
         }
     }
@@ -77,6 +89,13 @@ pub static ENGINES: &[EngineRow] = &[
     fbgemm::ROW,
     onednn::ROW,
     qnnpack::ROW,
+    ort_qlinearconv::ROW,
+    onnx_reference::ROW,
+    ort_qdq_fused::ROW,
+    ort_qdq_float::ROW,
+    tflite_reference::ROW,
+    tflite_optimized::ROW,
+    tflite_xnnpack::ROW,
     float::ROW,
     hand::ROW,
 ];
@@ -102,6 +121,9 @@ pub enum Accumulation {
     /// fbgemm with `vpmaddubsw` pairs saturating to int16 where its kernel
     /// for this shape and instruction set does so.
     Fbgemm { isa: crate::fbgemm_gemm::FbgemmIsa },
+    /// A float32 conv of dequantized operands (ONNX Runtime's unfused QDQ):
+    /// each "accumulator" is the bits of the float32 sum, bias included.
+    DequantizedFloat,
 }
 
 /// The kernel that runs a conv on an engine, and why it was chosen.
@@ -276,6 +298,10 @@ impl Requant {
         p.validate(shape.out_channels)?;
         let row = computation.row();
         for (what, d) in [("input", p.input_dtype), ("output", p.output_dtype)] {
+            // ONNX ConvInteger: the raw int32 sum.
+            if what == "output" && p.is_raw_int32() && row.family == Family::OnnxRuntime {
+                continue;
+            }
             if !row.activations.contains(&d) {
                 let takes: Vec<&str> = row.activations.iter().map(|d| d.name()).collect();
                 return Err(Error::Input(format!(
@@ -338,13 +364,81 @@ impl Accumulation {
                 .accumulate_into(scratch, out)
             }
             Accumulation::Fbgemm { isa } => {
+                if conv.shape.is_asymmetric() {
+                    return Err(Error::Input(
+                        "fbgemm's kernels take symmetric padding only".into(),
+                    ));
+                }
                 *out = isa.accumulate(conv)?;
                 Ok(())
             }
+            Accumulation::DequantizedFloat => Err(Error::Input(
+                "a dequantized float conv needs the scales (Accumulation::run_with)".into(),
+            )),
+        }
+    }
+
+    /// Like `run`, with the quantization parameters (the float path needs them).
+    pub fn run_with(
+        &self,
+        conv: &crate::conv::IntConv,
+        p: &ConvQParams,
+        scratch: &mut crate::conv::Scratch,
+        out: &mut Vec<i32>,
+    ) -> Result<()> {
+        match self {
+            Accumulation::DequantizedFloat => {
+                *out = dequantized_float_conv(conv, p)?;
+                Ok(())
+            }
+            _ => self.run(conv, scratch, out),
         }
     }
     /// Whether it can differ from the exact sum.
     pub fn saturates(&self) -> bool {
-        matches!(self, Accumulation::Fbgemm { .. })
+        matches!(
+            self,
+            Accumulation::Fbgemm { .. } | Accumulation::DequantizedFloat
+        )
     }
+}
+
+/// ONNX Runtime's float path: `DequantizeLinear` of x, w (per channel) and the
+/// int32 bias (scale `f32(sx · sw[c])`), a float32 conv summing the taps in
+/// order (input channel, ky, kx) with fused multiply-adds, the bias added last.
+/// Returns the float32 sums as bits.
+fn dequantized_float_conv(conv: &crate::conv::IntConv, p: &ConvQParams) -> Result<Vec<i32>> {
+    use crate::quant::scale_f32;
+    let s = conv.shape;
+    let sx = scale_f32("input scale", p.input_scale)?;
+    let (oh, ow) = s.output_hw();
+    let mut out = Vec::with_capacity(s.output_len());
+    let cout_g = s.out_channels / s.groups;
+    let _ = cout_g;
+    for n in 0..s.batch {
+        for oc in 0..s.out_channels {
+            let sw = scale_f32("weight scale", p.weight_scale(oc))?;
+            let bias = p.bias_i32.as_ref().map(|b| b[oc] as f32 * (sx * sw));
+            for y in 0..oh {
+                for x in 0..ow {
+                    let mut acc = 0f32;
+                    for t in conv.taps_of(n, oc, y, x) {
+                        let dx = (t.qx - conv.input_zero_point) as f32 * sx;
+                        let zw = conv.weight_zero_points[if conv.weight_zero_points.len() == 1 {
+                            0
+                        } else {
+                            oc
+                        }];
+                        let dw = (t.qw - zw) as f32 * sw;
+                        acc = dx.mul_add(dw, acc);
+                    }
+                    if let Some(b) = bias {
+                        acc += b;
+                    }
+                    out.push(acc.to_bits() as i32);
+                }
+            }
+        }
+    }
+    Ok(out)
 }

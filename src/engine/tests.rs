@@ -16,6 +16,7 @@ fn shape_n(oc: usize) -> ConvShape {
         kernel: [1, 1],
         stride: [1, 1],
         padding: [0, 0],
+        padding_end: None,
         dilation: [1, 1],
         groups: 1,
     }
@@ -34,6 +35,10 @@ fn params(sx: f64, sw: f64, sy: f64, zy: i64, bias: Option<f32>) -> ConvQParams 
         relu: false,
         input_dtype: crate::quant::DType::QUInt8,
         output_dtype: crate::quant::DType::QUInt8,
+        bias_i32: None,
+        relu6: false,
+        weight_dtype: crate::quant::DType::QInt8,
+        depthwise_op: false,
     }
 }
 
@@ -339,6 +344,7 @@ fn qnnpack_conv_and_depthwise_kernels_pack_the_bias_through_float32() {
         kernel: [k, k],
         stride: [1, 1],
         padding: [pad, pad],
+        padding_end: None,
         dilation: [1, 1],
         groups,
     };

@@ -99,6 +99,7 @@ mod tests {
             kernel: [3, 3],
             stride: [1, 1],
             padding: [1, 1],
+            padding_end: None,
             dilation: [1, 1],
             groups,
         }
@@ -117,6 +118,10 @@ mod tests {
             relu: false,
             input_dtype: DType::QUInt8,
             output_dtype: DType::QUInt8,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: DType::QInt8,
+            depthwise_op: false,
         }
     }
 

@@ -2,6 +2,7 @@
 //! reading them and checking the engine against every case, bit for bit.
 mod calibration;
 mod module2;
+pub mod qconv;
 pub use calibration::observer_config;
 pub use module2::{module2_report, Module2Report};
 
@@ -165,6 +166,7 @@ impl ConvCase {
             kernel: [w[2], w[3]],
             stride: self.stride,
             padding: self.padding,
+            padding_end: None,
             dilation: self.dilation,
             groups: self.groups,
         })
@@ -187,6 +189,10 @@ impl ConvCase {
             relu: self.relu,
             input_dtype: crate::quant::DType::QUInt8,
             output_dtype: crate::quant::DType::QUInt8,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: crate::quant::DType::QInt8,
+            depthwise_op: false,
         })
     }
 
@@ -282,6 +288,8 @@ pub enum Kind {
     Observer,
     Module,
     Module2,
+    /// Runtime goldens: one model, one result per engine (RUNTIMES.md).
+    QConv,
 }
 
 impl Kind {
@@ -292,6 +300,7 @@ impl Kind {
             Kind::Observer => "observer",
             Kind::Module => "module",
             Kind::Module2 => "module2",
+            Kind::QConv => "qconv",
         }
     }
 }
@@ -305,6 +314,8 @@ fn detect(case: &serde_json::Value) -> Option<Kind> {
     let has = |k: &str| case.get(k).is_some();
     if case.get("kind").and_then(|k| k.as_str()) == Some("module2") {
         Some(Kind::Module2)
+    } else if case.get("kind").and_then(|k| k.as_str()) == Some("qconv") && has("results") {
+        Some(Kind::QConv)
     } else if has("float_weight") && has("calibration") {
         Some(Kind::Module)
     } else if has("observer") && has("batches") {
@@ -340,12 +351,17 @@ pub fn verify_text(text: &str) -> Result<(Kind, Vec<Outcome>)> {
                 kind.name()
             )));
         }
+        if kind == Kind::QConv {
+            out.extend(typed::<qconv::QConvCase>(i, c)?.verify());
+            continue;
+        }
         let o = match kind {
             Kind::Conv => typed::<ConvCase>(i, c)?.verify(),
             Kind::Quantize => typed::<QuantizeCase>(i, c)?.verify(),
             Kind::Observer => calibration::verify_observer_case(i, c)?,
             Kind::Module => calibration::verify_module_case(i, c)?,
             Kind::Module2 => module2::verify_case(i, c)?,
+            Kind::QConv => unreachable!(),
         };
         out.push(o);
     }

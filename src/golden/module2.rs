@@ -449,6 +449,7 @@ impl Module2Case {
                 kernel: c.kernel_size,
                 stride: c.stride,
                 padding: c.padding,
+                padding_end: None,
                 dilation: c.dilation,
                 groups: c.groups,
             },
