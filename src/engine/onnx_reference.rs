@@ -45,10 +45,15 @@ impl Engine for OnnxReference {
         _: &Kernel,
     ) -> Result<Vec<Arc<dyn Channel>>> {
         runtime::no_activation(ROW.title, p)?;
-        runtime::channels(p, out_channels, f32::round_ties_even, |c| {
-            Ok(Formula::Float64 {
-                scale: runtime::float_scale(p, c)?,
-            })
-        })
+        runtime::channels(
+            p,
+            out_channels,
+            runtime::Bound6::RoundThenAdd(f32::round_ties_even),
+            |c| {
+                Ok(Formula::Float64 {
+                    scale: runtime::float_scale(p, c)?,
+                })
+            },
+        )
     }
 }

@@ -46,12 +46,15 @@ pub(crate) fn float_channels(
 ) -> Result<Vec<Arc<dyn Channel>>> {
     runtime::no_activation(ROW.title, p)?;
     let sy = scale_f32("output scale", p.output_scale)?;
-    let mut ch = runtime::channels(p, out_channels, f32::round_ties_even, |_| {
-        Ok(Formula::QuantizeLinear { sy })
-    })?;
+    let mut ch = runtime::channels(
+        p,
+        out_channels,
+        runtime::Bound6::RoundThenAdd(f32::round_ties_even),
+        |_| Ok(Formula::QuantizeLinear { sy }),
+    )?;
     // The bias is inside the float sum already.
     if p.bias_i32.is_some() {
-        let (lo, hi) = runtime::clamps(p, f32::round_ties_even)?;
+        let (lo, hi) = runtime::clamps(p, runtime::Bound6::RoundThenAdd(f32::round_ties_even))?;
         ch = (0..out_channels)
             .map(|_| {
                 Arc::new(runtime::RtChannel {

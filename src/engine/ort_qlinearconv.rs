@@ -84,11 +84,16 @@ pub(crate) fn check(p: &ConvQParams) -> Result<()> {
 }
 
 pub(crate) fn mlas_channels(p: &ConvQParams, out_channels: usize) -> Result<Vec<Arc<dyn Channel>>> {
-    runtime::channels(p, out_channels, f32::round_ties_even, |c| {
-        Ok(Formula::Float32 {
-            scale: runtime::float_scale(p, c)?,
-        })
-    })
+    runtime::channels(
+        p,
+        out_channels,
+        runtime::Bound6::RoundThenAdd(f32::round_ties_even),
+        |c| {
+            Ok(Formula::Float32 {
+                scale: runtime::float_scale(p, c)?,
+            })
+        },
+    )
 }
 
 impl Engine for OrtQLinearConv {

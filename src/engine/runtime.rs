@@ -283,9 +283,28 @@ impl Channel for RtChannel {
     }
 }
 
-/// Output clamps: the dtype's range, narrowed by a fused ReLU / ReLU6 whose
-/// bound of 6.0 is `zy + round(f32(6 / sy))` with `round` as given.
-pub(crate) fn clamps(p: &ConvQParams, round6: fn(f32) -> f32) -> Result<(i64, i64)> {
+/// How a runtime turns ReLU6's bound of 6.0 into an output code: the order of
+/// rounding and adding the zero point matters when `6 / sy` is a tie.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bound6 {
+    /// TFLite kernels (`CalculateActivationRangeQuantized`): `zy + round(f32(6 / sy))`.
+    RoundThenAdd(fn(f32) -> f32),
+    /// XNNPACK (`xnn_qs8_quantize`): `lrintf(f32(6 / sy) + f32(zy))`, half to
+    /// even after the zero point is added.
+    AddThenRound,
+}
+
+impl Bound6 {
+    fn code(self, six_over_sy: f32, zy: i64) -> i64 {
+        match self {
+            Bound6::RoundThenAdd(round) => zy + round(six_over_sy) as i64,
+            Bound6::AddThenRound => (six_over_sy + zy as f32).round_ties_even() as i64,
+        }
+    }
+}
+
+/// Output clamps: the dtype's range, narrowed by a fused ReLU / ReLU6.
+pub(crate) fn clamps(p: &ConvQParams, bound6: Bound6) -> Result<(i64, i64)> {
     let (mut lo, mut hi) = range(p.output_dtype);
     let zy = p.output_zero_point;
     if p.relu || p.relu6 {
@@ -293,7 +312,7 @@ pub(crate) fn clamps(p: &ConvQParams, round6: fn(f32) -> f32) -> Result<(i64, i6
     }
     if p.relu6 {
         let sy = scale_f32("output scale", p.output_scale)?;
-        hi = hi.min(zy + round6(6.0f32 / sy) as i64);
+        hi = hi.min(bound6.code(6.0f32 / sy, zy));
     }
     Ok((lo, hi))
 }
@@ -302,13 +321,13 @@ pub(crate) fn clamps(p: &ConvQParams, round6: fn(f32) -> f32) -> Result<(i64, i6
 pub(crate) fn channels(
     p: &ConvQParams,
     out_channels: usize,
-    round6: fn(f32) -> f32,
+    bound6: Bound6,
     mut formula: impl FnMut(usize) -> Result<Formula>,
 ) -> Result<Vec<Arc<dyn Channel>>> {
     let (lo, hi) = if p.is_raw_int32() {
         range(DType::QInt32)
     } else {
-        clamps(p, round6)?
+        clamps(p, bound6)?
     };
     (0..out_channels)
         .map(|c| {
@@ -359,5 +378,23 @@ mod tests {
         assert_eq!(mbqm_up(1151, 1 << 30, -7), 5);
         assert_eq!(rdpot(-3, 1), -2);
         assert_eq!(rdpot(3, 1), 2);
+    }
+
+    #[test]
+    fn relu6_bound_order_by_hand() {
+        // sy = 6 / 162.5: f32(6 / sy) is the tie 162.5 exactly. With zy = -83,
+        // rounding first gives -83 + 162 = 79 (to even) or -83 + 163 = 80 (away);
+        // XNNPACK adds first: 79.5 rounds to even, 80.
+        let sy = 0.03692307695746422f64 as f32;
+        assert_eq!(6.0f32 / sy, 162.5);
+        assert_eq!(
+            Bound6::RoundThenAdd(f32::round_ties_even).code(6.0 / sy, -83),
+            79
+        );
+        assert_eq!(Bound6::RoundThenAdd(f32::round).code(6.0 / sy, -83), 80);
+        assert_eq!(Bound6::AddThenRound.code(6.0 / sy, -83), 80);
+        // zy = -82: 80.5 goes to 80 when added first, 81 or 80 when rounded first.
+        assert_eq!(Bound6::AddThenRound.code(6.0 / sy, -82), 80);
+        assert_eq!(Bound6::RoundThenAdd(f32::round).code(6.0 / sy, -82), 81);
     }
 }

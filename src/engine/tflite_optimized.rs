@@ -67,13 +67,18 @@ impl Engine for TfliteOptimized {
         } else {
             out_channels
         };
-        runtime::channels(p, out_channels, round_away, |c| {
-            let (m, shift) = multiplier(p, c)?;
-            Ok(if c < vector {
-                Formula::FixedPointUp { m, shift }
-            } else {
-                Formula::FixedPointDouble { m, shift }
-            })
-        })
+        runtime::channels(
+            p,
+            out_channels,
+            runtime::Bound6::RoundThenAdd(round_away),
+            |c| {
+                let (m, shift) = multiplier(p, c)?;
+                Ok(if c < vector {
+                    Formula::FixedPointUp { m, shift }
+                } else {
+                    Formula::FixedPointDouble { m, shift }
+                })
+            },
+        )
     }
 }

@@ -75,9 +75,14 @@ impl Engine for TfliteReference {
         _: &Kernel,
     ) -> Result<Vec<Arc<dyn Channel>>> {
         check(p)?;
-        runtime::channels(p, out_channels, round_away, |c| {
-            let (m, shift) = multiplier(p, c)?;
-            Ok(Formula::FixedPointDouble { m, shift })
-        })
+        runtime::channels(
+            p,
+            out_channels,
+            runtime::Bound6::RoundThenAdd(round_away),
+            |c| {
+                let (m, shift) = multiplier(p, c)?;
+                Ok(Formula::FixedPointDouble { m, shift })
+            },
+        )
     }
 }

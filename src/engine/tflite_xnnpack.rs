@@ -1,8 +1,9 @@
 //! LiteRT with the XNNPACK delegate (`AUTO`), int8 (qs8 / qc8w): fp32
 //! requantization. The scale `f32(f32(sx · sw[c]) / sy)`, `f32(acc + b) · scale`,
 //! clamped in float to `[lo - zy, hi - zy]`, rounded half to even (magic-number
-//! or `cvtps2dq`), `+ zy`. The fused ReLU6 bound is `zy + lrintf(f32(6 / sy))`
-//! (half to even), unlike the TFLite kernels (half away from zero).
+//! or `cvtps2dq`), `+ zy`. The fused ReLU6 bound is `lrintf(f32(6 / sy) + zy)`:
+//! the zero point added before rounding half to even, unlike the TFLite kernels
+//! (`zy + round(6 / sy)`, half away from zero).
 use super::runtime::{self, Formula};
 use super::tflite_reference::check;
 use super::{
@@ -47,7 +48,7 @@ impl Engine for TfliteXnnpack {
         _: &Kernel,
     ) -> Result<Vec<Arc<dyn Channel>>> {
         check(p)?;
-        runtime::channels(p, out_channels, f32::round_ties_even, |c| {
+        runtime::channels(p, out_channels, runtime::Bound6::AddThenRound, |c| {
             let scale = runtime::float_scale(p, c)?;
             if scale >= 256.0 {
                 return Err(Error::Input(format!(
