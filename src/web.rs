@@ -126,20 +126,6 @@ mod page {
             }
         }
 
-        /// The permalink fragment (without `#`) of a scenario.
-        pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
-            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
-                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
-            Ok(crate::link::encode(&s))
-        }
-
-        /// Reads a link (URL, `#fragment` or fragment): `{scenario, version,
-        /// notes: [{key, message}]}`. Never fails on bad links: what could not be
-        /// read is in `notes` (plain text for the page's banner).
-        pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
-            to_js(&crate::link::decode(text))
-        }
-
         /// The shared vocabulary (`schema::Schema`): engines grouped by
         /// runtime, hand switches, CPUs and platforms, shape bounds, control
         /// groups, input kinds, heatmap kinds, presets. The page asks once and
@@ -178,6 +164,52 @@ mod page {
                 .map(|(key, message)| Note { key, message })
                 .collect();
             to_js(&Fitted { scenario: s, notes })
+        }
+    }
+}
+
+#[cfg(feature = "link")]
+pub use links::Links;
+
+#[cfg(feature = "link")]
+mod links {
+    use super::{install_panic_hook, to_js};
+    use crate::scenario::Scenario;
+    use wasm_bindgen::prelude::*;
+
+    /// Permalinks (`src/link.rs` and its deflate): a third wasm build
+    /// (`--features link`, `www/pkg/qconv_lens_link*`) that the worker loads
+    /// when the page first reads or writes the address bar, so the landing
+    /// page's first load carries no compressor.
+    #[wasm_bindgen]
+    pub struct Links;
+
+    impl Default for Links {
+        fn default() -> Self {
+            Links::new()
+        }
+    }
+
+    #[wasm_bindgen]
+    impl Links {
+        #[wasm_bindgen(constructor)]
+        pub fn new() -> Links {
+            install_panic_hook();
+            Links
+        }
+
+        /// The permalink fragment (without `#`) of a scenario.
+        pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            Ok(crate::link::encode(&s))
+        }
+
+        /// Reads a link (URL, `#fragment` or fragment): `{scenario, version,
+        /// notes: [{key, message}]}`. Never fails on bad links: what could not be
+        /// read is in `notes` (plain text for the page's banner).
+        pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
+            to_js(&crate::link::decode(text))
         }
     }
 }

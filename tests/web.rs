@@ -22,7 +22,7 @@ fn quantize_uses_float32_reciprocal_multiply_in_wasm() {
 
 mod lens {
     use js_sys::{Reflect, Uint8ClampedArray};
-    use qconv_lens::web::Lens;
+    use qconv_lens::web::{Lens, Links};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_test::*;
 
@@ -81,7 +81,7 @@ mod lens {
     fn bad_input_is_an_error_not_a_panic_and_keeps_the_state() {
         let mut lens = Lens::new();
         lens.update(Lens::preset("forum").unwrap()).unwrap();
-        let before = Lens::encode_link(lens.scenario().unwrap()).unwrap();
+        let before = Links::encode_link(lens.scenario().unwrap()).unwrap();
         // Not an object at all, a wrong type, a zero scale, NaN, a wrong length.
         let e = lens.update(JsValue::from_str("abc")).unwrap_err();
         assert!(message(e).starts_with("scenario:"));
@@ -100,7 +100,7 @@ mod lens {
         let s = Lens::preset("forum").unwrap();
         set(&s, &["shape", "height"], &JsValue::from_f64(100000.0));
         assert!(message(lens.update(s).unwrap_err()).contains("height"));
-        assert_eq!(Lens::encode_link(lens.scenario().unwrap()).unwrap(), before);
+        assert_eq!(Links::encode_link(lens.scenario().unwrap()).unwrap(), before);
     }
 
     /// The page's calibrate export (the function the worker calls for the

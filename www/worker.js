@@ -24,6 +24,18 @@ import init, { Lens } from './pkg/qconv_lens.js';
 
 const ready = init().then(() => new Lens());
 
+// Permalinks (the link codec and its deflate) are a wasm of their own, loaded
+// the first time the address bar is read or written.
+let linkCodec = null;
+function links() {
+  linkCodec ??= import('./pkg/qconv_lens_link.js').then(async (m) => {
+    await m.default();
+    new m.Links(); // installs the panic hook
+    return m.Links;
+  });
+  return linkCodec;
+}
+
 // The PyTorch round trip (calibrate, paste, export) is a second wasm, loaded
 // the first time it is asked for: the page's own start stays small.
 let tools = null;
@@ -52,10 +64,10 @@ self.onmessage = async (event) => {
         self.postMessage({ id, ok: true, value: Lens.float32(Number(msg.value)) });
         break;
       case 'link':
-        self.postMessage({ id, ok: true, value: Lens.encode_link(msg.scenario) });
+        self.postMessage({ id, ok: true, value: (await links()).encode_link(msg.scenario) });
         break;
       case 'unlink':
-        self.postMessage({ id, ok: true, value: Lens.decode_link(String(msg.text ?? '')) });
+        self.postMessage({ id, ok: true, value: (await links()).decode_link(String(msg.text ?? '')) });
         break;
       case 'schema':
         self.postMessage({ id, ok: true, value: Lens.schema() });

@@ -3,6 +3,10 @@
 // tests/e2e/artifacts/smoke.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { launch, openPage, screenshot, BASE_URL } from './browser.mjs';
 
 let browser;
@@ -22,4 +26,25 @@ test('page loads with no console or page errors', async () => {
   assert.match(title, /qconv-lens/, `title is ${JSON.stringify(title)} (screenshot: ${shot})`);
   assert.deepEqual(errors, [], `errors while loading ${BASE_URL}:\n${errors.join('\n')}`);
   await page.close();
+});
+
+// Issue 9: the landing page's first load is one wasm of at most 150 KB gzip;
+// permalinks and the PyTorch round trip are wasm files of their own, fetched
+// only after the first heatmap (or on first use). With both blocked, the
+// landing page still draws.
+test('the landing page draws with only the page wasm, at most 150 KB gzip', async () => {
+  const browserPage = await browser.newPage();
+  const fetched = [];
+  await browserPage.route(/qconv_lens_(link|pytorch)_bg\.wasm$/, (route) => route.abort());
+  browserPage.on('request', (r) => { if (r.url().endsWith('.wasm')) fetched.push(r.url().split('/').pop()); });
+  await browserPage.goto(BASE_URL);
+  await browserPage.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.equal(fetched[0], 'qconv_lens_bg.wasm', `first wasm fetched: ${fetched.join(', ')}`);
+  const count = await browserPage.evaluate(() => document.querySelector('#count').textContent);
+  assert.match(count, /differ/, `the first heatmap's count: ${count}`);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bytes = readFileSync(join(here, '../../www/pkg/qconv_lens_bg.wasm'));
+  const gz = gzipSync(bytes, { level: 9 }).length;
+  assert.ok(gz <= 150 * 1000, `page wasm is ${gz} B gzip -9 (limit 150,000 B)`);
+  await browserPage.close();
 });
