@@ -2,7 +2,7 @@
 //!
 //!   qconv-lens verify FILE...        check golden files bit for bit
 //!   qconv-lens explain | compare | link [--preset ID | --link URL] ...
-//!   qconv-lens import FILE | export  pasted printouts in, PyTorch script out
+//!   qconv-lens import FILE | export  pasted printouts in, PyTorch / ONNX Runtime / LiteRT script out
 //!   qconv-lens presets               list the presets
 use qconv_lens::engine::{Computation, Cpu, Os, ENGINES};
 use qconv_lens::explain::{explain, render_text};
@@ -33,8 +33,11 @@ fn usage() -> String {
       Print the case's permalink fragment (canonical, current version).
   qconv-lens import FILE|- [--preset ID] [--json]
       Read pasted PyTorch printouts into a case (see `qconv-lens import --help`).
-  qconv-lens export [--preset ID]
-      Print a PyTorch script that reproduces the case.
+  qconv-lens export [--runtime pytorch|onnxruntime|litert] [--preset ID | --link URL] [--a COMP] [--b COMP]
+      Print a Python script that reproduces the case in PyTorch, or builds the
+      ONNX / LiteRT model and runs it as each of A and B that is an engine of that
+      runtime, comparing its codes with the engine's (default: A's runtime, else
+      B's, else PyTorch).
   qconv-lens presets
       List the presets.",
         engines = engines.join(", "),
@@ -408,25 +411,34 @@ fn import_cmd(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `qconv-lens export [--preset ID]`: the PyTorch script of a preset.
+/// `qconv-lens export [--runtime R] [--preset ID | --link URL] [--a COMP] [--b COMP] ...`:
+/// the script that reproduces the case in PyTorch, ONNX Runtime or LiteRT.
+/// Without `--runtime`: the runtime of A, else of B, else PyTorch.
 fn export_cmd(args: &[String]) -> Result<String, String> {
-    let mut preset_id = "forum".to_string();
+    let mut runtime: Option<String> = None;
+    let mut rest = vec![];
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        match a.as_str() {
-            "--preset" => {
-                preset_id = it
-                    .next()
+        if a == "--runtime" {
+            runtime = Some(
+                it.next()
                     .cloned()
-                    .ok_or_else(|| "--preset needs a value".to_string())?
-            }
-            other => {
-                return Err(format!(
-                    "unexpected argument {other:?}\nusage: qconv-lens export [--preset ID]"
-                ))
-            }
+                    .ok_or_else(|| "--runtime needs a value".to_string())?,
+            );
+        } else {
+            rest.push(a.clone());
         }
     }
-    let sc = preset(&preset_id).map_err(|e| e.to_string())?;
-    qconv_lens::export::pytorch_script(&sc).map_err(|e| e.to_string())
+    let sc = parse_opts(&rest)?.scenario;
+    use qconv_lens::export::{pytorch_script, runtime_script, Runtime};
+    let rt = match runtime.as_deref() {
+        Some("pytorch" | "torch") => None,
+        Some(r) => Some(Runtime::parse(r).map_err(|e| e.to_string())?),
+        None => Runtime::of(sc.a).or_else(|| Runtime::of(sc.b)),
+    };
+    match rt {
+        Some(rt) => runtime_script(&sc, rt),
+        None => pytorch_script(&sc),
+    }
+    .map_err(|e| e.to_string())
 }

@@ -21,8 +21,78 @@ use crate::observe::{ObserverConfig, ObserverKind};
 use crate::scenario::Scenario;
 use std::fmt::Write;
 
+pub mod litert;
+pub mod onnxruntime;
+pub mod runtime_model;
+
+pub use runtime_model::{codes_prefix, RuntimeModel};
+
 /// Prefix of the flat output line the scripts print.
 pub const CODES_PREFIX: &str = "qconv-lens codes:";
+
+/// The runtimes a scenario can be reproduced in besides PyTorch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    OnnxRuntime,
+    LiteRt,
+}
+
+impl Runtime {
+    pub const ALL: [Runtime; 2] = [Runtime::OnnxRuntime, Runtime::LiteRt];
+
+    /// `onnxruntime` or `litert` (the CLI's `--runtime`, the page's choice).
+    pub fn id(self) -> &'static str {
+        match self {
+            Runtime::OnnxRuntime => "onnxruntime",
+            Runtime::LiteRt => "litert",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Runtime> {
+        match s {
+            "onnxruntime" | "onnx" | "ort" => Ok(Runtime::OnnxRuntime),
+            "litert" | "tflite" => Ok(Runtime::LiteRt),
+            _ => Err(Error::Input(format!(
+                "unknown runtime {s:?} (pytorch, onnxruntime, litert)"
+            ))),
+        }
+    }
+    pub fn family(self) -> crate::engine::Family {
+        match self {
+            Runtime::OnnxRuntime => crate::engine::Family::OnnxRuntime,
+            Runtime::LiteRt => crate::engine::Family::LiteRt,
+        }
+    }
+    /// The runtime an engine belongs to, if it is not PyTorch's or a formula.
+    pub fn of(c: Computation) -> Option<Runtime> {
+        Runtime::ALL
+            .into_iter()
+            .find(|r| r.family() == c.row().family)
+    }
+}
+
+/// "Reproduce in ONNX Runtime / LiteRT": a script that builds the scenario's
+/// model for `rt` and runs it as each of A and B that is an engine of `rt`,
+/// comparing the runtime's codes with the engine's. Refuses, saying why, when
+/// neither is, or when the runtime refuses the model.
+pub fn runtime_script(sc: &Scenario, rt: Runtime) -> Result<String> {
+    let engines: Vec<Computation> = [sc.a, sc.b]
+        .into_iter()
+        .filter(|&c| Runtime::of(c) == Some(rt))
+        .collect();
+    let Some(&first) = engines.first() else {
+        return Err(Error::Input(format!(
+            "neither A ({}) nor B ({}) is a {} engine: choose one as A or B to reproduce it",
+            sc.a.title(),
+            sc.b.title(),
+            rt.family().title()
+        )));
+    };
+    let model = RuntimeModel::from_scenario(sc, first)?;
+    match rt {
+        Runtime::OnnxRuntime => onnxruntime::onnxruntime_script(&model, &engines),
+        Runtime::LiteRt => litert::litert_script(&model, &engines),
+    }
+}
 
 /// A float64 as Python reads it back exactly.
 pub fn py_float(v: f64) -> Result<String> {
@@ -34,18 +104,18 @@ pub fn py_float(v: f64) -> Result<String> {
     Ok(format!("{v:?}"))
 }
 
-fn py_floats(v: impl IntoIterator<Item = f64>) -> Result<String> {
+pub(crate) fn py_floats(v: impl IntoIterator<Item = f64>) -> Result<String> {
     let parts: Vec<String> = v.into_iter().map(py_float).collect::<Result<_>>()?;
     Ok(wrap(&parts))
 }
 
-fn py_ints<T: std::fmt::Display>(v: &[T]) -> String {
+pub(crate) fn py_ints<T: std::fmt::Display>(v: &[T]) -> String {
     let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
     wrap(&parts)
 }
 
 /// `[a, b, ...]`, wrapped at about 100 columns.
-fn wrap(parts: &[String]) -> String {
+pub(crate) fn wrap(parts: &[String]) -> String {
     let mut s = String::from("[");
     let mut col = 1;
     for (i, p) in parts.iter().enumerate() {
@@ -66,7 +136,7 @@ fn wrap(parts: &[String]) -> String {
     s
 }
 
-fn pair(p: [usize; 2]) -> String {
+pub(crate) fn pair(p: [usize; 2]) -> String {
     format!("({}, {})", p[0], p[1])
 }
 

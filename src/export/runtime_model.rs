@@ -1,0 +1,244 @@
+//! The conv a runtime script rebuilds: codes in the runtime's own dtypes
+//! (uint8 or int8 activations, int8 or uint8 weights), the parameters, and
+//! what each engine of this crate computes for it — the codes the script
+//! compares the real runtime's output with.
+use crate::conv::{Activations, ConvShape, IntConv};
+use crate::engine::{Computation, ConvQParams, Family, Platform, Requant};
+use crate::error::{Error, Result};
+use crate::quant::{to_qint8, to_quint8, DType};
+use crate::scenario::Scenario;
+
+/// One quantized conv as a runtime model holds it. Codes are flat: input
+/// NCHW in `params.input_dtype`, weights OIHW in `params.weight_dtype`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeModel {
+    pub shape: ConvShape,
+    pub params: ConvQParams,
+    pub input: Vec<i64>,
+    pub weights: Vec<i64>,
+    /// The CPU the engines model (ONNX Runtime's kernels depend on it).
+    pub platform: Platform,
+    /// What the script should say about how the scenario became this model.
+    pub notes: Vec<String>,
+}
+
+impl RuntimeModel {
+    /// The model engine `c` runs for a scenario.
+    pub fn from_scenario(sc: &Scenario, c: Computation) -> Result<RuntimeModel> {
+        sc.validate()?;
+        let s = &sc.shape;
+        let p = sc.params.clone();
+        let mut notes = vec![];
+        if p.weight_dtype != DType::QInt8 {
+            // The scenario keeps qint8 weight codes; uint8 weights come in
+            // through runtime models built directly (or golden cases).
+            return Err(Error::Input(format!(
+                "the scenario's weights are qint8 codes; {} weights cannot be exported from it",
+                p.weight_dtype.name()
+            )));
+        }
+        if p.bias.is_some() && p.bias_i32.is_none() && c.row().family != Family::PyTorch {
+            notes.push(format!(
+                "The scenario's float bias is PyTorch's; the {} takes an int32 bias in accumulator \
+                 units and the scenario has none, so the model has no bias (as the engine computes it).",
+                c.title()
+            ));
+        }
+        let input = match sc
+            .input
+            .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?
+        {
+            Activations::QUInt8(v) => v.into_iter().map(i64::from).collect(),
+            Activations::QInt8(v) => v.into_iter().map(i64::from).collect(),
+        };
+        if sc.input.floats(s).is_some() {
+            notes.push(format!(
+                "The scenario's input is the {:?} generator: qconv-lens quantized its float32 values \
+                 with the input scale and zero point; the codes are written out here.",
+                sc.input.name()
+            ));
+        }
+        let weights = sc.weights.iter().map(|&v| i64::from(v)).collect();
+        let mut params = p;
+        if params.bias_i32.is_none() {
+            params.bias = None;
+        }
+        Ok(RuntimeModel {
+            shape: *s,
+            params,
+            input,
+            weights,
+            platform: sc.platform,
+            notes,
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.shape.validate()?;
+        self.params.validate(self.shape.out_channels)?;
+        if self.input.len() != self.shape.input_len() {
+            return Err(Error::BadShape(format!(
+                "{} input codes, the shape needs {}",
+                self.input.len(),
+                self.shape.input_len()
+            )));
+        }
+        if self.weights.len() != self.shape.weight_len() {
+            return Err(Error::BadShape(format!(
+                "{} weight codes, the shape needs {}",
+                self.weights.len(),
+                self.shape.weight_len()
+            )));
+        }
+        let (lo, hi) = self.params.input_dtype.range();
+        if let Some(v) = self.input.iter().find(|v| !(lo..=hi).contains(*v)) {
+            return Err(Error::BadValue(format!(
+                "input code {v} is outside {}'s {lo}..{hi}",
+                self.params.input_dtype.name()
+            )));
+        }
+        let (lo, hi) = self.params.weight_dtype.range();
+        if let Some(v) = self.weights.iter().find(|v| !(lo..=hi).contains(*v)) {
+            return Err(Error::BadValue(format!(
+                "weight code {v} is outside {}'s {lo}..{hi}",
+                self.params.weight_dtype.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The output codes engine `c` computes, flat NCHW; the engine's refusal
+    /// (the runtime's) as an error.
+    pub fn expected(&self, c: Computation) -> Result<Vec<i64>> {
+        self.validate()?;
+        let p = &self.params;
+        let shape = &self.shape;
+        let input = match p.input_dtype {
+            DType::QInt8 => Activations::QInt8(to_qint8("input", &self.input)?),
+            _ => Activations::QUInt8(to_quint8("input", &self.input)?),
+        };
+        // uint8 weights: codes and zero points both shifted by 128 give the
+        // same sum of (qw - zw), in the int8 codes the accumulation takes.
+        let shift = if p.weight_dtype == DType::QUInt8 {
+            128
+        } else {
+            0
+        };
+        let wq: Vec<i64> = self.weights.iter().map(|&v| v - shift).collect();
+        let wz: Vec<i64> = p.weight_zero_points.iter().map(|&v| v - shift).collect();
+        let weight = to_qint8("weight", &wq)?;
+        let conv = IntConv {
+            shape,
+            input: input.codes(),
+            input_zero_point: p.input_zero_point,
+            weight: &weight,
+            weight_zero_points: &wz,
+        };
+        let rq = Requant::new(c, p, shape, &self.platform)?;
+        let mut acc = vec![];
+        rq.kernel
+            .accumulation
+            .run_with(&conv, p, &mut Default::default(), &mut acc)?;
+        let (oh, ow) = shape.output_hw();
+        let plane = (oh * ow).max(1);
+        let mut out = vec![0i32; acc.len()];
+        for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
+            rq.plane(i % shape.out_channels, a, o);
+        }
+        Ok(out.into_iter().map(i64::from).collect())
+    }
+}
+
+/// The line on which a runtime script prints engine `id`'s output codes
+/// (flat NCHW, space-separated), labelled as that runtime's.
+pub fn codes_prefix(id: &str) -> String {
+    format!("{id} codes:")
+}
+
+/// Python shared by the runtime scripts: prints one runtime's codes on its
+/// `codes_prefix` line and whether they agree with qconv-lens's (count and the
+/// first differing positions).
+pub(crate) const COMPARE_PY: &str = r#"def compare(engine, runtime, got, expected, nchw):
+    """Print the runtime's codes (flat NCHW) and compare them with qconv-lens's."""
+    got = [int(v) for v in np.asarray(got).reshape(-1)]
+    print(f"{engine} codes:", *got)
+    if len(got) != len(expected):
+        print(f"{engine}: DIFFER - {runtime} gave {len(got)} codes, qconv-lens expects {len(expected)}")
+        return False
+    differ = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
+    if not differ:
+        print(f"{engine}: AGREE - {runtime} and qconv-lens give the same {len(got)} codes")
+        return True
+    N, C, H, W = nchw
+    print(f"{engine}: DIFFER - {len(differ)} of {len(got)} codes differ; first at (n, c, row, col):")
+    for i in differ[:8]:
+        n, c, y, x = i // (C * H * W), i // (H * W) % C, i // W % H, i % W
+        print(f"    ({n}, {c}, {y}, {x}): {runtime} {got[i]}, qconv-lens {expected[i]}")
+    return False
+"#;
+
+/// The engines a runtime script runs, each with the codes qconv-lens expects
+/// from it, and those left out with the reason (the runtime refuses the model).
+pub(crate) struct Plan {
+    pub run: Vec<(Computation, Vec<i64>)>,
+    pub refused: Vec<(Computation, String)>,
+}
+
+/// Plans `engines` (all of `family`) on `m`; `refuse` states what the runtime's
+/// model format or kernels cannot take beyond what the engine itself refuses.
+/// Fails, saying why for each, when no engine can run.
+pub(crate) fn plan(
+    m: &RuntimeModel,
+    engines: &[Computation],
+    family: Family,
+    refuse: impl Fn(&RuntimeModel, Computation) -> Result<()>,
+) -> Result<Plan> {
+    m.validate()?;
+    let mut plan = Plan {
+        run: vec![],
+        refused: vec![],
+    };
+    for &c in engines {
+        let row = c.row();
+        if row.family != family {
+            return Err(Error::Input(format!(
+                "{} is not a {} engine",
+                row.title,
+                family.title()
+            )));
+        }
+        if plan.run.iter().any(|(e, _)| *e == c) || plan.refused.iter().any(|(e, _)| *e == c) {
+            continue;
+        }
+        let expected = if row.weights.contains(&m.params.weight_dtype) {
+            refuse(m, c).and_then(|_| m.expected(c))
+        } else {
+            Err(Error::Input(format!(
+                "{} takes no {} weights",
+                row.title,
+                m.params.weight_dtype.name()
+            )))
+        };
+        match expected {
+            Ok(v) => plan.run.push((c, v)),
+            Err(e) => plan.refused.push((c, e.to_string())),
+        }
+    }
+    if plan.run.is_empty() {
+        let why: Vec<String> = plan
+            .refused
+            .iter()
+            .map(|(c, e)| format!("{}: {e}", c.name()))
+            .collect();
+        return Err(Error::Input(format!(
+            "{} cannot run this scenario, so there is no script to write ({})",
+            family.title(),
+            if why.is_empty() {
+                "no engine of it was chosen".to_string()
+            } else {
+                why.join("; ")
+            }
+        )));
+    }
+    Ok(plan)
+}
