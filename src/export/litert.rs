@@ -198,7 +198,12 @@ pub fn litert_script(m: &RuntimeModel, engines: &[Computation]) -> Result<String
         w,
         "# Scales are float32 in the flatbuffer: each is written as its exact float32 value."
     );
-    let _ = writeln!(w, "x_scale, x_zero_point = {}, {}", f32_lit(p.input_scale)?, p.input_zero_point);
+    let _ = writeln!(
+        w,
+        "x_scale, x_zero_point = {}, {}",
+        f32_lit(p.input_scale)?,
+        p.input_zero_point
+    );
     let _ = writeln!(w, "w_scales = {}", wrap(&scales));
     let _ = writeln!(
         w,

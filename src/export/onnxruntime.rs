@@ -278,7 +278,10 @@ pub fn onnxruntime_script(m: &RuntimeModel, engines: &[Computation]) -> Result<S
     let _ = writeln!(w, "{COMPARE_PY}");
     let _ = writeln!(w);
     let _ = writeln!(w, "def init(name, value):");
-    let _ = writeln!(w, "    return numpy_helper.from_array(np.asarray(value), name)");
+    let _ = writeln!(
+        w,
+        "    return numpy_helper.from_array(np.asarray(value), name)"
+    );
     let _ = writeln!(w);
     let _ = writeln!(w);
     let _ = writeln!(w, "def make(nodes, inits, y_type):");
@@ -464,7 +467,10 @@ pub fn onnxruntime_script(m: &RuntimeModel, engines: &[Computation]) -> Result<S
         let _ = writeln!(w, "# {}", c.title());
         match id {
             crate::engine::onnx_reference::ID => {
-                let _ = writeln!(w, "y = ReferenceEvaluator(conv_model()).run(None, {{\"x\": x}})[0]");
+                let _ = writeln!(
+                    w,
+                    "y = ReferenceEvaluator(conv_model()).run(None, {{\"x\": x}})[0]"
+                );
                 let _ = writeln!(
                     w,
                     "print(\"onnx.reference.ReferenceEvaluator (onnx\", onnx.__version__ + \"):\")"

@@ -44,13 +44,14 @@ impl RuntimeModel {
                 c.title()
             ));
         }
-        let input = match sc
-            .input
-            .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?
-        {
-            Activations::QUInt8(v) => v.into_iter().map(i64::from).collect(),
-            Activations::QInt8(v) => v.into_iter().map(i64::from).collect(),
-        };
+        let input =
+            match sc
+                .input
+                .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?
+            {
+                Activations::QUInt8(v) => v.into_iter().map(i64::from).collect(),
+                Activations::QInt8(v) => v.into_iter().map(i64::from).collect(),
+            };
         if sc.input.floats(s).is_some() {
             notes.push(format!(
                 "The scenario's input is the {:?} generator: qconv-lens quantized its float32 values \
