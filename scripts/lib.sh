@@ -90,3 +90,24 @@ ensure_e2e_deps() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# The Python packages the runtime export tests run (tests/export_runtimes.rs),
+# at the versions the scripts were tested with; a venv of their own, made
+# when missing. Prints the venv's python.
+RUNTIME_VENV="${QCONV_RUNTIMES_VENV:-$ROOT/.venv-runtimes}"
+RUNTIME_PACKAGES="${QCONV_RUNTIME_PACKAGES:-numpy==2.4.6 flatbuffers==25.12.19 onnx==1.23.2 onnxruntime==1.32.0 ai-edge-litert==2.3.0}"
+ensure_runtime_venv() {
+  local py="$RUNTIME_VENV/bin/python"
+  local check='import numpy, flatbuffers, onnx, onnxruntime, ai_edge_litert.interpreter, ai_edge_litert.schema_py_generated'
+  if [[ -x "$py" ]] && "$py" -c "$check" 2>/dev/null; then
+    printf '%s\n' "$py"
+    return
+  fi
+  log "creating $RUNTIME_VENV ($RUNTIME_PACKAGES)"
+  python3 -m venv "$RUNTIME_VENV" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  # shellcheck disable=SC2086
+  "$py" -m pip install --quiet --disable-pip-version-check $RUNTIME_PACKAGES >&2 \
+    || die "pip install $RUNTIME_PACKAGES failed"
+  "$py" -c "$check" || die "the runtime packages do not import in $RUNTIME_VENV"
+  printf '%s\n' "$py"
+}
