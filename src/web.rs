@@ -224,7 +224,8 @@ mod pytorch {
     use serde::Serialize;
     use wasm_bindgen::prelude::*;
 
-    /// The PyTorch round trip (calibrate, paste import, script export): a second
+    /// The PyTorch round trip (calibrate, paste import, script export, and the
+    /// ONNX Runtime / LiteRT scripts): a second
     /// wasm build (`--features pytorch`, `www/pkg/qconv_lens_pytorch*`) that the
     /// worker loads the first time one of these is used, so the page's own wasm
     /// stays small.
@@ -267,6 +268,16 @@ mod pytorch {
         pub fn pytorch_script(scenario: JsValue) -> Result<String, JsError> {
             let s = scenario_of(scenario)?;
             crate::export::pytorch_script(&s).map_err(|e| JsError::new(&e.to_string()))
+        }
+
+        /// "Reproduce in ONNX Runtime / LiteRT" (`runtime`: `onnxruntime` or
+        /// `litert`): the script that builds the model and runs it as each of
+        /// A and B of that runtime; the error says why when it cannot.
+        pub fn runtime_script(scenario: JsValue, runtime: &str) -> Result<String, JsError> {
+            let s = scenario_of(scenario)?;
+            crate::export::Runtime::parse(runtime)
+                .and_then(|rt| crate::export::runtime_script(&s, rt))
+                .map_err(|e| JsError::new(&e.to_string()))
         }
 
         /// Paste import: `{paste, scenario, notes, check}` (check: the pasted

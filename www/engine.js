@@ -43,6 +43,7 @@ export class Engine {
   calibrate(config) { return this.request('calibrate', { config }); }
   calibrationScript(config) { return this.request('calibration-script', { config }); }
   script(scenario) { return this.request('script', { scenario }); }
+  runtimeScript(scenario, runtime) { return this.request('runtime-script', { scenario, runtime }); }
   paste(text, scenario) { return this.request('paste', { text, scenario }); }
   pasteCheck(text, scenario) { return this.request('paste-check', { text, scenario }); }
 

@@ -161,6 +161,7 @@ const schema = engine.schema().then((r) => {
   controls.build(v);
   heatmap.build(v);
   permalink.build(v.groups);
+  exporter.build(v);
   const sel = $('#preset');
   for (const p of v.presets) sel.append(el('option', { value: p.id }, p.title));
   return { ok: true, value: v };

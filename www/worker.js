@@ -17,6 +17,8 @@
 //   {id, type: 'calibrate', config}  -> {id, ok, value: Calibrated}  (src/flow.rs Calibration -> Calibrated)
 //   {id, type: 'calibration-script', config} -> {id, ok, value: 'python source'}
 //   {id, type: 'script', scenario}    -> {id, ok, value: 'python source'}  (Reproduce in PyTorch)
+//   {id, type: 'runtime-script', scenario, runtime} -> {id, ok, value: 'python source'}
+//                                        (Reproduce in ONNX Runtime / LiteRT; runtime: 'onnxruntime' | 'litert')
 //   {id, type: 'paste', text, scenario} -> {id, ok, value: {paste, scenario, notes, check}}
 //   {id, type: 'paste-check', text, scenario} -> {id, ok, value: OutputCheck | null}
 //   any failure                       -> {id, ok: false, error: 'message'}
@@ -36,7 +38,7 @@ function links() {
   return linkCodec;
 }
 
-// The PyTorch round trip (calibrate, paste, export) is a second wasm, loaded
+// The PyTorch round trip (calibrate, paste, export, runtime scripts) is a second wasm, loaded
 // the first time it is asked for: the page's own start stays small.
 let tools = null;
 function pytorch() {
@@ -83,6 +85,9 @@ self.onmessage = async (event) => {
         break;
       case 'script':
         self.postMessage({ id, ok: true, value: (await pytorch()).pytorch_script(msg.scenario) });
+        break;
+      case 'runtime-script':
+        self.postMessage({ id, ok: true, value: (await pytorch()).runtime_script(msg.scenario, String(msg.runtime ?? '')) });
         break;
       case 'paste':
         self.postMessage({ id, ok: true, value: (await pytorch()).paste(String(msg.text ?? ''), msg.scenario) });
