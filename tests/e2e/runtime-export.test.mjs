@@ -72,7 +72,12 @@ test('export: ONNX Runtime and LiteRT scripts for runtime engines', async () => 
   assert.equal(await page.inputValue('#export-text'), '');
 
   // ONNX Runtime QLinearConv against fbgemm: the ONNX choice only.
-  await runtimeScenario(page, { a: 'fbgemm', b: 'onnxruntime-qlinearconv', params: {}, shape: { padding: [0, 0], padding_end: null } });
+  await runtimeScenario(page, {
+    a: 'fbgemm',
+    b: 'onnxruntime-qlinearconv',
+    params: { input_dtype: 'quint8', output_dtype: 'quint8', input_zero_point: 0, output_zero_point: 0 },
+    shape: { padding: [0, 0], padding_end: null },
+  });
   assert.equal(await page.isDisabled(radio('onnxruntime')), false);
   assert.equal(await page.isDisabled(radio('litert')), true);
   assert.equal(await page.isChecked(radio('direct')), true, 'the LiteRT choice went with the LiteRT engines');
