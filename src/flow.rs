@@ -23,6 +23,60 @@ pub struct FloatConv {
     pub weight_observer: ObserverConfig,
     /// `torch.backends.quantized.engine`.
     pub engine: Computation,
+    /// A ReLU fused into the conv (`fuse_modules` -> `ConvReLU2d`): the output
+    /// observer sees the float output after the ReLU.
+    #[serde(default)]
+    pub relu: bool,
+    /// The qconfig's name when it is one of PyTorch's defaults
+    /// (`get_default_qconfig(name)`, [`default_qconfig`]); the observers must
+    /// then be that qconfig's. `None`: a custom `QConfig(activation, weight)`.
+    #[serde(default)]
+    pub qconfig: Option<String>,
+}
+
+/// The backends `get_default_qconfig` knows, in the order the page lists them.
+pub const DEFAULT_QCONFIGS: &[&str] = &["x86", "fbgemm", "qnnpack", "onednn"];
+
+/// `torch.ao.quantization.get_default_qconfig(backend)` as torch 2.15 defines
+/// it: (activation, weight) observers. HistogramObserver activations
+/// everywhere, `reduce_range` on the x86 backends (whose AVX2 kernels need the
+/// 7-bit range); per-channel symmetric qint8 weights except qnnpack, whose
+/// default is the per-tensor symmetric `default_weight_observer`.
+/// (`module2.json` records each resolved observer; a test checks them.)
+pub fn default_qconfig(backend: &str) -> Result<(ObserverConfig, ObserverConfig)> {
+    let act = |reduce| {
+        ObserverConfig::new(
+            ObserverKind::Histogram,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            reduce,
+        )
+    };
+    let per_channel = ObserverConfig::new(
+        ObserverKind::PerChannelMinMax,
+        DType::QInt8,
+        QScheme::PerChannelSymmetric,
+        false,
+    );
+    Ok(match backend {
+        "x86" | "fbgemm" => (act(true), per_channel),
+        "onednn" => (act(false), per_channel),
+        "qnnpack" => (
+            act(false),
+            ObserverConfig::new(
+                ObserverKind::MinMax,
+                DType::QInt8,
+                QScheme::PerTensorSymmetric,
+                false,
+            ),
+        ),
+        _ => {
+            return Err(Error::Input(format!(
+                "get_default_qconfig('{backend}'): PyTorch's defaults are {}",
+                DEFAULT_QCONFIGS.join(", ")
+            )))
+        }
+    })
 }
 
 /// What `convert` produced, with how each number was derived.
@@ -76,8 +130,19 @@ impl FloatConv {
                 self.weight_observer.ch_axis
             )));
         }
-        if !matches!(self.engine, Computation::FBGEMM | Computation::QNNPACK) {
-            return Err(Error::Input("the engine is fbgemm or qnnpack".into()));
+        if self.engine.row().pytorch_engine.is_none() {
+            return Err(Error::Input(format!(
+                "the engine is {}, not a PyTorch engine (x86, fbgemm, qnnpack or onednn)",
+                self.engine.name()
+            )));
+        }
+        if let Some(name) = &self.qconfig {
+            let (a, w) = default_qconfig(name)?;
+            if a != self.activation || w != self.weight_observer {
+                return Err(Error::Input(format!(
+                    "the observers are not those of get_default_qconfig('{name}'): choose a custom qconfig"
+                )));
+            }
         }
         Ok(())
     }
@@ -132,7 +197,8 @@ impl FloatConv {
                                 }
                             }
                         }
-                        out.push(acc);
+                        // ConvReLU2d's float forward: relu(conv(x)).
+                        out.push(if self.relu && !(acc > 0.0) { 0.0 } else { acc });
                     }
                 }
             }
@@ -199,7 +265,7 @@ impl FloatConv {
             bias: self.bias.clone(),
             output_scale: output.scales[0],
             output_zero_point: output.zero_points[0],
-            relu: false,
+            relu: self.relu,
             input_dtype: crate::quant::DType::QUInt8,
             output_dtype: crate::quant::DType::QUInt8,
             bias_i32: None,
@@ -277,6 +343,8 @@ pub fn forum_model(
             false,
         ),
         engine,
+        relu: false,
+        qconfig: None,
     })
 }
 

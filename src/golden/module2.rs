@@ -178,6 +178,13 @@ impl std::fmt::Display for Module2Report {
     }
 }
 
+/// `name` of a qconfig recorded as `get_default_qconfig('name')`.
+fn default_name(source: &str) -> Option<&str> {
+    source
+        .strip_prefix("get_default_qconfig('")?
+        .strip_suffix("')")
+}
+
 fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
@@ -403,16 +410,9 @@ impl Module2Case {
                 Some(m) => m,
                 None => continue,
             };
-            let Ok(mut y) = shape.forward(&f32s(&b.x)) else {
+            let Ok(y) = shape.forward(&f32s(&b.x)) else {
                 continue;
             };
-            if self.relu {
-                for v in &mut y {
-                    if !(*v > 0.0) {
-                        *v = 0.0;
-                    }
-                }
-            }
             let want = f32s(&out.y);
             let n = want
                 .iter()
@@ -458,6 +458,8 @@ impl Module2Case {
             activation: *act,
             weight_observer: *wcfg,
             engine: Computation::parse(&self.engine).ok()?,
+            relu: self.relu,
+            qconfig: None,
         })
     }
 
@@ -466,7 +468,19 @@ impl Module2Case {
         let act = resolved_config(&self.qconfig.activation);
         let wcfg = resolved_config(&self.qconfig.weight);
         results.push(match (&act, &wcfg) {
-            (Ok(_), Ok(_)) => Ok(()),
+            // A named default must be the table's (`flow::default_qconfig`),
+            // which the page and its scripts use by name.
+            (Ok(a), Ok(w)) => match default_name(&self.qconfig.source) {
+                Some(name) => match crate::flow::default_qconfig(name) {
+                    Ok((da, dw)) if (da, dw) == (*a, *w) => Ok(()),
+                    Ok(_) => Err(format!(
+                        "{}: resolves to other observers than flow::default_qconfig({name:?})",
+                        self.qconfig.source
+                    )),
+                    Err(e) => Err(e.to_string()),
+                },
+                None => Ok(()),
+            },
             (Err(e), _) => Err(format!("activation: {e}")),
             (_, Err(e)) => Err(format!("weight: {e}")),
         });
