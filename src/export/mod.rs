@@ -110,7 +110,7 @@ pub fn pytorch_script(sc: &Scenario) -> Result<String> {
     );
     let _ = writeln!(
         w,
-        "# Runs on CPU with torch >= 1.13 (tested with 2.5.1). Prints the conv's output codes"
+        "# Runs on CPU with torch >= 1.13 (tested with 2.5.1 and 2.15.0). Prints the conv's output codes"
     );
     let _ = writeln!(
         w,
@@ -120,6 +120,25 @@ pub fn pytorch_script(sc: &Scenario) -> Result<String> {
         w,
         "# agree with qconv-lens's bit-exact model of the {engine} engine."
     );
+    let cpu = sc.platform.cpu;
+    if cpu != crate::engine::Cpu::Avx512Vnni && matches!(engine, "fbgemm" | "x86") {
+        // fbgemm reads this when its kernels are first chosen, after import.
+        let isa = if cpu == crate::engine::Cpu::Avx2 {
+            "AVX2"
+        } else {
+            "AVX512"
+        };
+        let _ = writeln!(
+            w,
+            "# The scenario's CPU is {}: on a newer CPU fbgemm takes those kernels only when told.",
+            cpu.title()
+        );
+        let _ = writeln!(w, "import os");
+        let _ = writeln!(
+            w,
+            "os.environ.setdefault(\"FBGEMM_ENABLE_INSTRUCTIONS\", \"{isa}\")"
+        );
+    }
     let _ = writeln!(w, "import torch");
     let _ = writeln!(w, "import torch.ao.nn.quantized as nnq");
     let _ = writeln!(w, "import torch.ao.nn.intrinsic.quantized as nniq");
