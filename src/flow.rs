@@ -240,22 +240,7 @@ impl FloatConv {
             obs_w.calculate_qparams()?,
         );
         let per_channel = self.weight_observer.qscheme.is_per_channel();
-        let weight_q = if per_channel {
-            quantize_per_channel(
-                &self.weight,
-                &w_shape,
-                &weight.scales,
-                &weight.zero_points,
-                DType::QInt8,
-            )?
-        } else {
-            quantize_per_tensor(
-                &self.weight,
-                weight.scales[0],
-                weight.zero_points[0],
-                DType::QInt8,
-            )?
-        };
+        let weight_q = quantize_weight(&self.weight, &w_shape, &self.weight_observer, &weight)?;
         let params = ConvQParams {
             input_scale: input.scales[0],
             input_zero_point: input.zero_points[0],
@@ -282,6 +267,31 @@ impl FloatConv {
             params,
         })
     }
+}
+
+/// torch's `_quantize_weight`: `quantize_per_tensor` / `quantize_per_channel`
+/// (axis 0) to qint8, then `_clamp_weights`: when the observer's quant range is
+/// narrower than qint8's, the codes are clamped to it (a symmetric range
+/// `-8..=7` scales by `max|w| / 7.5`, so the largest weight rounds to 8 and is
+/// clamped to 7).
+pub fn quantize_weight(
+    w: &[f32],
+    shape: &[usize; 4],
+    cfg: &ObserverConfig,
+    d: &QParamsDerivation,
+) -> Result<Vec<i64>> {
+    let mut q = if cfg.qscheme.is_per_channel() {
+        quantize_per_channel(w, shape, &d.scales, &d.zero_points, DType::QInt8)?
+    } else {
+        quantize_per_tensor(w, d.scales[0], d.zero_points[0], DType::QInt8)?
+    };
+    let (lo, hi) = cfg.qrange()?;
+    if lo > -128 || hi < 127 {
+        for v in &mut q {
+            *v = (*v).clamp(lo, hi);
+        }
+    }
+    Ok(q)
 }
 
 impl Converted {
@@ -504,6 +514,77 @@ mod tests {
         assert_eq!(c.weight.scales[0], (0.4808f32 / 127.5) as f64);
         assert!(c.input.histogram.is_some());
         assert_eq!(c.params.input_zero_point, 0);
+    }
+
+    #[test]
+    fn weights_are_clamped_to_a_narrow_quant_range() {
+        // torch 2.15: MinMaxObserver(qint8, per_tensor_symmetric, quant_min=-8,
+        // quant_max=7) on [-m, 0.1, m]: quantize_per_tensor gives [-8, 1, 8]
+        // for m = 0.7, 0.9, 1.3 (m·(1/scale) lands on 7.5 or above) and
+        // _quantize_weight clamps to [-8, 1, 7]; m = 0.3, 2.1 round to ±7.
+        let mut cfg = ObserverConfig::new(
+            ObserverKind::MinMax,
+            DType::QInt8,
+            QScheme::PerTensorSymmetric,
+            false,
+        );
+        cfg.quant_min = Some(-8);
+        cfg.quant_max = Some(7);
+        for (m, want) in [
+            (0.7f32, [-8, 1, 7]),
+            (0.9, [-8, 1, 7]),
+            (1.3, [-8, 1, 7]),
+            (0.3, [-7, 2, 7]),
+            (2.1, [-7, 0, 7]),
+        ] {
+            let w = [-m, 0.1, m];
+            let mut o = Observer::new(cfg).unwrap();
+            o.observe(&[3, 1, 1, 1], &w).unwrap();
+            let d = o.calculate_qparams().unwrap();
+            assert_eq!(
+                quantize_weight(&w, &[3, 1, 1, 1], &cfg, &d).unwrap(),
+                want,
+                "{m}"
+            );
+        }
+        // The full qint8 range is not clamped (0.7 at max|w|/127.5 rounds to 128 -> 127 by the dtype).
+        let full = ObserverConfig::new(
+            ObserverKind::MinMax,
+            DType::QInt8,
+            QScheme::PerTensorSymmetric,
+            false,
+        );
+        let mut o = Observer::new(full).unwrap();
+        o.observe(&[3, 1, 1, 1], &[-0.7, 0.1, 0.7]).unwrap();
+        let d = o.calculate_qparams().unwrap();
+        assert_eq!(
+            quantize_weight(&[-0.7, 0.1, 0.7], &[3, 1, 1, 1], &full, &d).unwrap()[2],
+            127
+        );
+    }
+
+    #[test]
+    fn default_qconfigs_by_name() {
+        for n in DEFAULT_QCONFIGS {
+            let (a, w) = default_qconfig(n).unwrap();
+            assert_eq!(a.kind, ObserverKind::Histogram);
+            assert_eq!(a.reduce_range, matches!(*n, "x86" | "fbgemm"), "{n}");
+            assert_eq!(w.qscheme.is_per_channel(), *n != "qnnpack", "{n}");
+        }
+        assert!(default_qconfig("cuda")
+            .unwrap_err()
+            .to_string()
+            .contains("x86, fbgemm"));
+        // A named qconfig must have its own observers.
+        let mut m = forum_model(&[1, 1, 2, 2], 0.5, 0.0, true, Computation::X86).unwrap();
+        m.qconfig = Some("x86".into());
+        assert!(m.validate().is_ok());
+        m.qconfig = Some("qnnpack".into());
+        assert!(m
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("custom qconfig"));
     }
 
     #[test]

@@ -39,7 +39,7 @@ use crate::engine::{Computation, Platform};
 use crate::error::{Error, Result};
 use crate::flow::FloatConv;
 use crate::observe::{Observer, ObserverConfig, ObserverKind};
-use crate::quant::{quantize_per_channel, quantize_per_tensor, DType};
+use crate::quant::{quantize_per_tensor, DType};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -309,13 +309,7 @@ impl Module2Case {
                 self.weight_scales, self.weight_zero_points, d.scales, d.zero_points
             ));
         }
-        // torch's `_quantize_weight`: quantize_per_tensor / quantize_per_channel.
-        let q = if per_channel {
-            quantize_per_channel(&w, &shape, &d.scales, &d.zero_points, DType::QInt8)
-        } else {
-            quantize_per_tensor(&w, d.scales[0], d.zero_points[0], DType::QInt8)
-        }
-        .map_err(|e| e.to_string())?;
+        let q = crate::flow::quantize_weight(&w, &shape, cfg, &d).map_err(|e| e.to_string())?;
         if let Some(m) = compare_codes(&self.id, &self.weight_q, &q).failure {
             return Err(format!("weight_q: {m}"));
         }
