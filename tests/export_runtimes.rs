@@ -565,18 +565,36 @@ fn scenario_scripts_match_the_page_engines() {
             Runtime::LiteRt,
             "numpy, flatbuffers, ai_edge_litert.interpreter",
         ),
+        (
+            "fbgemm",
+            "onnxruntime-qlinearconv",
+            DType::QUInt8,
+            Runtime::OnnxRuntime,
+            "numpy, onnx, onnxruntime",
+        ),
     ];
     for (a, b, x, rt, modules) in cases {
         if !available("scenario_scripts_match_the_page_engines", modules) {
             continue;
         }
-        let sc = scenario(a, b, x);
+        let mut sc = scenario(a, b, x);
+        if a == "fbgemm" {
+            // PyTorch's side keeps a float bias; the runtime's side has none.
+            sc.params.bias = Some(vec![0.25; sc.shape.out_channels]);
+            sc.params.bias_i32 = None;
+        }
         let run = sc.run().unwrap();
         let script = runtime_script(&sc, rt).unwrap();
         let (stdout, status) = run_script(&script);
         let out = |v: &[i32]| v.iter().map(|&c| c as i64).collect::<Vec<_>>();
-        check(a, &stdout, a, &out(&run.out_a));
-        check(b, &stdout, b, &out(&run.out_b));
+        // Only the engines of the runtime run; PyTorch's side is not in the script.
+        for (id, codes) in [(a, &run.out_a), (b, &run.out_b)] {
+            if Runtime::of(Computation::parse(id).unwrap()) == Some(rt) {
+                check(id, &stdout, id, &out(codes));
+            } else {
+                assert!(!stdout.contains(&codes_prefix(id)), "{id} is not run");
+            }
+        }
         assert_eq!(status, Some(0));
     }
 }
@@ -663,4 +681,46 @@ fn refusals_say_why_instead_of_writing_a_script() {
         "{s}"
     );
     assert!(!s.contains("\"onnxruntime-qdq-float\":"));
+}
+
+#[test]
+fn cli_export_picks_the_runtime_of_a_or_b() {
+    let bin = env!("CARGO_BIN_EXE_qconv-lens");
+    let run = |args: &[&str]| {
+        let o = Command::new(bin).arg("export").args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    // B is an ONNX Runtime engine: its script by default.
+    let (code, out, _) = run(&["--preset", "per-channel", "--b", "onnxruntime-qdq-float"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("helper.make_node(\"QuantizeLinear\"")
+            && out.contains("\"onnxruntime-qdq-float\": ["),
+        "{out}"
+    );
+    // Asked for explicitly, PyTorch's script.
+    let (code, out, _) = run(&[
+        "--preset",
+        "per-channel",
+        "--b",
+        "onnxruntime-qdq-float",
+        "--runtime",
+        "pytorch",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("import torch"), "{out}");
+    // A runtime neither A nor B belongs to: the reason, exit 2.
+    let (code, out, err) = run(&["--preset", "forum", "--runtime", "litert"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.is_empty() && err.contains("neither A") && err.contains("LiteRT"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["--runtime", "caffe"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown runtime"), "{err}");
 }
