@@ -667,6 +667,24 @@ fn refusals_say_why_instead_of_writing_a_script() {
     m.params.weight_zero_points = vec![3];
     let e = litert_script(&m, &comps(LITERT)).unwrap_err().to_string();
     assert!(e.contains("zero point 0"), "{e}");
+    // ONNX Runtime has no QLinearConv for int8 activations with uint8 weights
+    // (its session fails with NOT_IMPLEMENTED); the reference evaluator computes it.
+    let m = model(
+        &Spec {
+            x: DType::QInt8,
+            w: DType::QUInt8,
+            ..BASE
+        },
+        9,
+    );
+    let e = onnxruntime_script(&m, &comps(&["onnxruntime-qlinearconv"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no QLinearConv kernel for int8 activations with uint8 weights"),
+        "{e}"
+    );
+    assert!(onnxruntime_script(&m, &comps(&["onnx-reference"])).is_ok());
     // One engine refuses, the other runs: the script says which and why.
     let mut m = model(&BASE, 9);
     m.params.output_dtype = DType::QInt32;

@@ -226,11 +226,22 @@ pub(crate) fn plan(
         }
     }
     if plan.run.is_empty() {
-        let why: Vec<String> = plan
-            .refused
-            .iter()
-            .map(|(c, e)| format!("{}: {e}", c.name()))
-            .collect();
+        // One reason said once, whichever engines share it.
+        let mut why: Vec<String> = vec![];
+        for (_, e) in &plan.refused {
+            if !why.contains(e) {
+                why.push(e.clone());
+            }
+        }
+        let engines: Vec<&str> = plan.refused.iter().map(|(c, _)| c.name()).collect();
+        let why: Vec<String> = if why.len() == 1 {
+            vec![format!("{}: {}", engines.join(", "), why[0])]
+        } else {
+            plan.refused
+                .iter()
+                .map(|(c, e)| format!("{}: {e}", c.name()))
+                .collect()
+        };
         return Err(Error::Input(format!(
             "{} cannot run this scenario, so there is no script to write ({})",
             family.title(),
