@@ -37,11 +37,12 @@ impl RuntimeModel {
                 p.weight_dtype.name()
             )));
         }
-        if p.bias.is_some() && p.bias_i32.is_none() && c.row().family != Family::PyTorch {
+        if p.bias.is_some() && p.bias_i32.is_none() {
             notes.push(format!(
-                "The scenario's float bias is PyTorch's; the {} takes an int32 bias in accumulator \
-                 units and the scenario has none, so the model has no bias (as the engine computes it).",
-                c.title()
+                "The scenario's bias is a float (PyTorch's); {} takes an int32 bias in accumulator \
+                 units and the scenario has none: the model has no bias, as qconv-lens's {} computes it.",
+                c.row().family.title(),
+                c.name()
             ));
         }
         let input =
