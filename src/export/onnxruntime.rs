@@ -42,7 +42,9 @@ fn refuse(m: &RuntimeModel, c: Computation) -> Result<()> {
             p.output_dtype.name()
         )));
     }
+    // (ConvInteger has kernels for all four pairs.)
     if c.engine == crate::engine::ort_qlinearconv::ID
+        && !p.is_raw_int32()
         && p.input_dtype == DType::QInt8
         && p.weight_dtype == DType::QUInt8
     {
