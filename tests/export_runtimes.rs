@@ -423,31 +423,44 @@ fn onnxruntime_convinteger_int32_output() {
     ) {
         return;
     }
-    let mut m = model(
-        &Spec {
-            name: "ConvInteger",
-            bias: false,
-            ..BASE
-        },
-        7,
-    );
-    m.params.output_dtype = DType::QInt32;
-    m.params.output_scale = 1.0;
-    m.params.output_zero_point = 0;
-    let engines = &["onnxruntime-qlinearconv", "onnx-reference"];
-    let script = onnxruntime_script(&m, &comps(engines)).unwrap();
-    assert!(script.contains("ConvInteger"));
-    let (stdout, status) = run_script(&script);
-    for id in engines {
-        let want = m.expected(Computation::parse(id).unwrap()).unwrap();
-        assert_eq!(
-            want,
-            accumulators(&m),
-            "the engine's int32 output is the sum"
+    // Every pair of dtypes ConvInteger has a kernel for, with zero points.
+    for (i, (x, w)) in [
+        (DType::QUInt8, DType::QInt8),
+        (DType::QInt8, DType::QInt8),
+        (DType::QUInt8, DType::QUInt8),
+        (DType::QInt8, DType::QUInt8),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = model(
+            &Spec {
+                name: "ConvInteger",
+                x,
+                w,
+                bias: false,
+                ..BASE
+            },
+            7 + i as u64,
         );
-        check("ConvInteger", &stdout, id, &want);
+        m.params.output_dtype = DType::QInt32;
+        m.params.output_scale = 1.0;
+        m.params.output_zero_point = 0;
+        let engines = &["onnxruntime-qlinearconv", "onnx-reference"];
+        let script = onnxruntime_script(&m, &comps(engines)).unwrap();
+        assert!(script.contains("ConvInteger"));
+        let (stdout, status) = run_script(&script);
+        for id in engines {
+            let want = m.expected(Computation::parse(id).unwrap()).unwrap();
+            assert_eq!(
+                want,
+                accumulators(&m),
+                "the engine's int32 output is the sum"
+            );
+            check("ConvInteger", &stdout, id, &want);
+        }
+        assert_eq!(status, Some(0), "{stdout}");
     }
-    assert_eq!(status, Some(0));
 }
 
 fn litert_specs() -> Vec<Spec> {
