@@ -4,8 +4,8 @@
 // unchanged from the calibrate section, the calibration flow (prepare,
 // calibrate, convert) is offered too; when A or B is an ONNX Runtime or LiteRT
 // engine, the script that builds that runtime's model and compares its codes
-// with the engine's. Scripts are written only while the section is open (they
-// hold every code).
+// with the engine's (chosen by default until the user picks another). Scripts
+// are written only while the section is open (they hold every code).
 
 // Script kinds of a runtime: the engine family (schema) whose engines they run.
 const RUNTIMES = ['onnxruntime', 'litert'];
@@ -29,7 +29,10 @@ export class Export {
     this.radio = (kind) => this.q(`input[name="export-kind"][value="${kind}"]`);
     this.seq = 0;
     this.details.addEventListener('toggle', () => { if (this.details.open) this.refresh(); });
-    for (const r of root.querySelectorAll('input[name="export-kind"]')) r.addEventListener('change', () => this.refresh());
+    this.chosen = false; // the user picked a script kind: keep it while it applies
+    for (const r of root.querySelectorAll('input[name="export-kind"]')) {
+      r.addEventListener('change', () => { this.chosen = true; this.refresh(); });
+    }
     this.q('#export-copy').addEventListener('click', () => this.copy());
     this.q('#export-download').addEventListener('click', () => this.download());
   }
@@ -51,8 +54,13 @@ export class Export {
     for (const [kind, on] of Object.entries(enable)) {
       const r = this.radio(kind);
       r.disabled = !on;
-      if (!on && r.checked) this.radio('direct').checked = true;
+      if (!on && r.checked) {
+        this.radio('direct').checked = true;
+        this.chosen = false;
+      }
     }
+    // Until the user picks one, the script is A's runtime's (else B's, else PyTorch's).
+    if (!this.chosen) this.radio(used.find((f) => RUNTIMES.includes(f)) ?? 'direct').checked = true;
     if (this.details.open) this.refresh();
   }
 

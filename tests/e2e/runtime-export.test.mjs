@@ -50,6 +50,7 @@ test('export: ONNX Runtime and LiteRT scripts for runtime engines', async () => 
   });
   assert.equal(await page.isDisabled(radio('litert')), false);
   assert.equal(await page.isDisabled(radio('onnxruntime')), true);
+  assert.equal(await page.isChecked(radio('litert')), true, "A's runtime is the default script");
   let script = await scriptOf(page, 'litert');
   assert.match(script, /schema_py_generated/);
   assert.match(script, /OpResolverType\.BUILTIN_REF/);
@@ -80,7 +81,18 @@ test('export: ONNX Runtime and LiteRT scripts for runtime engines', async () => 
   });
   assert.equal(await page.isDisabled(radio('onnxruntime')), false);
   assert.equal(await page.isDisabled(radio('litert')), true);
-  assert.equal(await page.isChecked(radio('direct')), true, 'the LiteRT choice went with the LiteRT engines');
+  assert.equal(await page.isChecked(radio('onnxruntime')), true, "the LiteRT choice went with the LiteRT engines: B's runtime");
+  script = await scriptOf(page, 'onnxruntime');
+  assert.match(script, /helper\.make_node\("QLinearConv"/);
+  // PyTorch's script on request, kept while it applies.
+  script = await scriptOf(page, 'direct');
+  assert.match(script, /import torch/);
+  await nextFrame(page, () => page.evaluate(() => {
+    const s = structuredClone(window.qconvLens.current());
+    s.params.output_scale *= 1.5;
+    return window.qconvLens.apply(s, { source: 'api' });
+  }));
+  assert.equal(await page.isChecked(radio('direct')), true);
   script = await scriptOf(page, 'onnxruntime');
   assert.match(script, /helper\.make_node\("QLinearConv"/);
   assert.match(script, /"onnxruntime-qlinearconv": \[/);
