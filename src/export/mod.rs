@@ -88,6 +88,24 @@ pub fn runtime_script(sc: &Scenario, rt: Runtime) -> Result<String> {
         )));
     };
     let model = RuntimeModel::from_scenario(sc, first)?;
+    // The script must reproduce what the page shows: the model's codes are
+    // the engine's on the scenario as computed (a side whose parameters were
+    // changed on the way, e.g. converted from another runtime's, would not be).
+    if let Ok(run) = sc.run() {
+        for (c, shown) in [(sc.a, &run.out_a), (sc.b, &run.out_b)] {
+            if Runtime::of(c) != Some(rt) {
+                continue;
+            }
+            if let Ok(e) = model.expected(c) {
+                if !e.iter().copied().eq(shown.iter().map(|&v| i64::from(v))) {
+                    return Err(Error::Input(format!(
+                        "the {} here runs on parameters the export does not write (converted from the other side's runtime?): no script, rather than one that disagrees with the page",
+                        c.title()
+                    )));
+                }
+            }
+        }
+    }
     match rt {
         Runtime::OnnxRuntime => onnxruntime::onnxruntime_script(&model, &engines),
         Runtime::LiteRt => litert::litert_script(&model, &engines),
