@@ -282,9 +282,14 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
                     text: format!(
                         "{}'s {} kernel adds pairs of u8·s8 products with int16 saturation \
                          (vpmaddubsw): its accumulator is {fb} where the exact sum is {exact}{named}; \
-                         activation codes at or below 127 (reduce_range=True) avoid it",
+                         activation codes at or below 127 (reduce_range=True) avoid it{}",
                         r.computation.name(),
-                        r.kernel.path.unwrap_or("GEMM")
+                        r.kernel.path.unwrap_or("GEMM"),
+                        if r.kernel.accumulation == crate::engine::Accumulation::MlasU8S8 {
+                            format!(" ({})", crate::mlas_u8s8::LABEL)
+                        } else {
+                            String::new()
+                        }
                     ),
                 },
             );

@@ -17,6 +17,7 @@ pub mod flow;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod golden;
 pub mod link;
+pub mod mlas_u8s8;
 pub mod observe;
 pub mod paste;
 pub mod printed;
