@@ -76,6 +76,7 @@ fn assumption_code(a: Assumption) -> &'static str {
         Assumption::HalfAway => "rounding_rule",
         Assumption::ZeroPointsIgnored => "zero_points",
         Assumption::ClampIgnored => "clamp",
+        Assumption::FixedPoint => "fixed_point_multiplier",
     }
 }
 
@@ -137,9 +138,147 @@ fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Resul
     Ok(causes)
 }
 
+fn int_of(t: &Trace, k: &str) -> Option<i64> {
+    match t.get(k)?.value {
+        Value::Int(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// A fixed-point requantization read back from its trace: `acc + b`, the
+/// multiplier, the shift, the high multiply and the second rounding.
+struct Fixed {
+    sum: i64,
+    m: i64,
+    shift: i64,
+    high: i64,
+    rounded: i64,
+}
+
+fn fixed_of(t: &Trace) -> Option<Fixed> {
+    Some(Fixed {
+        sum: int_of(t, key::SUM)?,
+        m: int_of(t, key::MULTIPLIER)?,
+        shift: int_of(t, key::SHIFT)?,
+        high: int_of(t, key::HIGH_MUL)?,
+        rounded: int_of(t, key::ROUNDED)?,
+    })
+}
+
+/// `n / 2^k` rounded once, half away from zero and half to even (exact integers).
+fn round_once(n: i128, k: u32) -> (i128, i128) {
+    let d = 1i128 << k;
+    let (q, r) = (n.div_euclid(d), n.rem_euclid(d));
+    let twice = 2 * r;
+    let even = if twice > d || (twice == d && q % 2 != 0) { q + 1 } else { q };
+    let away = if twice > d || (twice == d && n >= 0) { q + 1 } else { q };
+    (away, even)
+}
+
+/// Causes between two fixed-point traces or a fixed-point and a float trace.
+fn fixed_point_causes(a: &Trace, b: &Trace) -> Vec<Cause> {
+    let (fa, fb) = (fixed_of(a), fixed_of(b));
+    let side = |t: &Trace| if std::ptr::eq(t, a) { "A" } else { "B" };
+    if let (Some(x), Some(y)) = (&fa, &fb) {
+        if x.m == y.m && x.shift == y.shift && x.high == y.high && x.rounded != y.rounded {
+            let r = (-x.shift).max(0);
+            let (up, away) = if x.rounded > y.rounded { ("B", "A") } else { ("A", "B") };
+            return vec![Cause {
+                code: "rounding_rule",
+                text: format!(
+                    "the second rounding: the high multiply gives {} on both sides and {} / 2^{r} is a tie; \
+                     {away} divides half away from zero (RoundingDivideByPOT, the reference kernels), \
+                     {up} shifts rounding half up (the optimized kernels' vector path), so negative ties differ",
+                    x.high, x.high
+                ),
+            }];
+        }
+        return vec![];
+    }
+    let (f, g, ft) = match (&fa, &fb) {
+        (Some(x), None) => (x, b, a),
+        (None, Some(y)) => (y, a, b),
+        _ => return vec![],
+    };
+    // Only the unclamped values tell about the multiplier and rounding.
+    if ft.output() == g.output() || int_of(ft, key::PLUS_ZP) != ft.output() {
+        return vec![];
+    }
+    // The exact real number the fixed-point side stands for: sum · m · 2^(shift - 31).
+    let k = 31 - f.shift;
+    let n = f.sum as i128 * f.m as i128;
+    let (away, even) = if (0..=100).contains(&k) {
+        round_once(n, k as u32)
+    } else {
+        return vec![];
+    };
+    let exact = crate::trace::exact_pow2_decimal(f.sum * f.m, -(k as i32));
+    let fp = crate::trace::exact_pow2_decimal(f.m, f.shift as i32 - 31);
+    if f.rounded as i128 != away {
+        vec![Cause {
+            code: "double_rounding",
+            text: format!(
+                "{} rounds twice: the high multiply rounds {}·{} / 2^31 to {} (half up), then {} / 2^{} \
+                 rounds again to {}; rounded once, ({})·{fp} = {exact} gives {away}, as {} does",
+                side(ft), f.sum, f.m, f.high, f.high, (-f.shift).max(0), f.rounded, f.sum, side(g)
+            ),
+        }]
+    } else if away != even {
+        vec![Cause {
+            code: "rounding_rule",
+            text: format!(
+                "an exact tie: ({})·{fp} = {exact}; {} rounds half away from zero ({away}), {} half to even ({even})",
+                f.sum, side(ft), side(g)
+            ),
+        }]
+    } else {
+        vec![Cause {
+            code: "fixed_point_multiplier",
+            text: format!(
+                "{}'s fixed-point multiplier {}·2^({} - 31) stands for exactly {fp} (the float scale is {}); \
+                 ({})·{fp} = {exact} rounds to {away}, {}'s float32 arithmetic lands on the other side",
+                side(ft), f.m, f.shift,
+                ft.get(key::SCALE).map_or("?".to_string(), |s| s.decimal.clone()),
+                f.sum, side(g)
+            ),
+        }]
+    }
+}
+
 /// Blame between two traces (engines, or an engine and the float reference).
 fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
-    let mut causes = vec![];
+    let mut causes = fixed_point_causes(a, b);
+    // QDQ unfused: a float32 sum of dequantized products against an integer sum.
+    let float_sum = |t: &Trace| matches!(t.get(key::SUM).map(|s| s.value), Some(Value::F32(_)));
+    let int_sum = |t: &Trace| matches!(t.get(key::SUM).map(|s| s.value), Some(Value::Int(_)));
+    if a.output() != b.output()
+        && ((float_sum(a) && int_sum(b)) || (float_sum(b) && int_sum(a)))
+        && (a.get(key::ACC).is_none() || b.get(key::ACC).is_none())
+    {
+        let (fl, it) = if float_sum(a) { ("A", "B") } else { ("B", "A") };
+        causes.push(Cause {
+            code: "float_summation",
+            text: format!(
+                "{fl} runs the conv in float32 (QDQ unfused): dequantized products summed with fused \
+                 multiply-adds in tap order, the dequantized bias added as a float, then divided by sy; \
+                 {it} sums the integers exactly, adds the int32 bias and multiplies once by a float32 scale, \
+                 so the two values before rounding differ in the last bits"
+            ),
+        });
+    }
+    // ReLU6's bound: rounded before or after adding the zero point.
+    if let (Some(x), Some(y)) = (a.get(key::BOUND6), b.get(key::BOUND6)) {
+        if x.value != y.value && a.output() != b.output() {
+            causes.push(Cause {
+                code: "clamp_order",
+                text: format!(
+                    "ReLU6's upper bound (the code of 6.0) differs: A makes it as {} = {}, B as {} = {}",
+                    x.formula, x.decimal, y.formula, y.decimal
+                ),
+            });
+        }
+    }
+    let ordered = !causes.is_empty();
     // Clamped when the value with the zero point is further from the output
     // than rounding moves it (oneDNN adds the zero point to a float before
     // rounding, so 1.5 -> 2 is rounding, not clamping).
@@ -170,7 +309,7 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
             });
         }
     }
-    if clamped(a) != clamped(b) {
+    if clamped(a) != clamped(b) && !causes.iter().any(|c| c.code == "clamp_order") {
         causes.push(Cause {
             code: "clamp",
             text: format!(
@@ -187,7 +326,7 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
                 causes.push(Cause {
                     code: "bias_rounding",
                     text: format!(
-                        "the bias term is rounded to an integer on one side ({}) and kept as a float on the other ({})",
+                        "bias in int32 vs float: one side adds an int32 bias ({}), the other keeps it as a float in accumulator units ({})",
                         if int_bias(a) { &x.decimal } else { &y.decimal },
                         if int_bias(a) { &y.decimal } else { &x.decimal }
                     ),
@@ -215,7 +354,7 @@ fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
             });
         }
     }
-    if let (Some(x), Some(y)) = (pre_round(a), pre_round(b)) {
+    if let (Some(x), Some(y)) = (pre_round(a), pre_round(b).filter(|_| !ordered)) {
         let boundary = x.min(y).floor() + 0.5;
         let straddle = (x - boundary) * (y - boundary) <= 0.0 && (x - y).abs() < 0.1;
         if straddle && (x - boundary).abs() < 0.05 && (y - boundary).abs() < 0.05 {
@@ -259,7 +398,12 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     let exact = run.acc[index];
     let saturated = [&run.ra, &run.rb]
         .into_iter()
-        .find(|r| r.kernel.accumulation.saturates() && run.acc_for(r)[index] != exact);
+        .find(|r| {
+            matches!(
+                r.kernel.accumulation,
+                crate::engine::Accumulation::Fbgemm { .. } | crate::engine::Accumulation::MlasU8S8
+            ) && run.acc_for(r)[index] != exact
+        });
     let mut pairs = vec![];
     if let Some(r) = saturated {
         let fb = run.acc_for(r)[index];
@@ -507,6 +651,180 @@ mod tests {
             e.causes
         );
         assert!(e.summary.starts_with("fbgemm gives"), "{}", e.summary);
+    }
+
+    /// A 1x1 conv of one pixel: input `x` (a constant, scale sx, zero point 0),
+    /// weight code 1 (scale 1), int32 bias `b`, output scale `sy`.
+    fn one_pixel(
+        a: &str,
+        b: &str,
+        dtype: crate::quant::DType,
+        x: f32,
+        sx: f64,
+        bias: i32,
+        sy: f64,
+    ) -> crate::scenario::Scenario {
+        let mut sc = preset("forum").unwrap();
+        sc.shape.width = 1;
+        sc.shape.height = 1;
+        sc.input = crate::scenario::InputSource::Constant { value: x };
+        sc.weights = vec![1];
+        let p = &mut sc.params;
+        p.input_scale = sx;
+        p.input_zero_point = 0;
+        p.weight_scales = vec![1.0];
+        p.weight_zero_points = vec![0];
+        p.bias = None;
+        p.bias_i32 = Some(vec![bias]);
+        p.output_scale = sy;
+        p.output_zero_point = 0;
+        p.input_dtype = dtype;
+        p.output_dtype = dtype;
+        sc.a = Computation::parse(a).unwrap();
+        sc.b = Computation::parse(b).unwrap();
+        sc.view = Default::default();
+        sc
+    }
+
+    fn causes_of(sc: &crate::scenario::Scenario) -> (Explanation, Vec<&'static str>) {
+        let run = sc.run().unwrap();
+        let e = explain(&run, 0, 0, 0).unwrap();
+        let codes = e.causes.iter().map(|c| c.code).collect();
+        (e, codes)
+    }
+
+    #[test]
+    fn double_rounding_separates_tflite_reference_from_xnnpack() {
+        use crate::quant::DType::QInt8;
+        // acc + b = 1 + 1150 = 1151, M = 1/256: QuantizeMultiplier gives 2^30, shift -7.
+        // High multiply: 1151 · 2^30 / 2^31 = 575.5 -> 576 (half up); 576 / 2^7 = 4.5 -> 5
+        // (half away). Once: 1151 / 256 = 4.496 -> 4, what XNNPACK's float32 gives.
+        let sc = one_pixel("tflite-reference", "tflite-xnnpack", QInt8, 1.0, 1.0, 1150, 256.0);
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (5, 4));
+        assert_eq!(codes, ["double_rounding"], "{:?}", e.causes);
+        assert!(e.causes[0].text.contains("0.00390625"), "{}", e.causes[0].text);
+        // The trace shows the multiplier, the shift and the exact real number.
+        let m = e.a.get(key::MULTIPLIER).unwrap();
+        assert_eq!(m.value, Value::Int(1 << 30));
+        assert!(m.formula.contains("1073741824 · 2^(-7 - 31) = 0.00390625 exactly"), "{}", m.formula);
+        assert_eq!(e.a.get(key::HIGH_MUL).unwrap().value, Value::Int(576));
+    }
+
+    #[test]
+    fn half_away_vs_half_even_at_a_tie_in_tflite() {
+        use crate::quant::DType::QInt8;
+        // 1152 / 256 = 4.5 exactly: the high multiply is exact (576), the reference
+        // rounds 4.5 away from zero to 5, XNNPACK half to even to 4.
+        let sc = one_pixel("tflite-reference", "tflite-xnnpack", QInt8, 1.0, 1.0, 1151, 256.0);
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (5, 4));
+        assert_eq!(codes, ["rounding_rule"], "{:?}", e.causes);
+        assert!(e.causes[0].text.contains("exact tie"), "{}", e.causes[0].text);
+    }
+
+    #[test]
+    fn reference_vs_optimized_differ_in_the_second_rounding() {
+        use crate::quant::DType::QInt8;
+        // acc + b = 1 - 4610 = -4609, M = 2^-10 (2^30, shift -9): high multiply
+        // -2304.5 -> -2304 (half up) on both; -2304 / 2^9 = -4.5: the reference
+        // rounds away to -5, the optimized vector path up to -4.
+        let sc = one_pixel("tflite-reference", "tflite-optimized", QInt8, 1.0, 1.0, -4610, 1024.0);
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (-5, -4));
+        assert_eq!(codes, ["rounding_rule"], "{:?}", e.causes);
+        assert!(e.causes[0].text.contains("second rounding"), "{}", e.causes[0].text);
+    }
+
+    #[test]
+    fn qdq_fused_vs_float_part_at_the_float_sum() {
+        use crate::quant::DType::QUInt8;
+        // x = 13 (sx = 0.1), w = 1 (sw = 1), no bias, sy = 0.2. Fused: 13 · f32(0.1 / 0.2)
+        // = 6.5 exactly -> 6 (half to even). Float: f32(13 · 0.1) / 0.2 = 6.5000005 -> 7.
+        let mut sc = one_pixel(
+            "onnxruntime-qdq-fused",
+            "onnxruntime-qdq-float",
+            QUInt8,
+            1.3,
+            0.1,
+            0,
+            0.2,
+        );
+        sc.params.bias_i32 = None;
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (6, 7));
+        assert_eq!(codes[0], "float_summation", "{:?}", e.causes);
+    }
+
+    #[test]
+    fn fbgemm_vs_ort_bias_in_float_vs_int32() {
+        use crate::quant::DType::QUInt8;
+        // acc = 1, M = 1/2. fbgemm keeps the bias 0.4 as a float: 1.4 / 2 = 0.7 -> 1.
+        // ORT adds the int32 bias round(0.4) = 0: 1 / 2 = 0.5 -> 0 (half to even).
+        let mut sc = one_pixel(
+            "fbgemm",
+            "onnxruntime-qlinearconv",
+            QUInt8,
+            1.0,
+            1.0,
+            0,
+            2.0,
+        );
+        sc.params.bias = Some(vec![0.4]);
+        sc.params.per_channel = false;
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (1, 0));
+        assert_eq!(codes[0], "bias_rounding", "{:?}", e.causes);
+        assert!(e.causes[0].text.contains("int32 vs float"), "{}", e.causes[0].text);
+    }
+
+    #[test]
+    fn relu6_bound_order_separates_tflite_reference_from_xnnpack() {
+        use crate::quant::DType::QInt8;
+        // sy = 6 / 162.5, zy = -82: the reference bounds at -82 + round(162.5) = 81
+        // (half away), XNNPACK at round(162.5 - 82) = round(80.5) = 80 (half to even).
+        // x = 10: 10 · 27.08 - 82 = 188.8, clamped by both bounds.
+        let mut sc = one_pixel(
+            "tflite-reference",
+            "tflite-xnnpack",
+            QInt8,
+            10.0,
+            1.0,
+            0,
+            0.03692307695746422,
+        );
+        sc.params.output_zero_point = -82;
+        sc.params.relu = true;
+        sc.params.relu6 = true;
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (81, 80));
+        assert_eq!(codes, ["clamp_order"], "{:?}", e.causes);
+    }
+
+    #[test]
+    fn fixed_point_multiplier_named_from_traces() {
+        // Fixed point: 3 · 2^30 · 2^(-1 - 31) = 0.75 -> 1 with no tie or double rounding
+        // against a float side that (say) lands on 0.
+        let a = trace(&[
+            (key::SUM, Value::Int(3)),
+            (key::MULTIPLIER, Value::Int(1 << 30)),
+            (key::SHIFT, Value::Int(-1)),
+            (key::HIGH_MUL, Value::Int(2)),
+            (key::ROUNDED, Value::Int(1)),
+            (key::PLUS_ZP, Value::Int(1)),
+            (key::OUTPUT, Value::Int(1)),
+        ]);
+        let b = trace(&[
+            (key::SUM, Value::Int(3)),
+            (key::MULTIPLIER, Value::F32(0.16)),
+            (key::PRE_ROUND, Value::F32(0.48)),
+            (key::ROUNDED, Value::F32(0.0)),
+            (key::OUTPUT, Value::Int(0)),
+        ]);
+        let c = diagnose(&a, &b);
+        assert_eq!(c[0].code, "fixed_point_multiplier", "{c:?}");
+        assert!(c[0].text.contains("0.25"), "{}", c[0].text);
+        assert!(c[0].text.contains("0.75"), "{}", c[0].text);
     }
 
     #[test]

@@ -55,6 +55,51 @@ fn fmt_float(v: f64, plain: String, exponent: String) -> String {
     }
 }
 
+/// `m · 2^e` as an exact decimal (every power of two has a finite decimal).
+pub fn exact_pow2_decimal(m: i64, e: i32) -> String {
+    let neg = m < 0;
+    // Little-endian base-1e9 digits of |m|.
+    let mut d: Vec<u64> = vec![m.unsigned_abs() % 1_000_000_000, m.unsigned_abs() / 1_000_000_000 % 1_000_000_000, m.unsigned_abs() / 1_000_000_000_000_000_000];
+    let mul = |d: &mut Vec<u64>, k: u64| {
+        let mut carry = 0;
+        for x in d.iter_mut() {
+            let v = *x * k + carry;
+            *x = v % 1_000_000_000;
+            carry = v / 1_000_000_000;
+        }
+        while carry > 0 {
+            d.push(carry % 1_000_000_000);
+            carry /= 1_000_000_000;
+        }
+    };
+    // m · 2^-k = m · 5^k / 10^k: multiply by 5 k times, then place the point.
+    let frac = (-e).max(0) as usize;
+    for _ in 0..e.max(0) {
+        mul(&mut d, 2);
+    }
+    for _ in 0..frac {
+        mul(&mut d, 5);
+    }
+    let mut digits: String = d
+        .iter()
+        .rev()
+        .map(|x| format!("{x:09}"))
+        .collect::<String>()
+        .trim_start_matches('0')
+        .to_string();
+    if digits.len() <= frac {
+        digits = "0".repeat(frac + 1 - digits.len()) + &digits;
+    }
+    let (int, f) = digits.split_at(digits.len() - frac);
+    let f = f.trim_end_matches('0');
+    let sign = if neg { "-" } else { "" };
+    if f.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{f}")
+    }
+}
+
 /// Stable keys: steps with the same key in two traces are compared.
 pub mod key {
     pub const SX: &str = "sx";
@@ -66,6 +111,14 @@ pub mod key {
     pub const BIAS_TERM: &str = "bias_term";
     pub const SUM: &str = "sum";
     pub const MULTIPLIER: &str = "multiplier";
+    /// The real scale `sx·sw/sy` a fixed-point multiplier stands for.
+    pub const SCALE: &str = "scale";
+    /// The fixed-point multiplier's exponent (`shift`, TFLite's convention).
+    pub const SHIFT: &str = "shift";
+    /// The first of a fixed-point requantization's two roundings.
+    pub const HIGH_MUL: &str = "high_mul";
+    /// The upper clamp of a fused ReLU6 (the code of 6.0).
+    pub const BOUND6: &str = "bound6";
     pub const PRE_ROUND: &str = "pre_round";
     pub const ROUNDED: &str = "rounded";
     pub const PLUS_ZP: &str = "plus_zp";
@@ -201,6 +254,25 @@ mod tests {
         assert_eq!(Value::F64(2.964e-5).decimal(), "2.964e-5");
         assert_eq!(Value::F32(2.9559667e-5).decimal(), "2.9559667e-5");
         assert_eq!(Value::Int(-3).bits(), None);
+    }
+
+    #[test]
+    fn powers_of_two_as_exact_decimals() {
+        // 2^30 · 2^-31 = 0.5; 3 · 2^-2 = 0.75; 5 · 2^3 = 40.
+        assert_eq!(exact_pow2_decimal(1 << 30, -31), "0.5");
+        assert_eq!(exact_pow2_decimal(3, -2), "0.75");
+        assert_eq!(exact_pow2_decimal(5, 3), "40");
+        assert_eq!(exact_pow2_decimal(-1, -3), "-0.125");
+        // 1 · 2^-40 = 5^40 / 10^40: 40 decimals ending in ...0390625.
+        let d = exact_pow2_decimal(1, -40);
+        assert_eq!(d.len(), 42);
+        assert!(d.starts_with("0.000000000000909494701772928"), "{d}");
+        assert!(d.ends_with("0390625"), "{d}");
+        // 1518500250 · 2^-31 (QuantizeMultiplier(1/√2)): the decimal reads back exactly.
+        let d = exact_pow2_decimal(1518500250, -31);
+        assert_eq!(d.parse::<f64>().unwrap(), 1518500250.0 / 2f64.powi(31));
+        // 1518500250 = 2 · 759250125: 30 decimals.
+        assert_eq!(d.len(), 2 + 30, "{d}");
     }
 
     #[test]

@@ -23,10 +23,10 @@ pub(crate) enum Formula {
     QuantizeLinear { sy: f32 },
     /// TFLite reference: `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << l, m), r)`:
     /// round half up, then half away from zero (double rounding).
-    FixedPointDouble { m: i32, shift: i32 },
+    FixedPointDouble { m: i32, shift: i32, scale: f64 },
     /// TFLite optimized (vector path): the same high multiply, then a rounding
     /// shift that rounds half up (`vrshl`-style).
-    FixedPointUp { m: i32, shift: i32 },
+    FixedPointUp { m: i32, shift: i32, scale: f64 },
 }
 
 /// Output range of a dtype.
@@ -117,6 +117,57 @@ pub fn mbqm_up(x: i32, m: i32, shift: i32) -> i32 {
     ((v + ((1i64 << r) >> 1)) >> r) as i32
 }
 
+/// The trace of a fixed-point multiply: the real scale, the int32 multiplier
+/// and shift with the exact number they stand for, and the first rounding.
+pub(crate) fn fixed_point_steps<R: Recorder>(
+    rec: &mut R,
+    x: i32,
+    m: i32,
+    shift: i32,
+    scale: f64,
+    double: bool,
+) {
+    rec.step(key::SCALE, Value::F64(scale), || {
+        (
+            "real scale".into(),
+            "double(sx) · double(sw) / double(sy) (the float scale)".into(),
+        )
+    });
+    rec.step(key::MULTIPLIER, Value::Int(m as i64), || {
+        (
+            "fixed-point multiplier".into(),
+            format!(
+                "QuantizeMultiplier: {m} · 2^({shift} - 31) = {} exactly, for {scale}",
+                crate::trace::exact_pow2_decimal(m as i64, shift - 31)
+            )
+            .into(),
+        )
+    });
+    rec.step(key::SHIFT, Value::Int(shift as i64), || {
+        (
+            "shift".into(),
+            format!(
+                "left shift {} before, right shift {} after the high multiply",
+                shift.max(0),
+                (-shift).max(0)
+            )
+            .into(),
+        )
+    });
+    let left = left_shifted(x, shift);
+    let high = srdhm(left, m);
+    rec.step(key::HIGH_MUL, Value::Int(high as i64), || {
+        (
+            "high multiply".into(),
+            format!(
+                "SaturatingRoundingDoublingHighMul({left}, {m}) = round({left} · {m} / 2^31), half up (first rounding{})",
+                if double { "" } else { " of the vector path" }
+            )
+            .into(),
+        )
+    });
+}
+
 /// One output channel of a runtime engine.
 #[derive(Debug, Clone)]
 pub(crate) struct RtChannel {
@@ -125,6 +176,8 @@ pub(crate) struct RtChannel {
     pub zy: i64,
     pub lo: i64,
     pub hi: i64,
+    /// How ReLU6's bound was made, when there is one (the trace shows it).
+    pub six: Option<Bound6>,
 }
 
 impl RtChannel {
@@ -135,6 +188,7 @@ impl RtChannel {
             zy,
             lo,
             hi,
+            ..
         } = *self;
         if let Formula::QuantizeLinear { sy } = formula {
             let v = f32::from_bits(acc as u32);
@@ -158,6 +212,12 @@ impl RtChannel {
             (
                 "accumulator".into(),
                 "sum over taps of (qx - zx)·(qw - zw), int32".into(),
+            )
+        });
+        rec.step(key::BIAS_TERM, Value::Int(bias as i64), || {
+            (
+                "bias in accumulator units".into(),
+                "the model's int32 bias (scale sx·sw)".into(),
             )
         });
         let t = acc.wrapping_add(bias);
@@ -205,30 +265,28 @@ impl RtChannel {
                 rec.step(key::ROUNDED, Value::F64(r), || {
                     ("rounded".into(), "np.round: half to even".into())
                 });
+                self.record_bound(rec);
                 let out = (r.clamp(lo as f64, hi as f64)) as i64;
                 rec.step(key::OUTPUT, Value::Int(out), || {
                     ("output code".into(), format!("clip to {lo}..{hi}").into())
                 });
                 out
             }
-            Formula::FixedPointDouble { m, shift } | Formula::FixedPointUp { m, shift } => {
+            Formula::FixedPointDouble { m, shift, scale }
+            | Formula::FixedPointUp { m, shift, scale } => {
                 let double = matches!(formula, Formula::FixedPointDouble { .. });
-                rec.step(key::MULTIPLIER, Value::Int(m as i64), || {
-                    (
-                        "fixed-point multiplier".into(),
-                        format!("{m} · 2^({shift} - 31) (QuantizeMultiplier)").into(),
-                    )
-                });
+                fixed_point_steps(rec, t, m, shift, scale, double);
                 let r = if double {
                     mbqm_double(t, m, shift)
                 } else {
                     mbqm_up(t, m, shift)
                 };
                 rec.step(key::ROUNDED, Value::Int(r as i64), || {
+                    let r = (-shift).max(0);
                     let how = if double {
-                        "high multiply (half up), then divide by 2^r half away from zero"
+                        format!("RoundingDivideByPOT(high, {r}): divide by 2^{r}, half away from zero (second rounding)")
                     } else {
-                        "high multiply (half up), then rounding shift half up"
+                        format!("rounding shift right by {r}: half up, toward +inf (second rounding)")
                     };
                     ("rounded".into(), how.into())
                 });
@@ -239,6 +297,7 @@ impl RtChannel {
                         format!("rounded + {zy}").into(),
                     )
                 });
+                self.record_bound(rec);
                 let out = plus.clamp(lo, hi);
                 rec.step(key::OUTPUT, Value::Int(out), || {
                     ("output code".into(), format!("clamp to {lo}..{hi}").into())
@@ -246,6 +305,15 @@ impl RtChannel {
                 out
             }
             Formula::QuantizeLinear { .. } => unreachable!(),
+        }
+    }
+
+    /// ReLU6's upper clamp and the order it was made in.
+    fn record_bound<R: Recorder>(&self, rec: &mut R) {
+        if let Some(b) = self.six {
+            rec.step(key::BOUND6, Value::Int(self.hi), || {
+                ("ReLU6 bound (code of 6.0)".into(), b.describe().into())
+            });
         }
     }
 
@@ -264,6 +332,7 @@ impl RtChannel {
                 .into(),
             )
         });
+        self.record_bound(rec);
         let out = r as i64 + zy;
         rec.step(key::OUTPUT, Value::Int(out), || {
             ("output code".into(), format!("rounded + {zy}").into())
@@ -295,6 +364,20 @@ pub(crate) enum Bound6 {
 }
 
 impl Bound6 {
+    /// The order, in words (the trace's formula for the bound).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bound6::RoundThenAdd(round) if round(0.5) == 1.0 => {
+                "zy + round(f32(6 / sy)): rounded half away from zero, then the zero point added"
+            }
+            Bound6::RoundThenAdd(_) => {
+                "zy + round(f32(6 / sy)): rounded half to even, then the zero point added"
+            }
+            Bound6::AddThenRound => {
+                "round(f32(6 / sy) + f32(zy)): the zero point added, then rounded half to even"
+            }
+        }
+    }
     fn code(self, six_over_sy: f32, zy: i64) -> i64 {
         match self {
             Bound6::RoundThenAdd(round) => zy + round(six_over_sy) as i64,
@@ -345,6 +428,7 @@ pub(crate) fn channels(
                 },
                 lo,
                 hi,
+                six: (p.relu6 && !p.is_raw_int32()).then_some(bound6),
             }) as Arc<dyn Channel>)
         })
         .collect()
