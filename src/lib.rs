@@ -8,6 +8,9 @@
 
 pub mod conv;
 pub mod depthwise;
+/// Engine-pair causes: native, and the lazily loaded link wasm (not the page's first load).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod explain;

@@ -1,10 +1,10 @@
 //! The step vocabulary of a requantization trace, and where two traces part.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// A value as the arithmetic held it: an exact integer, a float32 (shown with
 /// its bits) or a float64.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "v", rename_all = "lowercase")]
 pub enum Value {
     Int(i64),
@@ -56,6 +56,9 @@ fn fmt_float(v: f64, plain: String, exponent: String) -> String {
 }
 
 /// `m · 2^e` as an exact decimal (every power of two has a finite decimal).
+/// Not in the page's first-load wasm: its inspector writes the same decimal
+/// from the multiplier and shift steps (`www/inspector.js`).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
 pub fn exact_pow2_decimal(m: i64, e: i32) -> String {
     let neg = m < 0;
     // Little-endian base-1e9 digits of |m|.
@@ -123,6 +126,27 @@ pub mod key {
     pub const ROUNDED: &str = "rounded";
     pub const PLUS_ZP: &str = "plus_zp";
     pub const OUTPUT: &str = "output";
+    /// Every key, to read traces back (the page's lazily loaded diagnosis).
+    pub const ALL: &[&str] = &[
+        SX, SW, SY, BIAS, ACC, SCALE_PRODUCT, BIAS_TERM, SUM, MULTIPLIER, SCALE, SHIFT,
+        HIGH_MUL, BOUND6, PRE_ROUND, ROUNDED, PLUS_ZP, OUTPUT,
+    ];
+}
+
+/// A step read back (its key one of [`key::ALL`], unknown keys kept as "other").
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Step, D::Error> {
+        #[derive(Deserialize)]
+        struct S {
+            key: String,
+            label: String,
+            formula: String,
+            value: Value,
+        }
+        let s = S::deserialize(d)?;
+        let k = key::ALL.iter().find(|&&x| x == s.key).copied();
+        Ok(Step::new(k.unwrap_or("other"), s.label, s.formula, s.value))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -185,7 +209,7 @@ impl Recorder for Probe {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     pub computation: String,
     /// Which kernel ran, and why (PyTorch's dispatch, fbgemm's path on this CPU).

@@ -507,7 +507,7 @@ fn clamp<R: Recorder>(rec: &mut R, v: i64, ch: &HandChannel, zy: i64) -> i64 {
             rec.step(key::BOUND6, Value::Int(b), || {
                 (
                     "ReLU6 bound (code of 6.0)".into(),
-                    "zy + round(f32(6 / sy)): rounded half away from zero, then the zero point added".into(),
+                    "zy + round(6 / sy), half away from zero".into(),
                 )
             });
             b
@@ -558,34 +558,33 @@ fn fixed_point<R: Recorder>(
     rec.step(key::BIAS_TERM, Value::Int(b as i64), || {
         (
             "bias in accumulator units".into(),
-            if ch.bias_i32.is_some() {
-                "the model's int32 bias"
-            } else {
-                "round(b / (sw·sx)) as an int32"
-            }
-            .into(),
+            "int32".into(),
         )
     });
     let t = acc.wrapping_add(b);
     rec.step(key::SUM, Value::Int(t as i64), || {
-        ("accumulator + bias".into(), format!("{acc_note}, + bias in int32").into())
+        ("accumulator + bias".into(), acc_note.into())
     });
     let scale = sx * sw / sy;
     let (m, shift) = super::runtime::quantize_multiplier(scale);
-    super::runtime::fixed_point_steps(rec, t, m, shift, scale, true);
-    let r = super::runtime::mbqm_double(t, m, shift) as i64;
-    rec.step(key::ROUNDED, Value::Int(r), || {
-        let r = (-shift).max(0);
-        (
-            "rounded".into(),
-            format!("RoundingDivideByPOT(high, {r}): divide by 2^{r}, half away from zero (second rounding)").into(),
-        )
-    });
-    let plus = r + zy;
-    rec.step(key::PLUS_ZP, Value::Int(plus), || {
-        ("plus output zero point".into(), format!("rounded + {zy}").into())
-    });
-    clamp(rec, plus, ch, zy)
+    // The rest is tflite-reference's own requantization.
+    let (lo, hi) = if h.ignore_clamp {
+        (i32::MIN as i64, i32::MAX as i64)
+    } else {
+        let lo = if ch.relu { ch.lo.max(zy) } else { ch.lo };
+        (lo, ch.six.map_or(ch.hi, |six| ch.hi.min(zy + six)))
+    };
+    super::runtime::RtChannel {
+        formula: super::runtime::Formula::FixedPointDouble { m, shift, scale },
+        bias: b,
+        zy,
+        lo,
+        hi,
+        six: ch
+            .six
+            .map(|_| super::runtime::Bound6::RoundThenAdd(super::tflite_reference::round_away)),
+    }
+    .requantize(t, rec)
 }
 
 /// One option of a hand switch: its value in the page's JSON, its link token

@@ -58,26 +58,17 @@ pub(crate) fn mlas_kernel(
         "exact int32 accumulation (VNNI)".to_string()
     } else if saturates {
         format!(
-            "on {} the U8S8 kernels sum u8·s8 pairs with vpmaddubsw, saturating to int16 like fbgemm's AVX2 path ({})",
-            pl.title(),
+            "u8·s8 pairs summed by vpmaddubsw, saturating to int16 ({})",
             mlas_u8s8::LABEL
         )
     } else {
-        let how = match (depthwise, flavor) {
-            (true, _) => "the depthwise kernels widen both operands before multiplying",
-            (_, "U8U8") => "the U8U8 kernel widens both operands to int16 (vpmaddwd)",
-            _ => "S8S8 has no x64 kernel without AVX-VNNI-INT8: MLAS's portable int32 code",
-        };
-        format!(
-            "exact int32 accumulation on {} too ({how}; {})",
-            pl.title(),
-            mlas_u8s8::LABEL
-        )
+        // Depthwise kernels and U8U8 widen both operands; S8S8 runs portable int32 code.
+        format!("exact int32 accumulation ({})", mlas_u8s8::LABEL)
     };
     Kernel {
         name: "mlas",
         path: Some(path),
-        why: format!("{prefix}ONNX Runtime MLAS, {flavor}, {path}; {acc}"),
+        why: format!("{prefix}ONNX Runtime MLAS, {flavor}, {path} on {}; {acc}", pl.title()),
         accumulation: if saturates {
             Accumulation::MlasU8S8
         } else {

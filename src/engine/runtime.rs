@@ -128,31 +128,16 @@ pub(crate) fn fixed_point_steps<R: Recorder>(
     double: bool,
 ) {
     rec.step(key::SCALE, Value::F64(scale), || {
-        (
-            "real scale".into(),
-            "double(sx) · double(sw) / double(sy) (the float scale)".into(),
-        )
+        ("real scale".into(), "double(sx) · double(sw) / double(sy)".into())
     });
     rec.step(key::MULTIPLIER, Value::Int(m as i64), || {
         (
             "fixed-point multiplier".into(),
-            format!(
-                "QuantizeMultiplier: {m} · 2^({shift} - 31) = {} exactly, for {scale}",
-                crate::trace::exact_pow2_decimal(m as i64, shift - 31)
-            )
-            .into(),
+            format!("QuantizeMultiplier: {m} · 2^({shift} - 31){}", exact(m, shift)).into(),
         )
     });
     rec.step(key::SHIFT, Value::Int(shift as i64), || {
-        (
-            "shift".into(),
-            format!(
-                "left shift {} before, right shift {} after the high multiply",
-                shift.max(0),
-                (-shift).max(0)
-            )
-            .into(),
-        )
+        ("shift".into(), "2^shift: left before, right after the high multiply".into())
     });
     let left = left_shifted(x, shift);
     let high = srdhm(left, m);
@@ -160,12 +145,23 @@ pub(crate) fn fixed_point_steps<R: Recorder>(
         (
             "high multiply".into(),
             format!(
-                "SaturatingRoundingDoublingHighMul({left}, {m}) = round({left} · {m} / 2^31), half up (first rounding{})",
-                if double { "" } else { " of the vector path" }
+                "round({left} · {m} / 2^31) half up (SaturatingRoundingDoublingHighMul){}",
+                if double { ", first rounding" } else { "" }
             )
             .into(),
         )
     });
+}
+
+/// " = the exact decimal" of a fixed-point multiplier (the page's inspector
+/// writes it itself, keeping the decimal code out of the first-load wasm).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+fn exact(m: i32, shift: i32) -> String {
+    format!(" = {} exactly", crate::trace::exact_pow2_decimal(m as i64, shift - 31))
+}
+#[cfg(not(any(not(target_arch = "wasm32"), feature = "link")))]
+fn exact(_: i32, _: i32) -> &'static str {
+    ""
 }
 
 /// One output channel of a runtime engine.
@@ -182,14 +178,7 @@ pub(crate) struct RtChannel {
 
 impl RtChannel {
     pub fn run<R: Recorder>(&self, acc: i32, rec: &mut R) -> i64 {
-        let RtChannel {
-            formula,
-            bias,
-            zy,
-            lo,
-            hi,
-            ..
-        } = *self;
+        let RtChannel { formula, bias, .. } = *self;
         if let Formula::QuantizeLinear { sy } = formula {
             let v = f32::from_bits(acc as u32);
             rec.step(key::SUM, Value::F32(v), || {
@@ -227,6 +216,14 @@ impl RtChannel {
                 format!("acc + {bias} (int32)").into(),
             )
         });
+        self.requantize(t, rec)
+    }
+
+    /// From `acc + bias` (int32) to the output code.
+    pub fn requantize<R: Recorder>(&self, t: i32, rec: &mut R) -> i64 {
+        let RtChannel {
+            formula, zy, lo, hi, ..
+        } = *self;
         match formula {
             Formula::Raw => {
                 rec.step(key::OUTPUT, Value::Int(t as i64), || {
@@ -284,9 +281,9 @@ impl RtChannel {
                 rec.step(key::ROUNDED, Value::Int(r as i64), || {
                     let r = (-shift).max(0);
                     let how = if double {
-                        format!("RoundingDivideByPOT(high, {r}): divide by 2^{r}, half away from zero (second rounding)")
+                        format!("RoundingDivideByPOT: / 2^{r}, half away from zero")
                     } else {
-                        format!("rounding shift right by {r}: half up, toward +inf (second rounding)")
+                        format!("rounding shift: / 2^{r}, half up")
                     };
                     ("rounded".into(), how.into())
                 });
@@ -368,14 +365,10 @@ impl Bound6 {
     pub fn describe(self) -> &'static str {
         match self {
             Bound6::RoundThenAdd(round) if round(0.5) == 1.0 => {
-                "zy + round(f32(6 / sy)): rounded half away from zero, then the zero point added"
+                "zy + round(6 / sy), half away from zero"
             }
-            Bound6::RoundThenAdd(_) => {
-                "zy + round(f32(6 / sy)): rounded half to even, then the zero point added"
-            }
-            Bound6::AddThenRound => {
-                "round(f32(6 / sy) + f32(zy)): the zero point added, then rounded half to even"
-            }
+            Bound6::RoundThenAdd(_) => "zy + round(6 / sy), half to even",
+            Bound6::AddThenRound => "round(6 / sy + zy), half to even",
         }
     }
     fn code(self, six_over_sy: f32, zy: i64) -> i64 {
