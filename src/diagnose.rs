@@ -51,8 +51,16 @@ fn round_once(n: i128, k: u32) -> (i128, i128) {
     let d = 1i128 << k;
     let (q, r) = (n >> k, n & (d - 1));
     let twice = 2 * r;
-    let even = if twice > d || (twice == d && q % 2 != 0) { q + 1 } else { q };
-    let away = if twice > d || (twice == d && n >= 0) { q + 1 } else { q };
+    let even = if twice > d || (twice == d && q % 2 != 0) {
+        q + 1
+    } else {
+        q
+    };
+    let away = if twice > d || (twice == d && n >= 0) {
+        q + 1
+    } else {
+        q
+    };
     (away, even)
 }
 
@@ -63,7 +71,11 @@ fn fixed_point_causes(a: &Trace, b: &Trace) -> Vec<Cause> {
     if let (Some(x), Some(y)) = (&fa, &fb) {
         if x.m == y.m && x.shift == y.shift && x.high == y.high && x.rounded != y.rounded {
             let r = (-x.shift).max(0);
-            let (up, away) = if x.rounded > y.rounded { ("B", "A") } else { ("A", "B") };
+            let (up, away) = if x.rounded > y.rounded {
+                ("B", "A")
+            } else {
+                ("A", "B")
+            };
             return vec![Cause {
                 code: "rounding_rule",
                 text: format!(

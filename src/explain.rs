@@ -150,14 +150,12 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         c
     };
     let exact = run.acc[index];
-    let saturated = [&run.ra, &run.rb]
-        .into_iter()
-        .find(|r| {
-            matches!(
-                r.kernel.accumulation,
-                crate::engine::Accumulation::Fbgemm { .. } | crate::engine::Accumulation::MlasU8S8
-            ) && run.acc_for(r)[index] != exact
-        });
+    let saturated = [&run.ra, &run.rb].into_iter().find(|r| {
+        matches!(
+            r.kernel.accumulation,
+            crate::engine::Accumulation::Fbgemm { .. } | crate::engine::Accumulation::MlasU8S8
+        ) && run.acc_for(r)[index] != exact
+    });
     let mut pairs = vec![];
     if let Some(r) = saturated {
         let fb = run.acc_for(r)[index];
@@ -354,10 +352,10 @@ fn taps_text(e: &Explanation) -> String {
 mod tests {
     use super::*;
     use crate::diagnose::diagnose;
-    use crate::trace::{key, Value};
     use crate::engine::HandAssumptions;
     use crate::scenario::preset;
     use crate::trace::Recorder;
+    use crate::trace::{key, Value};
 
     fn trace(steps: &[(&'static str, Value)]) -> Trace {
         let mut t = Trace::default();
@@ -476,15 +474,32 @@ mod tests {
         // acc + b = 1 + 1150 = 1151, M = 1/256: QuantizeMultiplier gives 2^30, shift -7.
         // High multiply: 1151 · 2^30 / 2^31 = 575.5 -> 576 (half up); 576 / 2^7 = 4.5 -> 5
         // (half away). Once: 1151 / 256 = 4.496 -> 4, what XNNPACK's float32 gives.
-        let sc = one_pixel("tflite-reference", "tflite-xnnpack", QInt8, 1.0, 1.0, 1150, 256.0);
+        let sc = one_pixel(
+            "tflite-reference",
+            "tflite-xnnpack",
+            QInt8,
+            1.0,
+            1.0,
+            1150,
+            256.0,
+        );
         let (e, codes) = causes_of(&sc);
         assert_eq!((e.out_a, e.out_b), (5, 4));
         assert_eq!(codes, ["double_rounding"], "{:?}", e.causes);
-        assert!(e.causes[0].text.contains("0.00390625"), "{}", e.causes[0].text);
+        assert!(
+            e.causes[0].text.contains("0.00390625"),
+            "{}",
+            e.causes[0].text
+        );
         // The trace shows the multiplier, the shift and the exact real number.
         let m = e.a.get(key::MULTIPLIER).unwrap();
         assert_eq!(m.value, Value::Int(1 << 30));
-        assert!(m.formula.contains("1073741824 · 2^(-7 - 31) = 0.00390625 exactly"), "{}", m.formula);
+        assert!(
+            m.formula
+                .contains("1073741824 · 2^(-7 - 31) = 0.00390625 exactly"),
+            "{}",
+            m.formula
+        );
         assert_eq!(e.a.get(key::HIGH_MUL).unwrap().value, Value::Int(576));
     }
 
@@ -493,11 +508,23 @@ mod tests {
         use crate::quant::DType::QInt8;
         // 1152 / 256 = 4.5 exactly: the high multiply is exact (576), the reference
         // rounds 4.5 away from zero to 5, XNNPACK half to even to 4.
-        let sc = one_pixel("tflite-reference", "tflite-xnnpack", QInt8, 1.0, 1.0, 1151, 256.0);
+        let sc = one_pixel(
+            "tflite-reference",
+            "tflite-xnnpack",
+            QInt8,
+            1.0,
+            1.0,
+            1151,
+            256.0,
+        );
         let (e, codes) = causes_of(&sc);
         assert_eq!((e.out_a, e.out_b), (5, 4));
         assert_eq!(codes, ["rounding_rule"], "{:?}", e.causes);
-        assert!(e.causes[0].text.contains("exact tie"), "{}", e.causes[0].text);
+        assert!(
+            e.causes[0].text.contains("exact tie"),
+            "{}",
+            e.causes[0].text
+        );
     }
 
     #[test]
@@ -506,11 +533,23 @@ mod tests {
         // acc + b = 1 - 4610 = -4609, M = 2^-10 (2^30, shift -9): high multiply
         // -2304.5 -> -2304 (half up) on both; -2304 / 2^9 = -4.5: the reference
         // rounds away to -5, the optimized vector path up to -4.
-        let sc = one_pixel("tflite-reference", "tflite-optimized", QInt8, 1.0, 1.0, -4610, 1024.0);
+        let sc = one_pixel(
+            "tflite-reference",
+            "tflite-optimized",
+            QInt8,
+            1.0,
+            1.0,
+            -4610,
+            1024.0,
+        );
         let (e, codes) = causes_of(&sc);
         assert_eq!((e.out_a, e.out_b), (-5, -4));
         assert_eq!(codes, ["rounding_rule"], "{:?}", e.causes);
-        assert!(e.causes[0].text.contains("second rounding"), "{}", e.causes[0].text);
+        assert!(
+            e.causes[0].text.contains("second rounding"),
+            "{}",
+            e.causes[0].text
+        );
     }
 
     #[test]
@@ -552,7 +591,11 @@ mod tests {
         let (e, codes) = causes_of(&sc);
         assert_eq!((e.out_a, e.out_b), (1, 0));
         assert_eq!(codes[0], "bias_rounding", "{:?}", e.causes);
-        assert!(e.causes[0].text.contains("int32 vs float"), "{}", e.causes[0].text);
+        assert!(
+            e.causes[0].text.contains("int32 vs float"),
+            "{}",
+            e.causes[0].text
+        );
     }
 
     #[test]

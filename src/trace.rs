@@ -62,7 +62,11 @@ fn fmt_float(v: f64, plain: String, exponent: String) -> String {
 pub fn exact_pow2_decimal(m: i64, e: i32) -> String {
     let neg = m < 0;
     // Little-endian base-1e9 digits of |m|.
-    let mut d: Vec<u64> = vec![m.unsigned_abs() % 1_000_000_000, m.unsigned_abs() / 1_000_000_000 % 1_000_000_000, m.unsigned_abs() / 1_000_000_000_000_000_000];
+    let mut d: Vec<u64> = vec![
+        m.unsigned_abs() % 1_000_000_000,
+        m.unsigned_abs() / 1_000_000_000 % 1_000_000_000,
+        m.unsigned_abs() / 1_000_000_000_000_000_000,
+    ];
     let mul = |d: &mut Vec<u64>, k: u64| {
         let mut carry = 0;
         for x in d.iter_mut() {
@@ -128,8 +132,23 @@ pub mod key {
     pub const OUTPUT: &str = "output";
     /// Every key, to read traces back (the page's lazily loaded diagnosis).
     pub const ALL: &[&str] = &[
-        SX, SW, SY, BIAS, ACC, SCALE_PRODUCT, BIAS_TERM, SUM, MULTIPLIER, SCALE, SHIFT,
-        HIGH_MUL, BOUND6, PRE_ROUND, ROUNDED, PLUS_ZP, OUTPUT,
+        SX,
+        SW,
+        SY,
+        BIAS,
+        ACC,
+        SCALE_PRODUCT,
+        BIAS_TERM,
+        SUM,
+        MULTIPLIER,
+        SCALE,
+        SHIFT,
+        HIGH_MUL,
+        BOUND6,
+        PRE_ROUND,
+        ROUNDED,
+        PLUS_ZP,
+        OUTPUT,
     ];
 }
 

@@ -5,8 +5,12 @@ use qconv_lens::engine::{Computation, HandAssumptions};
 use qconv_lens::golden::qconv::QConvCase;
 
 fn cases() -> Vec<QConvCase> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/runtimes/tflite.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/golden/runtimes/tflite.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     serde_json::from_value(v["cases"].clone()).unwrap()
 }
 

@@ -89,9 +89,9 @@ impl Engine for Hand {
                 }
                 let (lo, hi) = p.output_dtype.range();
                 // ReLU6 as TFLite bounds it (its fixed-point kernels are the model).
-                let six = p
-                    .relu6
-                    .then(|| super::tflite_reference::round_away(6.0f32 / p.output_scale as f32) as i64);
+                let six = p.relu6.then(|| {
+                    super::tflite_reference::round_away(6.0f32 / p.output_scale as f32) as i64
+                });
                 Ok(Arc::new(HandChannel {
                     bias_i32: p.bias_i32.as_ref().map(|b| b[c]),
                     lo,
@@ -514,7 +514,11 @@ fn clamp<R: Recorder>(rec: &mut R, v: i64, ch: &HandChannel, zy: i64) -> i64 {
         }
         None => ch.hi,
     };
-    let out = if ch.h.ignore_clamp { v } else { v.clamp(lo, hi) };
+    let out = if ch.h.ignore_clamp {
+        v
+    } else {
+        v.clamp(lo, hi)
+    };
     rec.step(key::OUTPUT, Value::Int(out), || {
         let f = if ch.h.ignore_clamp {
             "not clamped".to_string()
@@ -556,10 +560,7 @@ fn fixed_point<R: Recorder>(
         (None, None) => 0,
     };
     rec.step(key::BIAS_TERM, Value::Int(b as i64), || {
-        (
-            "bias in accumulator units".into(),
-            "int32".into(),
-        )
+        ("bias in accumulator units".into(), "int32".into())
     });
     let t = acc.wrapping_add(b);
     rec.step(key::SUM, Value::Int(t as i64), || {

@@ -10,8 +10,8 @@ use super::{
     Platform,
 };
 use crate::conv::ConvShape;
-use crate::mlas_u8s8;
 use crate::error::{Error, Result};
+use crate::mlas_u8s8;
 use crate::quant::DType;
 use std::sync::Arc;
 
@@ -68,7 +68,10 @@ pub(crate) fn mlas_kernel(
     Kernel {
         name: "mlas",
         path: Some(path),
-        why: format!("{prefix}ONNX Runtime MLAS, {flavor}, {path} on {}; {acc}", pl.title()),
+        why: format!(
+            "{prefix}ONNX Runtime MLAS, {flavor}, {path} on {}; {acc}",
+            pl.title()
+        ),
         accumulation: if saturates {
             Accumulation::MlasU8S8
         } else {

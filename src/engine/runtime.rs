@@ -128,16 +128,26 @@ pub(crate) fn fixed_point_steps<R: Recorder>(
     double: bool,
 ) {
     rec.step(key::SCALE, Value::F64(scale), || {
-        ("real scale".into(), "double(sx) · double(sw) / double(sy)".into())
+        (
+            "real scale".into(),
+            "double(sx) · double(sw) / double(sy)".into(),
+        )
     });
     rec.step(key::MULTIPLIER, Value::Int(m as i64), || {
         (
             "fixed-point multiplier".into(),
-            format!("QuantizeMultiplier: {m} · 2^({shift} - 31){}", exact(m, shift)).into(),
+            format!(
+                "QuantizeMultiplier: {m} · 2^({shift} - 31){}",
+                exact(m, shift)
+            )
+            .into(),
         )
     });
     rec.step(key::SHIFT, Value::Int(shift as i64), || {
-        ("shift".into(), "2^shift: left before, right after the high multiply".into())
+        (
+            "shift".into(),
+            "2^shift: left before, right after the high multiply".into(),
+        )
     });
     let left = left_shifted(x, shift);
     let high = srdhm(left, m);
@@ -157,7 +167,10 @@ pub(crate) fn fixed_point_steps<R: Recorder>(
 /// writes it itself, keeping the decimal code out of the first-load wasm).
 #[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
 fn exact(m: i32, shift: i32) -> String {
-    format!(" = {} exactly", crate::trace::exact_pow2_decimal(m as i64, shift - 31))
+    format!(
+        " = {} exactly",
+        crate::trace::exact_pow2_decimal(m as i64, shift - 31)
+    )
 }
 #[cfg(not(any(not(target_arch = "wasm32"), feature = "link")))]
 fn exact(_: i32, _: i32) -> &'static str {
@@ -222,7 +235,11 @@ impl RtChannel {
     /// From `acc + bias` (int32) to the output code.
     pub fn requantize<R: Recorder>(&self, t: i32, rec: &mut R) -> i64 {
         let RtChannel {
-            formula, zy, lo, hi, ..
+            formula,
+            zy,
+            lo,
+            hi,
+            ..
         } = *self;
         match formula {
             Formula::Raw => {
