@@ -569,7 +569,7 @@ mod tests {
         sc.params.bias_i32 = None;
         let (e, codes) = causes_of(&sc);
         assert_eq!((e.out_a, e.out_b), (6, 7));
-        assert_eq!(codes[0], "float_summation", "{:?}", e.causes);
+        assert_eq!(codes, ["float_summation"], "{:?}", e.causes);
     }
 
     #[test]
@@ -590,7 +590,7 @@ mod tests {
         sc.params.per_channel = false;
         let (e, codes) = causes_of(&sc);
         assert_eq!((e.out_a, e.out_b), (1, 0));
-        assert_eq!(codes[0], "bias_rounding", "{:?}", e.causes);
+        assert_eq!(codes, ["bias_rounding"], "{:?}", e.causes);
         assert!(
             e.causes[0].text.contains("int32 vs float"),
             "{}",

@@ -317,7 +317,7 @@ impl Assumption {
             Assumption::Float64 => "the arithmetic was done in float64, the kernels use float32",
             Assumption::HalfAway => "rounding half away from zero, the kernels round half to even",
             Assumption::ZeroPointsIgnored => "the zero points were left out",
-            Assumption::ClampIgnored => "the result was not clamped to 0..255",
+            Assumption::ClampIgnored => "the result was not clamped to the output range (0..255 for uint8)",
             Assumption::FixedPoint => {
                 "TFLite's fixed-point multiplier (int32 multiplier and shift, rounded twice) replaced the float scale"
             }
@@ -779,7 +779,7 @@ pub static SWITCHES: &[Switch] = &[
     flag!(
         "ignore_clamp",
         ignore_clamp,
-        "no clamp to 0..255",
+        "no clamp to the output range",
         NOCLAMP,
         0,
         Assumption::ClampIgnored
