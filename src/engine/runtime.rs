@@ -112,13 +112,17 @@ pub fn mbqm_double(x: i32, m: i32, shift: i32) -> i32 {
 
 /// The optimized kernels' vector path: high multiply, then round half up.
 pub fn mbqm_up(x: i32, m: i32, shift: i32) -> i32 {
-    let v = srdhm(left_shifted(x, shift), m) as i64;
-    let r = (-shift).max(0);
-    ((v + ((1i64 << r) >> 1)) >> r) as i32
+    shift_half_up(srdhm(left_shifted(x, shift), m), (-shift).max(0))
+}
+
+/// A rounding right shift by `r`, half up (toward +inf).
+fn shift_half_up(v: i32, r: i32) -> i32 {
+    ((v as i64 + ((1i64 << r) >> 1)) >> r) as i32
 }
 
 /// The trace of a fixed-point multiply: the real scale, the int32 multiplier
-/// and shift with the exact number they stand for, and the first rounding.
+/// and shift with the exact number they stand for, and the first rounding,
+/// whose result (`SaturatingRoundingDoublingHighMul(x · 2^left, m)`) it returns.
 pub(crate) fn fixed_point_steps<R: Recorder>(
     rec: &mut R,
     x: i32,
@@ -126,7 +130,7 @@ pub(crate) fn fixed_point_steps<R: Recorder>(
     shift: i32,
     scale: f64,
     double: bool,
-) {
+) -> i32 {
     rec.step(key::SCALE, Value::F64(scale), || {
         (
             "real scale".into(),
@@ -161,6 +165,7 @@ pub(crate) fn fixed_point_steps<R: Recorder>(
             .into(),
         )
     });
+    high
 }
 
 /// " = the exact decimal" of a fixed-point multiplier (the page's inspector
@@ -289,11 +294,12 @@ impl RtChannel {
             Formula::FixedPointDouble { m, shift, scale }
             | Formula::FixedPointUp { m, shift, scale } => {
                 let double = matches!(formula, Formula::FixedPointDouble { .. });
-                fixed_point_steps(rec, t, m, shift, scale, double);
+                let high = fixed_point_steps(rec, t, m, shift, scale, double);
+                // The second rounding of mbqm_double / mbqm_up, from the high multiply.
                 let r = if double {
-                    mbqm_double(t, m, shift)
+                    rdpot(high, (-shift).max(0))
                 } else {
-                    mbqm_up(t, m, shift)
+                    shift_half_up(high, (-shift).max(0))
                 };
                 rec.step(key::ROUNDED, Value::Int(r as i64), || {
                     let r = (-shift).max(0);
