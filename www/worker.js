@@ -102,7 +102,12 @@ self.onmessage = async (event) => {
         // link wasm (kept out of the first load), then the summary's "Why".
         const ex = frame.inspect?.explanation;
         if (ex?.causes_pending) {
-          ex.causes.push(...(await links()).diagnose(ex.a, ex.b));
+          // The frame is drawn even if that wasm cannot load; the summary says so.
+          try {
+            ex.causes.push(...(await links()).diagnose(ex.a, ex.b));
+          } catch (err) {
+            ex.summary += ` (The causes could not be computed: ${err?.message ?? err}.)`;
+          }
           if (ex.causes.length) ex.summary += ` Why: ${ex.causes.map((c) => c.text).join('; ')}.`;
           delete ex.causes_pending;
         }
