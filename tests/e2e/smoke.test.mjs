@@ -48,3 +48,19 @@ test('the landing page draws with only the page wasm, at most 150 KB gzip', asyn
   assert.ok(gz <= 150 * 1000, `page wasm is ${gz} B gzip -9 (limit 150,000 B)`);
   await browserPage.close();
 });
+
+// Engine-pair causes come from the link wasm; when it cannot load, the frame
+// is still drawn and the summary says the causes are missing.
+test('two engines parting with the link wasm blocked: drawn, the summary says why causes are missing', async () => {
+  const browserPage = await browser.newPage();
+  await browserPage.route(/qconv_lens_link_bg\.wasm$/, (route) => route.abort());
+  await browserPage.goto(BASE_URL);
+  await browserPage.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  const frames = await browserPage.evaluate(() => window.qconvLens.timing.frames);
+  await browserPage.selectOption('#preset', 'x86-tie');
+  await browserPage.waitForFunction((n) => window.qconvLens.timing.frames > n, frames, { timeout: 20000 });
+  assert.match(await browserPage.textContent('#count'), /128/);
+  const summary = await browserPage.textContent('#inspector-summary');
+  assert.match(summary, /could not be computed/, summary);
+  await browserPage.close();
+});
