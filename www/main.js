@@ -16,6 +16,7 @@ import { Inspector } from './inspector.js';
 import { el } from './dom.js';
 import { Permalink } from './link.js';
 import { Calibrate } from './calibrate.js';
+import { Story } from './story.js';
 import { Paste } from './paste.js';
 import { Export } from './export.js';
 
@@ -123,8 +124,10 @@ const heatmap = new Heatmap($('[data-group="heatmap"]'), {
 const inspector = new Inspector($('[data-group="inspector"]'));
 
 async function loadPreset(id, source = 'preset') {
-  const r = await engine.preset(id);
+  // The landing preset comes from the page's own wasm (no second download before the first heatmap).
+  const r = source === 'start' ? await engine.landing() : await engine.preset(id);
   if (!r.ok) { status(r.error, 'error'); return r; }
+  story.id = id;
   return apply(r.value, { source });
 }
 
@@ -144,6 +147,8 @@ async function start() {
   if (!scenario) await loadPreset(presets[0].id, 'start');
 }
 
+const story = new Story($('#story'), { apply, current });
+onApplied((s, f, how) => story.follow(s, f, how));
 const permalink = new Permalink(engine, { apply, current });
 onApplied((s, f, how) => permalink.follow(s, f, how));
 
@@ -163,6 +168,7 @@ const schema = engine.schema().then((r) => {
   permalink.build(v.groups);
   const sel = $('#preset');
   for (const p of v.presets) sel.append(el('option', { value: p.id }, p.title));
+  story.build(v.presets);
   return { ok: true, value: v };
 });
 
