@@ -27,17 +27,20 @@ fn usage() -> String {
       case's selected pixel), the kernel each ran and why, and the causes.
       COMP is one of {engines}; CPU is one of {cpus}.
       --link takes a page link (whole URL or #fragment).
-  qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP]
+  qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP] [--cpu CPU] [--os linux|other]
       Every output pixel: A - B per channel ('.' where they agree), and the count.
   qconv-lens link [--preset ID | --link URL] [--a COMP] [--b COMP]
       Print the case's permalink fragment (canonical, current version).
   qconv-lens import FILE|- [--preset ID] [--json]
       Read pasted PyTorch printouts into a case (see `qconv-lens import --help`).
   qconv-lens export [--runtime pytorch|onnxruntime|litert] [--preset ID | --link URL] [--a COMP] [--b COMP]
-      Print a Python script that reproduces the case in PyTorch, or builds the
-      ONNX / LiteRT model and runs it as each of A and B that is an engine of that
-      runtime, comparing its codes with the engine's (default: A's runtime, else
-      B's, else PyTorch).
+                    [--cpu CPU] [--os linux|other]
+      Print a Python script that reproduces the case. PyTorch (A's PyTorch
+      engine, or fbgemm): it prints PyTorch's output codes and compares them
+      with the codes qconv-lens computed, written into the script. ONNX Runtime
+      or LiteRT: it builds that runtime's model and runs it as each of A and B
+      that is an engine of it, comparing the runtime's codes with the engine's.
+      Default: A's runtime, else B's, else PyTorch.
   qconv-lens presets
       List the presets.",
         engines = engines.join(", "),
@@ -266,9 +269,11 @@ fn compare_cmd(args: &[String]) -> Result<String, String> {
     let run = scenario.run().map_err(|e| e.to_string())?;
     let (oh, ow) = run.shape.output_hw();
     let mut out = format!(
-        "A = {}, B = {}; A - B per pixel:\n",
+        "A = {}, B = {}\nkernel A: {}\nkernel B: {}\nA - B per pixel:\n",
         run.ra.computation.title(),
-        run.rb.computation.title()
+        run.rb.computation.title(),
+        run.ra.kernel.why,
+        run.rb.kernel.why
     );
     let mut differ = 0;
     for c in 0..run.shape.out_channels {
@@ -299,7 +304,10 @@ fn compare_cmd(args: &[String]) -> Result<String, String> {
 const IMPORT_USAGE: &str = "usage: qconv-lens import FILE|- [--preset ID] [--json]
   Read pasted PyTorch printouts (module reprs, int_repr() tensors, weight and
   bias printouts) into a scenario that starts from preset ID (default forum).
-  Exit 2 with a line-numbered message when the paste cannot be read.";
+  FILE - reads standard input. Prints what was found, the values set (marked
+  when printed rounded), notes and the case's link; --json prints the
+  scenario as JSON instead. Exit 2 with a line-numbered message when the
+  paste cannot be read.";
 
 /// `qconv-lens import FILE|- [--preset ID] [--json]`.
 fn import_cmd(args: &[String]) -> ExitCode {
@@ -318,6 +326,10 @@ fn import_cmd(args: &[String]) -> ExitCode {
                 }
             },
             "--json" => json = true,
+            "-h" | "--help" => {
+                println!("{IMPORT_USAGE}");
+                return ExitCode::SUCCESS;
+            }
             f if file.is_none() && (f == "-" || !f.starts_with('-')) => file = Some(f.to_string()),
             other => {
                 eprintln!("qconv-lens import: unexpected argument {other:?}\n{IMPORT_USAGE}");
@@ -429,6 +441,7 @@ fn export_cmd(args: &[String]) -> Result<String, String> {
             rest.push(a.clone());
         }
     }
+    // The case as explain takes it: --preset, --link (a page link), --a, --cpu, ...
     let sc = parse_opts(&rest)?.scenario;
     use qconv_lens::export::{pytorch_script, runtime_script, Runtime};
     let rt = match runtime.as_deref() {

@@ -190,3 +190,66 @@ fn explain_names_the_saturating_pair() {
         "{err}"
     );
 }
+
+#[test]
+fn ort_u8s8_saturation_on_avx2_is_labelled_modelled() {
+    let args = [
+        "--preset",
+        "avx2-saturation",
+        "--a",
+        "onnxruntime-qlinearconv",
+        "--b",
+        "onnx-reference",
+        "--cpu",
+        "avx2",
+    ];
+    let explain: Vec<&str> = ["explain"].iter().chain(&args).copied().collect();
+    let (code, out, err) = qconv(&explain);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cause [int16_saturation]"), "{out}");
+    assert!(out.contains("modelled, not verified on this CPU"), "{out}");
+    let compare: Vec<&str> = ["compare"].iter().chain(&args).copied().collect();
+    let (code, out, err) = qconv(&compare);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kernel A: ONNX Runtime MLAS, U8S8"), "{out}");
+    assert!(out.contains("modelled, not verified on this CPU"), "{out}");
+    assert!(!out.contains(" 0 of "), "{out}");
+}
+
+#[test]
+fn export_takes_a_link_and_labels_pytorchs_numbers() {
+    // The ties preset as a link, with A switched to qnnpack in the link itself.
+    let (code, link, _) = qconv(&["link", "--preset", "ties", "--a", "qnnpack"]);
+    assert_eq!(code, 0);
+    let (code, from_link, err) = qconv(&["export", "--link", link.trim()]);
+    assert_eq!(code, 0, "{err}");
+    let (_, from_preset, _) = qconv(&["export", "--preset", "ties", "--a", "qnnpack"]);
+    assert_eq!(from_link, from_preset);
+    assert!(from_link.contains("torch.backends.quantized.engine = \"qnnpack\""));
+    // PyTorch's numbers are labelled as PyTorch's; qconv-lens's are the expected ones.
+    assert!(
+        from_link.contains("print(\"PyTorch output codes:\", *codes)"),
+        "{from_link}"
+    );
+    assert!(from_link.contains("expected = ["));
+    assert!(!from_link.contains("\"qconv-lens codes:\""));
+    let (code, _, err) = qconv(&["export", "--link", "#v=2&bogus"]);
+    assert_eq!(
+        code, 0,
+        "a broken link still opens, saying what it used: {err}"
+    );
+    assert!(err.contains("link"), "{err}");
+    let (code, _, err) = qconv(&["export", "--nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown option"), "{err}");
+}
+
+#[test]
+fn import_help_prints_its_usage() {
+    for flag in ["--help", "-h"] {
+        let (code, out, _) = qconv(&["import", flag]);
+        assert_eq!(code, 0);
+        assert!(out.starts_with("usage: qconv-lens import FILE|-"), "{out}");
+        assert!(out.contains("--json"));
+    }
+}

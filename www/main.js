@@ -55,6 +55,20 @@ function status(text, kind = '') {
   const s = $('#status');
   s.textContent = text;
   s.dataset.kind = kind;
+  // Timings are not announced; errors are.
+  if (kind === 'error') $('#live-summary').textContent = text;
+}
+
+/**
+ * The one polite summary a screen reader hears per change: what differs and,
+ * at the selected pixel, what A and B give. Said only when it changes.
+ */
+function announce(f) {
+  const x = f.inspect?.explanation;
+  const pixel = x ? ` Row ${x.row}, col ${x.col}: A gives ${x.out_a}, B gives ${x.out_b}.` : '';
+  const text = `${f.summary}${pixel}`;
+  const live = $('#live-summary');
+  if (live.textContent !== text) live.textContent = text;
 }
 
 /** Hide the control groups named in view.hide. */
@@ -95,6 +109,7 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   const t2 = performance.now();
   timing.last = { total: t2 - t0, heatmap: tMap - t0, worker: frame.ms, main: t2 - t1 };
   status(`${frame.recomputed ? 'Computed' : 'Redrawn'} in ${frame.ms.toFixed(1)} ms.`);
+  announce(frame);
   timing.frames += 1;
   if (timing.navigationToFirstHeatmap === null) {
     timing.navigationToFirstHeatmap = performance.now();

@@ -51,12 +51,11 @@ export class Story {
     undo.hidden = x.undo.length === 0;
     if (x.undo.length) {
       const other = (side) => (side === 'a' ? x.out_b : x.out_a);
-      undo.append(el('span', { className: 'undo-lead' }, 'Undo one assumption of the hand calculation:'));
+      undo.append(el('span', { className: 'undo-lead', id: 'undo-lead' }, 'Undo one assumption of the hand calculation:'));
       for (const u of x.undo) {
         const fixes = u.gives === other(u.side);
-        const b = el('button', { type: 'button', className: fixes ? 'fixes' : '' },
-          `${u.label} → ${u.gives}${fixes ? ' ✓' : ''}`);
-        b.setAttribute('aria-label', `Undo “${u.label}”: the hand calculation then gives ${u.gives}${fixes ? ', as the engine does' : ''}`);
+        const b = el('button', { type: 'button', className: fixes ? 'fixes' : '' }, `${u.label} → ${u.gives}`);
+        if (fixes) b.append(el('span', { 'aria-hidden': 'true' }, ' ✓'), el('span', { className: 'vh' }, ', as the engine gives'));
         b.addEventListener('click', () => {
           const s = structuredClone(this.current());
           s[u.side] = { kind: 'hand', ...u.hand };

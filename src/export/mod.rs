@@ -3,7 +3,7 @@
 //! [`pytorch_script`] builds the quantized conv directly from codes and
 //! parameters (`_make_per_tensor_quantized_tensor`, `nnq.Conv2d` /
 //! `nniq.ConvReLU2d`, `set_weight_bias`), runs it and prints the output codes:
-//! as PyTorch prints them, and on one line prefixed `qconv-lens codes:` for
+//! as PyTorch prints them, and on one line prefixed `PyTorch output codes:` for
 //! machine comparison, followed by whether they agree with what this engine
 //! computed. [`pytorch_calibration_script`] writes the eager flow instead:
 //! float model, qconfig, prepare, calibrate, convert.
@@ -28,7 +28,7 @@ pub mod runtime_model;
 pub use runtime_model::{codes_prefix, RuntimeModel};
 
 /// Prefix of the flat output line the scripts print.
-pub const CODES_PREFIX: &str = "qconv-lens codes:";
+pub const CODES_PREFIX: &str = "PyTorch output codes:";
 
 /// The runtimes a scenario can be reproduced in besides PyTorch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
