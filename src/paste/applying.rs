@@ -1,0 +1,335 @@
+//! Applying: a paste onto a starting scenario.
+use super::checking::check_output_run;
+use super::rounding::*;
+use super::syntax::dims;
+use super::*;
+use crate::conv::ConvShape;
+use crate::scenario::InputSource;
+
+pub(super) fn scenario_err(e: crate::Error, line: Option<usize>) -> PasteError {
+    PasteError {
+        line,
+        kind: PasteErrorKind::Scenario,
+        message: e.to_string(),
+    }
+}
+
+/// Fill a scenario from a paste, keeping what the paste does not mention from
+/// `base`. The result runs; notes say what was rounded, kept and adjusted.
+pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), PasteError> {
+    let mut notes = vec![];
+    let mut sc = base.clone();
+    let mut s: ConvShape = base.shape;
+    let note =
+        |notes: &mut Vec<Note>, kind, field: Option<&str>, lines: Option<Lines>, m: String| {
+            notes.push(Note {
+                kind,
+                field: field.map(str::to_string),
+                lines,
+                message: m,
+            })
+        };
+    // Where each part of the shape came from, for messages.
+    let mut channels_from = "the starting scenario".to_string();
+    if let Some(c) = &paste.conv {
+        s.in_channels = c.in_channels;
+        s.out_channels = c.out_channels;
+        s.kernel = c.kernel;
+        s.stride = c.stride;
+        s.padding = c.padding;
+        s.dilation = c.dilation;
+        s.groups = c.groups;
+        sc.params.relu = c.relu;
+        channels_from = format!("the conv module on {}", c.lines);
+    }
+    if let Some(w) = &paste.weight {
+        let lines = w
+            .codes
+            .as_ref()
+            .map_or_else(|| w.qparams.as_ref().map(|q| q.lines).unwrap(), |c| c.lines);
+        let (o, ig, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+        if let Some(c) = &paste.conv {
+            if o != c.out_channels || [kh, kw] != c.kernel || ig * c.groups != c.in_channels {
+                return err(
+                    lines.first,
+                    PasteErrorKind::Shape,
+                    format!(
+                        "the weight is {} but {} needs {}x{}x{}x{}",
+                        dims(&w.shape),
+                        channels_from,
+                        c.out_channels,
+                        c.in_channels / c.groups.max(1),
+                        c.kernel[0],
+                        c.kernel[1]
+                    ),
+                );
+            }
+        } else {
+            s.out_channels = o;
+            s.kernel = [kh, kw];
+            let cin = paste
+                .input_codes
+                .as_ref()
+                .and_then(|i| i.shape.get(i.shape.len().wrapping_sub(3)).copied());
+            let cin = cin.unwrap_or(ig * base.shape.groups);
+            if ig == 0 || cin % ig != 0 {
+                return err(lines.first, PasteErrorKind::Shape, format!("the weight takes {ig} input channels per group, which does not divide the {cin} input channels"));
+            }
+            s.in_channels = cin;
+            s.groups = cin / ig;
+            channels_from = format!("the weight on {lines}");
+        }
+    }
+    if let Some(i) = &paste.input_codes {
+        let sh = &i.shape;
+        let (n, c, h, w) = match sh.len() {
+            4 => (sh[0], sh[1], sh[2], sh[3]),
+            3 => {
+                note(
+                    &mut notes,
+                    NoteKind::Adjusted,
+                    Some("input"),
+                    Some(i.lines),
+                    format!("the input is 3-d ({}): read as a batch of one", dims(sh)),
+                );
+                (1, sh[0], sh[1], sh[2])
+            }
+            _ => {
+                return err(
+                    i.lines.first,
+                    PasteErrorKind::Shape,
+                    format!(
+                        "the conv input is 4-d (N, C, H, W), this tensor is {}",
+                        dims(sh)
+                    ),
+                )
+            }
+        };
+        if c != s.in_channels {
+            return err(
+                i.lines.first,
+                PasteErrorKind::Shape,
+                format!(
+                    "the input has {c} channels but {channels_from} takes {}",
+                    s.in_channels
+                ),
+            );
+        }
+        s.batch = n;
+        s.height = h;
+        s.width = w;
+        sc.input = InputSource::Codes {
+            codes: i.values.iter().map(|&v| v as u8).collect(),
+        };
+    } else {
+        note(
+            &mut notes,
+            NoteKind::Kept,
+            Some("input"),
+            None,
+            format!(
+                "input kept from the starting scenario ({})",
+                base.input.name()
+            ),
+        );
+        if let InputSource::Codes { codes } = &base.input {
+            if codes.len() != s.input_len() {
+                return Err(PasteError { line: None, kind: PasteErrorKind::Shape, message: format!("the starting scenario's {} input codes do not fit the pasted conv ({}x{}x{}x{} input): paste the input's int_repr() too", codes.len(), s.batch, s.in_channels, s.height, s.width) });
+            }
+        }
+    }
+    s.validate()
+        .map_err(|e| scenario_err(e, paste.conv.as_ref().map(|c| c.lines.first)))?;
+    // Weights.
+    match paste.weight.as_ref().and_then(|w| w.codes.as_ref()) {
+        Some(c) => {
+            sc.weights = c.values.iter().map(|&v| v as i8).collect();
+            if c.recovered {
+                note(&mut notes, NoteKind::Adjusted, Some("weights"), Some(c.lines), "weight codes read off the dequantized printout (only one integer fits each value)".into());
+            }
+        }
+        None => {
+            if base.weights.len() != s.weight_len() {
+                let (line, why) = match paste.weight.as_ref().and_then(|w| w.dequantized_lines) {
+                    Some(l) => (Some(l.first), "the dequantized printout is too rounded to read the codes off (more than one integer fits): paste net.conv1.weight().int_repr() too"),
+                    None => (paste.conv.as_ref().map(|c| c.lines.first), "paste the weight's int_repr() (net.conv1.weight().int_repr())"),
+                };
+                return Err(PasteError { line, kind: PasteErrorKind::Shape, message: format!("the starting scenario's {} weights do not fit the pasted conv, which needs {}: {why}", base.weights.len(), s.weight_len()) });
+            }
+            note(
+                &mut notes,
+                NoteKind::Kept,
+                Some("weights"),
+                None,
+                "weight codes kept from the starting scenario".into(),
+            );
+        }
+    }
+    // Weight quantization parameters.
+    let p = &mut sc.params;
+    match paste.weight.as_ref().and_then(|w| w.qparams.as_ref()) {
+        Some(q) => {
+            p.per_channel = q.per_channel;
+            p.weight_scales = q.scales.iter().map(|n| n.value).collect();
+            p.weight_zero_points = q.zero_points.clone();
+            for (c, n) in q.scales.iter().enumerate() {
+                if !n.exact {
+                    note(&mut notes, NoteKind::Rounded, Some(&format!("weight_scale[{c}]")), Some(q.lines), format!("weight scale {} was printed with {} decimals: the true value is within +-{} of it; the scenario uses {}", n.text, decimals(&n.text), fmt_hw(n.half_width), n.value));
+                }
+            }
+        }
+        None => {
+            let need = if p.per_channel { s.out_channels } else { 1 };
+            if p.weight_scales.len() != need {
+                let line = paste
+                    .weight
+                    .as_ref()
+                    .and_then(|w| w.codes.as_ref())
+                    .map(|c| c.lines.first);
+                return Err(PasteError { line, kind: PasteErrorKind::Shape, message: format!("the starting scenario has {} weight scale(s), the pasted conv has {} output channels: paste the weight printout (print(net.conv1.weight())) for its scales", p.weight_scales.len(), s.out_channels) });
+            }
+            note(
+                &mut notes,
+                NoteKind::Kept,
+                Some("weight_scale"),
+                None,
+                "weight scales and zero points kept from the starting scenario".into(),
+            );
+        }
+    }
+    for (input, q) in [(true, &paste.input_qparams), (false, &paste.output_qparams)] {
+        let name = if input { "input" } else { "output" };
+        match q {
+            Some(q) => {
+                if input {
+                    p.input_scale = q.scale.value;
+                    p.input_zero_point = q.zero_point;
+                } else {
+                    p.output_scale = q.scale.value;
+                    p.output_zero_point = q.zero_point;
+                }
+                if !q.scale.exact {
+                    note(&mut notes, NoteKind::Rounded, Some(&format!("{name}_scale")), Some(q.lines), format!("{name} scale {} ({}) was printed with {} decimals: the true value is within +-{} of it; the scenario uses {}", q.scale.text, q.source, decimals(&q.scale.text), fmt_hw(q.scale.half_width), q.scale.value));
+                }
+            }
+            None => note(
+                &mut notes,
+                NoteKind::Kept,
+                Some(&format!("{name}_scale")),
+                None,
+                format!("{name} scale and zero point kept from the starting scenario"),
+            ),
+        }
+    }
+    // Bias.
+    let conv_no_bias = paste.conv.as_ref().is_some_and(|c| !c.bias);
+    match (&paste.bias, conv_no_bias) {
+        (Some(b), true) => {
+            return err(
+                b.lines.first,
+                PasteErrorKind::Ambiguous,
+                format!(
+                    "a bias is pasted but the conv module on {} says bias=False",
+                    paste.conv.as_ref().unwrap().lines
+                ),
+            );
+        }
+        (Some(b), false) => {
+            if b.values.len() != s.out_channels {
+                return err(
+                    b.lines.first,
+                    PasteErrorKind::Shape,
+                    format!(
+                        "{} bias values but {channels_from} has {} output channels",
+                        b.values.len(),
+                        s.out_channels
+                    ),
+                );
+            }
+            p.bias = Some(b.values.iter().map(|v| v.value as f32).collect());
+            if b.values.iter().any(|v| !v.exact) {
+                let hw = b.values.iter().map(|v| v.half_width).fold(0.0, f64::max);
+                note(&mut notes, NoteKind::Rounded, Some("bias"), Some(b.lines), format!("the bias was printed with {} decimals: each value is within +-{} of the printed one; the scenario uses the printed values as float32", b.values.iter().map(|v| decimals(&v.text)).max().unwrap_or(0), fmt_hw(hw)));
+            }
+        }
+        (None, true) => p.bias = None,
+        (None, false) => {
+            if let Some(b) = &p.bias {
+                if b.len() != s.out_channels {
+                    return Err(PasteError { line: paste.conv.as_ref().map(|c| c.lines.first), kind: PasteErrorKind::Shape, message: format!("the starting scenario's bias has {} values, the pasted conv has {} output channels: paste the bias (print(net.conv1.bias()))", b.len(), s.out_channels) });
+                }
+                note(
+                    &mut notes,
+                    NoteKind::Kept,
+                    Some("bias"),
+                    None,
+                    "bias kept from the starting scenario".into(),
+                );
+            }
+        }
+    }
+    for sug in &paste.suggestions {
+        note(
+            &mut notes,
+            NoteKind::Suggestion,
+            Some(&sug.field),
+            Some(
+                paste
+                    .weight
+                    .as_ref()
+                    .and_then(|w| w.qparams.as_ref())
+                    .map_or(Lines { first: 1, last: 1 }, |q| q.lines),
+            ),
+            format!("{} (assuming {})", sug.reasoning, sug.assumption),
+        );
+    }
+    for w in &paste.warnings {
+        note(&mut notes, NoteKind::Warning, None, None, w.clone());
+    }
+    sc.shape = s;
+    // The view must point inside the new output.
+    let (oh, ow) = s.output_hw();
+    if sc.view.channel >= s.out_channels || sc.view.pixel.is_some_and(|(y, x)| y >= oh || x >= ow) {
+        sc.view.channel = sc.view.channel.min(s.out_channels - 1);
+        sc.view.pixel = None;
+        note(
+            &mut notes,
+            NoteKind::Adjusted,
+            Some("view"),
+            None,
+            "the selected pixel was outside the new output and is cleared".into(),
+        );
+    }
+    // Expected output shape.
+    if let Some(o) = &paste.expected_output {
+        let want = [s.batch, s.out_channels, oh, ow];
+        let got: Vec<usize> = if o.shape.len() == 3 {
+            std::iter::once(1).chain(o.shape.iter().copied()).collect()
+        } else {
+            o.shape.clone()
+        };
+        if got != want {
+            return err(o.lines.first, PasteErrorKind::Shape, format!("the output printout is {} but the conv gives {} (stride, padding or dilation differ? paste the conv module)", dims(&o.shape), dims(&want)));
+        }
+    }
+    let run = sc.run().map_err(|e| scenario_err(e, None))?;
+    if let Err(e) = sc.check_limits() {
+        note(
+            &mut notes,
+            NoteKind::Warning,
+            None,
+            None,
+            format!("beyond the page's bounds: {e}"),
+        );
+    }
+    if let Some(chk) = check_output_run(paste, &sc, &run) {
+        note(
+            &mut notes,
+            NoteKind::Check,
+            Some("output"),
+            paste.expected_output.as_ref().map(|o| o.lines),
+            chk.message.clone(),
+        );
+    }
+    Ok((sc, notes))
+}

@@ -1,0 +1,348 @@
+//! Paste import: read what people print in PyTorch and fill a [`Scenario`] from it.
+//!
+//! [`parse`] reads the text (module reprs, `int_repr()` tensors, quantized and
+//! float tensor printouts, `Parameter containing:`, `# comments`) into a
+//! [`Paste`]: what was found, on which lines, and for every number whether it
+//! is exact (a Python float repr such as `scale=0.004018464591354132`) or
+//! rounded by the printout (a tensor element such as `tensor([0.0078])`,
+//! 4 decimals). [`apply`] turns a paste into a scenario, keeping whatever the
+//! paste does not mention from a starting scenario, and validates it (the
+//! scenario must run). Either the whole paste applies or nothing does: every
+//! failure is a [`PasteError`] naming the line (1-based) and the reason.
+//!
+//! # Which tensor is which
+//!
+//! A comment (`# input`, `# output`, `# weight`, `# bias`, `# int repr`) or a
+//! `>>>` command line (`>>> net.conv1.weight().int_repr()`) right before a
+//! printout names it: the first of the words input, output, weight, bias in the
+//! comment decides. Without one, the structure decides:
+//!
+//! - a `torch.uint8` tensor is the conv's input codes; the second one is the
+//!   output codes ([`Paste::expected_output`], used to check the computation);
+//!   a third is an error;
+//! - a `torch.int8` tensor is the weight codes (`weight().int_repr()`);
+//! - a `torch.qint8` printout (`quantization_scheme=...`) is the weight: its
+//!   scale(s), zero point(s), per-channel or per-tensor, and its dequantized
+//!   values (codes are read off those when only one integer fits);
+//! - a `torch.quint8` printout is the input (first) or the output (second): its
+//!   scale and zero point are exact (Python floats), codes are read off when
+//!   they are unambiguous;
+//! - a 1-D float tensor is the bias; a 4-D float tensor with `requires_grad`
+//!   or `Parameter containing:` is a float weight (shown, not used);
+//! - an integer tensor without a dtype (int64) needs a comment.
+//!
+//! Module reprs: `QuantizedConv2d(...)` / `QuantizedConvReLU2d(...)` give the
+//! conv's shape, output scale (exact) and zero point, ReLU and `bias=False`;
+//! `Quantize(...)` gives the input scale (rounded: it is printed as a tensor)
+//! and zero point; `DeQuantize()`, `QuantStub()`, `DeQuantStub()`,
+//! `Identity()` are ignored; any other name wrapping `(name): Module(...)`
+//! children is a model and its children are read.
+//!
+//! Bounds: at most [`MAX_TEXT`] bytes, nesting at most [`MAX_DEPTH`] deep;
+//! parsing is linear in the text.
+use crate::scenario::Scenario;
+use serde::Serialize;
+use std::fmt;
+
+/// Longest paste accepted (bytes).
+pub const MAX_TEXT: usize = 4 << 20;
+/// Deepest bracket nesting accepted.
+pub const MAX_DEPTH: usize = 32;
+
+// ------------------------------------------------------------------ results
+
+/// Lines of the paste (1-based, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Lines {
+    pub first: usize,
+    pub last: usize,
+}
+
+impl fmt::Display for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "line {}", self.first)
+        } else {
+            write!(f, "lines {}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// A number as it was printed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Number {
+    pub value: f64,
+    pub text: String,
+    /// Exact: a Python float repr (round-trips) or an integer. Otherwise the
+    /// printout rounded it and the true value lies within `half_width`.
+    pub exact: bool,
+    pub half_width: f64,
+}
+
+impl Number {
+    /// The values the printed text may stand for.
+    pub fn interval(&self) -> (f64, f64) {
+        (self.value - self.half_width, self.value + self.half_width)
+    }
+}
+
+/// Integer codes (an `int_repr()`, or read off a quantized printout).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Codes {
+    pub shape: Vec<usize>,
+    pub values: Vec<i64>,
+    pub lines: Lines,
+    /// Read off dequantized values rather than printed as integers.
+    pub recovered: bool,
+}
+
+/// Scale and zero point of an activation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActQParams {
+    pub scale: Number,
+    pub zero_point: i64,
+    pub lines: Lines,
+    /// Where they came from ("Quantize module", "quint8 printout", "conv module").
+    pub source: String,
+}
+
+/// What the conv module repr says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConvFound {
+    pub relu: bool,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+    pub bias: bool,
+    pub lines: Lines,
+}
+
+/// Weight quantization parameters from a qint8 printout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightQParams {
+    pub per_channel: bool,
+    pub scales: Vec<Number>,
+    pub zero_points: Vec<i64>,
+    pub lines: Lines,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightFound {
+    /// OIHW.
+    pub shape: Vec<usize>,
+    pub codes: Option<Codes>,
+    pub qparams: Option<WeightQParams>,
+    /// The dequantized values of a qint8 printout (rounded), flat OIHW.
+    pub dequantized: Option<Vec<Number>>,
+    pub dequantized_lines: Option<Lines>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BiasFound {
+    pub values: Vec<Number>,
+    pub lines: Lines,
+}
+
+/// One printout recognised, and how it was told apart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Found {
+    pub lines: Lines,
+    /// What it is taken to be ("input codes 1x1x4x16 (uint8)").
+    pub what: String,
+    /// Why ("comment '# input' on line 3", "the first uint8 tensor").
+    pub why: String,
+}
+
+/// One value the paste sets, with whether it is exact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Field {
+    /// `input_scale`, `weight_scale[0]`, `bias[2]`, ...
+    pub name: String,
+    pub value: Number,
+    pub lines: Lines,
+}
+
+/// A value that a printout rounded, with a better estimate the data supports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// The field (`weight_scale[0]`).
+    pub field: String,
+    pub printed: Number,
+    /// The interval the evidence allows.
+    pub low: f64,
+    pub high: f64,
+    /// The shortest decimal in that interval.
+    pub candidate: f64,
+    /// The assumption the interval rests on.
+    pub assumption: String,
+    pub reasoning: String,
+}
+
+/// Everything a paste contains.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Paste {
+    pub found: Vec<Found>,
+    pub conv: Option<ConvFound>,
+    pub input_qparams: Option<ActQParams>,
+    pub output_qparams: Option<ActQParams>,
+    pub input_codes: Option<Codes>,
+    /// The conv's output codes as printed: the UI compares them with fbgemm.
+    pub expected_output: Option<Codes>,
+    pub weight: Option<WeightFound>,
+    pub bias: Option<BiasFound>,
+    pub fields: Vec<Field>,
+    pub suggestions: Vec<Suggestion>,
+    /// Observations made while reading (e.g. an int repr that disagrees with
+    /// a dequantized printout beyond its rounding).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasteErrorKind {
+    /// Not a printout this reader knows (a stray word, a bad character).
+    Syntax,
+    /// A bracket opened and never closed, or closed by the wrong one.
+    Unbalanced,
+    /// A summarized printout (`...`): values are missing.
+    Summarized,
+    /// Rows of different lengths, or shapes that do not fit together.
+    Shape,
+    /// A value outside its type's range, or not a number where one is needed.
+    Value,
+    /// Something PyTorch prints that a quantized conv scenario cannot use.
+    Unsupported,
+    /// Two printouts that say different things about the same field, or a
+    /// tensor whose role is unclear.
+    Ambiguous,
+    /// Nothing usable in the paste.
+    Empty,
+    /// Too long or too deep.
+    TooLarge,
+    /// The resulting scenario does not run.
+    Scenario,
+}
+
+/// Why a paste cannot be read or applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PasteError {
+    /// 1-based line the problem is on (None: the paste as a whole).
+    pub line: Option<usize>,
+    pub kind: PasteErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for PasteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for PasteError {}
+
+impl From<PasteError> for crate::Error {
+    fn from(e: PasteError) -> Self {
+        crate::Error::Input(e.to_string())
+    }
+}
+
+fn err<T>(line: usize, kind: PasteErrorKind, message: impl Into<String>) -> Result<T, PasteError> {
+    Err(PasteError {
+        line: Some(line),
+        kind,
+        message: message.into(),
+    })
+}
+
+/// What `apply` says about the result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    pub kind: NoteKind,
+    pub field: Option<String>,
+    pub lines: Option<Lines>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// The value was printed rounded; the scenario uses the printed value.
+    Rounded,
+    /// A better value is suggested (not applied).
+    Suggestion,
+    /// Taken from the starting scenario.
+    Kept,
+    /// Changed to make the scenario consistent (e.g. the selected pixel).
+    Adjusted,
+    /// The pasted output compared with an engine.
+    Check,
+    /// Anything else worth knowing.
+    Warning,
+}
+
+mod applying;
+mod checking;
+mod lexing;
+mod reading;
+mod rounding;
+mod syntax;
+
+pub use applying::apply;
+pub use checking::{check_output, Difference, OutputCheck};
+
+/// Read a paste.
+pub fn parse(text: &str) -> Result<Paste, PasteError> {
+    if text.len() > MAX_TEXT {
+        return Err(PasteError {
+            line: None,
+            kind: PasteErrorKind::TooLarge,
+            message: format!(
+                "the paste is {} bytes; at most {MAX_TEXT} are read",
+                text.len()
+            ),
+        });
+    }
+    let (toks, lex_err) = lexing::lex(text);
+    let mut r = reading::Reader {
+        p: syntax::Parser {
+            text,
+            toks,
+            i: 0,
+            depth: 0,
+            hit_end: std::cell::Cell::new(false),
+        },
+        out: Paste::default(),
+        float_weight: None,
+    };
+    match (reading::read_all(&mut r), lex_err) {
+        // The parser stopped before the bad character: its error comes first.
+        (Err(e), Some(_)) if !r.p.hit_end.get() => return Err(e),
+        (_, Some(le)) => return Err(le),
+        (Err(e), None) => return Err(e),
+        (Ok(()), None) => {}
+    }
+    let mut out = r.out;
+    if out.found.is_empty() {
+        return Err(PasteError {
+            line: None,
+            kind: PasteErrorKind::Empty,
+            message: "no PyTorch printout found in the paste".into(),
+        });
+    }
+    reading::finish(&mut out);
+    Ok(out)
+}
+
+/// `parse` then `apply`.
+pub fn import(text: &str, base: &Scenario) -> Result<(Paste, Scenario, Vec<Note>), PasteError> {
+    let p = parse(text)?;
+    let (sc, notes) = apply(&p, base)?;
+    Ok((p, sc, notes))
+}

@@ -1,0 +1,732 @@
+//! Reading: which printout is which tensor (comments, `>>>` prompts, dtype
+//! and shape, order), and what it sets.
+use super::lexing::{Tok, T};
+use super::rounding::*;
+use super::syntax::*;
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Input,
+    Output,
+    Weight,
+    Bias,
+}
+
+impl Role {
+    pub(super) fn word(self) -> &'static str {
+        match self {
+            Role::Input => "input",
+            Role::Output => "output",
+            Role::Weight => "weight",
+            Role::Bias => "bias",
+        }
+    }
+}
+
+pub(super) struct Hint {
+    pub(super) role: Option<Role>,
+    pub(super) text: String,
+    pub(super) line: usize,
+}
+
+pub(super) fn hint_of(text: &str, line: usize) -> Hint {
+    let low = text.to_ascii_lowercase();
+    let role = [Role::Input, Role::Output, Role::Weight, Role::Bias]
+        .into_iter()
+        .filter_map(|r| low.find(r.word()).map(|p| (p, r)))
+        .min_by_key(|(p, _)| *p)
+        .map(|(_, r)| r);
+    Hint {
+        role,
+        text: text.trim().to_string(),
+        line,
+    }
+}
+
+pub(super) struct Reader<'a> {
+    pub(super) p: Parser<'a>,
+    pub(super) out: Paste,
+    pub(super) float_weight: Option<Lines>,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn found(&mut self, lines: Lines, what: String, why: String) {
+        self.out.found.push(Found { lines, what, why });
+    }
+
+    pub(super) fn item(
+        &mut self,
+        c: Call,
+        hint: Option<Hint>,
+        param: bool,
+    ) -> Result<(), PasteError> {
+        if c.name == "tensor" {
+            return self.tensor_item(&c, hint, param);
+        }
+        // A module repr names itself; a comment before it is only informative.
+        drop(hint);
+        self.module(&c)
+    }
+
+    pub(super) fn module(&mut self, c: &Call) -> Result<(), PasteError> {
+        let lines = c.lines();
+        match c.name.as_str() {
+            "QuantizedConv2d" | "QuantizedConvReLU2d" => self.conv(c),
+            "Quantize" => {
+                let scale = match c.kw("scale") {
+                    Some(Expr::Call(t)) if t.name == "tensor" => match self.p.tensor(t, false)? {
+                        Tensor::Float { values, .. } if values.len() == 1 => values[0].clone(),
+                        Tensor::Int { values, .. } if values.len() == 1 => Number {
+                            value: values[0] as f64,
+                            text: values[0].to_string(),
+                            exact: true,
+                            half_width: 0.0,
+                        },
+                        _ => return err(t.first, PasteErrorKind::Value, "Quantize scale must be one number"),
+                    },
+                    Some(Expr::Num(n)) => self.p.number(*n, true),
+                    _ => return err(c.first, PasteErrorKind::Syntax, "Quantize(...) without scale="),
+                };
+                let zp = match c.kw("zero_point") {
+                    Some(e) => {
+                        let v = self.p.int_list(e, "zero_point")?;
+                        if v.len() != 1 {
+                            return err(e.line(), PasteErrorKind::Value, "Quantize zero_point must be one integer");
+                        }
+                        v[0]
+                    }
+                    None => return err(c.first, PasteErrorKind::Syntax, "Quantize(...) without zero_point="),
+                };
+                if let Some(d) = c.kw("dtype").and_then(name_of) {
+                    if d != "quint8" {
+                        return err(
+                            c.kw("dtype").map_or(c.first, Expr::line),
+                            PasteErrorKind::Unsupported,
+                            format!("the quantized conv takes quint8 input, this Quantize makes {d}"),
+                        );
+                    }
+                }
+                self.set_act(
+                    true,
+                    ActQParams {
+                        scale,
+                        zero_point: zp,
+                        lines,
+                        source: "Quantize module".into(),
+                    },
+                )?;
+                self.found(lines, "input scale and zero point (Quantize module)".into(), "module repr".into());
+                Ok(())
+            }
+            "DeQuantize" | "QuantStub" | "DeQuantStub" | "Identity" | "Dropout" => {
+                self.found(lines, format!("{} (ignored)", c.name), "module repr".into());
+                Ok(())
+            }
+            "Conv2d" | "ConvReLU2d" | "ConvBn2d" | "ConvBnReLU2d" => err(
+                c.first,
+                PasteErrorKind::Unsupported,
+                format!(
+                    "{} is a float module: print the model after torch.ao.quantization.convert (it shows QuantizedConv2d)",
+                    c.name
+                ),
+            ),
+            _ if c.args.is_empty() && c.kwargs.is_empty() && !c.children.is_empty() => {
+                self.found(lines, format!("model {}", c.name), "a module with children".into());
+                for (_, m) in &c.children {
+                    self.module(m)?;
+                }
+                Ok(())
+            }
+            other => err(
+                c.first,
+                PasteErrorKind::Unsupported,
+                format!("{other}(...) is not a module this import knows (QuantizedConv2d, QuantizedConvReLU2d, Quantize, DeQuantize, or a model containing them)"),
+            ),
+        }
+    }
+
+    pub(super) fn conv(&mut self, c: &Call) -> Result<(), PasteError> {
+        if let Some(prev) = &self.out.conv {
+            return err(
+                c.first,
+                PasteErrorKind::Ambiguous,
+                format!(
+                    "a second conv module ({} has one already): paste one conv at a time",
+                    prev.lines
+                ),
+            );
+        }
+        let relu = c.name == "QuantizedConvReLU2d";
+        if c.args.len() != 2 {
+            return err(
+                c.first,
+                PasteErrorKind::Syntax,
+                format!(
+                    "{}(...) should start with in_channels, out_channels",
+                    c.name
+                ),
+            );
+        }
+        let in_channels = self.p.usize_arg(&c.args[0], "in_channels")?;
+        let out_channels = self.p.usize_arg(&c.args[1], "out_channels")?;
+        let pair = |k: &str, d: usize| -> Result<[usize; 2], PasteError> {
+            c.kw(k).map_or(Ok([d, d]), |e| self.p.pair(e, k))
+        };
+        let kernel = match c.kw("kernel_size") {
+            Some(e) => self.p.pair(e, "kernel_size")?,
+            None => {
+                return err(
+                    c.first,
+                    PasteErrorKind::Syntax,
+                    "conv module without kernel_size=",
+                )
+            }
+        };
+        let stride = pair("stride", 1)?;
+        let padding = pair("padding", 0)?;
+        let dilation = pair("dilation", 1)?;
+        let groups = match c.kw("groups") {
+            Some(e) => self.p.usize_arg(e, "groups")?,
+            None => 1,
+        };
+        let bias = !matches!(c.kw("bias").and_then(name_of), Some("False"));
+        if let Some(m) = c.kw("padding_mode").and_then(name_of) {
+            if m != "zeros" {
+                return err(
+                    c.kw("padding_mode").map_or(c.first, Expr::line),
+                    PasteErrorKind::Unsupported,
+                    format!("padding_mode={m}: only zero padding is modelled"),
+                );
+            }
+        }
+        let scale = match c.kw("scale") {
+            Some(Expr::Num(n)) => self.p.number(*n, true),
+            Some(e) => return err(e.line(), PasteErrorKind::Value, "scale= must be a number"),
+            None => {
+                return err(
+                    c.first,
+                    PasteErrorKind::Syntax,
+                    "conv module without scale=",
+                )
+            }
+        };
+        let zp = match c.kw("zero_point") {
+            Some(e) => self.p.int(e, "zero_point")?,
+            None => {
+                return err(
+                    c.first,
+                    PasteErrorKind::Syntax,
+                    "conv module without zero_point=",
+                )
+            }
+        };
+        let lines = c.lines();
+        self.set_act(
+            false,
+            ActQParams {
+                scale,
+                zero_point: zp,
+                lines,
+                source: "conv module".into(),
+            },
+        )?;
+        self.out.conv = Some(ConvFound {
+            relu,
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            lines,
+        });
+        self.found(
+            lines,
+            format!(
+                "{} {in_channels} -> {out_channels}, kernel {}x{}{}",
+                c.name,
+                kernel[0],
+                kernel[1],
+                if relu { ", fused ReLU" } else { "" }
+            ),
+            "module repr".into(),
+        );
+        Ok(())
+    }
+
+    /// Input (`input = true`) or output scale and zero point. An exact value
+    /// wins over a rounded one if they agree; disagreeing values are an error.
+    pub(super) fn set_act(&mut self, input: bool, q: ActQParams) -> Result<(), PasteError> {
+        let what = if input { "input" } else { "output" };
+        if !(q.scale.value > 0.0) || !q.scale.value.is_finite() || !((q.scale.value as f32) > 0.0) {
+            return err(
+                q.lines.first,
+                PasteErrorKind::Value,
+                format!(
+                    "{what} scale {} is not a positive finite number",
+                    q.scale.text
+                ),
+            );
+        }
+        if !(0..=255).contains(&q.zero_point) {
+            return err(
+                q.lines.first,
+                PasteErrorKind::Value,
+                format!(
+                    "{what} zero point {} is not in 0..255 (quint8)",
+                    q.zero_point
+                ),
+            );
+        }
+        let slot = if input {
+            &mut self.out.input_qparams
+        } else {
+            &mut self.out.output_qparams
+        };
+        if let Some(prev) = slot {
+            let (lo, hi) = prev.scale.interval();
+            let (lo2, hi2) = q.scale.interval();
+            let overlap = lo.max(lo2) <= hi.min(hi2) * (1.0 + 1e-12);
+            if !overlap || prev.zero_point != q.zero_point {
+                return err(
+                    q.lines.first,
+                    PasteErrorKind::Ambiguous,
+                    format!(
+                        "{what} scale {} / zero point {} disagrees with {} / {} on {} ({})",
+                        q.scale.text,
+                        q.zero_point,
+                        prev.scale.text,
+                        prev.zero_point,
+                        prev.lines,
+                        prev.source
+                    ),
+                );
+            }
+            if prev.scale.exact || !q.scale.exact {
+                return Ok(());
+            }
+        }
+        *slot = Some(q);
+        Ok(())
+    }
+
+    pub(super) fn tensor_item(
+        &mut self,
+        c: &Call,
+        hint: Option<Hint>,
+        param: bool,
+    ) -> Result<(), PasteError> {
+        let lines = c.lines();
+        let t = self.p.tensor(c, param)?;
+        let role = hint.as_ref().and_then(|h| h.role);
+        let by_hint = |h: &Option<Hint>| {
+            h.as_ref()
+                .map(|h| format!("comment {:?} on line {}", h.text, h.line))
+        };
+        match t {
+            Tensor::Int {
+                dtype,
+                shape,
+                values,
+            } => {
+                let d = dtype.clone().unwrap_or_else(|| "int64".into());
+                let role = match (role, d.as_str()) {
+                    (Some(Role::Bias), _) => {
+                        return err(lines.first, PasteErrorKind::Ambiguous, "the comment says bias, but this is an integer tensor (the conv's bias is float: print net.conv1.bias())")
+                    }
+                    (Some(r), "uint8" | "int8" | "int64" | "long" | "int") => r,
+                    (Some(_), _) | (None, "int16" | "int32") => {
+                        return err(lines.first, PasteErrorKind::Unsupported, format!("a torch.{d} tensor: a quantized conv's codes are uint8 (activations) or int8 (weights)"))
+                    }
+                    (None, "uint8") => {
+                        if self.out.input_codes.is_none() {
+                            Role::Input
+                        } else if self.out.expected_output.is_none() {
+                            Role::Output
+                        } else {
+                            return err(lines.first, PasteErrorKind::Ambiguous, "a third uint8 tensor: the input and output codes were already given; mark which is which with '# input' / '# output'");
+                        }
+                    }
+                    (None, "int8") => Role::Weight,
+                    (None, _) => {
+                        return err(lines.first, PasteErrorKind::Ambiguous, "an integer tensor without a dtype (int64): say what it is with a comment on the line before, such as '# input' or '# weight int repr'")
+                    }
+                };
+                let why = by_hint(&hint).unwrap_or_else(|| match role {
+                    Role::Input => "the first uint8 tensor".into(),
+                    Role::Output => "the second uint8 tensor".into(),
+                    _ => "an int8 tensor".into(),
+                });
+                let (lo, hi, kind) = match role {
+                    Role::Weight => (-128, 127, "int8"),
+                    _ => (0, 255, "uint8"),
+                };
+                if let Some(k) = values.iter().position(|&v| v < lo || v > hi) {
+                    return err(
+                        lines.first,
+                        PasteErrorKind::Value,
+                        format!(
+                            "{} is not a {kind} code ({} codes are {lo}..{hi}; element {k})",
+                            values[k],
+                            role.word()
+                        ),
+                    );
+                }
+                let codes = Codes {
+                    shape: shape.clone(),
+                    values,
+                    lines,
+                    recovered: false,
+                };
+                self.found(
+                    lines,
+                    format!("{} codes {} ({d})", role.word(), dims(&shape)),
+                    why,
+                );
+                self.put_codes(role, codes)
+            }
+            Tensor::Quantized {
+                dtype,
+                shape,
+                values,
+                per_channel,
+                scales,
+                zero_points,
+                axis,
+            } => {
+                let why = by_hint(&hint).unwrap_or_else(|| format!("a {dtype} printout"));
+                if let Some(s) = scales
+                    .iter()
+                    .find(|s| !(s.value > 0.0) || !s.value.is_finite() || !((s.value as f32) > 0.0))
+                {
+                    return err(
+                        lines.last,
+                        PasteErrorKind::Value,
+                        format!(
+                            "scale {} is not a positive finite number (in float32)",
+                            s.text
+                        ),
+                    );
+                }
+                match dtype.as_str() {
+                    "qint8" => {
+                        if matches!(role, Some(Role::Input | Role::Output | Role::Bias)) {
+                            return err(lines.first, PasteErrorKind::Ambiguous, format!("the comment says {}, but a qint8 printout is a weight (activations are quint8)", role.map_or("", Role::word)));
+                        }
+                        if per_channel && axis.unwrap_or(0) != 0 {
+                            return err(lines.last, PasteErrorKind::Unsupported, "per-channel weights along axis 0 (output channels) only");
+                        }
+                        let n = if per_channel { shape.first().copied().unwrap_or(0) } else { 1 };
+                        if scales.len() != n || zero_points.len() != n {
+                            return err(lines.last, PasteErrorKind::Shape, format!("{} scales and {} zero points for {n} channels", scales.len(), zero_points.len()));
+                        }
+                        if let Some(z) = zero_points.iter().find(|z| !(-128..=127).contains(*z)) {
+                            return err(lines.last, PasteErrorKind::Value, format!("weight zero point {z} is not in -128..127"));
+                        }
+                        self.found(
+                            lines,
+                            format!("weight {} (qint8, {}, dequantized values, scale{})", dims(&shape), if per_channel { "per-channel" } else { "per-tensor" }, if per_channel { "s" } else { "" }),
+                            why,
+                        );
+                        let q = WeightQParams { per_channel, scales, zero_points, lines };
+                        let w = self.weight_slot(&shape, lines)?;
+                        if w.qparams.is_some() {
+                            return err(lines.first, PasteErrorKind::Ambiguous, "a second qint8 weight printout");
+                        }
+                        w.qparams = Some(q);
+                        w.dequantized = Some(values);
+                        w.dequantized_lines = Some(lines);
+                        Ok(())
+                    }
+                    "quint8" => {
+                        let role = match role {
+                            Some(r @ (Role::Input | Role::Output)) => r,
+                            Some(r) => return err(lines.first, PasteErrorKind::Ambiguous, format!("the comment says {}, but a quint8 printout is an activation", r.word())),
+                            None if self.out.input_codes.is_none() && self.out.input_qparams.as_ref().map_or(true, |q| !q.scale.exact) => Role::Input,
+                            None => Role::Output,
+                        };
+                        let scale = scales[0].clone();
+                        let zp = zero_points[0];
+                        if !(0..=255).contains(&zp) {
+                            return err(lines.last, PasteErrorKind::Value, format!("zero point {zp} is not in 0..255"));
+                        }
+                        self.set_act(role == Role::Input, ActQParams { scale: scale.clone(), zero_point: zp, lines, source: "quint8 printout".into() })?;
+                        // Codes, when only one integer fits each printed value.
+                        let mut codes = Vec::with_capacity(values.len());
+                        for v in &values {
+                            match unique_code(v, &scale, zp, 0, 255) {
+                                Some(q) => codes.push(q),
+                                None => break,
+                            }
+                        }
+                        let readable = codes.len() == values.len();
+                        self.found(
+                            lines,
+                            format!("{} {} (quint8 printout: scale, zero point{})", role.word(), dims(&shape), if readable { ", codes read off the values" } else { "; codes not readable at 4 decimals" }),
+                            by_hint(&hint).unwrap_or_else(|| "a quint8 printout".into()),
+                        );
+                        if readable {
+                            self.put_codes(role, Codes { shape, values: codes, lines, recovered: true })?;
+                        }
+                        Ok(())
+                    }
+                    other => err(lines.first, PasteErrorKind::Unsupported, format!("a {other} quantized tensor: the conv uses quint8 activations and qint8 weights")),
+                }
+            }
+            Tensor::Float {
+                shape,
+                values,
+                grad,
+            } => {
+                let role = match role {
+                    Some(r) => r,
+                    None if shape.len() == 1 => Role::Bias,
+                    None if shape.len() == 4 && grad => Role::Weight,
+                    None => {
+                        return err(lines.first, PasteErrorKind::Ambiguous, format!("cannot tell what this float tensor ({}) is: a 1-d tensor is the bias; put a comment such as '# bias' on the line before", dims(&shape)))
+                    }
+                };
+                let why = by_hint(&hint).unwrap_or_else(|| {
+                    if role == Role::Bias {
+                        "a 1-d float tensor".into()
+                    } else {
+                        "a 4-d float tensor with requires_grad".into()
+                    }
+                });
+                match role {
+                    Role::Bias => {
+                        if shape.len() != 1 {
+                            return err(lines.first, PasteErrorKind::Shape, format!("the bias is 1-d (one value per output channel), this tensor is {}", dims(&shape)));
+                        }
+                        if let Some(v) = values.iter().find(|v| !v.value.is_finite()) {
+                            return err(lines.first, PasteErrorKind::Value, format!("bias value {} is not finite", v.text));
+                        }
+                        if let Some(prev) = &self.out.bias {
+                            return err(lines.first, PasteErrorKind::Ambiguous, format!("a second bias (the first is on {})", prev.lines));
+                        }
+                        self.found(lines, format!("bias, {} value{}", values.len(), if values.len() == 1 { "" } else { "s" }), why);
+                        self.out.bias = Some(BiasFound { values, lines });
+                        Ok(())
+                    }
+                    Role::Weight => {
+                        self.found(lines, format!("float weight {} (not used: the quantized conv uses the qint8 weight)", dims(&shape)), why);
+                        self.float_weight = Some(lines);
+                        Ok(())
+                    }
+                    r => err(
+                        lines.first,
+                        PasteErrorKind::Unsupported,
+                        format!("a float {} tensor: its printout is rounded to 4 decimals, so the codes cannot be recovered; print its .int_repr() (the quantized tensor's codes) instead", r.word()),
+                    ),
+                }
+            }
+        }
+    }
+
+    pub(super) fn weight_slot(
+        &mut self,
+        shape: &[usize],
+        lines: Lines,
+    ) -> Result<&mut WeightFound, PasteError> {
+        if shape.len() != 4 {
+            return err(
+                lines.first,
+                PasteErrorKind::Shape,
+                format!(
+                    "a conv weight is 4-d (out, in/groups, kh, kw), this one is {}",
+                    dims(shape)
+                ),
+            );
+        }
+        let w = self.out.weight.get_or_insert_with(|| WeightFound {
+            shape: shape.to_vec(),
+            codes: None,
+            qparams: None,
+            dequantized: None,
+            dequantized_lines: None,
+        });
+        if w.shape != shape {
+            return err(
+                lines.first,
+                PasteErrorKind::Shape,
+                format!(
+                    "this weight is {} but the weight printed earlier is {}",
+                    dims(shape),
+                    dims(&w.shape)
+                ),
+            );
+        }
+        Ok(w)
+    }
+
+    pub(super) fn put_codes(&mut self, role: Role, codes: Codes) -> Result<(), PasteError> {
+        let lines = codes.lines;
+        let slot = match role {
+            Role::Input => &mut self.out.input_codes,
+            Role::Output => &mut self.out.expected_output,
+            Role::Weight => {
+                let shape = codes.shape.clone();
+                let w = self.weight_slot(&shape, lines)?;
+                if let Some(prev) = &w.codes {
+                    return err(
+                        lines.first,
+                        PasteErrorKind::Ambiguous,
+                        format!("a second weight int repr (the first is on {})", prev.lines),
+                    );
+                }
+                w.codes = Some(codes);
+                return Ok(());
+            }
+            Role::Bias => unreachable!("bias is never integer codes"),
+        };
+        if let Some(prev) = slot {
+            if !(prev.recovered || codes.recovered) || prev.values != codes.values {
+                return err(
+                    lines.first,
+                    PasteErrorKind::Ambiguous,
+                    format!("{} codes were already given on {}", role.word(), prev.lines),
+                );
+            }
+            if !prev.recovered {
+                return Ok(());
+            }
+        }
+        *slot = Some(codes);
+        Ok(())
+    }
+}
+
+pub(super) fn read_all(r: &mut Reader<'_>) -> Result<(), PasteError> {
+    let mut hint: Option<Hint> = None;
+    let mut param = false;
+    while let Some(t) = r.p.peek(0) {
+        match t.t {
+            T::Hint => {
+                let text = r.p.text(t).trim_start_matches(['#', '>', ' ']).to_string();
+                hint = Some(hint_of(&text, t.line as usize));
+                r.p.i += 1;
+            }
+            T::Ident
+                if r.p.text(t) == "Parameter"
+                    && matches!(r.p.peek(1), Some(n) if r.p.text(n) == "containing")
+                    && matches!(r.p.peek(2), Some(Tok { t: T::Colon, .. })) =>
+            {
+                param = true;
+                r.p.i += 3;
+            }
+            T::Ident if matches!(r.p.peek(1), Some(Tok { t: T::LParen, .. })) => {
+                let c = r.p.call()?;
+                r.item(c, hint.take(), std::mem::take(&mut param))?;
+            }
+            _ => {
+                return err(
+                    t.line as usize,
+                    PasteErrorKind::Syntax,
+                    format!(
+                        "expected a PyTorch printout (tensor(...), a module repr such as QuantizedConv2d(...), or 'Parameter containing:'), found {}",
+                        r.p.show(t)
+                    ),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Codes from dequantized weights, fields, suggestions.
+pub(super) fn finish(p: &mut Paste) {
+    if let Some(w) = &mut p.weight {
+        if let (Some(q), Some(deq)) = (&w.qparams, &w.dequantized) {
+            let per = w.shape[1..].iter().product::<usize>().max(1);
+            let ch = |i: usize| if q.per_channel { i / per } else { 0 };
+            let read: Vec<Option<i64>> = deq
+                .iter()
+                .enumerate()
+                .map(|(i, v)| unique_code(v, &q.scales[ch(i)], q.zero_points[ch(i)], -128, 127))
+                .collect();
+            match &w.codes {
+                None => {
+                    if read.iter().all(Option::is_some) {
+                        w.codes = Some(Codes {
+                            shape: w.shape.clone(),
+                            values: read.into_iter().flatten().collect(),
+                            lines: q.lines,
+                            recovered: true,
+                        });
+                    }
+                }
+                Some(codes) => {
+                    // Does the int repr fit the dequantized printout?
+                    for (i, (&c, v)) in codes.values.iter().zip(deq).enumerate() {
+                        let (s, z) = (&q.scales[ch(i)], q.zero_points[ch(i)]);
+                        let (sl, sh) = s.interval();
+                        let (vl, vh) = v.interval();
+                        let k = (c - z) as f64;
+                        let (a, b) = if k >= 0.0 {
+                            (k * sl, k * sh)
+                        } else {
+                            (k * sh, k * sl)
+                        };
+                        if b < vl - 1e-12 || a > vh + 1e-12 {
+                            p.warnings.push(format!(
+                                "weight element {i}: the int repr says {c}, which dequantizes to {a:.6}..{b:.6} with scale {}, but the printout shows {} (is the weight printout from a different PyTorch version or layer?)",
+                                s.text, v.text
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Fields.
+    let mut fields = vec![];
+    let int_num = |v: i64| Number {
+        value: v as f64,
+        text: v.to_string(),
+        exact: true,
+        half_width: 0.0,
+    };
+    for (name, q) in [("input", &p.input_qparams), ("output", &p.output_qparams)] {
+        if let Some(q) = q {
+            fields.push(Field {
+                name: format!("{name}_scale"),
+                value: q.scale.clone(),
+                lines: q.lines,
+            });
+            fields.push(Field {
+                name: format!("{name}_zero_point"),
+                value: int_num(q.zero_point),
+                lines: q.lines,
+            });
+        }
+    }
+    if let Some(q) = p.weight.as_ref().and_then(|w| w.qparams.as_ref()) {
+        for (c, (s, z)) in q.scales.iter().zip(&q.zero_points).enumerate() {
+            fields.push(Field {
+                name: format!("weight_scale[{c}]"),
+                value: s.clone(),
+                lines: q.lines,
+            });
+            fields.push(Field {
+                name: format!("weight_zero_point[{c}]"),
+                value: int_num(*z),
+                lines: q.lines,
+            });
+        }
+    }
+    if let Some(b) = &p.bias {
+        for (c, v) in b.values.iter().enumerate() {
+            fields.push(Field {
+                name: format!("bias[{c}]"),
+                value: v.clone(),
+                lines: b.lines,
+            });
+        }
+    }
+    p.fields = fields;
+    p.suggestions = weight_scale_suggestions(p);
+}
