@@ -194,6 +194,8 @@ pub struct Paste {
     pub expected_output: Option<Codes>,
     pub weight: Option<WeightFound>,
     pub bias: Option<BiasFound>,
+    /// The line where the bias printed as `None` (a conv without bias).
+    pub no_bias: Option<usize>,
     pub fields: Vec<Field>,
     pub suggestions: Vec<Suggestion>,
     /// Observations made while reading (e.g. an int repr that disagrees with
@@ -290,6 +292,8 @@ pub enum NoteKind {
 mod applying;
 mod checking;
 mod lexing;
+mod matching;
+mod prompts;
 mod reading;
 mod rounding;
 mod syntax;
@@ -320,6 +324,9 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
         },
         out: Paste::default(),
         float_weight: None,
+        vars: vec![],
+        acts: Default::default(),
+        last_role: None,
     };
     match (reading::read_all(&mut r), lex_err) {
         // The parser stopped before the bad character: its error comes first.

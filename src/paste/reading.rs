@@ -1,6 +1,8 @@
 //! Reading: which printout is which tensor (comments, `>>>` prompts, dtype
 //! and shape, order), and what it sets.
 use super::lexing::{Tok, T};
+use super::matching::{Activation, Printed};
+use super::prompts::{self, Hint, Prompt};
 use super::rounding::*;
 use super::syntax::*;
 use super::*;
@@ -24,30 +26,16 @@ impl Role {
     }
 }
 
-pub(super) struct Hint {
-    pub(super) role: Option<Role>,
-    pub(super) text: String,
-    pub(super) line: usize,
-}
-
-pub(super) fn hint_of(text: &str, line: usize) -> Hint {
-    let low = text.to_ascii_lowercase();
-    let role = [Role::Input, Role::Output, Role::Weight, Role::Bias]
-        .into_iter()
-        .filter_map(|r| low.find(r.word()).map(|p| (p, r)))
-        .min_by_key(|(p, _)| *p)
-        .map(|(_, r)| r);
-    Hint {
-        role,
-        text: text.trim().to_string(),
-        line,
-    }
-}
-
 pub(super) struct Reader<'a> {
     pub(super) p: Parser<'a>,
     pub(super) out: Paste,
     pub(super) float_weight: Option<Lines>,
+    /// Tensor expressions whose role is known (`qx` -> input), with why.
+    pub(super) vars: Vec<(String, Role, String)>,
+    /// What was printed of the input [0] and output [1] activations.
+    pub(super) acts: [Activation; 2],
+    /// The role the last tensor printout was given.
+    pub(super) last_role: Option<Role>,
 }
 
 impl<'a> Reader<'a> {
@@ -319,13 +307,85 @@ impl<'a> Reader<'a> {
         hint: Option<Hint>,
         param: bool,
     ) -> Result<(), PasteError> {
+        let subject = hint.as_ref().and_then(|h| h.subject.clone());
+        self.last_role = None;
+        // A comment or prompt that names no role is still worth showing.
+        let unnamed = hint
+            .as_ref()
+            .filter(|h| h.role.is_none())
+            .map(Hint::describe);
+        let n = self.out.found.len();
+        self.tensor_printout(c, hint, param)?;
+        if let (Some(u), Some(f)) = (unnamed, self.out.found.get_mut(n)) {
+            if !f.why.contains(&u) {
+                f.why = format!("{}; after {u}", f.why);
+            }
+        }
+        // `qx.int_repr()` then `print(qx)`: the second is the same tensor.
+        if let (Some(s), Some(r)) = (subject, self.last_role) {
+            if !self.vars.iter().any(|(v, _, _)| *v == s) {
+                let why = format!("{s} is the {} printed on {}", r.word(), c.lines());
+                self.vars.push((s, r, why));
+            }
+        }
+        Ok(())
+    }
+
+    /// `None`: the conv has no bias (what `net.conv1.bias()` prints then).
+    pub(super) fn none(&mut self, hint: Option<Hint>, line: usize) -> Result<(), PasteError> {
+        let (role, why) = self.hinted_role(&hint);
+        if let Some(r) = role.filter(|r| *r != Role::Bias) {
+            return err(line, PasteErrorKind::Ambiguous, format!("None printed for the {}: only a conv's bias can be None (print the tensor itself)", r.word()));
+        }
+        if let Some(b) = &self.out.bias {
+            return err(
+                line,
+                PasteErrorKind::Ambiguous,
+                format!("None (no bias), but a bias is printed on {}", b.lines),
+            );
+        }
+        if self.out.no_bias.is_none() {
+            self.out.no_bias = Some(line);
+        }
+        let why =
+            why.unwrap_or_else(|| "None: the only None a conv prints is its missing bias".into());
+        self.found(
+            Lines {
+                first: line,
+                last: line,
+            },
+            "no bias (None)".into(),
+            why,
+        );
+        Ok(())
+    }
+
+    /// The role a comment or prompt gives, and why.
+    fn hinted_role(&self, hint: &Option<Hint>) -> (Option<Role>, Option<String>) {
+        let Some(h) = hint else { return (None, None) };
+        if h.role.is_some() {
+            return (h.role, Some(h.describe()));
+        }
+        match h
+            .subject
+            .as_ref()
+            .and_then(|s| self.vars.iter().find(|(v, _, _)| v == s))
+        {
+            Some((_, r, why)) => (Some(*r), Some(format!("{} ({why})", h.describe()))),
+            None => (None, None),
+        }
+    }
+
+    fn tensor_printout(
+        &mut self,
+        c: &Call,
+        hint: Option<Hint>,
+        param: bool,
+    ) -> Result<(), PasteError> {
         let lines = c.lines();
         let t = self.p.tensor(c, param)?;
-        let role = hint.as_ref().and_then(|h| h.role);
-        let by_hint = |h: &Option<Hint>| {
-            h.as_ref()
-                .map(|h| format!("comment {:?} on line {}", h.text, h.line))
-        };
+        let (role, hint_why) = self.hinted_role(&hint);
+        let by_hint = |_: &Option<Hint>| hint_why.clone();
         match t {
             Tensor::Int {
                 dtype,
@@ -333,6 +393,7 @@ impl<'a> Reader<'a> {
                 values,
             } => {
                 let d = dtype.clone().unwrap_or_else(|| "int64".into());
+                let mut structural_why = None;
                 let role = match (role, d.as_str()) {
                     (Some(Role::Bias), _) => {
                         return err(lines.first, PasteErrorKind::Ambiguous, "the comment says bias, but this is an integer tensor (the conv's bias is float: print net.conv1.bias())")
@@ -342,24 +403,18 @@ impl<'a> Reader<'a> {
                         return err(lines.first, PasteErrorKind::Unsupported, format!("a torch.{d} tensor: a quantized conv's codes are uint8 (activations) or int8 (weights)"))
                     }
                     (None, "uint8") => {
-                        if self.out.input_codes.is_none() {
-                            Role::Input
-                        } else if self.out.expected_output.is_none() {
-                            Role::Output
-                        } else {
-                            return err(lines.first, PasteErrorKind::Ambiguous, "a third uint8 tensor: the input and output codes were already given; mark which is which with '# input' / '# output'");
-                        }
+                        let (r, why) = self.slot_for_codes(&shape, &values, lines)?;
+                        structural_why = Some(why);
+                        r
                     }
                     (None, "int8") => Role::Weight,
                     (None, _) => {
                         return err(lines.first, PasteErrorKind::Ambiguous, "an integer tensor without a dtype (int64): say what it is with a comment on the line before, such as '# input' or '# weight int repr'")
                     }
                 };
-                let why = by_hint(&hint).unwrap_or_else(|| match role {
-                    Role::Input => "the first uint8 tensor".into(),
-                    Role::Output => "the second uint8 tensor".into(),
-                    _ => "an int8 tensor".into(),
-                });
+                let why = by_hint(&hint)
+                    .or(structural_why)
+                    .unwrap_or_else(|| "an int8 tensor".into());
                 let (lo, hi, kind) = match role {
                     Role::Weight => (-128, 127, "int8"),
                     _ => (0, 255, "uint8"),
@@ -386,6 +441,11 @@ impl<'a> Reader<'a> {
                     format!("{} codes {} ({d})", role.word(), dims(&shape)),
                     why,
                 );
+                if let Some(k) = act_index(role) {
+                    self.check_pair(k, Some(&codes), None)?;
+                    self.acts[k].codes = Some((codes.shape.clone(), codes.values.clone(), lines));
+                }
+                self.last_role = Some(role);
                 self.put_codes(role, codes)
             }
             Tensor::Quantized {
@@ -439,17 +499,27 @@ impl<'a> Reader<'a> {
                         w.qparams = Some(q);
                         w.dequantized = Some(values);
                         w.dequantized_lines = Some(lines);
+                        self.last_role = Some(Role::Weight);
                         Ok(())
                     }
                     "quint8" => {
+                        let mut structural_why = None;
                         let role = match role {
                             Some(r @ (Role::Input | Role::Output)) => r,
                             Some(r) => return err(lines.first, PasteErrorKind::Ambiguous, format!("the comment says {}, but a quint8 printout is an activation", r.word())),
-                            None if self.out.input_codes.is_none() && self.out.input_qparams.as_ref().map_or(true, |q| !q.scale.exact) => Role::Input,
-                            None => Role::Output,
+                            None => {
+                                let (r, w) = self.slot_for_printout(&shape, &values, &scales[0], zero_points[0], lines)?;
+                                structural_why = Some(w);
+                                r
+                            }
                         };
                         let scale = scales[0].clone();
                         let zp = zero_points[0];
+                        let printed = Printed { shape: shape.clone(), values: values.clone(), scale: scale.clone(), zero_point: zp, lines };
+                        let k = act_index(role).unwrap_or(0);
+                        self.check_pair(k, None, Some(&printed))?;
+                        self.acts[k].printed = Some(printed);
+                        self.last_role = Some(role);
                         if !(0..=255).contains(&zp) {
                             return err(lines.last, PasteErrorKind::Value, format!("zero point {zp} is not in 0..255"));
                         }
@@ -466,7 +536,7 @@ impl<'a> Reader<'a> {
                         self.found(
                             lines,
                             format!("{} {} (quint8 printout: scale, zero point{})", role.word(), dims(&shape), if readable { ", codes read off the values" } else { "; codes not readable at 4 decimals" }),
-                            by_hint(&hint).unwrap_or_else(|| "a quint8 printout".into()),
+                            by_hint(&hint).or(structural_why).unwrap_or_else(|| "a quint8 printout".into()),
                         );
                         if readable {
                             self.put_codes(role, Codes { shape, values: codes, lines, recovered: true })?;
@@ -508,7 +578,11 @@ impl<'a> Reader<'a> {
                             return err(lines.first, PasteErrorKind::Ambiguous, format!("a second bias (the first is on {})", prev.lines));
                         }
                         self.found(lines, format!("bias, {} value{}", values.len(), if values.len() == 1 { "" } else { "s" }), why);
+                        if let Some(l) = self.out.no_bias {
+                            return err(lines.first, PasteErrorKind::Ambiguous, format!("a bias, but the bias printed on line {l} is None"));
+                        }
                         self.out.bias = Some(BiasFound { values, lines });
+                        self.last_role = Some(Role::Bias);
                         Ok(())
                     }
                     Role::Weight => {
@@ -605,9 +679,32 @@ pub(super) fn read_all(r: &mut Reader<'_>) -> Result<(), PasteError> {
     while let Some(t) = r.p.peek(0) {
         match t.t {
             T::Hint => {
-                let text = r.p.text(t).trim_start_matches(['#', '>', ' ']).to_string();
-                hint = Some(hint_of(&text, t.line as usize));
+                let text = r.p.text(t);
+                let line = t.line as usize;
+                hint = if text.starts_with('#') {
+                    Some(prompts::comment(text, line))
+                } else {
+                    match prompts::prompt(text, line) {
+                        Prompt::Prints(h) => Some(h),
+                        Prompt::Assigns(learned) => {
+                            for (v, role) in learned {
+                                let why = format!("prompt {:?} on line {line}", text.trim());
+                                r.vars.retain(|(w, _, _)| *w != v);
+                                r.vars.push((v, role, why));
+                            }
+                            None
+                        }
+                    }
+                };
                 r.p.i += 1;
+            }
+            // `None`: what `net.conv1.bias()` prints for a conv without bias.
+            T::Ident
+                if r.p.text(t) == "None"
+                    && !matches!(r.p.peek(1), Some(Tok { t: T::LParen, .. })) =>
+            {
+                r.p.i += 1;
+                r.none(hint.take(), t.line as usize)?;
             }
             T::Ident
                 if r.p.text(t) == "Parameter"
@@ -729,4 +826,13 @@ pub(super) fn finish(p: &mut Paste) {
     }
     p.fields = fields;
     p.suggestions = weight_scale_suggestions(p);
+}
+
+/// Index of an activation role in `Reader::acts`.
+pub(super) fn act_index(r: Role) -> Option<usize> {
+    match r {
+        Role::Input => Some(0),
+        Role::Output => Some(1),
+        _ => None,
+    }
 }
