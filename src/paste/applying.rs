@@ -149,19 +149,43 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
             }
         }
         None => {
+            let ambiguity = paste.weight.as_ref().and_then(|w| w.ambiguity.as_deref());
+            let line = paste
+                .weight
+                .as_ref()
+                .and_then(|w| w.dequantized_lines)
+                .map(|l| l.first);
             if base.weights.len() != s.weight_len() {
-                let (line, why) = match paste.weight.as_ref().and_then(|w| w.dequantized_lines) {
-                    Some(l) => (Some(l.first), "the dequantized printout is too rounded to read the codes off (more than one integer fits): paste net.conv1.weight().int_repr() too"),
-                    None => (paste.conv.as_ref().map(|c| c.lines.first), "paste the weight's int_repr() (net.conv1.weight().int_repr())"),
+                let (line, why) = match ambiguity {
+                    Some(a) => (line, a),
+                    None => (
+                        paste.conv.as_ref().map(|c| c.lines.first),
+                        "paste the weight's int_repr() (net.conv1.weight().int_repr())",
+                    ),
                 };
                 return Err(PasteError { line, kind: PasteErrorKind::Shape, message: format!("the starting scenario's {} weights do not fit the pasted conv, which needs {}: {why}", base.weights.len(), s.weight_len()) });
+            }
+            // Kept codes must not contradict the printout they stand in for.
+            if let (Some(w), Some(a)) = (&paste.weight, ambiguity) {
+                if !kept_codes_fit(w, &base.weights) {
+                    return Err(PasteError {
+                        line,
+                        kind: PasteErrorKind::Ambiguous,
+                        message: format!(
+                            "{a} (the starting scenario's codes do not fit the printout either)"
+                        ),
+                    });
+                }
             }
             note(
                 &mut notes,
                 NoteKind::Kept,
                 Some("weights"),
                 None,
-                "weight codes kept from the starting scenario".into(),
+                match ambiguity {
+                    Some(a) => format!("weight codes kept from the starting scenario, which fit the printout; but {a}"),
+                    None => "weight codes kept from the starting scenario".into(),
+                },
             );
         }
     }
@@ -212,6 +236,13 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
                     note(&mut notes, NoteKind::Rounded, Some(&format!("{name}_scale")), Some(q.lines), format!("{name} scale {} ({}) was printed with {} decimals: the true value is within +-{} of it; the scenario uses {}", q.scale.text, q.source, decimals(&q.scale.text), fmt_hw(q.scale.half_width), q.scale.value));
                 }
             }
+            None if input => note(
+                &mut notes,
+                NoteKind::Warning,
+                Some("input_scale"),
+                None,
+                format!("the paste has no input scale or zero point (print the model: its Quantize module shows them; or print(qx) or qx.q_scale() for the exact scale): the starting scenario's input scale {} and zero point {} are used", p.input_scale, p.input_zero_point),
+            ),
             None => note(
                 &mut notes,
                 NoteKind::Kept,
@@ -222,7 +253,12 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
         }
     }
     // Bias.
-    let conv_no_bias = paste.conv.as_ref().is_some_and(|c| !c.bias);
+    if let (Some(l), Some(c)) = (paste.no_bias, &paste.conv) {
+        if c.bias {
+            return err(l, PasteErrorKind::Ambiguous, format!("the bias printed as None, but the conv module on {} has one (it would show bias=False)", c.lines));
+        }
+    }
+    let conv_no_bias = paste.conv.as_ref().is_some_and(|c| !c.bias) || paste.no_bias.is_some();
     match (&paste.bias, conv_no_bias) {
         (Some(b), true) => {
             return err(
@@ -332,4 +368,25 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
         );
     }
     Ok((sc, notes))
+}
+
+/// Do these codes dequantize to the weight's printed values?
+fn kept_codes_fit(w: &WeightFound, codes: &[i8]) -> bool {
+    let (Some(q), Some(deq)) = (&w.qparams, &w.dequantized) else {
+        return true;
+    };
+    let per = w.shape[1..].iter().product::<usize>().max(1);
+    codes.len() == deq.len()
+        && codes.iter().zip(deq).enumerate().all(|(i, (&c, v))| {
+            let ch = if q.per_channel { i / per } else { 0 };
+            let k = (c as i64 - q.zero_points[ch]) as f64;
+            let (sl, sh) = q.scales[ch].interval();
+            let (a, b) = if k >= 0.0 {
+                (k * sl, k * sh)
+            } else {
+                (k * sh, k * sl)
+            };
+            let (vl, vh) = v.interval();
+            b >= vl - 1e-12 && a <= vh + 1e-12
+        })
 }

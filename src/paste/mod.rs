@@ -139,6 +139,8 @@ pub struct WeightFound {
     /// The dequantized values of a qint8 printout (rounded), flat OIHW.
     pub dequantized: Option<Vec<Number>>,
     pub dequantized_lines: Option<Lines>,
+    /// Why the codes could not be read off the dequantized values.
+    pub ambiguity: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

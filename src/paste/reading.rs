@@ -621,6 +621,7 @@ impl<'a> Reader<'a> {
             qparams: None,
             dequantized: None,
             dequantized_lines: None,
+            ambiguity: None,
         });
         if w.shape != shape {
             return err(
@@ -739,17 +740,39 @@ pub(super) fn finish(p: &mut Paste) {
         if let (Some(q), Some(deq)) = (&w.qparams, &w.dequantized) {
             let per = w.shape[1..].iter().product::<usize>().max(1);
             let ch = |i: usize| if q.per_channel { i / per } else { 0 };
-            let read: Vec<Option<i64>> = deq
-                .iter()
-                .enumerate()
-                .map(|(i, v)| unique_code(v, &q.scales[ch(i)], q.zero_points[ch(i)], -128, 127))
-                .collect();
             match &w.codes {
                 None => {
-                    if read.iter().all(Option::is_some) {
+                    // Values sharing a scale are read together (a whole
+                    // per-tensor weight, or one output channel).
+                    let group = if q.per_channel { per } else { deq.len().max(1) };
+                    let mut values = Vec::with_capacity(deq.len());
+                    for (c, chunk) in deq.chunks(group).enumerate() {
+                        match channel_codes(chunk, &q.scales[c], q.zero_points[c], -128, 127) {
+                            ChannelCodes::Exact(v) => values.extend(v),
+                            ChannelCodes::Ambiguous { element, choices } => {
+                                let i = c * group + element;
+                                let s = &q.scales[c];
+                                let could = match choices.as_slice() {
+                                    [] => "no single code".to_string(),
+                                    [a, b] => format!("code {a} or {b}"),
+                                    v => format!(
+                                        "code {}",
+                                        v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+                                    ),
+                                };
+                                w.ambiguity = Some(format!(
+                                    "the weight codes cannot be read off the dequantized printout: element {i}{} printed as {} with scale {} (±{}) could be {could}, and no other value of the channel tells them apart; paste net.conv1.weight().int_repr() too",
+                                    if q.per_channel { format!(" (channel {c})") } else { String::new() },
+                                    deq[i].text, s.text, fmt_hw(s.half_width)
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                    if w.ambiguity.is_none() {
                         w.codes = Some(Codes {
                             shape: w.shape.clone(),
-                            values: read.into_iter().flatten().collect(),
+                            values,
                             lines: q.lines,
                             recovered: true,
                         });
