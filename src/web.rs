@@ -313,13 +313,8 @@ mod pytorch {
                 check: Option<crate::paste::OutputCheck>,
             }
             let base = scenario_of(base)?;
-            let (paste, scenario, notes) =
-                crate::paste::import(text, &base).map_err(|e| JsError::new(&e.to_string()))?;
-            let check = notes
-                .iter()
-                .any(|n| n.kind == crate::paste::NoteKind::Check)
-                .then(|| crate::paste::check_output(&paste, &scenario))
-                .flatten();
+            let (paste, scenario, notes, check) = crate::paste::import_checked(text, &base)
+                .map_err(|e| JsError::new(&e.to_string()))?;
             to_js(&R {
                 paste: Shown {
                     found: paste.found,

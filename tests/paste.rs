@@ -663,7 +663,7 @@ fn cli_import() {
     );
     assert!(out.contains("0.004018464591354132"), "{out}");
     assert!(
-        out.contains("[suggestion]") && out.contains("0.003786"),
+        out.contains("[suggestion]") && out.contains("with 0.00778 fbgemm gives 64 of the 64"),
         "{out}"
     );
     assert!(out.contains("scenario:"), "{out}");

@@ -17,6 +17,14 @@ pub(super) fn scenario_err(e: crate::Error, line: Option<usize>) -> PasteError {
 /// Fill a scenario from a paste, keeping what the paste does not mention from
 /// `base`. The result runs; notes say what was rounded, kept and adjusted.
 pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), PasteError> {
+    apply_checked(paste, base).map(|(sc, notes, _)| (sc, notes))
+}
+
+/// `apply`, with the check of the pasted output it made.
+pub(super) fn apply_checked(
+    paste: &Paste,
+    base: &Scenario,
+) -> Result<(Scenario, Vec<Note>, Option<OutputCheck>), PasteError> {
     let mut notes = vec![];
     let mut sc = base.clone();
     let mut s: ConvShape = base.shape;
@@ -304,21 +312,6 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
             }
         }
     }
-    for sug in &paste.suggestions {
-        note(
-            &mut notes,
-            NoteKind::Suggestion,
-            Some(&sug.field),
-            Some(
-                paste
-                    .weight
-                    .as_ref()
-                    .and_then(|w| w.qparams.as_ref())
-                    .map_or(Lines { first: 1, last: 1 }, |q| q.lines),
-            ),
-            format!("{} (assuming {})", sug.reasoning, sug.assumption),
-        );
-    }
     for w in &paste.warnings {
         note(&mut notes, NoteKind::Warning, None, None, w.clone());
     }
@@ -358,7 +351,8 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
             format!("beyond the page's bounds: {e}"),
         );
     }
-    if let Some(chk) = check_output_run(paste, &sc, &run) {
+    let check = check_output_run(paste, &sc, &run);
+    if let Some(chk) = &check {
         note(
             &mut notes,
             NoteKind::Check,
@@ -366,8 +360,22 @@ pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), Pa
             paste.expected_output.as_ref().map(|o| o.lines),
             chk.message.clone(),
         );
+        // Only engine-checked suggestions are offered.
+        for sug in &chk.suggestions {
+            note(
+                &mut notes,
+                NoteKind::Suggestion,
+                Some(&sug.field),
+                paste
+                    .fields
+                    .iter()
+                    .find(|f| f.name == sug.field)
+                    .map(|f| f.lines),
+                format!("{} (assuming {})", sug.reasoning, sug.assumption),
+            );
+        }
     }
-    Ok((sc, notes))
+    Ok((sc, notes, check))
 }
 
 /// Do these codes dequantize to the weight's printed values?

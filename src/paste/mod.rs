@@ -182,6 +182,11 @@ pub struct Suggestion {
     /// The assumption the interval rests on.
     pub assumption: String,
     pub reasoning: String,
+    /// Output values that differ from the pasted output with the printed
+    /// value and with the candidate, as the engine computed them (None: not
+    /// checked, e.g. no output was pasted).
+    pub mismatches_before: Option<usize>,
+    pub mismatches_after: Option<usize>,
 }
 
 /// Everything a paste contains.
@@ -293,6 +298,7 @@ pub enum NoteKind {
 
 mod applying;
 mod checking;
+mod diagnosis;
 mod lexing;
 mod matching;
 mod prompts;
@@ -302,6 +308,7 @@ mod syntax;
 
 pub use applying::apply;
 pub use checking::{check_output, Difference, OutputCheck};
+pub use diagnosis::Culprit;
 
 /// Read a paste.
 pub fn parse(text: &str) -> Result<Paste, PasteError> {
@@ -349,9 +356,23 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
     Ok(out)
 }
 
-/// `parse` then `apply`.
+/// `parse` then `apply`; the paste's suggestions are then only those the
+/// engine checked to reduce the mismatch with the pasted output (none when no
+/// output was pasted: nothing to check them against).
 pub fn import(text: &str, base: &Scenario) -> Result<(Paste, Scenario, Vec<Note>), PasteError> {
-    let p = parse(text)?;
-    let (sc, notes) = apply(&p, base)?;
+    let (p, sc, notes, _) = import_checked(text, base)?;
     Ok((p, sc, notes))
+}
+
+/// `import`, with the output check it made.
+pub fn import_checked(
+    text: &str,
+    base: &Scenario,
+) -> Result<(Paste, Scenario, Vec<Note>, Option<OutputCheck>), PasteError> {
+    let mut p = parse(text)?;
+    let (sc, notes, check) = applying::apply_checked(&p, base)?;
+    p.suggestions = check
+        .as_ref()
+        .map_or_else(Vec::new, |c| c.suggestions.clone());
+    Ok((p, sc, notes, check))
 }

@@ -89,6 +89,8 @@ pub(super) fn weight_scale_suggestions(p: &Paste) -> Vec<Suggestion> {
                     "weight scale {} was printed with {} decimals ({:.6}..{:.6}); the dequantized weight {} = {} x scale (itself rounded, +-{}) puts it in {lo:.8}..{hi:.8}, so {cand} (the shortest decimal there); this cannot tell apart values inside that interval",
                     s.text, decimals(&s.text), plo, phi, v.text, k, fmt_hw(v.half_width)
                 ),
+                mismatches_before: None,
+                mismatches_after: None,
             });
         }
         // Per-channel symmetric observer: the largest |w| lands on +-127.5
@@ -120,6 +122,8 @@ pub(super) fn weight_scale_suggestions(p: &Paste) -> Vec<Suggestion> {
                         k as f64 * cand,
                         v.text
                     ),
+                    mismatches_before: None,
+                    mismatches_after: None,
                 });
             }
         }

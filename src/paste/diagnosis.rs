@@ -1,0 +1,237 @@
+//! Diagnosis: which printed-rounded values explain a pasted output that the
+//! engine does not reproduce. Each rounded scale or bias is moved across the
+//! interval its printout allows (the others stay as printed) and the engine
+//! runs at every step; a value whose interval holds fewer mismatches is named,
+//! with the sub-interval that does best. A suggestion is offered only when the
+//! engine, run with it, gives fewer mismatches than the printed values.
+use super::checking::mismatches;
+use super::rounding::{fmt_hw, shortest_in};
+use super::*;
+use crate::engine::Computation;
+
+/// A rounded printout that can explain (part of) the mismatch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Culprit {
+    /// `input_scale`, `weight_scale[0]`, `bias[0]`, ...
+    pub field: String,
+    pub printed: Number,
+    /// Where in the printed interval the mismatch is smallest (engine-checked
+    /// at evenly spaced points).
+    pub low: f64,
+    pub high: f64,
+    /// Mismatches there, and with the printed value.
+    pub mismatches: usize,
+    pub before: usize,
+}
+
+/// Engine runs' total multiply-adds a diagnosis may spend.
+const BUDGET: usize = 40_000_000;
+/// Most steps across one printed interval.
+const STEPS: usize = 200;
+/// Fewest steps worth scanning.
+const MIN_STEPS: usize = 10;
+
+/// Set a paste field in a scenario (false: the scenario has no such field).
+pub(super) fn set_field(sc: &mut Scenario, field: &str, v: f64) -> bool {
+    let p = &mut sc.params;
+    let idx = |f: &str| -> Option<usize> { f.split_once('[')?.1.strip_suffix(']')?.parse().ok() };
+    match field {
+        "input_scale" => p.input_scale = v,
+        "output_scale" => p.output_scale = v,
+        f if f.starts_with("weight_scale[") => {
+            match idx(f).and_then(|c| p.weight_scales.get_mut(c)) {
+                Some(s) => *s = v,
+                None => return false,
+            }
+        }
+        f if f.starts_with("bias[") => match (idx(f), p.bias.as_mut()) {
+            (Some(c), Some(b)) if c < b.len() => b[c] = v as f32,
+            _ => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
+/// `weight_scale[0]` -> "weight scale" (one channel) or "weight scale of channel 0".
+fn human(field: &str, channels: usize) -> String {
+    let (name, c) = match field.split_once('[') {
+        Some((n, rest)) => (n, Some(rest.trim_end_matches(']'))),
+        None => (field, None),
+    };
+    let name = name.replace('_', " ");
+    match c {
+        Some(c) if channels > 1 => format!("{name} of channel {c}"),
+        _ => name,
+    }
+}
+
+/// Six significant digits.
+fn sig(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let d = (5 - x.abs().log10().floor() as i32).max(0) as usize;
+    format!("{x:.d$}")
+}
+
+/// The fields a printout rounded that the computation uses.
+fn rounded_fields(paste: &Paste) -> Vec<&Field> {
+    paste
+        .fields
+        .iter()
+        .filter(|f| !f.value.exact && f.value.half_width > 0.0)
+        .filter(|f| {
+            f.name == "input_scale"
+                || f.name == "output_scale"
+                || f.name.starts_with("weight_scale[")
+                || f.name.starts_with("bias[")
+        })
+        .collect()
+}
+
+/// Culprits, engine-checked suggestions, and the sentence that names them.
+pub(super) fn diagnose(
+    paste: &Paste,
+    sc: &Scenario,
+    engine: Computation,
+    want: &[i64],
+    before: usize,
+) -> (Vec<Culprit>, Vec<Suggestion>, String) {
+    let fields = rounded_fields(paste);
+    let total = want.len();
+    let channels = sc.shape.out_channels;
+    if fields.is_empty() {
+        return (vec![], vec![], "; every value it depends on was pasted exact, so the difference is not rounding (another engine, or another layer's printout?)".into());
+    }
+    let s = &sc.shape;
+    let per_run = (s.output_len() * (s.in_channels / s.groups.max(1)) * s.kernel[0] * s.kernel[1])
+        .max(s.output_len())
+        + s.input_len();
+    let runs = fields.len() + paste.suggestions.len();
+    let steps = (BUDGET / per_run.max(1) / runs.max(1)).min(STEPS);
+    if steps < MIN_STEPS {
+        return (vec![], vec![], format!("; {} of the values it depends on are rounded printouts (see the notes), which can explain it (the conv is too large to test each)", fields.len()));
+    }
+    let count = |field: &str, v: f64| -> Option<usize> {
+        let mut t = sc.clone();
+        set_field(&mut t, field, v).then_some(())?;
+        mismatches(&t, engine, want)
+    };
+    let mut culprits = vec![];
+    let mut suggestions: Vec<Suggestion> = vec![];
+    for f in &fields {
+        let (lo, hi) = f.value.interval();
+        let pts: Vec<(f64, usize)> = (0..=steps)
+            .filter_map(|i| {
+                let x = lo + (hi - lo) * i as f64 / steps as f64;
+                Some((x, count(&f.name, x)?))
+            })
+            .collect();
+        let Some(best) = pts.iter().map(|p| p.1).min() else {
+            continue;
+        };
+        if best >= before {
+            continue;
+        }
+        // The longest run of steps at the best count.
+        let (mut run, mut cur) = ((0, 0), None::<usize>);
+        for (i, p) in pts.iter().enumerate() {
+            if p.1 == best {
+                let start = *cur.get_or_insert(i);
+                if i - start >= run.1 - run.0 || pts[run.0].1 != best {
+                    run = (start, i);
+                }
+            } else {
+                cur = None;
+            }
+        }
+        let (low, high) = (pts[run.0].0, pts[run.1].0);
+        culprits.push(Culprit {
+            field: f.name.clone(),
+            printed: f.value.clone(),
+            low,
+            high,
+            mismatches: best,
+            before,
+        });
+        // The shortest decimal in that run, if the engine confirms it; else its middle step.
+        let short = shortest_in(low, high);
+        let (cand, after) = match count(&f.name, short) {
+            Some(a) if a < before => (short, a),
+            _ => (pts[(run.0 + run.1) / 2].0, best),
+        };
+        suggestions.push(Suggestion {
+            field: f.name.clone(),
+            printed: f.value.clone(),
+            low,
+            high,
+            candidate: cand,
+            assumption: "only this value differs from its printout; the others are as printed".into(),
+            reasoning: format!(
+                "{} was printed as {} (±{}); with {cand} {} gives {} of the {total} pasted values instead of {}",
+                human(&f.name, channels),
+                f.value.text,
+                fmt_hw(f.value.half_width),
+                engine.name(),
+                total - after,
+                total - before
+            ),
+            mismatches_before: Some(before),
+            mismatches_after: Some(after),
+        });
+    }
+    // The reader's own estimates (e.g. a weight scale read off a dequantized
+    // weight) are offered only if the engine finds them better.
+    for s in &paste.suggestions {
+        let Some(after) = count(&s.field, s.candidate) else {
+            continue;
+        };
+        if after >= before
+            || suggestions
+                .iter()
+                .any(|o| o.field == s.field && o.mismatches_after <= Some(after))
+        {
+            continue;
+        }
+        suggestions.retain(|o| o.field != s.field);
+        let mut s = s.clone();
+        s.reasoning = format!(
+            "{}; with it {} gives {} of the {total} pasted values instead of {}",
+            s.reasoning,
+            engine.name(),
+            total - after,
+            total - before
+        );
+        s.mismatches_before = Some(before);
+        s.mismatches_after = Some(after);
+        suggestions.push(s);
+    }
+    let message = if culprits.is_empty() {
+        format!("; no rounded printout explains it alone ({} moved across its rounding never does better): the values may be off together, or the output comes from another engine", fields.iter().map(|f| human(&f.name, channels)).collect::<Vec<_>>().join(", "))
+    } else {
+        let named: Vec<String> = culprits
+            .iter()
+            .map(|c| {
+                let effect = if c.mismatches == 0 {
+                    format!("reproduce all {total} pasted values")
+                } else {
+                    format!("leave {} of {total} values different", c.mismatches)
+                };
+                format!(
+                    "the {} printed as {} (any value in {}..{} makes {} {effect})",
+                    human(&c.field, channels),
+                    c.printed.text,
+                    sig(c.low),
+                    sig(c.high),
+                    engine.name()
+                )
+            })
+            .collect();
+        format!(
+            "; printed-rounded values explain it: {}. The printouts rounded them (the true values lie within their rounding and act together); print them exactly (qx.q_scale(), net.conv1.weight().q_per_channel_scales().tolist(), net.conv1.bias().tolist()) and paste those",
+            named.join("; ")
+        )
+    };
+    (culprits, suggestions, message)
+}
