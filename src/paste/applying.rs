@@ -17,7 +17,11 @@ pub(super) fn scenario_err(e: crate::Error, line: Option<usize>) -> PasteError {
 /// Fill a scenario from a paste, keeping what the paste does not mention from
 /// `base`. The result runs; notes say what was rounded, kept and adjusted.
 pub fn apply(paste: &Paste, base: &Scenario) -> Result<(Scenario, Vec<Note>), PasteError> {
-    apply_checked(paste, base).map(|(sc, notes, _)| (sc, notes))
+    match super::ordering::settle(paste, base) {
+        Some(swapped) => apply_checked(&swapped, base),
+        None => apply_checked(paste, base),
+    }
+    .map(|(sc, notes, _)| (sc, notes))
 }
 
 /// `apply`, with the check of the pasted output it made.
@@ -25,6 +29,15 @@ pub(super) fn apply_checked(
     paste: &Paste,
     base: &Scenario,
 ) -> Result<(Scenario, Vec<Note>, Option<OutputCheck>), PasteError> {
+    let (sc, notes, run) = build(paste, base)?;
+    Ok(check(paste, sc, notes, &run))
+}
+
+/// The scenario a paste makes, its notes, and its run (no output check).
+pub(super) fn build(
+    paste: &Paste,
+    base: &Scenario,
+) -> Result<(Scenario, Vec<Note>, crate::scenario::Run), PasteError> {
     let mut notes = vec![];
     let mut sc = base.clone();
     let mut s: ConvShape = base.shape;
@@ -351,7 +364,27 @@ pub(super) fn apply_checked(
             format!("beyond the page's bounds: {e}"),
         );
     }
-    let check = check_output_run(paste, &sc, &run);
+    Ok((sc, notes, run))
+}
+
+/// The pasted output checked on the built scenario; the check and the
+/// engine-checked suggestions become notes.
+pub(super) fn check(
+    paste: &Paste,
+    sc: Scenario,
+    mut notes: Vec<Note>,
+    run: &crate::scenario::Run,
+) -> (Scenario, Vec<Note>, Option<OutputCheck>) {
+    let note =
+        |notes: &mut Vec<Note>, kind, field: Option<&str>, lines: Option<Lines>, m: String| {
+            notes.push(Note {
+                kind,
+                field: field.map(str::to_string),
+                lines,
+                message: m,
+            })
+        };
+    let check = check_output_run(paste, &sc, run);
     if let Some(chk) = &check {
         note(
             &mut notes,
@@ -375,7 +408,7 @@ pub(super) fn apply_checked(
             );
         }
     }
-    Ok((sc, notes, check))
+    (sc, notes, check)
 }
 
 /// Do these codes dequantize to the weight's printed values?

@@ -7,7 +7,9 @@
 use super::checking::mismatches;
 use super::rounding::{fmt_hw, shortest_in};
 use super::*;
-use crate::engine::Computation;
+use crate::engine::ConvQParams;
+use crate::engine::{Accumulation, Computation, Requant};
+use crate::scenario::{InputSource, Run};
 
 /// A rounded printout that can explain (part of) the mismatch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,14 +28,15 @@ pub struct Culprit {
 
 /// Engine runs' total multiply-adds a diagnosis may spend.
 const BUDGET: usize = 40_000_000;
-/// Most steps across one printed interval.
-const STEPS: usize = 200;
+/// Most steps across one printed interval (then each edge of the best run is
+/// bisected `REFINE` times).
+const STEPS: usize = 64;
+const REFINE: usize = 8;
 /// Fewest steps worth scanning.
 const MIN_STEPS: usize = 10;
 
-/// Set a paste field in a scenario (false: the scenario has no such field).
-pub(super) fn set_field(sc: &mut Scenario, field: &str, v: f64) -> bool {
-    let p = &mut sc.params;
+/// Set a paste field in quantization parameters (false: there is no such field).
+pub(super) fn set_field(p: &mut ConvQParams, field: &str, v: f64) -> bool {
     let idx = |f: &str| -> Option<usize> { f.split_once('[')?.1.strip_suffix(']')?.parse().ok() };
     match field {
         "input_scale" => p.input_scale = v,
@@ -51,6 +54,42 @@ pub(super) fn set_field(sc: &mut Scenario, field: &str, v: f64) -> bool {
         _ => return false,
     }
     true
+}
+
+/// Counts mismatches with one field changed. Scales and bias only change the
+/// requantization, so the accumulators of one run are reused whenever the
+/// engine's accumulation does not itself depend on them (and the input codes
+/// do not: pasted codes stay put when the input scale moves).
+struct Scanner<'a> {
+    sc: &'a Scenario,
+    engine: Computation,
+    want: &'a [i64],
+    run: Option<Run>,
+}
+
+impl Scanner<'_> {
+    fn count(&self, field: &str, v: f64) -> Option<usize> {
+        let mut p = self.sc.params.clone();
+        set_field(&mut p, field, v).then_some(())?;
+        let fixed_input =
+            field != "input_scale" || matches!(self.sc.input, InputSource::Codes { .. });
+        if let (Some(run), true) = (&self.run, fixed_input) {
+            let r = Requant::new(self.engine, &p, &self.sc.shape, &self.sc.platform).ok()?;
+            let k = r.kernel.accumulation;
+            if k == run.ra.kernel.accumulation && k != Accumulation::DequantizedFloat {
+                let out = run.outputs(&r);
+                return (out.len() == self.want.len()).then(|| {
+                    out.iter()
+                        .zip(self.want)
+                        .filter(|(a, b)| **a as i64 != **b)
+                        .count()
+                });
+            }
+        }
+        let mut t = self.sc.clone();
+        t.params = p;
+        mismatches(&t, self.engine, self.want)
+    }
 }
 
 /// `weight_scale[0]` -> "weight scale" (one channel) or "weight scale of channel 0".
@@ -108,16 +147,22 @@ pub(super) fn diagnose(
     let per_run = (s.output_len() * (s.in_channels / s.groups.max(1)) * s.kernel[0] * s.kernel[1])
         .max(s.output_len())
         + s.input_len();
-    let runs = fields.len() + paste.suggestions.len();
+    let runs = fields.len() * 2 + paste.suggestions.len();
     let steps = (BUDGET / per_run.max(1) / runs.max(1)).min(STEPS);
     if steps < MIN_STEPS {
         return (vec![], vec![], format!("; {} of the values it depends on are rounded printouts (see the notes), which can explain it (the conv is too large to test each)", fields.len()));
     }
-    let count = |field: &str, v: f64| -> Option<usize> {
-        let mut t = sc.clone();
-        set_field(&mut t, field, v).then_some(())?;
-        mismatches(&t, engine, want)
+    let scanner = Scanner {
+        sc,
+        engine,
+        want,
+        run: {
+            let mut t = sc.clone();
+            (t.a, t.b) = (engine, engine);
+            t.run().ok()
+        },
     };
+    let count = |field: &str, v: f64| scanner.count(field, v);
     let mut culprits = vec![];
     let mut suggestions: Vec<Suggestion> = vec![];
     for f in &fields {
@@ -146,7 +191,28 @@ pub(super) fn diagnose(
                 cur = None;
             }
         }
-        let (low, high) = (pts[run.0].0, pts[run.1].0);
+        // Narrow the gap to each neighbouring step by bisection, so the
+        // interval reported is close to the whole run of best values.
+        let edge = |mut good: f64, mut bad: f64| {
+            for _ in 0..REFINE {
+                let mid = 0.5 * (good + bad);
+                match count(&f.name, mid) {
+                    Some(m) if m == best => good = mid,
+                    _ => bad = mid,
+                }
+            }
+            good
+        };
+        let low = if run.0 > 0 {
+            edge(pts[run.0].0, pts[run.0 - 1].0)
+        } else {
+            pts[run.0].0
+        };
+        let high = if run.1 + 1 < pts.len() {
+            edge(pts[run.1].0, pts[run.1 + 1].0)
+        } else {
+            pts[run.1].0
+        };
         culprits.push(Culprit {
             field: f.name.clone(),
             printed: f.value.clone(),

@@ -66,7 +66,7 @@ impl Reader<'_> {
         shape: &[usize],
         codes: &[i64],
         lines: Lines,
-    ) -> Result<(Role, String), PasteError> {
+    ) -> Result<(Role, String, bool), PasteError> {
         for k in 0..2 {
             let a = &self.acts[k];
             if let (None, Some(p)) = (&a.codes, &a.printed) {
@@ -78,6 +78,7 @@ impl Reader<'_> {
                             ROLES[k].word(),
                             p.lines
                         ),
+                        false,
                     ));
                 }
             }
@@ -90,7 +91,7 @@ impl Reader<'_> {
                 } else {
                     "the second activation (uint8) printout"
                 };
-                return Ok((ROLES[k], why.into()));
+                return Ok((ROLES[k], why.into(), true));
             }
         }
         err(
@@ -111,7 +112,7 @@ impl Reader<'_> {
         scale: &Number,
         zero_point: i64,
         lines: Lines,
-    ) -> Result<(Role, String), PasteError> {
+    ) -> Result<(Role, String, bool), PasteError> {
         let p = Printed {
             shape: shape.to_vec(),
             values: values.to_vec(),
@@ -129,6 +130,7 @@ impl Reader<'_> {
                             "the dequantized values of the {} codes on {l}",
                             ROLES[k].word()
                         ),
+                        false,
                     ));
                 }
             }
@@ -148,7 +150,7 @@ impl Reader<'_> {
                 } else {
                     "the second activation (quint8) printout".to_string()
                 };
-                return Ok((ROLES[k], why));
+                return Ok((ROLES[k], why, true));
             }
         }
         err(

@@ -201,6 +201,9 @@ pub struct Paste {
     pub expected_output: Option<Codes>,
     pub weight: Option<WeightFound>,
     pub bias: Option<BiasFound>,
+    /// The input and output codes are two uint8 tensors that nothing but
+    /// their order tells apart (`apply` takes the order the engine reproduces).
+    pub unlabelled_activations: bool,
     /// The line where the bias printed as `None` (a conv without bias).
     pub no_bias: Option<usize>,
     pub fields: Vec<Field>,
@@ -301,6 +304,7 @@ mod checking;
 mod diagnosis;
 mod lexing;
 mod matching;
+mod ordering;
 mod prompts;
 mod reading;
 mod rounding;
@@ -336,6 +340,7 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
         vars: vec![],
         acts: Default::default(),
         last_role: None,
+        by_order: [false; 2],
     };
     match (reading::read_all(&mut r), lex_err) {
         // The parser stopped before the bad character: its error comes first.
@@ -345,6 +350,11 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
         (Ok(()), None) => {}
     }
     let mut out = r.out;
+    // Only uint8 codes, told apart by nothing but order: the engine may settle it.
+    out.unlabelled_activations = r.by_order == [true, true]
+        && r.acts
+            .iter()
+            .all(|a| a.printed.is_none() && a.codes.is_some());
     if out.found.is_empty() {
         return Err(PasteError {
             line: None,
@@ -370,7 +380,14 @@ pub fn import_checked(
     base: &Scenario,
 ) -> Result<(Paste, Scenario, Vec<Note>, Option<OutputCheck>), PasteError> {
     let mut p = parse(text)?;
-    let (sc, notes, check) = applying::apply_checked(&p, base)?;
+    let (sc, notes, check) = match ordering::settle(&p, base) {
+        Some(swapped) => {
+            let r = applying::apply_checked(&swapped, base)?;
+            p = swapped;
+            r
+        }
+        None => applying::apply_checked(&p, base)?,
+    };
     p.suggestions = check
         .as_ref()
         .map_or_else(Vec::new, |c| c.suggestions.clone());

@@ -36,6 +36,8 @@ pub(super) struct Reader<'a> {
     pub(super) acts: [Activation; 2],
     /// The role the last tensor printout was given.
     pub(super) last_role: Option<Role>,
+    /// Input [0] / output [1] placed by order alone.
+    pub(super) by_order: [bool; 2],
 }
 
 impl<'a> Reader<'a> {
@@ -403,8 +405,9 @@ impl<'a> Reader<'a> {
                         return err(lines.first, PasteErrorKind::Unsupported, format!("a torch.{d} tensor: a quantized conv's codes are uint8 (activations) or int8 (weights)"))
                     }
                     (None, "uint8") => {
-                        let (r, why) = self.slot_for_codes(&shape, &values, lines)?;
+                        let (r, why, by_order) = self.slot_for_codes(&shape, &values, lines)?;
                         structural_why = Some(why);
+                        self.by_order[act_index(r).unwrap_or(0)] = by_order;
                         r
                     }
                     (None, "int8") => Role::Weight,
@@ -508,8 +511,9 @@ impl<'a> Reader<'a> {
                             Some(r @ (Role::Input | Role::Output)) => r,
                             Some(r) => return err(lines.first, PasteErrorKind::Ambiguous, format!("the comment says {}, but a quint8 printout is an activation", r.word())),
                             None => {
-                                let (r, w) = self.slot_for_printout(&shape, &values, &scales[0], zero_points[0], lines)?;
+                                let (r, w, by_order) = self.slot_for_printout(&shape, &values, &scales[0], zero_points[0], lines)?;
                                 structural_why = Some(w);
+                                self.by_order[act_index(r).unwrap_or(0)] = by_order;
                                 r
                             }
                         };
