@@ -10,25 +10,40 @@
 //! scenario must run). Either the whole paste applies or nothing does: every
 //! failure is a [`PasteError`] naming the line (1-based) and the reason.
 //!
+//! The stages, one file each: `lexing` (tokens; `#` comments and `>>>`
+//! prompts), `syntax` (tensor printouts, module reprs), `prompts` (what a
+//! comment or prompt says), `reading` (which printout is which tensor),
+//! `matching` (one tensor printed both ways), `rounding` (what a rounded
+//! printout can stand for), `applying` (onto a scenario), `ordering` (two
+//! unlabelled uint8 tensors), `checking` and `diagnosis` (the pasted output
+//! against the engine, and which rounded values explain a difference).
+//!
 //! # Which tensor is which
 //!
-//! A comment (`# input`, `# output`, `# weight`, `# bias`, `# int repr`) or a
-//! `>>>` command line (`>>> net.conv1.weight().int_repr()`) right before a
-//! printout names it: the first of the words input, output, weight, bias in the
-//! comment decides. Without one, the structure decides:
+//! A comment (`# input`, `# output`, `# weight`, `# bias`) right before a
+//! printout names it: the first of those words decides. A `>>>` / `In [n]:`
+//! prompt names it by its expression: `net.conv1.weight()`, `m.bias()`,
+//! `activations[1]['input'][0].int_repr()`; `print(qx)` and `qx.int_repr()` are
+//! the same tensor `qx`, so once one of them is known the other is too; an
+//! assignment `qy = net.conv1(qx)` makes qy the output and qx the input.
+//! Without a name, the structure decides:
 //!
-//! - a `torch.uint8` tensor is the conv's input codes; the second one is the
-//!   output codes ([`Paste::expected_output`], used to check the computation);
-//!   a third is an error;
+//! - a `torch.uint8` tensor (`int_repr()`) and a `torch.quint8` printout of the
+//!   same activation are paired by their values (codes x scale within the
+//!   printout's rounding); otherwise the first activation is the input and the
+//!   second the output ([`Paste::expected_output`], used to check the
+//!   computation); when two uint8 tensors are told apart by order alone,
+//!   [`apply`] takes the order the engine reproduces (and says so if it is
+//!   not the paste's);
 //! - a `torch.int8` tensor is the weight codes (`weight().int_repr()`);
 //! - a `torch.qint8` printout (`quantization_scheme=...`) is the weight: its
 //!   scale(s), zero point(s), per-channel or per-tensor, and its dequantized
-//!   values (codes are read off those when only one integer fits);
-//! - a `torch.quint8` printout is the input (first) or the output (second): its
-//!   scale and zero point are exact (Python floats), codes are read off when
-//!   they are unambiguous;
-//! - a 1-D float tensor is the bias; a 4-D float tensor with `requires_grad`
-//!   or `Parameter containing:` is a float weight (shown, not used);
+//!   values (codes are read off those, a channel at a time, when its shared
+//!   scale leaves one code per value; otherwise the ambiguity is said);
+//! - a quint8 printout's scale and zero point are exact (Python floats);
+//! - a 1-D float tensor is the bias; `None` is the bias of a conv without one;
+//!   a 4-D float tensor with `requires_grad` or `Parameter containing:` is a
+//!   float weight (shown, not used);
 //! - an integer tensor without a dtype (int64) needs a comment.
 //!
 //! Module reprs: `QuantizedConv2d(...)` / `QuantizedConvReLU2d(...)` give the
