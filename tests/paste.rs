@@ -1021,3 +1021,51 @@ fn partial_and_garbage_pastes_say_what_is_missing() {
         "{e}"
     );
 }
+
+#[test]
+fn exact_values_printed_by_name_replace_the_rounded_printouts() {
+    // What the diagnosis asks for: the forum's values printed exactly. With
+    // them fbgemm reproduces the pasted output, whatever the order.
+    let exact = ">>> net.quant.scale.item()\n0.007839367724955082\n>>> net.conv1.weight().q_per_channel_scales().tolist()\n[0.003770669922232628]\n>>> net.conv1.bias().tolist()\n[0.0317]\n";
+    let base = preset("forum").unwrap();
+    for text in [
+        format!("{}{exact}", fixture("forum-all.txt")),
+        format!("{exact}{}", fixture("forum-all.txt")),
+    ] {
+        let (p, sc, notes) =
+            qconv_lens::paste::import(&text, &base).unwrap_or_else(|e| panic!("{e}"));
+        assert!(field(&p, "input_scale").exact);
+        assert_eq!(sc.params.input_scale, 0.007839367724955082);
+        assert_eq!(sc.params.weight_scales, vec![0.003770669922232628]);
+        let check = notes_of(&notes, NoteKind::Check);
+        assert!(
+            check[0].message.contains("agrees with fbgemm on all 64"),
+            "{}",
+            check[0].message
+        );
+        assert!(notes_of(&notes, NoteKind::Rounded).is_empty(), "{notes:#?}");
+        assert!(p.suggestions.is_empty());
+    }
+    // An exact value outside the printed rounding is a different tensor: said.
+    let text = format!(
+        "{}>>> net.quant.scale.item()\n0.0079\n",
+        fixture("forum-all.txt")
+    );
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.kind, PasteErrorKind::Ambiguous, "{e}");
+    assert!(
+        e.message.contains("0.0079") && e.message.contains("0.0078"),
+        "{e}"
+    );
+    // A bare number nothing names is refused.
+    let e = parse("0.0078\n").unwrap_err();
+    assert!(e.message.contains("prompt"), "{e}");
+    // q_scale() of a tensor printed before is that tensor's.
+    let text = ">>> qx.int_repr()\ntensor([[[[1, 2]]]], dtype=torch.uint8)\n>>> qx.q_scale()\n0.02\n>>> qx.q_zero_point()\n3\n";
+    let p = parse(text).unwrap();
+    let q = p.input_qparams.unwrap();
+    assert_eq!(
+        (q.scale.value, q.scale.exact, q.zero_point),
+        (0.02, true, 3)
+    );
+}

@@ -295,7 +295,7 @@ pub(super) fn diagnose(
             })
             .collect();
         format!(
-            "; printed-rounded values explain it: {}. The printouts rounded them (the true values lie within their rounding and act together); print them exactly (qx.q_scale(), net.conv1.weight().q_per_channel_scales().tolist(), net.conv1.bias().tolist()) and paste those",
+            "; printed-rounded values explain it: {}. The printouts rounded them (the true values lie within their rounding and act together); print them exactly and paste them with their prompts (>>> net.quant.scale.item() or >>> qx.q_scale(), >>> net.conv1.weight().q_per_channel_scales().tolist(), >>> net.conv1.bias().tolist())",
             named.join("; ")
         )
     };

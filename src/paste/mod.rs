@@ -317,6 +317,7 @@ pub enum NoteKind {
 mod applying;
 mod checking;
 mod diagnosis;
+mod exact;
 mod lexing;
 mod matching;
 mod ordering;
@@ -356,6 +357,7 @@ pub fn parse(text: &str) -> Result<Paste, PasteError> {
         acts: Default::default(),
         last_role: None,
         by_order: [false; 2],
+        exact: Default::default(),
     };
     match (reading::read_all(&mut r), lex_err) {
         // The parser stopped before the bad character: its error comes first.

@@ -5,8 +5,25 @@
 //! the conv's output, qx its input).
 use super::reading::Role;
 
+/// An exact value asked for by name, printed as a Python float or list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Accessor {
+    /// `qx.q_scale()`, `net.quant.scale.item()`, `net.conv1.scale`.
+    Scale,
+    /// `qx.q_zero_point()`, `net.conv1.zero_point`.
+    ZeroPoint,
+    /// `w.q_per_channel_scales().tolist()`.
+    ChannelScales,
+    /// `w.q_per_channel_zero_points().tolist()`.
+    ChannelZeroPoints,
+    /// `net.conv1.bias().tolist()`: the tensor's values.
+    Values,
+}
+
 pub(super) struct Hint {
     pub(super) role: Option<Role>,
+    /// What an exact-value expression asks for (`.q_scale()`, `.tolist()`...).
+    pub(super) accessor: Option<Accessor>,
     /// The printed tensor's expression, without `print(...)` and `.int_repr()`.
     pub(super) subject: Option<String>,
     /// The line is a prompt (else a comment).
@@ -46,6 +63,7 @@ pub(super) fn comment(text: &str, line: usize) -> Hint {
     let text = text.trim_start_matches(['#', ' ']).trim();
     Hint {
         role: role_in_words(text),
+        accessor: None,
         subject: None,
         prompt: false,
         text: text.to_string(),
@@ -74,6 +92,31 @@ pub(super) fn prompt(raw: &str, line: usize) -> Prompt {
         return Prompt::Assigns(learned);
     }
     let inner = strip_call(s, "print").unwrap_or(s).trim();
+    if let Some((subject, accessor)) = accessor_of(inner) {
+        // A module's own scale: the Quantize module's is the input's, a conv's
+        // the output's; a tensor's is that tensor's.
+        let module = matches!(accessor, Accessor::Scale | Accessor::ZeroPoint)
+            && !inner.contains("q_scale")
+            && !inner.contains("q_zero_point");
+        let low = subject.to_ascii_lowercase();
+        let role = if module {
+            Some(if low.contains("conv") || !low.contains("quant") {
+                Role::Output
+            } else {
+                Role::Input
+            })
+        } else {
+            expression_role(subject).0
+        };
+        return Prompt::Prints(Hint {
+            role,
+            accessor: Some(accessor),
+            subject: Some(subject.to_string()),
+            prompt: true,
+            text: s.to_string(),
+            line,
+        });
+    }
     let subject = inner
         .strip_suffix(".int_repr()")
         .or_else(|| inner.strip_suffix(".dequantize()"))
@@ -82,11 +125,36 @@ pub(super) fn prompt(raw: &str, line: usize) -> Prompt {
     let (role, _) = expression_role(subject);
     Prompt::Prints(Hint {
         role,
+        accessor: None,
         subject: (!subject.is_empty()).then(|| subject.to_string()),
         prompt: true,
         text: s.to_string(),
         line,
     })
+}
+
+/// `x.q_scale()` -> (x, Scale), `m.bias().tolist()` -> (m.bias(), Values), ...
+fn accessor_of(e: &str) -> Option<(&str, Accessor)> {
+    let (e, listed) = match e
+        .strip_suffix(".tolist()")
+        .or_else(|| e.strip_suffix(".item()"))
+    {
+        Some(rest) => (rest, true),
+        None => (e, false),
+    };
+    for (suffix, a) in [
+        (".q_scale()", Accessor::Scale),
+        (".q_zero_point()", Accessor::ZeroPoint),
+        (".q_per_channel_scales()", Accessor::ChannelScales),
+        (".q_per_channel_zero_points()", Accessor::ChannelZeroPoints),
+        (".scale", Accessor::Scale),
+        (".zero_point", Accessor::ZeroPoint),
+    ] {
+        if let Some(subject) = e.strip_suffix(suffix) {
+            return Some((subject, a));
+        }
+    }
+    listed.then_some((e, Accessor::Values))
 }
 
 /// `name = rhs` at the top level (not `==`, not a keyword argument).
@@ -162,6 +230,39 @@ mod tests {
         );
         assert_eq!(prints(">>> net.conv1(qx)").role, Some(Role::Output));
         assert_eq!(prints(">>> x == y").role, None);
+    }
+
+    #[test]
+    fn exact_value_accessors() {
+        let h = prints(">>> qx.q_scale()");
+        assert_eq!(
+            (h.accessor, h.subject.as_deref()),
+            (Some(Accessor::Scale), Some("qx"))
+        );
+        let h = prints(">>> net.quant.scale.item()");
+        assert_eq!(
+            (h.accessor, h.role),
+            (Some(Accessor::Scale), Some(Role::Input))
+        );
+        let h = prints(">>> net.conv1.scale");
+        assert_eq!(
+            (h.accessor, h.role),
+            (Some(Accessor::Scale), Some(Role::Output))
+        );
+        let h = prints(">>> net.conv1.weight().q_per_channel_scales().tolist()");
+        assert_eq!(
+            (h.accessor, h.role),
+            (Some(Accessor::ChannelScales), Some(Role::Weight))
+        );
+        let h = prints(">>> print(net.conv1.bias().tolist())");
+        assert_eq!(
+            (h.accessor, h.role),
+            (Some(Accessor::Values), Some(Role::Bias))
+        );
+        assert_eq!(
+            prints(">>> activations[1]['input'][0].q_scale()").role,
+            Some(Role::Input)
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub(super) struct Reader<'a> {
     pub(super) last_role: Option<Role>,
     /// Input [0] / output [1] placed by order alone.
     pub(super) by_order: [bool; 2],
+    /// Exact values printed by name (`qx.q_scale()`), merged at the end.
+    pub(super) exact: super::exact::Exact,
 }
 
 impl<'a> Reader<'a> {
@@ -703,6 +705,21 @@ pub(super) fn read_all(r: &mut Reader<'_>) -> Result<(), PasteError> {
                 };
                 r.p.i += 1;
             }
+            // A bare number or list: an exact value a prompt asked for by name.
+            T::Num | T::LBrack => {
+                let first = t.line as usize;
+                let values: Vec<Number> = match r.p.value()? {
+                    Expr::Num(n) => vec![r.p.number(n, true)],
+                    Expr::Array(a) if a.shape.len() == 1 => {
+                        a.nums.iter().map(|&n| r.p.number(n, true)).collect()
+                    }
+                    e => {
+                        return err(e.line(), PasteErrorKind::Unsupported, "a nested list: paste the tensor's printout instead of .tolist()")
+                    }
+                };
+                let last = r.p.toks[r.p.i - 1].line as usize;
+                r.exact_values(hint.take(), values, Lines { first, last })?;
+            }
             // `None`: what `net.conv1.bias()` prints for a conv without bias.
             T::Ident
                 if r.p.text(t) == "None"
@@ -735,7 +752,7 @@ pub(super) fn read_all(r: &mut Reader<'_>) -> Result<(), PasteError> {
             }
         }
     }
-    Ok(())
+    r.merge_exact()
 }
 
 /// Codes from dequantized weights, fields, suggestions.

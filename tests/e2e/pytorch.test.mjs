@@ -178,7 +178,7 @@ test('paste: the forum printouts in a shuffled order, with prompts instead of co
   const again = await importText(shuffled);
   assert.deepEqual(again, inOrder);
   const found = await page.textContent('#paste-found');
-  assert.match(found, /output codes 1x1x4x16 \(uint8\) \(prompt ">>> activations\[1\]\['output'\]\.int_repr\(\)"/, found);
+  assert.match(found, /output codes 1x1x4x16 \(uint8\) \(prompt "activations\[1\]\['output'\]\.int_repr\(\)"/, found);
   const check = await page.textContent('#paste-check');
   assert.match(check, /differs from fbgemm on 2 of 64 values/, check);
   assert.match(check, /input scale printed as 0\.0078 /, check);
