@@ -1057,6 +1057,9 @@ fn exact_values_printed_by_name_replace_the_rounded_printouts() {
         e.message.contains("0.0079") && e.message.contains("0.0078"),
         "{e}"
     );
+    // A tensor where an exact value was asked for: said, with the fix.
+    let e = parse(">>> net.quant.scale\ntensor([0.0078])\n").unwrap_err();
+    assert!(e.message.contains(".item()"), "{e}");
     // A bare number nothing names is refused.
     let e = parse("0.0078\n").unwrap_err();
     assert!(e.message.contains("prompt"), "{e}");

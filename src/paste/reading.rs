@@ -311,6 +311,11 @@ impl<'a> Reader<'a> {
         hint: Option<Hint>,
         param: bool,
     ) -> Result<(), PasteError> {
+        // `>>> net.quant.scale` prints a tensor rounded to 4 decimals; the
+        // exact value needs .item() / .tolist() (a bare number or list).
+        if let Some(h) = hint.as_ref().filter(|h| h.accessor.is_some()) {
+            return err(c.first, PasteErrorKind::Unsupported, format!("{:?} printed a tensor, rounded to 4 decimals: add .item() or .tolist() to print its exact value(s), or paste the whole tensor's printout", h.text));
+        }
         let subject = hint.as_ref().and_then(|h| h.subject.clone());
         self.last_role = None;
         // A comment or prompt that names no role is still worth showing.
