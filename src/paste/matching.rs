@@ -67,8 +67,7 @@ impl Reader<'_> {
         codes: &[i64],
         lines: Lines,
     ) -> Result<(Role, String, bool), PasteError> {
-        for k in 0..2 {
-            let a = &self.acts[k];
+        for (k, a) in self.acts.iter().enumerate() {
             if let (None, Some(p)) = (&a.codes, &a.printed) {
                 if fits(p, shape, codes) {
                     return Ok((
@@ -83,8 +82,7 @@ impl Reader<'_> {
                 }
             }
         }
-        for k in 0..2 {
-            let a = &self.acts[k];
+        for (k, a) in self.acts.iter().enumerate() {
             if a.codes.is_none() && a.printed.is_none() {
                 let why = if k == 0 {
                     "the first activation (uint8) printout"
@@ -120,8 +118,7 @@ impl Reader<'_> {
             zero_point,
             lines,
         };
-        for k in 0..2 {
-            let a = &self.acts[k];
+        for (k, a) in self.acts.iter().enumerate() {
             if let (Some((s, c, l)), None) = (&a.codes, &a.printed) {
                 if self.scale_fits(k, scale) && fits(&p, s, c) {
                     return Ok((
@@ -135,8 +132,7 @@ impl Reader<'_> {
                 }
             }
         }
-        for k in 0..2 {
-            let a = &self.acts[k];
+        for (k, a) in self.acts.iter().enumerate() {
             if a.codes.is_none() && a.printed.is_none() && self.scale_fits(k, scale) {
                 let why = if k == 0 {
                     "the first activation (quint8) printout".to_string()

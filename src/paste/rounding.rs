@@ -187,8 +187,9 @@ pub(super) fn channel_codes(
     if !(a.is_finite() && b.is_finite()) || b - a > 512.0 {
         return ambiguous(pivot, vec![]);
     }
-    // Each feasible pivot code with the codes it implies (None: not unique).
-    let mut feasible: Vec<(i64, Result<Vec<i64>, (usize, Vec<i64>)>)> = vec![];
+    // Each feasible pivot code, with all codes or the first element left open.
+    type Open = (usize, Vec<i64>);
+    let mut feasible: Vec<(i64, Result<Vec<i64>, Open>)> = vec![];
     for k in a as i64..=b as i64 {
         if !(lo..=hi).contains(&(k + zp)) {
             continue;
