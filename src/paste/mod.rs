@@ -222,6 +222,9 @@ pub struct Paste {
     /// The line where the bias printed as `None` (a conv without bias).
     pub no_bias: Option<usize>,
     pub fields: Vec<Field>,
+    /// From [`parse`]: the reader's estimates for rounded values (unchecked).
+    /// From [`import`]: only values the engine checked to reduce the mismatch
+    /// with the pasted output.
     pub suggestions: Vec<Suggestion>,
     /// Observations made while reading (e.g. an int repr that disagrees with
     /// a dequantized printout beyond its rounding).
