@@ -260,7 +260,7 @@ pub(super) fn build(
             None if input => note(
                 &mut notes,
                 NoteKind::Warning,
-                Some("input_scale"),
+                Some(&format!("{name}_scale")),
                 None,
                 format!("the paste has no input scale or zero point (print the model: its Quantize module shows them; or print(qx) or qx.q_scale() for the exact scale): the starting scenario's input scale {} and zero point {} are used", p.input_scale, p.input_zero_point),
             ),

@@ -37,18 +37,22 @@ const MIN_STEPS: usize = 10;
 
 /// Set a paste field in quantization parameters (false: there is no such field).
 pub(super) fn set_field(p: &mut ConvQParams, field: &str, v: f64) -> bool {
-    let idx = |f: &str| -> Option<usize> { f.split_once('[')?.1.strip_suffix(']')?.parse().ok() };
-    match field {
-        "input_scale" => p.input_scale = v,
-        "output_scale" => p.output_scale = v,
-        f if f.starts_with("weight_scale[") => {
-            match idx(f).and_then(|c| p.weight_scales.get_mut(c)) {
-                Some(s) => *s = v,
-                None => return false,
-            }
-        }
-        f if f.starts_with("bias[") => match (idx(f), p.bias.as_mut()) {
-            (Some(c), Some(b)) if c < b.len() => b[c] = v as f32,
+    let (name, idx) = match field.split_once('[') {
+        Some((n, rest)) => (
+            n,
+            rest.strip_suffix(']').and_then(|i| i.parse::<usize>().ok()),
+        ),
+        None => (field, None),
+    };
+    match (name.strip_suffix("_scale").unwrap_or(name), idx) {
+        ("input", None) => p.input_scale = v,
+        ("output", None) => p.output_scale = v,
+        ("weight", Some(c)) => match p.weight_scales.get_mut(c) {
+            Some(s) => *s = v,
+            None => return false,
+        },
+        ("bias", Some(c)) => match p.bias.as_mut() {
+            Some(b) if c < b.len() => b[c] = v as f32,
             _ => return false,
         },
         _ => return false,
@@ -72,7 +76,7 @@ impl Scanner<'_> {
         let mut p = self.sc.params.clone();
         set_field(&mut p, field, v).then_some(())?;
         let fixed_input =
-            field != "input_scale" || matches!(self.sc.input, InputSource::Codes { .. });
+            !field.starts_with("input") || matches!(self.sc.input, InputSource::Codes { .. });
         if let (Some(run), true) = (&self.run, fixed_input) {
             let r = Requant::new(self.engine, &p, &self.sc.shape, &self.sc.platform).ok()?;
             let k = r.kernel.accumulation;
@@ -120,12 +124,8 @@ fn rounded_fields(paste: &Paste) -> Vec<&Field> {
         .fields
         .iter()
         .filter(|f| !f.value.exact && f.value.half_width > 0.0)
-        .filter(|f| {
-            f.name == "input_scale"
-                || f.name == "output_scale"
-                || f.name.starts_with("weight_scale[")
-                || f.name.starts_with("bias[")
-        })
+        // Scales and bias; zero points are integers, printed exactly.
+        .filter(|f| !f.name.contains("zero_point"))
         .collect()
 }
 
