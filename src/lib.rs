@@ -7,6 +7,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod conv;
+pub mod convert;
 pub mod depthwise;
 pub mod engine;
 pub mod error;

@@ -387,6 +387,8 @@ pub struct Run {
     pub rb: Requant,
     pub params: ConvQParams,
     pub platform: Platform,
+    /// The parameters converted for the side of another runtime, if any.
+    pub converted: Option<crate::convert::Converted>,
 }
 
 impl Scenario {
@@ -415,8 +417,24 @@ impl Scenario {
             .input
             .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
         let weights = self.weights.clone();
-        let ra = Requant::new(self.a, p, s, &self.platform)?;
-        let rb = Requant::new(self.b, p, s, &self.platform)?;
+        // A and B of different runtimes: the later one on the export path
+        // runs on the converted parameters. The exact accumulator is the same
+        // for both (codes and zero point shift together), and only PyTorch's
+        // engines, never converted, accumulate raw codes.
+        let converted = crate::convert::across(p, self.a, self.b)?;
+        let params_of = |c: Computation| match &converted {
+            Some(cv) if cv.applies_to(c) => &cv.params,
+            _ => p,
+        };
+        let requant = |c: Computation| -> Result<Requant> {
+            let mut r = Requant::new(c, params_of(c), s, &self.platform)?;
+            if let Some(cv) = converted.as_ref().filter(|cv| cv.applies_to(c)) {
+                r.output_offset = cv.output_offset;
+            }
+            Ok(r)
+        };
+        let ra = requant(self.a)?;
+        let rb = requant(self.b)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
         let conv = IntConv {
             shape: s,
@@ -428,10 +446,11 @@ impl Scenario {
         let mut acc = ws.take();
         Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
         let mut accs: Vec<(Accumulation, Vec<i32>)> = vec![];
-        for k in [ra.kernel.accumulation, rb.kernel.accumulation] {
+        for r in [&ra, &rb] {
+            let k = r.kernel.accumulation;
             if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
                 let mut v = ws.take();
-                k.run_with(&conv, p, &mut ws.scratch, &mut v)?;
+                k.run_with(&conv, params_of(r.computation), &mut ws.scratch, &mut v)?;
                 accs.push((k, v));
             }
         }
@@ -447,6 +466,7 @@ impl Scenario {
             rb,
             params: p.clone(),
             platform: self.platform,
+            converted,
         };
         let (mut out_a, mut out_b) = (ws.take(), ws.take());
         run.outputs_into(&run.ra, &mut out_a);
@@ -457,6 +477,19 @@ impl Scenario {
 }
 
 impl Run {
+    /// The parameters computation `c` runs on (converted for another runtime's side).
+    pub fn params_of(&self, c: Computation) -> &ConvQParams {
+        match &self.converted {
+            Some(cv) if cv.applies_to(c) => &cv.params,
+            _ => &self.params,
+        }
+    }
+
+    /// What the conversion across runtimes changed (empty within one runtime).
+    pub fn conversions(&self) -> &[crate::convert::Conversion] {
+        self.converted.as_ref().map_or(&[], |c| &c.conversions)
+    }
+
     /// The accumulators a prepared computation starts from.
     pub fn acc_for(&self, r: &Requant) -> &[i32] {
         self.acc_of(r.kernel.accumulation)
@@ -540,7 +573,10 @@ impl Run {
 
     /// The output code a different computation gives at one element (for blame).
     pub fn output_with(&self, c: Computation, index: usize) -> Result<i64> {
-        let r = Requant::new(c, &self.params, &self.shape, &self.platform)?;
+        let mut r = Requant::new(c, self.params_of(c), &self.shape, &self.platform)?;
+        if let Some(cv) = self.converted.as_ref().filter(|cv| cv.applies_to(c)) {
+            r.output_offset = cv.output_offset;
+        }
         let acc = if c.uses_raw_codes() {
             let zero = vec![0i64; self.shape.out_channels];
             let conv = IntConv {
@@ -566,9 +602,12 @@ impl Run {
                 weight_zero_points: &self.params.weight_zero_points,
             };
             let mut v = vec![];
-            r.kernel
-                .accumulation
-                .run_with(&conv, &self.params, &mut Scratch::default(), &mut v)?;
+            r.kernel.accumulation.run_with(
+                &conv,
+                self.params_of(c),
+                &mut Scratch::default(),
+                &mut v,
+            )?;
             v[index]
         } else {
             self.acc[index]

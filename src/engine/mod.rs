@@ -286,6 +286,9 @@ pub struct Requant {
     pub computation: Computation,
     pub kernel: Kernel,
     channels: Vec<Arc<dyn Channel>>,
+    /// Added to every output code: a scenario converted from uint8 to int8
+    /// (`crate::convert`) is compared in uint8 codes.
+    pub output_offset: i64,
 }
 
 impl Requant {
@@ -322,25 +325,58 @@ impl Requant {
             computation,
             kernel,
             channels,
+            output_offset: 0,
         })
     }
 
     /// Output code of channel `c` for accumulator `acc`, recording steps in `rec`.
     /// `acc` is what `kernel.accumulation` forms.
     pub fn pixel<R: Recorder>(&self, c: usize, acc: i32, rec: &mut R) -> i64 {
-        self.channels[c].pixel(acc, rec)
+        let off = self.output_offset;
+        if off == 0 {
+            return self.channels[c].pixel(acc, rec);
+        }
+        // The engine's own output code becomes a step of its own; `output`
+        // stays the code compared with the other side.
+        let code = self.channels[c].pixel(acc, &mut Converted(rec));
+        let out = code + off;
+        rec.step(crate::trace::key::OUTPUT, Value::Int(out), || {
+            (
+                "output code, as uint8".into(),
+                format!("int8 code {code} + {off} (the scenario's dtype)").into(),
+            )
+        });
+        out
     }
 
     /// Output codes for a whole plane of accumulators of channel `c`.
     /// Codes are int32 (a hand calculation without clamping may leave 0..255).
     pub fn plane(&self, c: usize, acc: &[i32], out: &mut [i32]) {
-        self.channels[c].plane(acc, out)
+        self.channels[c].plane(acc, out);
+        if self.output_offset != 0 {
+            for o in out {
+                *o += self.output_offset as i32;
+            }
+        }
     }
 
     pub fn pre_round(&self, c: usize, acc: i32) -> Option<f64> {
         self.channels[c].pre_round(acc)
     }
 }
+/// Renames the converted engine's `output` step (its int8 code).
+struct Converted<'a, R>(&'a mut R);
+impl<R: Recorder> DynRecorder for Converted<'_, R> {
+    fn step_dyn(&mut self, key: &'static str, value: Value, text: &mut dyn FnMut() -> Text) {
+        let key = if key == crate::trace::key::OUTPUT {
+            crate::trace::key::CONVERTED_OUTPUT
+        } else {
+            key
+        };
+        self.0.step(key, value, text)
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
