@@ -16,7 +16,7 @@ use serde::Serialize;
 pub struct Cause {
     /// Stable code: printed_scale, printed_bias, bias_rounding, float64,
     /// rounding_rule, zero_points, clamp, tie, multiplier_last_bit, bias_arithmetic,
-    /// zero_point_order, int16_saturation,
+    /// zero_point_order, int16_saturation, export_bias (an exported int32 bias),
     /// float_precision, other.
     pub code: &'static str,
     pub text: String,
@@ -288,6 +288,21 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
                     ),
                 },
             );
+        }
+    }
+    // Across runtimes the side converted from the other's model runs on an
+    // exported int32 bias: name the rule that made it.
+    let field = format!("bias[{channel}]");
+    if let Some(cv) = run.conversions().iter().find(|c| c.field == field) {
+        if out_a != out_b {
+            causes.retain(|c| c.code != "other");
+            causes.push(Cause {
+                code: "export_bias",
+                text: format!(
+                    "the export turned the float bias {} into {}: {} ({})",
+                    cv.from, cv.to, cv.rule, cv.source
+                ),
+            });
         }
     }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);

@@ -161,7 +161,8 @@ const FIELDS: &[Field] = &[
         key: "zx",
         since: 1,
         get: |s| s.params.input_zero_point.to_string(),
-        set: |s, v| int(v, 0, 255, &mut s.params.input_zero_point),
+        // Either dtype's range; `Scenario::fit` checks it against the dtype.
+        set: |s, v| int(v, -128, 255, &mut s.params.input_zero_point),
     },
     Field {
         key: "pc",
@@ -243,7 +244,8 @@ const FIELDS: &[Field] = &[
         key: "zy",
         since: 1,
         get: |s| s.params.output_zero_point.to_string(),
-        set: |s, v| int(v, 0, 255, &mut s.params.output_zero_point),
+        // Either dtype's range; `Scenario::fit` checks it against the dtype.
+        set: |s, v| int(v, -128, 255, &mut s.params.output_zero_point),
     },
     Field {
         key: "relu",

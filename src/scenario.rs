@@ -250,6 +250,23 @@ impl Scenario {
             let last = *p.weight_zero_points.last().unwrap_or(&0);
             p.weight_zero_points.resize(n, last);
         }
+        for (key, what, z, d) in [
+            ("zx", "input", &mut p.input_zero_point, p.input_dtype),
+            ("zy", "output", &mut p.output_zero_point, p.output_dtype),
+        ] {
+            let (lo, hi) = d.range();
+            if d != DType::QInt32 && !(lo..=hi).contains(z) {
+                let c = (*z).clamp(lo, hi);
+                notes.push((
+                    key,
+                    format!(
+                        "{what} zero point {z} is outside {} ({lo}..={hi}); {c} used",
+                        d.name()
+                    ),
+                ));
+                *z = c;
+            }
+        }
         if let Some(b) = &mut p.bias {
             if b.len() != shape.out_channels {
                 notes.push((
@@ -735,6 +752,16 @@ pub const PRESETS: &[(&str, &str)] = &[
         "x86-tie",
         "PyTorch default (x86 → oneDNN) vs fbgemm at a tie",
     ),
+    (
+        "pytorch-vs-onnxruntime",
+        "PyTorch fbgemm vs ONNX Runtime (torch.onnx truncates the bias)",
+    ),
+    ("ort-qdq-tie", "ONNX Runtime QDQ fused vs unfused at a tie"),
+    ("tflite-vs-xnnpack", "TFLite reference vs XNNPACK"),
+    (
+        "microcontroller",
+        "Microcontroller hand calculation vs TFLite reference",
+    ),
 ];
 
 fn shape(cin: usize, cout: usize, h: usize, w: usize, k: usize, pad: usize) -> ConvShape {
@@ -1017,6 +1044,97 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 ..View::default()
             },
         },
+        // The "bias" preset's conv exported by torch.onnx: the float bias
+        // 1072.9 accumulator units becomes int32 1072 (Cast truncates), which
+        // fbgemm keeps as a float; pixels near a boundary move by one.
+        "pytorch-vs-onnxruntime" => {
+            let mut sc = preset("bias")?;
+            let aw = (0.0078f32 * 0.0037f32) as f64;
+            sc.params.bias = Some(vec![(1072.9 * aw) as f32]);
+            sc.b = Computation::parse(crate::engine::ort_qlinearconv::ID)?;
+            sc.view.pixel = Some((0, 4));
+            sc
+        }
+        // sy = 2·f32(sx·sw): the fused path's multiplier is exactly 1/2, so
+        // every odd accumulator is a tie rounded to even; the unfused float
+        // conv holds f32(dx·dw), a little off the tie, and rounds it the other
+        // way at some (onnxruntime issue 32132).
+        "ort-qdq-tie" => Scenario {
+            params: ConvQParams {
+                input_scale: 0.1,
+                weight_scales: vec![0.3],
+                bias: None,
+                output_scale: 2.0 * (0.1f32 * 0.3f32) as f64,
+                output_zero_point: 0,
+                ..preset("x86-tie")?.params
+            },
+            a: Computation::parse(crate::engine::ort_qdq_fused::ID)?,
+            b: Computation::parse(crate::engine::ort_qdq_float::ID)?,
+            view: View {
+                pixel: Some((0, 13)),
+                ..View::default()
+            },
+            ..preset("x86-tie")?
+        },
+        // int8 ramp -128..127 (sx = 1/255, zx = -128), M = 1/2 exactly: at
+        // odd accumulators the reference kernel's rounding high multiply goes
+        // half up, XNNPACK's float32 requantization half to even.
+        "tflite-vs-xnnpack" => {
+            let sx = 1.0 / 255.0;
+            let sw = 0.0078125;
+            Scenario {
+                input: InputSource::Ramp,
+                params: ConvQParams {
+                    input_scale: sx,
+                    input_zero_point: -128,
+                    weight_scales: vec![sw],
+                    bias: None,
+                    output_scale: 2.0 * (sx as f32 as f64) * sw,
+                    output_zero_point: -128,
+                    input_dtype: crate::quant::DType::QInt8,
+                    output_dtype: crate::quant::DType::QInt8,
+                    ..preset("x86-tie")?.params
+                },
+                a: Computation::parse(crate::engine::tflite_reference::ID)?,
+                b: Computation::parse(crate::engine::tflite_xnnpack::ID)?,
+                view: View {
+                    pixel: Some((0, 1)),
+                    ..View::default()
+                },
+                ..preset("x86-tie")?
+            }
+        }
+        // A C reimplementation in float32 (roundf everywhere) against the
+        // TFLite model it reimplements (the scenario converted to int8 and an
+        // int32 bias): M = 0.13 takes a right shift of 2, so the reference's
+        // two roundings lift fractions in [.375, .5) to the next code
+        // (tensorflow issue 25087).
+        "microcontroller" => {
+            let (sx, sw) = (0.0078, 0.0037);
+            Scenario {
+                weights: vec![3],
+                params: ConvQParams {
+                    input_scale: sx,
+                    weight_scales: vec![sw],
+                    bias: Some(vec![0.0317]),
+                    output_scale: 0.000222,
+                    output_zero_point: 0,
+                    ..preset("x86-tie")?.params
+                },
+                a: Computation::hand(HandAssumptions {
+                    arithmetic: crate::engine::Arithmetic::F32,
+                    rounding: Rounding::HalfAway,
+                    bias_rounding: crate::engine::BiasRounding::HalfAway,
+                    ..HandAssumptions::faithful()
+                }),
+                b: Computation::parse(crate::engine::tflite_reference::ID)?,
+                view: View {
+                    pixel: Some((0, 7)),
+                    ..View::default()
+                },
+                ..preset("x86-tie")?
+            }
+        }
         other => {
             let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
             return Err(Error::Input(format!(

@@ -46,7 +46,7 @@ fn each_preset_shows_its_cause() {
             "{id}: {causes:?}"
         );
     }
-    assert_eq!(PRESETS.len(), 7);
+    assert_eq!(PRESETS.len(), 11);
 }
 
 #[test]
@@ -192,4 +192,63 @@ fn x86_dispatch_follows_the_platform() {
         "{}",
         r.ra.kernel.why
     );
+}
+
+/// The runtime presets open on a pixel where A and B differ, and only the
+/// cross-runtime ones convert the scenario.
+#[test]
+fn runtime_presets_differ_at_their_pixel() {
+    for (id, converts) in [
+        ("pytorch-vs-onnxruntime", true),
+        ("ort-qdq-tie", false),
+        ("tflite-vs-xnnpack", false),
+        ("microcontroller", true),
+    ] {
+        let sc = preset(id).unwrap();
+        let run = sc.run().unwrap();
+        let (r, c) = sc.view.pixel.unwrap_or_else(|| panic!("{id}: no pixel"));
+        let i = run.index(sc.view.channel, r, c).unwrap();
+        assert_ne!(run.out_a[i], run.out_b[i], "{id} at {r},{c}");
+        if id == "pytorch-vs-onnxruntime" {
+            let e = explain(&run, sc.view.channel, r, c).unwrap();
+            assert!(e.causes.iter().any(|c| c.code == "export_bias"), "{:?}", e.causes);
+        }
+        assert_eq!(!run.conversions().is_empty(), converts, "{id}");
+    }
+}
+
+/// fbgemm vs ONNX Runtime: B equals ONNX Runtime run on parameters written
+/// the ONNX way by hand (the int32 bias torch.onnx gives: trunc(1072.9) = 1072).
+#[test]
+fn pytorch_vs_onnxruntime_runs_the_exported_bias() {
+    let sc = preset("pytorch-vs-onnxruntime").unwrap();
+    let run = sc.run().unwrap();
+    let b = run.params.bias.as_ref().unwrap()[0];
+    let aw = sc.params.weight_scales[0] as f32 * sc.params.input_scale as f32;
+    let want = (b / aw).trunc() as i32;
+    assert_eq!(want, 1072);
+    let mut onnx = sc.clone();
+    onnx.params.bias = None;
+    onnx.params.bias_i32 = Some(vec![want]);
+    onnx.a = sc.b;
+    let by_hand = onnx.run().unwrap();
+    assert!(by_hand.conversions().is_empty());
+    assert_eq!(by_hand.out_a, run.out_b);
+    let field = &run.conversions().iter().find(|c| c.field == "bias[0]").unwrap();
+    assert_eq!(field.to, "1072 (int32)");
+}
+
+/// Microcontroller vs TFLite: B's codes, converted to int8 and shown + 128,
+/// equal TFLite run directly on the int8 scenario.
+#[test]
+fn microcontroller_compares_tflite_in_uint8_codes() {
+    let sc = preset("microcontroller").unwrap();
+    let run = sc.run().unwrap();
+    let conv = run.converted.clone().unwrap();
+    assert_eq!(conv.output_offset, 128);
+    let direct = qconv_lens::engine::Requant::new(sc.b, &conv.params, &sc.shape, &sc.platform).unwrap();
+    for (i, &acc) in run.acc.iter().enumerate() {
+        let code = direct.pixel(0, acc, &mut qconv_lens::trace::NoTrace);
+        assert_eq!(code + 128, run.out_b[i] as i64, "pixel {i}");
+    }
 }
