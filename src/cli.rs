@@ -251,18 +251,43 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     } = parse_opts(args)?;
     let run = scenario.run().map_err(|e| e.to_string())?;
     let e = explain(&run, channel, row, col).map_err(|e| e.to_string())?;
-    Ok(render_text(
-        &e,
-        run.ra.computation.title(),
-        run.rb.computation.title(),
-    ))
+    Ok(conversions_text(&run)
+        + &render_text(
+            &e,
+            run.ra.computation.title(),
+            run.rb.computation.title(),
+        ))
+}
+
+/// Across runtimes: the fields the export path changed for one side.
+fn conversions_text(run: &qconv_lens::scenario::Run) -> String {
+    let Some(cv) = &run.converted else {
+        return String::new();
+    };
+    let r = if cv.applies_to(run.ra.computation) {
+        &run.ra
+    } else {
+        &run.rb
+    };
+    let mut out = format!(
+        "{} runs on the scenario converted as its export path does:\n",
+        r.computation.title()
+    );
+    for c in &cv.conversions {
+        out.push_str(&format!(
+            "  {}: {} -> {}\n    {}\n    source: {}\n",
+            c.field, c.from, c.to, c.rule, c.source
+        ));
+    }
+    out + "\n"
 }
 
 fn compare_cmd(args: &[String]) -> Result<String, String> {
     let Opts { scenario, .. } = parse_opts(args)?;
     let run = scenario.run().map_err(|e| e.to_string())?;
     let (oh, ow) = run.shape.output_hw();
-    let mut out = format!(
+    let mut out = conversions_text(&run);
+    out += &format!(
         "A = {}, B = {}; A - B per pixel:\n",
         run.ra.computation.title(),
         run.rb.computation.title()

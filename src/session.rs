@@ -78,6 +78,10 @@ pub struct Frame {
     pub input_codes: Option<Vec<u8>>,
     /// One sentence describing the heatmap (its text alternative).
     pub summary: String,
+    /// Across runtimes: which side ("A" or "B") runs on the scenario converted
+    /// the way the export path converts it, and each field changed.
+    pub converted_side: Option<&'static str>,
+    pub conversions: Vec<crate::convert::Conversion>,
 }
 
 pub const LIST_MAX: usize = 500;
@@ -348,6 +352,11 @@ fn frame(
             floats: Floats::of(s),
             input_codes,
             summary,
+            converted_side: run
+                .converted
+                .as_ref()
+                .map(|cv| if cv.applies_to(s.a) { "A" } else { "B" }),
+            conversions: run.conversions().to_vec(),
         })
     }
 }

@@ -39,6 +39,7 @@ export class Inspector {
     const pairList = r.querySelector('#saturated-pairs-list');
     clear(pairList);
     pairs.hidden = true;
+    this.#conversions();
     if (!ins) {
       summary.textContent = 'Select a pixel in the map (click it, or focus the map and use the arrow keys).';
       r.dataset.pixel = '';
@@ -90,6 +91,22 @@ export class Inspector {
       body.append(tr);
     }
     this.#taps();
+  }
+
+  // Across runtimes: what the export path changed for the converted side.
+  #conversions() {
+    const f = this.frame;
+    const box = this.root.querySelector('#conversions');
+    const body = box.querySelector('tbody');
+    clear(body);
+    box.hidden = !f.conversions.length;
+    if (box.hidden) return;
+    const title = f.converted_side === 'A' ? f.a_title : f.b_title;
+    box.querySelector('#conversions-title').textContent = `Across runtimes: ${f.converted_side} (${title}) runs on the scenario converted the way the export path does`;
+    for (const c of f.conversions) {
+      body.append(el('tr', {}, el('th', { scope: 'row' }, c.field), el('td', {}, c.from), el('td', {}, c.to),
+        el('td', {}, c.rule), el('td', { className: 'source' }, c.source)));
+    }
   }
 
   #taps() {
