@@ -251,7 +251,7 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     } = parse_opts(args)?;
     let run = scenario.run().map_err(|e| e.to_string())?;
     let e = explain(&run, channel, row, col).map_err(|e| e.to_string())?;
-    Ok(conversions_text(&run)
+    Ok(conversions_text(&scenario)
         + &render_text(
             &e,
             run.ra.computation.title(),
@@ -260,22 +260,17 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
 }
 
 /// Across runtimes: the fields the export path changed for one side.
-fn conversions_text(run: &qconv_lens::scenario::Run) -> String {
-    let Some(cv) = &run.converted else {
+fn conversions_text(sc: &qconv_lens::scenario::Scenario) -> String {
+    let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b).unwrap_or_default();
+    if list.is_empty() {
         return String::new();
-    };
-    let r = if cv.applies_to(run.ra.computation) {
-        &run.ra
-    } else {
-        &run.rb
-    };
-    let mut out = format!(
-        "{} runs on the scenario converted as its export path does:\n",
-        r.computation.title()
-    );
-    for c in &cv.conversions {
+    }
+    let mut out = "Across runtimes: the later one on the export path runs on the scenario converted as that path does:\n".to_string();
+    for c in &list {
+        let channel = c.channel.map_or(String::new(), |ch| format!("[{ch}]"));
+        let exact = c.exact.map_or(String::new(), |v| format!(" (from {v})"));
         out.push_str(&format!(
-            "  {}: {} -> {}\n    {}\n    source: {}\n",
+            "  {}{channel}: {} -> {}{exact}\n    {}\n    source: {}\n",
             c.field, c.from, c.to, c.rule, c.source
         ));
     }
@@ -286,7 +281,7 @@ fn compare_cmd(args: &[String]) -> Result<String, String> {
     let Opts { scenario, .. } = parse_opts(args)?;
     let run = scenario.run().map_err(|e| e.to_string())?;
     let (oh, ow) = run.shape.output_hw();
-    let mut out = conversions_text(&run);
+    let mut out = conversions_text(&scenario);
     out += &format!(
         "A = {}, B = {}; A - B per pixel:\n",
         run.ra.computation.title(),

@@ -8,15 +8,22 @@ use crate::error::{Error, Result};
 use crate::quant::DType;
 use serde::Serialize;
 
-/// One field changed by the conversion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One field changed by the conversion. Numbers, not text: the page formats
+/// them. The list is made only where it is shown (the CLI, and the permalink
+/// wasm for the page): the page's first-load wasm converts without it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Conversion {
-    /// "bias[2]", "input zero point", ...
-    pub field: String,
-    pub from: String,
-    pub to: String,
-    /// The rule with its numbers.
-    pub rule: String,
+    /// "bias", "input zero point", "weight scale", ...
+    pub field: &'static str,
+    /// The output channel, for per-channel fields.
+    pub channel: Option<usize>,
+    pub from: f64,
+    pub to: f64,
+    /// The exact value before the rounding the rule does (a bias in
+    /// accumulator units), when there is one.
+    pub exact: Option<f64>,
+    /// The rule, in words and symbols.
+    pub rule: &'static str,
     /// File and function of the exporter or converter that does this.
     pub source: &'static str,
 }
@@ -30,7 +37,6 @@ pub struct Converted {
     /// Added to the converted engine's output codes to compare them with the
     /// other side's in the scenario's dtype (128 when uint8 became int8).
     pub output_offset: i64,
-    pub conversions: Vec<Conversion>,
 }
 
 impl Converted {
@@ -58,20 +64,34 @@ fn rank(f: Family) -> u8 {
     }
 }
 
-/// The conversion A and B need: none when they take the same runtime's form;
-/// otherwise the later one on the export path gets the scenario converted
-/// from the earlier one's form (so swapping A and B changes nothing).
-pub fn across(p: &ConvQParams, a: Computation, b: Computation) -> Result<Option<Converted>> {
+/// The runtimes to convert between for A and B: none when they take the same
+/// runtime's form; otherwise from the earlier on the export path to the later
+/// (so swapping A and B changes nothing).
+fn direction(a: Computation, b: Computation) -> Option<(Family, Family)> {
     let (fa, fb) = (form(a.row().family), form(b.row().family));
     if fa == fb {
-        return Ok(None);
-    }
-    let (from, to) = if rank(fa) < rank(fb) {
-        (fa, fb)
+        None
+    } else if rank(fa) < rank(fb) {
+        Some((fa, fb))
     } else {
-        (fb, fa)
-    };
-    convert(p, from, to).map(Some)
+        Some((fb, fa))
+    }
+}
+
+/// The parameters A's or B's side runs on when they come from different runtimes.
+pub fn across(p: &ConvQParams, a: Computation, b: Computation) -> Result<Option<Converted>> {
+    direction(a, b)
+        .map(|(from, to)| convert(p, from, to, &mut |_| {}))
+        .transpose()
+}
+
+/// What the conversion for A and B changes, field by field (empty within one runtime).
+pub fn conversions(p: &ConvQParams, a: Computation, b: Computation) -> Result<Vec<Conversion>> {
+    let mut out = vec![];
+    if let Some((from, to)) = direction(a, b) {
+        convert(p, from, to, &mut |c| out.push(c))?;
+    }
+    Ok(out)
 }
 
 const TORCH_SCALE: &str =
@@ -82,152 +102,100 @@ const TFLITE_SCALE: &str =
 const TFLITE_BIAS: &str =
     "tensorflow/lite/tools/optimize/quantization_utils.cc: SymmetricPerChannelBiasQuantize -> SymmetricBiasQuantize";
 const TFLITE_INT8: &str =
-    "tensorflow/lite/tools/optimize/modify_model_interface.cc (uint8 <-> int8: zero point ± 128); TFLite 8-bit spec: int8 activations";
+    "tensorflow/lite/tools/optimize/modify_model_interface.cc (a uint8 interface is the int8 model with zero point + 128); TFLite 8-bit spec: int8 activations";
+const SCALE_RULE: &str = "float64 -> float32, round to nearest";
+const TORCH_BIAS_RULE: &str = "f32(bias / f32(sw·sx)), Cast to int32: truncated toward zero";
+const TFLITE_BIAS_RULE: &str =
+    "round(f32(bias · f32(1 / f32(sx·sw)))) half away from zero, within ±(2^31 - 1)";
 
-/// Converts parameters in `from`'s form to what `to`'s engines run on.
-pub fn convert(p: &ConvQParams, from: Family, to: Family) -> Result<Converted> {
+/// Converts parameters in `from`'s form to what `to`'s engines run on,
+/// telling `out` each change.
+pub fn convert(
+    p: &ConvQParams,
+    from: Family,
+    to: Family,
+    out: &mut impl FnMut(Conversion),
+) -> Result<Converted> {
     let mut q = p.clone();
-    let mut out = vec![];
-    let scale_source = if to == Family::LiteRt {
-        TFLITE_SCALE
-    } else {
-        TORCH_SCALE
+    let lite = to == Family::LiteRt;
+    let row = |field, channel, from, to, exact, rule, source| Conversion {
+        field,
+        channel,
+        from,
+        to,
+        exact,
+        rule,
+        source,
     };
     // Both ONNX and TFLite store scales as float32; PyTorch keeps float64.
-    let mut to_f32 = |field: String, v: &mut f64| {
+    let source = if lite { TFLITE_SCALE } else { TORCH_SCALE };
+    let per_channel = q.per_channel;
+    let scales = [(&mut q.input_scale, "input scale"), (&mut q.output_scale, "output scale")];
+    let weights = q.weight_scales.iter_mut().enumerate().map(|(c, s)| {
+        (s, "weight scale", per_channel.then_some(c))
+    });
+    for (v, field, channel) in scales.into_iter().map(|(v, f)| (v, f, None)).chain(weights) {
         let f = *v as f32 as f64;
         if f != *v {
-            out.push(Conversion {
-                field,
-                from: v.to_string(),
-                to: f.to_string(),
-                rule: "float64 -> float32 (round to nearest), shown exactly".into(),
-                source: scale_source,
-            });
+            out(row(field, channel, *v, f, None, SCALE_RULE, source));
             *v = f;
         }
-    };
-    to_f32("input scale".into(), &mut q.input_scale);
-    let per_channel = q.per_channel;
-    for (c, s) in q.weight_scales.iter_mut().enumerate() {
-        let field = if per_channel {
-            format!("weight scale[{c}]")
-        } else {
-            "weight scale".into()
-        };
-        to_f32(field, s);
     }
-    to_f32("output scale".into(), &mut q.output_scale);
 
     if from == Family::PyTorch && q.bias_i32.is_none() {
         if let Some(bias) = q.bias.take() {
             let mut b32 = Vec::with_capacity(bias.len());
             for (c, &b) in bias.iter().enumerate() {
-                let (v, rule, source) = if to == Family::LiteRt {
-                    tflite_bias(b, p, c)?
+                let (sx, sw) = (p.input_scale as f32, p.weight_scale(c) as f32);
+                let (v, rule, source) = if lite {
+                    // The reciprocal in double, rounded to float32.
+                    let s = sx * sw;
+                    let inv = if s == 0.0 { 0.0 } else { (1.0 / s as f64) as f32 };
+                    (b * inv, TFLITE_BIAS_RULE, TFLITE_BIAS)
                 } else {
-                    torch_onnx_bias(b, p, c)?
+                    (b / (sw * sx), TORCH_BIAS_RULE, TORCH_BIAS)
                 };
-                out.push(Conversion {
-                    field: format!("bias[{c}]"),
-                    from: format!("{b} (float32)"),
-                    to: format!("{v} (int32)"),
-                    rule,
-                    source,
-                });
-                b32.push(v);
+                // TFLite saturates (SafeCast, then ±(2^31 - 1)); ONNX's Cast
+                // of an out-of-range float is undefined: refused.
+                let q = if lite {
+                    (v.round() as i32).max(-i32::MAX)
+                } else if v.abs() < 2147483648.0 {
+                    v.trunc() as i32
+                } else {
+                    return Err(Error::BadValue(
+                        "a bias outside int32 in accumulator units (bias / (input scale · weight scale)): ONNX's Cast to int32 has no value for it".into(),
+                    ));
+                };
+                out(row("bias", Some(c), b as f64, q as f64, Some(v as f64), rule, source));
+                b32.push(q);
             }
             q.bias_i32 = Some(b32);
         }
     }
 
     let mut output_offset = 0;
-    if to == Family::LiteRt {
-        if q.input_dtype == DType::QUInt8 {
-            q.input_dtype = DType::QInt8;
-            out.push(Conversion {
-                field: "input codes".into(),
-                from: "uint8".into(),
-                to: "int8".into(),
-                rule: "code - 128 (the same real values)".into(),
-                source: TFLITE_INT8,
-            });
-            shift_zero_point(&mut out, "input zero point", &mut q.input_zero_point);
+    if lite {
+        for (d, z, field, rule) in [
+            (&mut q.input_dtype, &mut q.input_zero_point, "input zero point",
+             "uint8 -> int8: codes and zero point - 128 (the same real values)"),
+            (&mut q.output_dtype, &mut q.output_zero_point, "output zero point",
+             "uint8 -> int8: zero point - 128; the int8 output codes are shown + 128"),
+        ] {
+            if *d == DType::QUInt8 {
+                *d = DType::QInt8;
+                out(row(field, None, *z as f64, (*z - 128) as f64, None, rule, TFLITE_INT8));
+                *z -= 128;
+            }
         }
-        if q.output_dtype == DType::QUInt8 {
-            q.output_dtype = DType::QInt8;
+        if q.output_dtype == DType::QInt8 && p.output_dtype == DType::QUInt8 {
             output_offset = 128;
-            out.push(Conversion {
-                field: "output codes".into(),
-                from: "uint8".into(),
-                to: "int8".into(),
-                rule: "int8 code + 128 is shown, to compare in uint8".into(),
-                source: TFLITE_INT8,
-            });
-            shift_zero_point(&mut out, "output zero point", &mut q.output_zero_point);
         }
     }
     Ok(Converted {
         family: to,
         params: q,
         output_offset,
-        conversions: out,
     })
-}
-
-fn shift_zero_point(out: &mut Vec<Conversion>, field: &str, z: &mut i64) {
-    out.push(Conversion {
-        field: field.into(),
-        from: z.to_string(),
-        to: (*z - 128).to_string(),
-        rule: "zero point - 128".into(),
-        source: TFLITE_INT8,
-    });
-    *z -= 128;
-}
-
-fn out_of_range(c: usize, v: f64) -> Error {
-    Error::BadValue(format!(
-        "bias of channel {c} is {v} in accumulator units, outside int32"
-    ))
-}
-
-/// `torch.onnx`: `Cast(Div(bias, Mul(w_scale, x_scale)), to=INT32)`, all in
-/// float32; the Cast truncates toward zero.
-fn torch_onnx_bias(b: f32, p: &ConvQParams, c: usize) -> Result<(i32, String, &'static str)> {
-    let (sx, sw) = (p.input_scale as f32, p.weight_scale(c) as f32);
-    let scale = sw * sx;
-    let v = b / scale;
-    if !(v.abs() < 2147483648.0) {
-        return Err(out_of_range(c, v as f64));
-    }
-    let q = v.trunc() as i32;
-    let rule = format!(
-        "f32(bias / f32(sw·sx)) = {b} / {scale} = {v}, Cast to int32 truncates toward zero: {q}"
-    );
-    Ok((q, rule, TORCH_BIAS))
-}
-
-/// TFLite converter: `inv = f32(1.0 / f32(sx·sw))` (the division in double),
-/// `round(f32(bias · inv))` half away from zero, saturated to ±(2^31 - 1).
-fn tflite_bias(b: f32, p: &ConvQParams, c: usize) -> Result<(i32, String, &'static str)> {
-    let (sx, sw) = (p.input_scale as f32, p.weight_scale(c) as f32);
-    let scale = sx * sw;
-    let inv = if scale == 0.0 {
-        0.0
-    } else {
-        (1.0 / scale as f64) as f32
-    };
-    let v = (b * inv).round();
-    if v.is_nan() {
-        return Err(out_of_range(c, v as f64));
-    }
-    let q = v.clamp(-(i32::MAX as f32), i32::MAX as f32) as i32;
-    let q = q.max(-i32::MAX);
-    let rule = format!(
-        "round(f32(bias · f32(1 / f32(sx·sw)))) = round({b} · {inv}) = {v}, half away from zero: {q}"
-    );
-    Ok((q, rule, TFLITE_BIAS))
 }
 
 #[cfg(test)]
@@ -265,6 +233,7 @@ mod tests {
     #[test]
     fn same_family_converts_nothing() {
         let p = pytorch_params();
+        assert_eq!(conversions(&p, Computation::FBGEMM, Computation::QNNPACK).unwrap(), []);
         assert_eq!(across(&p, Computation::FBGEMM, Computation::QNNPACK).unwrap(), None);
         assert_eq!(across(&p, Computation::FBGEMM, Computation::FLOAT).unwrap(), None);
         let x = Computation::parse("onnxruntime-qdq-float").unwrap();
@@ -286,9 +255,11 @@ mod tests {
         assert_eq!(c.params.input_dtype, DType::QUInt8);
         assert_eq!(c.params.input_zero_point, 3);
         assert_eq!(c.output_offset, 0);
-        let fields: Vec<&str> = c.conversions.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, ["bias[0]", "bias[1]"]);
-        assert!(c.conversions[0].source.contains("requantize_bias_helper"));
+        let list = conversions(&pytorch_params(), Computation::FBGEMM, ort()).unwrap();
+        let fields: Vec<_> = list.iter().map(|c| (c.field, c.channel, c.to)).collect();
+        assert_eq!(fields, [("bias", Some(0), 2.0), ("bias", Some(1), -4.0)]);
+        assert_eq!(list[0].exact, Some((0.3f32 / 0.125f32) as f64));
+        assert!(list[0].source.contains("requantize_bias_helper"));
         // Either order of A and B converts the ONNX side.
         assert_eq!(
             across(&pytorch_params(), ort(), Computation::FBGEMM).unwrap(),
@@ -338,14 +309,15 @@ mod tests {
         p.input_scale = 0.1;
         let c = across(&p, Computation::FBGEMM, ort()).unwrap().unwrap();
         assert_eq!(c.params.input_scale, 0.1f32 as f64);
-        let row = c.conversions.iter().find(|c| c.field == "input scale").unwrap();
-        assert_eq!((row.from.as_str(), row.to.as_str()), ("0.1", "0.10000000149011612"));
+        let list = conversions(&p, Computation::FBGEMM, ort()).unwrap();
+        let row = list.iter().find(|c| c.field == "input scale").unwrap();
+        assert_eq!((row.from, row.to), (0.1, 0.10000000149011612));
         assert!(row.rule.contains("float32"));
         // A scale float32 holds exactly is not listed.
         p.input_scale = 0.007839367724955082;
         assert_eq!(0.007839367724955082f64 as f32 as f64, 0.007839367724955082);
-        let c = across(&p, Computation::FBGEMM, ort()).unwrap().unwrap();
-        assert!(c.conversions.iter().all(|c| c.field != "input scale"));
+        let list = conversions(&p, Computation::FBGEMM, ort()).unwrap();
+        assert!(list.iter().all(|c| c.field != "input scale"));
     }
 
     #[test]
@@ -357,7 +329,13 @@ mod tests {
         assert_eq!(c.family, Family::LiteRt);
         assert_eq!(c.params.bias_i32, Some(vec![7, -7]));
         assert_eq!(c.params.input_zero_point, -125);
-        assert!(c.conversions.iter().all(|c| !c.field.starts_with("bias")));
+        let list = conversions(&p, ort(), tflite()).unwrap();
+        assert!(list.iter().all(|c| c.field != "bias"));
+        let zps: Vec<_> = list.iter().map(|c| (c.field, c.from, c.to)).collect();
+        assert_eq!(
+            zps,
+            [("input zero point", 3.0, -125.0), ("output zero point", 130.0, 2.0)]
+        );
     }
 
     #[test]

@@ -292,18 +292,18 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     }
     // Across runtimes the side converted from the other's model runs on an
     // exported int32 bias: name the rule that made it.
-    let field = format!("bias[{channel}]");
-    if let Some(cv) = run.conversions().iter().find(|c| c.field == field) {
-        if out_a != out_b {
-            causes.retain(|c| c.code != "other");
-            causes.push(Cause {
-                code: "export_bias",
-                text: format!(
-                    "the export turned the float bias {} into {}: {} ({})",
-                    cv.from, cv.to, cv.rule, cv.source
-                ),
-            });
-        }
+    // Across runtimes the side converted from the other's model runs on an
+    // exported int32 bias (the rule that made it: `convert::conversions`).
+    let converted = run.converted.as_ref().filter(|_| out_a != out_b);
+    let exported = converted.and_then(|cv| Some((cv.params.bias_i32.as_ref()?[channel], run.params.bias_of(channel)?)));
+    if let Some((q, b)) = exported {
+        causes.retain(|c| c.code != "other");
+        causes.push(Cause {
+            code: "export_bias",
+            text: format!(
+                "the exported model carries the float bias {b} as the int32 {q} (the export path's rounding of it in accumulator units: see the conversions)"
+            ),
+        });
     }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
     Ok(Explanation {

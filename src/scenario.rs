@@ -250,23 +250,6 @@ impl Scenario {
             let last = *p.weight_zero_points.last().unwrap_or(&0);
             p.weight_zero_points.resize(n, last);
         }
-        for (key, what, z, d) in [
-            ("zx", "input", &mut p.input_zero_point, p.input_dtype),
-            ("zy", "output", &mut p.output_zero_point, p.output_dtype),
-        ] {
-            let (lo, hi) = d.range();
-            if d != DType::QInt32 && !(lo..=hi).contains(z) {
-                let c = (*z).clamp(lo, hi);
-                notes.push((
-                    key,
-                    format!(
-                        "{what} zero point {z} is outside {} ({lo}..={hi}); {c} used",
-                        d.name()
-                    ),
-                ));
-                *z = c;
-            }
-        }
         if let Some(b) = &mut p.bias {
             if b.len() != shape.out_channels {
                 notes.push((
@@ -500,11 +483,6 @@ impl Run {
             Some(cv) if cv.applies_to(c) => &cv.params,
             _ => &self.params,
         }
-    }
-
-    /// What the conversion across runtimes changed (empty within one runtime).
-    pub fn conversions(&self) -> &[crate::convert::Conversion] {
-        self.converted.as_ref().map_or(&[], |c| &c.conversions)
     }
 
     /// The accumulators a prepared computation starts from.
@@ -793,7 +771,146 @@ fn weights(n: usize, seed: u64) -> Vec<i8> {
         .collect()
 }
 
+/// A preset that is a 1x1 conv with one weight over a 16x16 plane holding
+/// every code once (typed codes 0..255, or for int8 the ramp quantized with
+/// zero point -128), per-tensor scales, the pixel (0, col) selected. Data, not
+/// code: the page's first-load wasm has a size budget.
+struct OneByOne {
+    id: &'static str,
+    weight: i8,
+    /// sx, sw, sy.
+    scales: [f64; 3],
+    bias: Option<f32>,
+    int8: bool,
+    a: Computation,
+    b: Computation,
+    col: usize,
+}
+
+const fn engine(id: &'static str) -> Computation {
+    Computation::of(id)
+}
+
+/// The runtime presets.
+static ONE_BY_ONE: [OneByOne; 4] = [
+    // The "bias" preset's conv exported by torch.onnx: the float bias of
+    // 1072.9 accumulator units becomes int32 1072 (Cast truncates), which
+    // fbgemm keeps as a float; pixels near a boundary move by one.
+    OneByOne {
+        id: "pytorch-vs-onnxruntime",
+        weight: 3,
+        scales: [0.0078, 0.0037, 7.3 * (0.0078f32 * 0.0037f32) as f64],
+        bias: Some((1072.9 * (0.0078f32 * 0.0037f32) as f64) as f32),
+        int8: false,
+        a: Computation::FBGEMM,
+        b: engine(crate::engine::ort_qlinearconv::ID),
+        col: 4,
+    },
+    // sy = 2·f32(sx·sw): the fused path's multiplier is exactly 1/2, so every
+    // odd accumulator is a tie rounded to even; the unfused float conv holds
+    // f32(dx·dw), a little off the tie, and rounds some the other way
+    // (onnxruntime issue 32132).
+    OneByOne {
+        id: "ort-qdq-tie",
+        weight: 1,
+        scales: [0.1, 0.3, 2.0 * (0.1f32 * 0.3f32) as f64],
+        bias: None,
+        int8: false,
+        a: engine(crate::engine::ort_qdq_fused::ID),
+        b: engine(crate::engine::ort_qdq_float::ID),
+        col: 13,
+    },
+    // int8 ramp -128..127 (sx = 1/255, zx = -128), M = 1/2 exactly: at odd
+    // accumulators the reference kernel's rounding high multiply goes half
+    // up, XNNPACK's float32 requantization half to even.
+    OneByOne {
+        id: "tflite-vs-xnnpack",
+        weight: 1,
+        scales: [1.0 / 255.0, 0.0078125, 2.0 * ((1.0 / 255.0) as f32 as f64) * 0.0078125],
+        bias: None,
+        int8: true,
+        a: engine(crate::engine::tflite_reference::ID),
+        b: engine(crate::engine::tflite_xnnpack::ID),
+        col: 1,
+    },
+    // A C reimplementation in float32 (roundf everywhere) against the TFLite
+    // model it reimplements (the scenario converted to int8 with an int32
+    // bias): M = 0.13 takes a right shift of 2, so the reference's two
+    // roundings lift fractions in [.375, .5) to the next code (tensorflow
+    // issue 25087).
+    OneByOne {
+        id: "microcontroller",
+        weight: 3,
+        scales: [0.0078, 0.0037, 0.000222],
+        bias: Some(0.0317),
+        int8: false,
+        a: Computation {
+            engine: crate::engine::hand::ID,
+            hand: Some(HandAssumptions {
+                print_input_scale: false,
+                print_weight_scale: false,
+                print_output_scale: false,
+                print_bias: false,
+                bias_rounding: crate::engine::BiasRounding::HalfAway,
+                arithmetic: crate::engine::Arithmetic::F32,
+                rounding: Rounding::HalfAway,
+                ignore_zero_points: false,
+                ignore_clamp: false,
+            }),
+        },
+        b: engine(crate::engine::tflite_reference::ID),
+        col: 7,
+    },
+];
+
+fn plane_1x1(p: &OneByOne) -> Scenario {
+    let [sx, sw, sy] = p.scales;
+    let (d, z) = if p.int8 {
+        (DType::QInt8, -128)
+    } else {
+        (DType::QUInt8, 0)
+    };
+    Scenario {
+        shape: shape(1, 1, 16, 16, 1, 0),
+        input: if p.int8 {
+            InputSource::Ramp
+        } else {
+            InputSource::Codes {
+                codes: (0..=255).collect(),
+            }
+        },
+        weights: vec![p.weight],
+        params: ConvQParams {
+            input_scale: sx,
+            input_zero_point: z,
+            weight_scales: vec![sw],
+            weight_zero_points: vec![0],
+            per_channel: false,
+            bias: p.bias.map(|b| vec![b]),
+            output_scale: sy,
+            output_zero_point: z,
+            relu: false,
+            input_dtype: d,
+            output_dtype: d,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: DType::QInt8,
+            depthwise_op: false,
+        },
+        a: p.a,
+        b: p.b,
+        platform: Platform::default(),
+        view: View {
+            pixel: Some((0, p.col)),
+            ..View::default()
+        },
+    }
+}
+
 pub fn preset(id: &str) -> Result<Scenario> {
+    if let Some(p) = ONE_BY_ONE.iter().find(|p| p.id == id) {
+        return Ok(plane_1x1(p));
+    }
     let hand = Computation::hand(HandAssumptions::default());
     Ok(match id {
         // ARITHMETIC.md §5: the forum post's model, calibrated by PyTorch.
@@ -1044,97 +1161,6 @@ pub fn preset(id: &str) -> Result<Scenario> {
                 ..View::default()
             },
         },
-        // The "bias" preset's conv exported by torch.onnx: the float bias
-        // 1072.9 accumulator units becomes int32 1072 (Cast truncates), which
-        // fbgemm keeps as a float; pixels near a boundary move by one.
-        "pytorch-vs-onnxruntime" => {
-            let mut sc = preset("bias")?;
-            let aw = (0.0078f32 * 0.0037f32) as f64;
-            sc.params.bias = Some(vec![(1072.9 * aw) as f32]);
-            sc.b = Computation::parse(crate::engine::ort_qlinearconv::ID)?;
-            sc.view.pixel = Some((0, 4));
-            sc
-        }
-        // sy = 2·f32(sx·sw): the fused path's multiplier is exactly 1/2, so
-        // every odd accumulator is a tie rounded to even; the unfused float
-        // conv holds f32(dx·dw), a little off the tie, and rounds it the other
-        // way at some (onnxruntime issue 32132).
-        "ort-qdq-tie" => Scenario {
-            params: ConvQParams {
-                input_scale: 0.1,
-                weight_scales: vec![0.3],
-                bias: None,
-                output_scale: 2.0 * (0.1f32 * 0.3f32) as f64,
-                output_zero_point: 0,
-                ..preset("x86-tie")?.params
-            },
-            a: Computation::parse(crate::engine::ort_qdq_fused::ID)?,
-            b: Computation::parse(crate::engine::ort_qdq_float::ID)?,
-            view: View {
-                pixel: Some((0, 13)),
-                ..View::default()
-            },
-            ..preset("x86-tie")?
-        },
-        // int8 ramp -128..127 (sx = 1/255, zx = -128), M = 1/2 exactly: at
-        // odd accumulators the reference kernel's rounding high multiply goes
-        // half up, XNNPACK's float32 requantization half to even.
-        "tflite-vs-xnnpack" => {
-            let sx = 1.0 / 255.0;
-            let sw = 0.0078125;
-            Scenario {
-                input: InputSource::Ramp,
-                params: ConvQParams {
-                    input_scale: sx,
-                    input_zero_point: -128,
-                    weight_scales: vec![sw],
-                    bias: None,
-                    output_scale: 2.0 * (sx as f32 as f64) * sw,
-                    output_zero_point: -128,
-                    input_dtype: crate::quant::DType::QInt8,
-                    output_dtype: crate::quant::DType::QInt8,
-                    ..preset("x86-tie")?.params
-                },
-                a: Computation::parse(crate::engine::tflite_reference::ID)?,
-                b: Computation::parse(crate::engine::tflite_xnnpack::ID)?,
-                view: View {
-                    pixel: Some((0, 1)),
-                    ..View::default()
-                },
-                ..preset("x86-tie")?
-            }
-        }
-        // A C reimplementation in float32 (roundf everywhere) against the
-        // TFLite model it reimplements (the scenario converted to int8 and an
-        // int32 bias): M = 0.13 takes a right shift of 2, so the reference's
-        // two roundings lift fractions in [.375, .5) to the next code
-        // (tensorflow issue 25087).
-        "microcontroller" => {
-            let (sx, sw) = (0.0078, 0.0037);
-            Scenario {
-                weights: vec![3],
-                params: ConvQParams {
-                    input_scale: sx,
-                    weight_scales: vec![sw],
-                    bias: Some(vec![0.0317]),
-                    output_scale: 0.000222,
-                    output_zero_point: 0,
-                    ..preset("x86-tie")?.params
-                },
-                a: Computation::hand(HandAssumptions {
-                    arithmetic: crate::engine::Arithmetic::F32,
-                    rounding: Rounding::HalfAway,
-                    bias_rounding: crate::engine::BiasRounding::HalfAway,
-                    ..HandAssumptions::faithful()
-                }),
-                b: Computation::parse(crate::engine::tflite_reference::ID)?,
-                view: View {
-                    pixel: Some((0, 7)),
-                    ..View::default()
-                },
-                ..preset("x86-tie")?
-            }
-        }
         other => {
             let ids: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
             return Err(Error::Input(format!(

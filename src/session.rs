@@ -79,9 +79,9 @@ pub struct Frame {
     /// One sentence describing the heatmap (its text alternative).
     pub summary: String,
     /// Across runtimes: which side ("A" or "B") runs on the scenario converted
-    /// the way the export path converts it, and each field changed.
+    /// the way the export path converts it (the page asks the permalink wasm
+    /// for the list of changes: `convert::conversions`).
     pub converted_side: Option<&'static str>,
-    pub conversions: Vec<crate::convert::Conversion>,
 }
 
 pub const LIST_MAX: usize = 500;
@@ -356,7 +356,6 @@ fn frame(
                 .converted
                 .as_ref()
                 .map(|cv| if cv.applies_to(s.a) { "A" } else { "B" }),
-            conversions: run.conversions().to_vec(),
         })
     }
 }

@@ -211,6 +211,17 @@ mod links {
         pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
             to_js(&crate::link::decode(text))
         }
+
+        /// Across runtimes: what the export path changes for the later
+        /// runtime's side (`[{field, channel, from, to, exact, rule, source}]`).
+        /// Here, not in the page's wasm: only the inspector shows it.
+        pub fn conversions(scenario: JsValue) -> Result<JsValue, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            let list = crate::convert::conversions(&s.params, s.a, s.b)
+                .map_err(|e| JsError::new(&e.to_string()))?;
+            to_js(&list)
+        }
     }
 }
 

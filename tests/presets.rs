@@ -213,7 +213,9 @@ fn runtime_presets_differ_at_their_pixel() {
             let e = explain(&run, sc.view.channel, r, c).unwrap();
             assert!(e.causes.iter().any(|c| c.code == "export_bias"), "{:?}", e.causes);
         }
-        assert_eq!(!run.conversions().is_empty(), converts, "{id}");
+        let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b).unwrap();
+        assert_eq!(!list.is_empty(), converts, "{id}");
+        assert_eq!(run.converted.is_some(), converts, "{id}");
     }
 }
 
@@ -232,10 +234,12 @@ fn pytorch_vs_onnxruntime_runs_the_exported_bias() {
     onnx.params.bias_i32 = Some(vec![want]);
     onnx.a = sc.b;
     let by_hand = onnx.run().unwrap();
-    assert!(by_hand.conversions().is_empty());
+    assert!(by_hand.converted.is_none());
     assert_eq!(by_hand.out_a, run.out_b);
-    let field = &run.conversions().iter().find(|c| c.field == "bias[0]").unwrap();
-    assert_eq!(field.to, "1072 (int32)");
+    let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b).unwrap();
+    let field = list.iter().find(|c| c.field == "bias").unwrap();
+    assert_eq!((field.channel, field.to), (Some(0), 1072.0));
+    assert_eq!(field.exact, Some((b / aw) as f64));
 }
 
 /// Microcontroller vs TFLite: B's codes, converted to int8 and shown + 128,

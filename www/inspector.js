@@ -39,7 +39,6 @@ export class Inspector {
     const pairList = r.querySelector('#saturated-pairs-list');
     clear(pairList);
     pairs.hidden = true;
-    this.#conversions();
     if (!ins) {
       summary.textContent = 'Select a pixel in the map (click it, or focus the map and use the arrow keys).';
       r.dataset.pixel = '';
@@ -93,20 +92,25 @@ export class Inspector {
     this.#taps();
   }
 
-  // Across runtimes: what the export path changed for the converted side.
-  #conversions() {
-    const f = this.frame;
+  // Across runtimes: what the export path changed for the converted side
+  // (the list arrives after the frame; `error` when it could not be made).
+  conversions(f, list, error = null) {
     const box = this.root.querySelector('#conversions');
     const body = box.querySelector('tbody');
     clear(body);
-    box.hidden = !f.conversions.length;
+    box.hidden = !f.converted_side;
     if (box.hidden) return;
     const title = f.converted_side === 'A' ? f.a_title : f.b_title;
-    box.querySelector('#conversions-title').textContent = `Across runtimes: ${f.converted_side} (${title}) runs on the scenario converted the way the export path does`;
-    for (const c of f.conversions) {
-      body.append(el('tr', {}, el('th', { scope: 'row' }, c.field), el('td', {}, c.from), el('td', {}, c.to),
+    box.querySelector('#conversions-title').textContent = error
+      ? `Across runtimes: ${f.converted_side} (${title}) runs on a converted scenario; the list failed: ${error}`
+      : `Across runtimes: ${f.converted_side} (${title}) runs on the scenario converted the way the export path does`;
+    for (const c of list) {
+      const field = c.channel == null ? c.field : `${c.field}[${c.channel}]`;
+      const to = c.exact == null ? String(c.to) : `${c.to} (from ${c.exact})`;
+      body.append(el('tr', {}, el('th', { scope: 'row' }, field), el('td', {}, String(c.from)), el('td', {}, to),
         el('td', {}, c.rule), el('td', { className: 'source' }, c.source)));
     }
+    box.dataset.rows = String(list.length);
   }
 
   #taps() {

@@ -205,7 +205,8 @@ impl Computation {
     pub const QNNPACK: Computation = Computation::of(qnnpack::ID);
     pub const FLOAT: Computation = Computation::of(float::ID);
 
-    const fn of(engine: &'static str) -> Computation {
+    /// An engine that is not the hand calculation (which has assumptions).
+    pub(crate) const fn of(engine: &'static str) -> Computation {
         Computation { engine, hand: None }
     }
     pub fn hand(h: HandAssumptions) -> Computation {
@@ -332,15 +333,21 @@ impl Requant {
     /// Output code of channel `c` for accumulator `acc`, recording steps in `rec`.
     /// `acc` is what `kernel.accumulation` forms.
     pub fn pixel<R: Recorder>(&self, c: usize, acc: i32, rec: &mut R) -> i64 {
-        let off = self.output_offset;
-        if off == 0 {
-            return self.channels[c].pixel(acc, rec);
+        if self.output_offset == 0 {
+            self.channels[c].pixel(acc, rec)
+        } else {
+            self.converted_pixel(c, acc, rec)
         }
+    }
+
+    /// `pixel` with the output offset; not generic, so one copy in the wasm.
+    fn converted_pixel(&self, c: usize, acc: i32, rec: &mut dyn DynRecorder) -> i64 {
+        let off = self.output_offset;
         // The engine's own output code becomes a step of its own; `output`
         // stays the code compared with the other side.
         let code = self.channels[c].pixel(acc, &mut Converted(rec));
         let out = code + off;
-        rec.step(crate::trace::key::OUTPUT, Value::Int(out), || {
+        rec.step_dyn(crate::trace::key::OUTPUT, Value::Int(out), &mut || {
             (
                 "output code, as uint8".into(),
                 format!("int8 code {code} + {off} (the scenario's dtype)").into(),
@@ -365,15 +372,15 @@ impl Requant {
     }
 }
 /// Renames the converted engine's `output` step (its int8 code).
-struct Converted<'a, R>(&'a mut R);
-impl<R: Recorder> DynRecorder for Converted<'_, R> {
+struct Converted<'a>(&'a mut dyn DynRecorder);
+impl DynRecorder for Converted<'_> {
     fn step_dyn(&mut self, key: &'static str, value: Value, text: &mut dyn FnMut() -> Text) {
         let key = if key == crate::trace::key::OUTPUT {
             crate::trace::key::CONVERTED_OUTPUT
         } else {
             key
         };
-        self.0.step(key, value, text)
+        self.0.step_dyn(key, value, text)
     }
 }
 
