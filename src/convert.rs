@@ -81,17 +81,8 @@ fn direction(a: Computation, b: Computation) -> Option<(Family, Family)> {
 /// The parameters A's or B's side runs on when they come from different runtimes.
 pub fn across(p: &ConvQParams, a: Computation, b: Computation) -> Result<Option<Converted>> {
     direction(a, b)
-        .map(|(from, to)| convert(p, from, to, &mut |_| {}))
+        .map(|(from, to)| convert(p, from, to))
         .transpose()
-}
-
-/// What the conversion for A and B changes, field by field (empty within one runtime).
-pub fn conversions(p: &ConvQParams, a: Computation, b: Computation) -> Result<Vec<Conversion>> {
-    let mut out = vec![];
-    if let Some((from, to)) = direction(a, b) {
-        convert(p, from, to, &mut |c| out.push(c))?;
-    }
-    Ok(out)
 }
 
 const TORCH_SCALE: &str =
@@ -103,61 +94,41 @@ const TFLITE_BIAS: &str =
     "tensorflow/lite/tools/optimize/quantization_utils.cc: SymmetricPerChannelBiasQuantize -> SymmetricBiasQuantize";
 const TFLITE_INT8: &str =
     "tensorflow/lite/tools/optimize/modify_model_interface.cc (a uint8 interface is the int8 model with zero point + 128); TFLite 8-bit spec: int8 activations";
-const SCALE_RULE: &str = "float64 -> float32, round to nearest";
-const TORCH_BIAS_RULE: &str = "f32(bias / f32(sw·sx)), Cast to int32: truncated toward zero";
-const TFLITE_BIAS_RULE: &str =
-    "round(f32(bias · f32(1 / f32(sx·sw)))) half away from zero, within ±(2^31 - 1)";
 
-/// Converts parameters in `from`'s form to what `to`'s engines run on,
-/// telling `out` each change.
-pub fn convert(
-    p: &ConvQParams,
-    from: Family,
-    to: Family,
-    out: &mut impl FnMut(Conversion),
-) -> Result<Converted> {
+/// The float bias of channel `c` in accumulator units, as the export path
+/// computes it: torch.onnx `Div(bias, Mul(w_scale, x_scale))` in float32;
+/// the TFLite converter `bias · f32(1.0 / f32(sx·sw))` (the reciprocal in
+/// double, rounded to float32).
+fn bias_quotient(b: f32, p: &ConvQParams, c: usize, lite: bool) -> f32 {
+    let (sx, sw) = (p.input_scale as f32, p.weight_scale(c) as f32);
+    if lite {
+        let s = sx * sw;
+        b * if s == 0.0 { 0.0 } else { (1.0 / s as f64) as f32 }
+    } else {
+        b / (sw * sx)
+    }
+}
+
+/// Converts parameters in `from`'s form to what `to`'s engines run on.
+pub fn convert(p: &ConvQParams, from: Family, to: Family) -> Result<Converted> {
     let mut q = p.clone();
     let lite = to == Family::LiteRt;
-    let row = |field, channel, from, to, exact, rule, source| Conversion {
-        field,
-        channel,
-        from,
-        to,
-        exact,
-        rule,
-        source,
-    };
     // Both ONNX and TFLite store scales as float32; PyTorch keeps float64.
-    let source = if lite { TFLITE_SCALE } else { TORCH_SCALE };
-    let per_channel = q.per_channel;
-    let scales = [(&mut q.input_scale, "input scale"), (&mut q.output_scale, "output scale")];
-    let weights = q.weight_scales.iter_mut().enumerate().map(|(c, s)| {
-        (s, "weight scale", per_channel.then_some(c))
-    });
-    for (v, field, channel) in scales.into_iter().map(|(v, f)| (v, f, None)).chain(weights) {
-        let f = *v as f32 as f64;
-        if f != *v {
-            out(row(field, channel, *v, f, None, SCALE_RULE, source));
-            *v = f;
-        }
+    for v in [&mut q.input_scale, &mut q.output_scale]
+        .into_iter()
+        .chain(&mut q.weight_scales)
+    {
+        *v = *v as f32 as f64;
     }
-
     if from == Family::PyTorch && q.bias_i32.is_none() {
         if let Some(bias) = q.bias.take() {
             let mut b32 = Vec::with_capacity(bias.len());
             for (c, &b) in bias.iter().enumerate() {
-                let (sx, sw) = (p.input_scale as f32, p.weight_scale(c) as f32);
-                let (v, rule, source) = if lite {
-                    // The reciprocal in double, rounded to float32.
-                    let s = sx * sw;
-                    let inv = if s == 0.0 { 0.0 } else { (1.0 / s as f64) as f32 };
-                    (b * inv, TFLITE_BIAS_RULE, TFLITE_BIAS)
-                } else {
-                    (b / (sw * sx), TORCH_BIAS_RULE, TORCH_BIAS)
-                };
-                // TFLite saturates (SafeCast, then ±(2^31 - 1)); ONNX's Cast
-                // of an out-of-range float is undefined: refused.
-                let q = if lite {
+                let v = bias_quotient(b, p, c, lite);
+                // TFLite rounds half away from zero and saturates (SafeCast,
+                // then ±(2^31 - 1)); ONNX's Cast truncates, and has no value
+                // for a float outside int32: refused.
+                b32.push(if lite {
                     (v.round() as i32).max(-i32::MAX)
                 } else if v.abs() < 2147483648.0 {
                     v.trunc() as i32
@@ -165,29 +136,21 @@ pub fn convert(
                     return Err(Error::BadValue(
                         "a bias outside int32 in accumulator units (bias / (input scale · weight scale)): ONNX's Cast to int32 has no value for it".into(),
                     ));
-                };
-                out(row("bias", Some(c), b as f64, q as f64, Some(v as f64), rule, source));
-                b32.push(q);
+                });
             }
             q.bias_i32 = Some(b32);
         }
     }
-
     let mut output_offset = 0;
+    // TFLite's int8 model: the same real values, codes and zero points - 128.
     if lite {
-        for (d, z, field, rule) in [
-            (&mut q.input_dtype, &mut q.input_zero_point, "input zero point",
-             "uint8 -> int8: codes and zero point - 128 (the same real values)"),
-            (&mut q.output_dtype, &mut q.output_zero_point, "output zero point",
-             "uint8 -> int8: zero point - 128; the int8 output codes are shown + 128"),
-        ] {
-            if *d == DType::QUInt8 {
-                *d = DType::QInt8;
-                out(row(field, None, *z as f64, (*z - 128) as f64, None, rule, TFLITE_INT8));
-                *z -= 128;
-            }
+        if q.input_dtype == DType::QUInt8 {
+            q.input_dtype = DType::QInt8;
+            q.input_zero_point -= 128;
         }
-        if q.output_dtype == DType::QInt8 && p.output_dtype == DType::QUInt8 {
+        if q.output_dtype == DType::QUInt8 {
+            q.output_dtype = DType::QInt8;
+            q.output_zero_point -= 128;
             output_offset = 128;
         }
     }
@@ -196,6 +159,93 @@ pub fn convert(
         params: q,
         output_offset,
     })
+}
+
+/// What the conversion for A and B changes, field by field, with the rule and
+/// its source (empty within one runtime): the converted parameters compared
+/// with the scenario's.
+pub fn conversions(p: &ConvQParams, a: Computation, b: Computation) -> Result<Vec<Conversion>> {
+    let Some((from, to)) = direction(a, b) else {
+        return Ok(vec![]);
+    };
+    let q = convert(p, from, to)?.params;
+    let lite = to == Family::LiteRt;
+    let mut out = vec![];
+    let mut row = |field, channel, from: f64, to: f64, exact, rule, source| {
+        if from != to {
+            out.push(Conversion {
+                field,
+                channel,
+                from,
+                to,
+                exact,
+                rule,
+                source,
+            })
+        }
+    };
+    let (scale, rule) = (
+        if lite { TFLITE_SCALE } else { TORCH_SCALE },
+        "float64 -> float32, round to nearest",
+    );
+    row("input scale", None, p.input_scale, q.input_scale, None, rule, scale);
+    for (c, (&x, &y)) in p.weight_scales.iter().zip(&q.weight_scales).enumerate() {
+        let channel = p.per_channel.then_some(c);
+        row("weight scale", channel, x, y, None, rule, scale);
+    }
+    row("output scale", None, p.output_scale, q.output_scale, None, rule, scale);
+    if let (Some(fb), Some(ib), None) = (&p.bias, &q.bias_i32, &p.bias_i32) {
+        let (rule, source) = if lite {
+            (
+                "round(f32(bias · f32(1 / f32(sx·sw)))) half away from zero, within ±(2^31 - 1)",
+                TFLITE_BIAS,
+            )
+        } else {
+            (
+                "f32(bias / f32(sw·sx)), Cast to int32: truncated toward zero",
+                TORCH_BIAS,
+            )
+        };
+        for (c, (&x, &y)) in fb.iter().zip(ib).enumerate() {
+            let exact = bias_quotient(x, p, c, lite) as f64;
+            // Listed even when unchanged in value: float32 became int32.
+            out.push(Conversion {
+                field: "bias",
+                channel: Some(c),
+                from: x as f64,
+                to: y as f64,
+                exact: Some(exact),
+                rule,
+                source,
+            });
+        }
+    }
+    let mut row = |field, from: i64, to: i64, rule| {
+        if from != to {
+            out.push(Conversion {
+                field,
+                channel: None,
+                from: from as f64,
+                to: to as f64,
+                exact: None,
+                rule,
+                source: TFLITE_INT8,
+            })
+        }
+    };
+    row(
+        "input zero point",
+        p.input_zero_point,
+        q.input_zero_point,
+        "uint8 -> int8: codes and zero point - 128 (the same real values)",
+    );
+    row(
+        "output zero point",
+        p.output_zero_point,
+        q.output_zero_point,
+        "uint8 -> int8: zero point - 128; the int8 output codes are shown + 128",
+    );
+    Ok(out)
 }
 
 #[cfg(test)]
