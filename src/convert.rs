@@ -3,7 +3,8 @@
 //! PyTorch -> LiteRT via the TFLite converter, ONNX -> LiteRT), so that A and B
 //! run the same model rather than one refusing or ignoring the other's fields.
 //! Each change is listed with the rule and the source it follows.
-use crate::engine::{Computation, ConvQParams, Family};
+use crate::conv::ConvShape;
+use crate::engine::{Computation, ConvQParams, Family, Platform, Requant};
 use crate::error::{Error, Result};
 use crate::quant::DType;
 use serde::Serialize;
@@ -33,16 +34,43 @@ pub struct Conversion {
 pub struct Converted {
     /// The runtime converted to; engines of that family run on `params`.
     pub family: Family,
+    /// What the engine computes with. A uint8 output that the export path
+    /// makes int8 (zero point - 128) keeps its uint8 dtype and zero point
+    /// here: the int8 model's codes + 128 come out of the same arithmetic
+    /// (every step before the zero point is added ignores it, and the clamp
+    /// bounds move with it), and compare with the other side's uint8 codes.
     pub params: ConvQParams,
-    /// Added to the converted engine's output codes to compare them with the
-    /// other side's in the scenario's dtype (128 when uint8 became int8).
-    pub output_offset: i64,
+    /// The model's output is int8 (its codes are shown + 128).
+    pub int8_output: bool,
 }
 
 impl Converted {
     /// Whether computation `c` runs on the converted parameters.
     pub fn applies_to(&self, c: Computation) -> bool {
         form(c.row().family) == self.family
+    }
+
+    /// The parameters `c` runs on: converted, or the scenario's `p`.
+    pub fn params<'a>(cv: &'a Option<Converted>, p: &'a ConvQParams, c: Computation) -> &'a ConvQParams {
+        match cv {
+            Some(cv) if cv.applies_to(c) => &cv.params,
+            _ => p,
+        }
+    }
+
+    /// `c` prepared on the parameters it runs on (checked against the model's
+    /// own output dtype).
+    pub fn requant(
+        cv: &Option<Converted>,
+        p: &ConvQParams,
+        c: Computation,
+        shape: &ConvShape,
+        platform: &Platform,
+    ) -> Result<Requant> {
+        let q = Converted::params(cv, p, c);
+        let int8 = cv.as_ref().is_some_and(|cv| cv.int8_output && cv.applies_to(c));
+        let model = if int8 { DType::QInt8 } else { q.output_dtype };
+        Requant::for_model(c, q, shape, platform, model)
     }
 }
 
@@ -114,12 +142,10 @@ pub fn convert(p: &ConvQParams, from: Family, to: Family) -> Result<Converted> {
     let mut q = p.clone();
     let lite = to == Family::LiteRt;
     // Both ONNX and TFLite store scales as float32; PyTorch keeps float64.
-    for v in [&mut q.input_scale, &mut q.output_scale]
-        .into_iter()
-        .chain(&mut q.weight_scales)
-    {
-        *v = *v as f32 as f64;
-    }
+    let f32_of = |v: &mut f64| *v = *v as f32 as f64;
+    f32_of(&mut q.input_scale);
+    f32_of(&mut q.output_scale);
+    q.weight_scales.iter_mut().for_each(f32_of);
     if from == Family::PyTorch && q.bias_i32.is_none() {
         if let Some(bias) = q.bias.take() {
             let mut b32 = Vec::with_capacity(bias.len());
@@ -134,30 +160,24 @@ pub fn convert(p: &ConvQParams, from: Family, to: Family) -> Result<Converted> {
                     v.trunc() as i32
                 } else {
                     return Err(Error::BadValue(
-                        "a bias outside int32 in accumulator units (bias / (input scale · weight scale)): ONNX's Cast to int32 has no value for it".into(),
+                        "a bias outside int32 in accumulator units: ONNX's Cast has no value for it"
+                            .into(),
                     ));
                 });
             }
             q.bias_i32 = Some(b32);
         }
     }
-    let mut output_offset = 0;
-    // TFLite's int8 model: the same real values, codes and zero points - 128.
-    if lite {
-        if q.input_dtype == DType::QUInt8 {
-            q.input_dtype = DType::QInt8;
-            q.input_zero_point -= 128;
-        }
-        if q.output_dtype == DType::QUInt8 {
-            q.output_dtype = DType::QInt8;
-            q.output_zero_point -= 128;
-            output_offset = 128;
-        }
+    // TFLite's int8 model: the same real values, codes and zero points - 128
+    // (the output computed as its codes + 128: see `Converted::params`).
+    if lite && q.input_dtype == DType::QUInt8 {
+        q.input_dtype = DType::QInt8;
+        q.input_zero_point -= 128;
     }
     Ok(Converted {
         family: to,
+        int8_output: lite && q.output_dtype == DType::QUInt8,
         params: q,
-        output_offset,
     })
 }
 
@@ -239,12 +259,14 @@ pub fn conversions(p: &ConvQParams, a: Computation, b: Computation) -> Result<Ve
         q.input_zero_point,
         "uint8 -> int8: codes and zero point - 128 (the same real values)",
     );
-    row(
-        "output zero point",
-        p.output_zero_point,
-        q.output_zero_point,
-        "uint8 -> int8: zero point - 128; the int8 output codes are shown + 128",
-    );
+    if lite && p.output_dtype == DType::QUInt8 {
+        row(
+            "output zero point",
+            p.output_zero_point,
+            p.output_zero_point - 128,
+            "uint8 -> int8: zero point - 128; computed as the int8 codes + 128 (the same arithmetic with the zero point + 128), to compare in uint8",
+        );
+    }
     Ok(out)
 }
 
@@ -304,7 +326,7 @@ mod tests {
         // uint8 stays uint8 in ONNX; the scales are float32 already.
         assert_eq!(c.params.input_dtype, DType::QUInt8);
         assert_eq!(c.params.input_zero_point, 3);
-        assert_eq!(c.output_offset, 0);
+        assert!(!c.int8_output);
         let list = conversions(&pytorch_params(), Computation::FBGEMM, ort()).unwrap();
         let fields: Vec<_> = list.iter().map(|c| (c.field, c.channel, c.to)).collect();
         assert_eq!(fields, [("bias", Some(0), 2.0), ("bias", Some(1), -4.0)]);
@@ -327,9 +349,10 @@ mod tests {
         assert_eq!(c.params.bias_i32, Some(vec![3, -3]));
         assert_eq!(c.params.input_dtype, DType::QInt8);
         assert_eq!(c.params.input_zero_point, 3 - 128);
-        assert_eq!(c.params.output_dtype, DType::QInt8);
-        assert_eq!(c.params.output_zero_point, 2);
-        assert_eq!(c.output_offset, 128);
+        // The int8 output runs as its codes + 128: uint8, the same zero point.
+        assert!(c.int8_output);
+        assert_eq!(c.params.output_dtype, DType::QUInt8);
+        assert_eq!(c.params.output_zero_point, 130);
         let o = across(&p, Computation::FBGEMM, ort()).unwrap().unwrap();
         assert_eq!(o.params.bias_i32, Some(vec![2, -2]));
     }

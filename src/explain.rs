@@ -291,18 +291,15 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         }
     }
     // Across runtimes the side converted from the other's model runs on an
-    // exported int32 bias: name the rule that made it.
-    // Across runtimes the side converted from the other's model runs on an
-    // exported int32 bias (the rule that made it: `convert::conversions`).
-    let converted = run.converted.as_ref().filter(|_| out_a != out_b);
-    let exported = converted.and_then(|cv| Some((cv.params.bias_i32.as_ref()?[channel], run.params.bias_of(channel)?)));
-    if let Some((q, b)) = exported {
+    // exported int32 bias (its value and rule: `convert::conversions`).
+    // (`convert` takes the float bias away only to make the int32 one.)
+    let exported = run.params.bias.is_some()
+        && run.converted.as_ref().is_some_and(|cv| cv.params.bias.is_none());
+    if exported && out_a != out_b {
         causes.retain(|c| c.code != "other");
         causes.push(Cause {
             code: "export_bias",
-            text: format!(
-                "the exported model carries the float bias {b} as the int32 {q} (the export path's rounding of it in accumulator units: see the conversions)"
-            ),
+            text: "the exported model carries the float bias as an int32 that the export path rounded (the conversions list its value and rule)".into(),
         });
     }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);

@@ -5,6 +5,7 @@ use crate::conv::{Activations, ConvShape, IntConv, Scratch};
 use crate::engine::{
     Accumulation, Computation, ConvQParams, HandAssumptions, Platform, Requant, Rounding,
 };
+use crate::convert::Converted;
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::Trace;
@@ -388,7 +389,7 @@ pub struct Run {
     pub params: ConvQParams,
     pub platform: Platform,
     /// The parameters converted for the side of another runtime, if any.
-    pub converted: Option<crate::convert::Converted>,
+    pub converted: Option<Converted>,
 }
 
 impl Scenario {
@@ -422,19 +423,8 @@ impl Scenario {
         // for both (codes and zero point shift together), and only PyTorch's
         // engines, never converted, accumulate raw codes.
         let converted = crate::convert::across(p, self.a, self.b)?;
-        let params_of = |c: Computation| match &converted {
-            Some(cv) if cv.applies_to(c) => &cv.params,
-            _ => p,
-        };
-        let requant = |c: Computation| -> Result<Requant> {
-            let mut r = Requant::new(c, params_of(c), s, &self.platform)?;
-            if let Some(cv) = converted.as_ref().filter(|cv| cv.applies_to(c)) {
-                r.output_offset = cv.output_offset;
-            }
-            Ok(r)
-        };
-        let ra = requant(self.a)?;
-        let rb = requant(self.b)?;
+        let ra = Converted::requant(&converted, p, self.a, s, &self.platform)?;
+        let rb = Converted::requant(&converted, p, self.b, s, &self.platform)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
         let conv = IntConv {
             shape: s,
@@ -450,7 +440,8 @@ impl Scenario {
             let k = r.kernel.accumulation;
             if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
                 let mut v = ws.take();
-                k.run_with(&conv, params_of(r.computation), &mut ws.scratch, &mut v)?;
+                let q = Converted::params(&converted, p, r.computation);
+                k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
                 accs.push((k, v));
             }
         }
@@ -479,10 +470,7 @@ impl Scenario {
 impl Run {
     /// The parameters computation `c` runs on (converted for another runtime's side).
     pub fn params_of(&self, c: Computation) -> &ConvQParams {
-        match &self.converted {
-            Some(cv) if cv.applies_to(c) => &cv.params,
-            _ => &self.params,
-        }
+        Converted::params(&self.converted, &self.params, c)
     }
 
     /// The accumulators a prepared computation starts from.
@@ -568,10 +556,7 @@ impl Run {
 
     /// The output code a different computation gives at one element (for blame).
     pub fn output_with(&self, c: Computation, index: usize) -> Result<i64> {
-        let mut r = Requant::new(c, self.params_of(c), &self.shape, &self.platform)?;
-        if let Some(cv) = self.converted.as_ref().filter(|cv| cv.applies_to(c)) {
-            r.output_offset = cv.output_offset;
-        }
+        let r = Converted::requant(&self.converted, &self.params, c, &self.shape, &self.platform)?;
         let acc = if c.uses_raw_codes() {
             let zero = vec![0i64; self.shape.out_channels];
             let conv = IntConv {

@@ -70,8 +70,6 @@ pub mod key {
     pub const ROUNDED: &str = "rounded";
     pub const PLUS_ZP: &str = "plus_zp";
     pub const OUTPUT: &str = "output";
-    /// The output code in the converted runtime's dtype (`crate::convert`).
-    pub const CONVERTED_OUTPUT: &str = "converted_output";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -242,17 +242,31 @@ fn pytorch_vs_onnxruntime_runs_the_exported_bias() {
     assert_eq!(field.exact, Some((b / aw) as f64));
 }
 
-/// Microcontroller vs TFLite: B's codes, converted to int8 and shown + 128,
-/// equal TFLite run directly on the int8 scenario.
+/// Microcontroller vs TFLite: B's codes are TFLite's, run directly on the
+/// int8 model (codes and both zero points - 128), + 128; also where the
+/// model's output clamps at -128 and 127.
 #[test]
 fn microcontroller_compares_tflite_in_uint8_codes() {
-    let sc = preset("microcontroller").unwrap();
-    let run = sc.run().unwrap();
-    let conv = run.converted.clone().unwrap();
-    assert_eq!(conv.output_offset, 128);
-    let direct = qconv_lens::engine::Requant::new(sc.b, &conv.params, &sc.shape, &sc.platform).unwrap();
-    for (i, &acc) in run.acc.iter().enumerate() {
-        let code = direct.pixel(0, acc, &mut qconv_lens::trace::NoTrace);
-        assert_eq!(code + 128, run.out_b[i] as i64, "pixel {i}");
+    let mut clamped = [false; 2];
+    for (bias, zy) in [(0.0317f32, 0i64), (-0.0317, 100), (0.0317, 100)] {
+        let mut sc = preset("microcontroller").unwrap();
+        sc.params.bias = Some(vec![bias]);
+        sc.params.output_zero_point = zy;
+        let run = sc.run().unwrap();
+        let conv = run.converted.clone().unwrap();
+        assert!(conv.int8_output);
+        let mut model = conv.params.clone();
+        model.output_dtype = qconv_lens::quant::DType::QInt8;
+        model.output_zero_point -= 128;
+        assert_eq!(model.input_zero_point, sc.params.input_zero_point - 128);
+        let direct =
+            qconv_lens::engine::Requant::new(sc.b, &model, &sc.shape, &sc.platform).unwrap();
+        for (i, &acc) in run.acc.iter().enumerate() {
+            let code = direct.pixel(0, acc, &mut qconv_lens::trace::NoTrace);
+            assert_eq!(code + 128, run.out_b[i] as i64, "zy {zy}, pixel {i}");
+            clamped[0] |= code == -128;
+            clamped[1] |= code == 127;
+        }
     }
+    assert_eq!(clamped, [true, true]);
 }

@@ -287,9 +287,6 @@ pub struct Requant {
     pub computation: Computation,
     pub kernel: Kernel,
     channels: Vec<Arc<dyn Channel>>,
-    /// Added to every output code: a scenario converted from uint8 to int8
-    /// (`crate::convert`) is compared in uint8 codes.
-    pub output_offset: i64,
 }
 
 impl Requant {
@@ -299,9 +296,22 @@ impl Requant {
         shape: &ConvShape,
         platform: &Platform,
     ) -> Result<Requant> {
+        Requant::for_model(computation, p, shape, platform, p.output_dtype)
+    }
+
+    /// `new` for a model whose output dtype is `model_output` (what the
+    /// engine is checked against) while `p`'s is the one computed in: an int8
+    /// model converted from uint8 runs as its codes + 128 (`crate::convert`).
+    pub fn for_model(
+        computation: Computation,
+        p: &ConvQParams,
+        shape: &ConvShape,
+        platform: &Platform,
+        model_output: DType,
+    ) -> Result<Requant> {
         p.validate(shape.out_channels)?;
         let row = computation.row();
-        for (what, d) in [("input", p.input_dtype), ("output", p.output_dtype)] {
+        for (what, d) in [("input", p.input_dtype), ("output", model_output)] {
             // ONNX ConvInteger: the raw int32 sum.
             if what == "output" && p.is_raw_int32() && row.family == Family::OnnxRuntime {
                 continue;
@@ -326,64 +336,25 @@ impl Requant {
             computation,
             kernel,
             channels,
-            output_offset: 0,
         })
     }
 
     /// Output code of channel `c` for accumulator `acc`, recording steps in `rec`.
     /// `acc` is what `kernel.accumulation` forms.
     pub fn pixel<R: Recorder>(&self, c: usize, acc: i32, rec: &mut R) -> i64 {
-        if self.output_offset == 0 {
-            self.channels[c].pixel(acc, rec)
-        } else {
-            self.converted_pixel(c, acc, rec)
-        }
-    }
-
-    /// `pixel` with the output offset; not generic, so one copy in the wasm.
-    fn converted_pixel(&self, c: usize, acc: i32, rec: &mut dyn DynRecorder) -> i64 {
-        let off = self.output_offset;
-        // The engine's own output code becomes a step of its own; `output`
-        // stays the code compared with the other side.
-        let code = self.channels[c].pixel(acc, &mut Converted(rec));
-        let out = code + off;
-        rec.step_dyn(crate::trace::key::OUTPUT, Value::Int(out), &mut || {
-            (
-                "output code, as uint8".into(),
-                format!("int8 code {code} + {off} (the scenario's dtype)").into(),
-            )
-        });
-        out
+        self.channels[c].pixel(acc, rec)
     }
 
     /// Output codes for a whole plane of accumulators of channel `c`.
     /// Codes are int32 (a hand calculation without clamping may leave 0..255).
     pub fn plane(&self, c: usize, acc: &[i32], out: &mut [i32]) {
-        self.channels[c].plane(acc, out);
-        if self.output_offset != 0 {
-            for o in out {
-                *o += self.output_offset as i32;
-            }
-        }
+        self.channels[c].plane(acc, out)
     }
 
     pub fn pre_round(&self, c: usize, acc: i32) -> Option<f64> {
         self.channels[c].pre_round(acc)
     }
 }
-/// Renames the converted engine's `output` step (its int8 code).
-struct Converted<'a>(&'a mut dyn DynRecorder);
-impl DynRecorder for Converted<'_> {
-    fn step_dyn(&mut self, key: &'static str, value: Value, text: &mut dyn FnMut() -> Text) {
-        let key = if key == crate::trace::key::OUTPUT {
-            crate::trace::key::CONVERTED_OUTPUT
-        } else {
-            key
-        };
-        self.0.step_dyn(key, value, text)
-    }
-}
-
 #[cfg(test)]
 mod tests;
 
