@@ -252,16 +252,12 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     let run = scenario.run().map_err(|e| e.to_string())?;
     let e = explain(&run, channel, row, col).map_err(|e| e.to_string())?;
     Ok(conversions_text(&scenario)
-        + &render_text(
-            &e,
-            run.ra.computation.title(),
-            run.rb.computation.title(),
-        ))
+        + &render_text(&e, run.ra.computation.title(), run.rb.computation.title()))
 }
 
 /// Across runtimes: the fields the export path changed for one side.
 fn conversions_text(sc: &qconv_lens::scenario::Scenario) -> String {
-    let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b).unwrap_or_default();
+    let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b);
     if list.is_empty() {
         return String::new();
     }

@@ -294,7 +294,10 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     // exported int32 bias (its value and rule: `convert::conversions`).
     // (`convert` takes the float bias away only to make the int32 one.)
     let exported = run.params.bias.is_some()
-        && run.converted.as_ref().is_some_and(|cv| cv.params.bias.is_none());
+        && run
+            .converted
+            .as_ref()
+            .is_some_and(|cv| cv.params.bias.is_none());
     if exported && out_a != out_b {
         causes.retain(|c| c.code != "other");
         causes.push(Cause {

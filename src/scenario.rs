@@ -2,10 +2,10 @@
 //! It flows URL -> engine -> heatmap -> trace; the page, the CLI, presets and
 //! (later) paste import all produce one.
 use crate::conv::{Activations, ConvShape, IntConv, Scratch};
+use crate::convert::Converted;
 use crate::engine::{
     Accumulation, Computation, ConvQParams, HandAssumptions, Platform, Requant, Rounding,
 };
-use crate::convert::Converted;
 use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::Trace;
@@ -422,7 +422,7 @@ impl Scenario {
         // runs on the converted parameters. The exact accumulator is the same
         // for both (codes and zero point shift together), and only PyTorch's
         // engines, never converted, accumulate raw codes.
-        let converted = crate::convert::across(p, self.a, self.b)?;
+        let converted = crate::convert::across(p, self.a, self.b);
         let ra = Converted::requant(&converted, p, self.a, s, &self.platform)?;
         let rb = Converted::requant(&converted, p, self.b, s, &self.platform)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
@@ -556,7 +556,13 @@ impl Run {
 
     /// The output code a different computation gives at one element (for blame).
     pub fn output_with(&self, c: Computation, index: usize) -> Result<i64> {
-        let r = Converted::requant(&self.converted, &self.params, c, &self.shape, &self.platform)?;
+        let r = Converted::requant(
+            &self.converted,
+            &self.params,
+            c,
+            &self.shape,
+            &self.platform,
+        )?;
         let acc = if c.uses_raw_codes() {
             let zero = vec![0i64; self.shape.out_channels];
             let conv = IntConv {
@@ -811,7 +817,11 @@ static ONE_BY_ONE: [OneByOne; 4] = [
     OneByOne {
         id: "tflite-vs-xnnpack",
         weight: 1,
-        scales: [1.0 / 255.0, 0.0078125, 2.0 * ((1.0 / 255.0) as f32 as f64) * 0.0078125],
+        scales: [
+            1.0 / 255.0,
+            0.0078125,
+            2.0 * ((1.0 / 255.0) as f32 as f64) * 0.0078125,
+        ],
         bias: None,
         int8: true,
         a: engine(crate::engine::tflite_reference::ID),

@@ -218,9 +218,7 @@ mod links {
         pub fn conversions(scenario: JsValue) -> Result<JsValue, JsError> {
             let s: Scenario = serde_wasm_bindgen::from_value(scenario)
                 .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
-            let list = crate::convert::conversions(&s.params, s.a, s.b)
-                .map_err(|e| JsError::new(&e.to_string()))?;
-            to_js(&list)
+            to_js(&crate::convert::conversions(&s.params, s.a, s.b))
         }
     }
 }

@@ -100,7 +100,10 @@ mod lens {
         let s = Lens::preset("forum").unwrap();
         set(&s, &["shape", "height"], &JsValue::from_f64(100000.0));
         assert!(message(lens.update(s).unwrap_err()).contains("height"));
-        assert_eq!(Links::encode_link(lens.scenario().unwrap()).unwrap(), before);
+        assert_eq!(
+            Links::encode_link(lens.scenario().unwrap()).unwrap(),
+            before
+        );
     }
 
     /// The page's calibrate export (the function the worker calls for the
