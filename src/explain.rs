@@ -16,7 +16,7 @@ use serde::Serialize;
 pub struct Cause {
     /// Stable code: printed_scale, printed_bias, bias_rounding, float64,
     /// rounding_rule, zero_points, clamp, tie, multiplier_last_bit, bias_arithmetic,
-    /// zero_point_order, int16_saturation, export_bias (an exported int32 bias),
+    /// zero_point_order, int16_saturation,
     /// float_precision, other.
     pub code: &'static str,
     pub text: String,
@@ -289,21 +289,6 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
                 },
             );
         }
-    }
-    // Across runtimes the side converted from the other's model runs on an
-    // exported int32 bias (its value and rule: `convert::conversions`).
-    // (`convert` takes the float bias away only to make the int32 one.)
-    let exported = run.params.bias.is_some()
-        && run
-            .converted
-            .as_ref()
-            .is_some_and(|cv| cv.params.bias.is_none());
-    if exported && out_a != out_b {
-        causes.retain(|c| c.code != "other");
-        causes.push(Cause {
-            code: "export_bias",
-            text: "the exported model carries the float bias as an int32 that the export path rounded (the conversions list its value and rule)".into(),
-        });
     }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
     Ok(Explanation {

@@ -111,6 +111,14 @@ export class Inspector {
         el('td', {}, c.rule), el('td', { className: 'source' }, c.source)));
     }
     box.dataset.rows = String(list.length);
+    // Where A and B part at the sum with the bias, the exported int32 bias
+    // is a cause (the engine's explanation does not know the list).
+    const x = f.inspect?.explanation;
+    const bias = x && x.out_a !== x.out_b && x.parts_at === 'sum' && list.find((c) => c.field === 'bias' && c.channel === x.channel);
+    if (bias) {
+      this.root.querySelector('#causes').append(el('li', { 'data-code': 'export_bias' }, el('code', {}, 'export_bias'),
+        ` the exported model carries the float bias ${bias.from} as the int32 ${bias.to}: ${bias.exact} in accumulator units, ${bias.rule} (${bias.source})`));
+    }
   }
 
   #taps() {

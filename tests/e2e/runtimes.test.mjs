@@ -14,7 +14,7 @@ after(async () => {
 });
 
 const PRESETS = [
-  { id: 'pytorch-vs-onnxruntime', converts: true, field: 'bias[0]', side: 'B', to: /^1072 \(from 1072\.9/ },
+  { id: 'pytorch-vs-onnxruntime', converts: true, field: 'bias[0]', side: 'B', to: /^1072 \(from 1072\.9/, cause: 'export_bias' },
   { id: 'ort-qdq-tie', converts: false },
   { id: 'tflite-vs-xnnpack', converts: false },
   { id: 'microcontroller', converts: true, field: 'input zero point', side: 'B' },
@@ -54,6 +54,7 @@ for (const p of PRESETS) {
       assert.ok(row, JSON.stringify(rows));
       assert.ok(row.every((c) => c.length > 0), JSON.stringify(row));
       if (p.to) assert.match(row[2], p.to);
+      if (p.cause) assert.match(await page.textContent(`#causes li[data-code=${p.cause}]`), /int32 1072/);
       assert.match(await page.textContent('#conversions-title'), new RegExp(`^Across runtimes: ${p.side} `));
     }
     await screenshot(page, `runtimes-${p.id}`);
