@@ -23,6 +23,60 @@ pub struct FloatConv {
     pub weight_observer: ObserverConfig,
     /// `torch.backends.quantized.engine`.
     pub engine: Computation,
+    /// A ReLU fused into the conv (`fuse_modules` -> `ConvReLU2d`): the output
+    /// observer sees the float output after the ReLU.
+    #[serde(default)]
+    pub relu: bool,
+    /// The qconfig's name when it is one of PyTorch's defaults
+    /// (`get_default_qconfig(name)`, [`default_qconfig`]); the observers must
+    /// then be that qconfig's. `None`: a custom `QConfig(activation, weight)`.
+    #[serde(default)]
+    pub qconfig: Option<String>,
+}
+
+/// The backends `get_default_qconfig` knows, in the order the page lists them.
+pub const DEFAULT_QCONFIGS: &[&str] = &["x86", "fbgemm", "qnnpack", "onednn"];
+
+/// `torch.ao.quantization.get_default_qconfig(backend)` as torch 2.15 defines
+/// it: (activation, weight) observers. HistogramObserver activations
+/// everywhere, `reduce_range` on the x86 backends (whose AVX2 kernels need the
+/// 7-bit range); per-channel symmetric qint8 weights except qnnpack, whose
+/// default is the per-tensor symmetric `default_weight_observer`.
+/// (`module2.json` records each resolved observer; a test checks them.)
+pub fn default_qconfig(backend: &str) -> Result<(ObserverConfig, ObserverConfig)> {
+    let act = |reduce| {
+        ObserverConfig::new(
+            ObserverKind::Histogram,
+            DType::QUInt8,
+            QScheme::PerTensorAffine,
+            reduce,
+        )
+    };
+    let per_channel = ObserverConfig::new(
+        ObserverKind::PerChannelMinMax,
+        DType::QInt8,
+        QScheme::PerChannelSymmetric,
+        false,
+    );
+    Ok(match backend {
+        "x86" | "fbgemm" => (act(true), per_channel),
+        "onednn" => (act(false), per_channel),
+        "qnnpack" => (
+            act(false),
+            ObserverConfig::new(
+                ObserverKind::MinMax,
+                DType::QInt8,
+                QScheme::PerTensorSymmetric,
+                false,
+            ),
+        ),
+        _ => {
+            return Err(Error::Input(format!(
+                "get_default_qconfig('{backend}'): PyTorch's defaults are {}",
+                DEFAULT_QCONFIGS.join(", ")
+            )))
+        }
+    })
 }
 
 /// What `convert` produced, with how each number was derived.
@@ -76,8 +130,19 @@ impl FloatConv {
                 self.weight_observer.ch_axis
             )));
         }
-        if !matches!(self.engine, Computation::FBGEMM | Computation::QNNPACK) {
-            return Err(Error::Input("the engine is fbgemm or qnnpack".into()));
+        if self.engine.row().pytorch_engine.is_none() {
+            return Err(Error::Input(format!(
+                "the engine is {}, not a PyTorch engine (x86, fbgemm, qnnpack or onednn)",
+                self.engine.name()
+            )));
+        }
+        if let Some(name) = &self.qconfig {
+            let (a, w) = default_qconfig(name)?;
+            if a != self.activation || w != self.weight_observer {
+                return Err(Error::Input(format!(
+                    "the observers are not those of get_default_qconfig('{name}'): choose a custom qconfig"
+                )));
+            }
         }
         Ok(())
     }
@@ -132,7 +197,8 @@ impl FloatConv {
                                 }
                             }
                         }
-                        out.push(acc);
+                        // ConvReLU2d's float forward: relu(conv(x)).
+                        out.push(if self.relu && !(acc > 0.0) { 0.0 } else { acc });
                     }
                 }
             }
@@ -174,22 +240,7 @@ impl FloatConv {
             obs_w.calculate_qparams()?,
         );
         let per_channel = self.weight_observer.qscheme.is_per_channel();
-        let weight_q = if per_channel {
-            quantize_per_channel(
-                &self.weight,
-                &w_shape,
-                &weight.scales,
-                &weight.zero_points,
-                DType::QInt8,
-            )?
-        } else {
-            quantize_per_tensor(
-                &self.weight,
-                weight.scales[0],
-                weight.zero_points[0],
-                DType::QInt8,
-            )?
-        };
+        let weight_q = quantize_weight(&self.weight, &w_shape, &self.weight_observer, &weight)?;
         let params = ConvQParams {
             input_scale: input.scales[0],
             input_zero_point: input.zero_points[0],
@@ -199,7 +250,7 @@ impl FloatConv {
             bias: self.bias.clone(),
             output_scale: output.scales[0],
             output_zero_point: output.zero_points[0],
-            relu: false,
+            relu: self.relu,
             input_dtype: crate::quant::DType::QUInt8,
             output_dtype: crate::quant::DType::QUInt8,
             bias_i32: None,
@@ -216,6 +267,31 @@ impl FloatConv {
             params,
         })
     }
+}
+
+/// torch's `_quantize_weight`: `quantize_per_tensor` / `quantize_per_channel`
+/// (axis 0) to qint8, then `_clamp_weights`: when the observer's quant range is
+/// narrower than qint8's, the codes are clamped to it (a symmetric range
+/// `-8..=7` scales by `max|w| / 7.5`, so the largest weight rounds to 8 and is
+/// clamped to 7).
+pub fn quantize_weight(
+    w: &[f32],
+    shape: &[usize; 4],
+    cfg: &ObserverConfig,
+    d: &QParamsDerivation,
+) -> Result<Vec<i64>> {
+    let mut q = if cfg.qscheme.is_per_channel() {
+        quantize_per_channel(w, shape, &d.scales, &d.zero_points, DType::QInt8)?
+    } else {
+        quantize_per_tensor(w, d.scales[0], d.zero_points[0], DType::QInt8)?
+    };
+    let (lo, hi) = cfg.qrange()?;
+    if lo > -128 || hi < 127 {
+        for v in &mut q {
+            *v = (*v).clamp(lo, hi);
+        }
+    }
+    Ok(q)
 }
 
 impl Converted {
@@ -277,6 +353,8 @@ pub fn forum_model(
             false,
         ),
         engine,
+        relu: false,
+        qconfig: None,
     })
 }
 
@@ -436,6 +514,77 @@ mod tests {
         assert_eq!(c.weight.scales[0], (0.4808f32 / 127.5) as f64);
         assert!(c.input.histogram.is_some());
         assert_eq!(c.params.input_zero_point, 0);
+    }
+
+    #[test]
+    fn weights_are_clamped_to_a_narrow_quant_range() {
+        // torch 2.15: MinMaxObserver(qint8, per_tensor_symmetric, quant_min=-8,
+        // quant_max=7) on [-m, 0.1, m]: quantize_per_tensor gives [-8, 1, 8]
+        // for m = 0.7, 0.9, 1.3 (m·(1/scale) lands on 7.5 or above) and
+        // _quantize_weight clamps to [-8, 1, 7]; m = 0.3, 2.1 round to ±7.
+        let mut cfg = ObserverConfig::new(
+            ObserverKind::MinMax,
+            DType::QInt8,
+            QScheme::PerTensorSymmetric,
+            false,
+        );
+        cfg.quant_min = Some(-8);
+        cfg.quant_max = Some(7);
+        for (m, want) in [
+            (0.7f32, [-8, 1, 7]),
+            (0.9, [-8, 1, 7]),
+            (1.3, [-8, 1, 7]),
+            (0.3, [-7, 2, 7]),
+            (2.1, [-7, 0, 7]),
+        ] {
+            let w = [-m, 0.1, m];
+            let mut o = Observer::new(cfg).unwrap();
+            o.observe(&[3, 1, 1, 1], &w).unwrap();
+            let d = o.calculate_qparams().unwrap();
+            assert_eq!(
+                quantize_weight(&w, &[3, 1, 1, 1], &cfg, &d).unwrap(),
+                want,
+                "{m}"
+            );
+        }
+        // The full qint8 range is not clamped (0.7 at max|w|/127.5 rounds to 128 -> 127 by the dtype).
+        let full = ObserverConfig::new(
+            ObserverKind::MinMax,
+            DType::QInt8,
+            QScheme::PerTensorSymmetric,
+            false,
+        );
+        let mut o = Observer::new(full).unwrap();
+        o.observe(&[3, 1, 1, 1], &[-0.7, 0.1, 0.7]).unwrap();
+        let d = o.calculate_qparams().unwrap();
+        assert_eq!(
+            quantize_weight(&[-0.7, 0.1, 0.7], &[3, 1, 1, 1], &full, &d).unwrap()[2],
+            127
+        );
+    }
+
+    #[test]
+    fn default_qconfigs_by_name() {
+        for n in DEFAULT_QCONFIGS {
+            let (a, w) = default_qconfig(n).unwrap();
+            assert_eq!(a.kind, ObserverKind::Histogram);
+            assert_eq!(a.reduce_range, matches!(*n, "x86" | "fbgemm"), "{n}");
+            assert_eq!(w.qscheme.is_per_channel(), *n != "qnnpack", "{n}");
+        }
+        assert!(default_qconfig("cuda")
+            .unwrap_err()
+            .to_string()
+            .contains("x86, fbgemm"));
+        // A named qconfig must have its own observers.
+        let mut m = forum_model(&[1, 1, 2, 2], 0.5, 0.0, true, Computation::X86).unwrap();
+        m.qconfig = Some("x86".into());
+        assert!(m.validate().is_ok());
+        m.qconfig = Some("qnnpack".into());
+        assert!(m
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("custom qconfig"));
     }
 
     #[test]

@@ -265,6 +265,30 @@ mod pytorch {
             to_js(&c.run().map_err(|e| JsError::new(&e.to_string()))?)
         }
 
+        /// PyTorch's default qconfigs (`get_default_qconfig(name)`), in the
+        /// order the page lists them: `[{name, activation, weight}]`.
+        pub fn qconfigs() -> Result<JsValue, JsError> {
+            #[derive(Serialize)]
+            struct Q {
+                name: &'static str,
+                activation: crate::observe::ObserverConfig,
+                weight: crate::observe::ObserverConfig,
+            }
+            let v = crate::flow::DEFAULT_QCONFIGS
+                .iter()
+                .map(|&name| {
+                    let (activation, weight) = crate::flow::default_qconfig(name)
+                        .map_err(|e| JsError::new(&e.to_string()))?;
+                    Ok(Q {
+                        name,
+                        activation,
+                        weight,
+                    })
+                })
+                .collect::<Result<Vec<_>, JsError>>()?;
+            to_js(&v)
+        }
+
         /// The eager flow of a calibration as a PyTorch script.
         pub fn calibration_script(config: JsValue) -> Result<String, JsError> {
             calibration(config)?

@@ -266,7 +266,8 @@ fn scripts_run_in_pytorch_and_agree_with_the_engine() {
     for (id, _) in PRESETS {
         let sc = preset(id).unwrap();
         let mut m = sc.clone();
-        if !matches!(m.a, Computation::FBGEMM | Computation::QNNPACK) {
+        // The script runs A's PyTorch engine, or fbgemm for other computations.
+        if m.a.row().pytorch_engine.is_none() {
             m.a = Computation::FBGEMM;
         }
         want.insert(format!("preset {id}"), m.run().unwrap().out_a);
@@ -390,23 +391,35 @@ fn calibration_scripts_match_the_eager_flow() {
     let results = run_all(jobs);
     for ((id, r), (_, conv, sc, out, printed)) in results.into_iter().zip(want) {
         let text = r.unwrap_or_else(|e| panic!("{id}: {e}"));
-        let iq: Vec<String> = printed_list(&text, "qconv-lens input qparams:");
+        let iq: Vec<String> = printed_list(&text, "PyTorch input qparams:");
         assert_eq!(
             iq[0].parse::<f64>().unwrap(),
             conv.params.input_scale,
             "{id}"
         );
         assert_eq!(iq[1].parse::<i64>().unwrap(), conv.params.input_zero_point);
-        let xq: Vec<u8> = printed_list(&text, "qconv-lens input codes:");
+        let xq: Vec<u8> = printed_list(&text, "PyTorch input codes:");
         assert_eq!(InputSource::Codes { codes: xq }, sc.input, "{id}");
-        let ws: Vec<f64> = printed_list(&text, "qconv-lens weight scales:");
+        let ws: Vec<f64> = printed_list(&text, "PyTorch weight scales:");
         assert_eq!(ws, conv.params.weight_scales, "{id}");
-        let wq: Vec<i8> = printed_list(&text, "qconv-lens weight codes:");
+        let wq: Vec<i8> = printed_list(&text, "PyTorch weight codes:");
         assert_eq!(wq, conv.weight_q, "{id}");
-        let oq: Vec<String> = printed_list(&text, "qconv-lens output qparams:");
+        let oq: Vec<String> = printed_list(&text, "PyTorch output qparams:");
         let sy = oq[0].parse::<f64>().unwrap();
         assert_eq!(oq[1].parse::<i64>().unwrap(), conv.params.output_zero_point);
-        let codes: Vec<i32> = printed_list(&text, CODES_PREFIX);
+        let codes: Vec<i32> = printed_list(&text, "PyTorch output codes:");
+        for k in [
+            "input qparams",
+            "weight scales",
+            "weight zero points",
+            "weight codes",
+            "input codes",
+        ] {
+            assert!(
+                text.contains(&format!("qconv-lens {k}: agree")),
+                "{id}: {k}\n{text}"
+            );
+        }
         let conv_line = printed
             .lines()
             .find(|l| l.contains("QuantizedConv2d"))
@@ -460,4 +473,191 @@ fn cli_export() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown preset"));
+}
+
+// ------------------------------------------------------------------ x86 default qconfig
+
+/// A multi-channel 3x3 float conv under `get_default_qconfig('x86')`.
+fn x86_model(relu: bool, seed: u32) -> qconv_lens::flow::FloatConv {
+    use qconv_lens::conv::ConvShape;
+    let shape = ConvShape {
+        batch: 1,
+        in_channels: 3,
+        out_channels: 4,
+        height: 8,
+        width: 8,
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+        padding_end: None,
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let (activation, weight_observer) = qconv_lens::flow::default_qconfig("x86").unwrap();
+    // Weights of a few sizes per channel, centred on zero.
+    let noise = InputSource::Random { seed }
+        .floats(&ConvShape {
+            in_channels: 1,
+            height: 1,
+            width: shape.weight_len(),
+            ..shape
+        })
+        .unwrap();
+    let weight = noise
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - 0.5) * (0.2 + 0.15 * (i / 27) as f32))
+        .collect();
+    qconv_lens::flow::FloatConv {
+        shape,
+        weight,
+        bias: Some(vec![0.05, -0.02, 0.0, 0.1]),
+        activation,
+        weight_observer,
+        engine: Computation::X86,
+        relu,
+        qconfig: Some("x86".into()),
+    }
+}
+
+#[test]
+fn x86_default_qconfig_flow_follows_the_golden_stages() {
+    // module2-1-39 (x86 default qconfig, 7 channels, 4x4, groups 7, three
+    // batches of the input's shape): every stage through FloatConv::calibrate.
+    let cases = golden("wave2/module2.json")["cases"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let c = cases.iter().find(|c| c["id"] == "module2-1-39").unwrap();
+    let f64s = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let f32s = |v: &serde_json::Value| -> Vec<f32> { f64s(v).iter().map(|&x| x as f32).collect() };
+    let cv = &c["conv"];
+    let u = |v: &serde_json::Value| v.as_u64().unwrap() as usize;
+    let pair = |v: &serde_json::Value| [u(&v[0]), u(&v[1])];
+    let ishape: Vec<usize> = c["input"]["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(u)
+        .collect();
+    let (activation, weight_observer) = qconv_lens::flow::default_qconfig("x86").unwrap();
+    let model = qconv_lens::flow::FloatConv {
+        shape: qconv_lens::conv::ConvShape {
+            batch: ishape[0],
+            in_channels: u(&cv["in_channels"]),
+            out_channels: u(&cv["out_channels"]),
+            height: ishape[2],
+            width: ishape[3],
+            kernel: pair(&cv["kernel_size"]),
+            stride: pair(&cv["stride"]),
+            padding: pair(&cv["padding"]),
+            padding_end: None,
+            dilation: pair(&cv["dilation"]),
+            groups: u(&cv["groups"]),
+        },
+        weight: f32s(&c["float_weight"]),
+        bias: c["float_bias"].as_array().map(|_| f32s(&c["float_bias"])),
+        activation,
+        weight_observer,
+        engine: Computation::X86,
+        relu: c["relu"].as_bool().unwrap(),
+        qconfig: Some("x86".into()),
+    };
+    let batches: Vec<Vec<f32>> = c["calibration"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| f32s(&b["x"]))
+        .collect();
+    let conv = model.calibrate(&batches).unwrap();
+    assert_eq!(conv.params.input_scale, c["input_scale"].as_f64().unwrap());
+    assert_eq!(
+        conv.params.input_zero_point,
+        c["input_zero_point"].as_i64().unwrap()
+    );
+    assert_eq!(conv.params.weight_scales, f64s(&c["weight_scales"]));
+    let wq: Vec<i8> = c["weight_q"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap() as i8)
+        .collect();
+    assert_eq!(conv.weight_q, wq);
+    assert_eq!(conv.weight.scales.len(), 7);
+    // The output observer saw our float conv, not PyTorch's: equal here
+    // when the float outputs are (the module2 report counts how often).
+    let script = pytorch_calibration_script(&model, &batches, &f32s(&c["input"]["x"])).unwrap();
+    assert!(
+        script.contains("m.qconfig = torch.ao.quantization.get_default_qconfig(\"x86\")"),
+        "{script}"
+    );
+    assert!(script.contains("torch.backends.quantized.engine = \"x86\""));
+}
+
+#[test]
+fn x86_calibration_scripts_run_in_pytorch() {
+    let mut jobs = vec![];
+    for (i, relu) in [false, true].into_iter().enumerate() {
+        let model = x86_model(relu, 3 + i as u32);
+        let s = model.shape;
+        let batches: Vec<Vec<f32>> = (0..3)
+            .map(|k| InputSource::Random { seed: 10 + k }.floats(&s).unwrap())
+            .collect();
+        let x = InputSource::Gradient.floats(&s).unwrap();
+        let script = pytorch_calibration_script(&model, &batches, &x).unwrap();
+        assert_eq!(
+            script.contains("fuse_modules(m, [[\"conv1\", \"relu\"]]"),
+            relu
+        );
+        assert!(script.contains("get_default_qconfig(\"x86\")"));
+        // The flow itself: per-channel symmetric weights, 7-bit activations.
+        let conv = model.calibrate(&batches).unwrap();
+        assert_eq!(conv.weight.scales.len(), 4);
+        assert!(conv.params.weight_zero_points.iter().all(|&z| z == 0));
+        assert_eq!(conv.input.qmax, 127);
+        assert_eq!(conv.params.relu, relu);
+        jobs.push((format!("x86 relu={relu}"), script));
+    }
+    // A custom qconfig with every argument spelled out is written as QConfig(...).
+    let mut m = x86_model(false, 9);
+    m.qconfig = None;
+    m.activation.quant_min = Some(0);
+    m.activation.quant_max = Some(100);
+    let s = m.shape;
+    let batches = vec![InputSource::Random { seed: 5 }.floats(&s).unwrap()];
+    let script = pytorch_calibration_script(&m, &batches, &batches[0]).unwrap();
+    assert!(script.contains("quant_min=0, quant_max=100"), "{script}");
+    jobs.push(("custom quant range".into(), script));
+    if !have_torch() {
+        return;
+    }
+    for (id, r) in run_all(jobs) {
+        let text = r.unwrap_or_else(|e| panic!("{id}: {e}"));
+        for k in [
+            "input qparams",
+            "weight scales",
+            "weight zero points",
+            "weight codes",
+            "input codes",
+        ] {
+            assert!(
+                text.contains(&format!("qconv-lens {k}: agree")),
+                "{id}: {k}\n{text}"
+            );
+        }
+        if text.contains("qconv-lens output qparams: agree") {
+            assert!(
+                text.contains("qconv-lens output codes: agree"),
+                "{id}\n{text}"
+            );
+        } else {
+            eprintln!("{id}: output qparams differ (PyTorch's float conv summation order)");
+        }
+    }
 }

@@ -40,6 +40,28 @@ export function parseFloats(text) {
   return { value: out };
 }
 
+/**
+ * Calibration batches from typed or pasted text: each `tensor(...)` printout,
+ * or each block between blank lines, is one batch; without either, each line
+ * is one. `>>>` prompts and `#` comments are dropped. {value: [[floats]]} | {error}.
+ */
+export function parseBatches(text) {
+  const t = String(text).split('\n').filter((l) => !/^\s*(>>>|\.\.\.|#)/.test(l)).join('\n');
+  let chunks;
+  if (/tensor\(/.test(t)) chunks = t.slice(t.indexOf('tensor(')).split(/(?=tensor\()/);
+  else if (/\n\s*\n/.test(t.trim())) chunks = t.split(/\n\s*\n/);
+  else chunks = t.split('\n');
+  chunks = chunks.filter((c) => c.trim() !== '');
+  if (chunks.length === 0) return { error: 'type or paste at least one batch of float values' };
+  const out = [];
+  for (const [i, c] of chunks.entries()) {
+    const r = parseFloats(c);
+    if (r.error) return { error: `batch ${i + 1}: ${r.error}` };
+    out.push(r.value);
+  }
+  return { value: out };
+}
+
 /** A canonical key of a scenario without its view (to tell whether it is still the calibrated one). */
 export function scenarioKey(s) {
   if (!s) return '';
@@ -105,8 +127,48 @@ export class Calibrate {
     this.q('#cal-from-codes').addEventListener('click', () => this.fromCodes());
     this.q('#calibrate-use').addEventListener('click', () => this.use());
     this.q('#cal-data').addEventListener('change', () => this.syncData());
-    for (const p of ['act', 'wt']) this.q(`#${p}-kind`).addEventListener('change', () => this.syncObserver(p));
+    this.q('#cal-input').addEventListener('change', () => this.syncData());
+    this.q('#cal-qconfig').addEventListener('change', () => this.useQConfig(this.q('#cal-qconfig').value));
+    // A named qconfig follows the engine, as PyTorch's recipes pair them.
+    this.q('#cal-engine').addEventListener('change', () => {
+      if (this.q('#cal-qconfig').value !== 'custom') this.useQConfig(this.q('#cal-engine').value);
+    });
+    for (const p of ['act', 'wt']) {
+      this.q(`#${p}-kind`).addEventListener('change', () => this.syncObserver(p));
+      // Editing an observer makes the qconfig a custom one.
+      const fs = this.q(`#${p}-observer`);
+      const custom = (e) => { if (e.target.matches('input, select')) this.q('#cal-qconfig').value = 'custom'; };
+      fs.addEventListener('input', custom);
+      fs.addEventListener('change', custom);
+    }
+    this.qconfigList = null; // promise of PyTorch's default qconfigs (from the engine)
     this.forum();
+  }
+
+  /** Fill the observers with PyTorch's `get_default_qconfig(name)` (from the engine). */
+  async useQConfig(name) {
+    this.q('#cal-qconfig').value = name;
+    if (name === 'custom') return;
+    this.qconfigList ??= this.engine.qconfigs();
+    const r = await this.qconfigList;
+    if (!r.ok) { this.qconfigList = null; this.say(r.error, 'error'); return; }
+    const q = r.value.find((c) => c.name === name);
+    if (!q) return;
+    this.fill('act', q.activation);
+    this.fill('wt', q.weight);
+  }
+
+  /** Set one observer's fields from an ObserverConfig. */
+  fill(p, c) {
+    const set = (id, v) => { this.q(`#${p}-${id}`).value = v; };
+    set('kind', c.kind); set('dtype', c.dtype); set('qscheme', c.qscheme);
+    this.q(`#${p}-reduce`).checked = !!c.reduce_range;
+    set('avg', String(c.averaging_constant ?? 0.01));
+    set('bins', String(c.bins ?? 2048));
+    set('qmin', c.quant_min ?? ''); set('qmax', c.quant_max ?? '');
+    set('eps', f32str(c.eps ?? 1.1920928955078125e-7));
+    if (p === 'wt') set('chaxis', String(c.ch_axis ?? 0));
+    this.syncObserver(p);
   }
 
   /** The forum's model and qconfig (weights typed only when the shape fits). */
@@ -114,14 +176,14 @@ export class Calibrate {
     this.q('#cal-weights').value = FORUM.weights;
     this.q('#cal-bias').value = FORUM.bias;
     const set = (id, v) => { this.q(id).value = v; };
-    set('#act-kind', 'histogram'); set('#act-dtype', 'quint8'); set('#act-qscheme', 'per_tensor_affine');
-    this.q('#act-reduce').checked = true;
-    set('#wt-kind', 'per_channel_min_max'); set('#wt-dtype', 'qint8'); set('#wt-qscheme', 'per_channel_symmetric');
-    this.q('#wt-reduce').checked = false;
+    // get_default_qconfig('fbgemm'), filled here so that the page's start
+    // needs no second wasm (the engine checks it is the default's).
+    this.q('#cal-qconfig').value = 'fbgemm';
+    this.fill('act', { kind: 'histogram', dtype: 'quint8', qscheme: 'per_tensor_affine', reduce_range: true });
+    this.fill('wt', { kind: 'per_channel_min_max', dtype: 'qint8', qscheme: 'per_channel_symmetric', reduce_range: false });
+    this.q('#cal-relu').checked = false;
     set('#cal-engine', 'fbgemm'); set('#cal-data', 'random'); set('#cal-seed', '1'); set('#cal-count', '1'); set('#cal-input', 'ramp');
     this.syncData();
-    this.syncObserver('act');
-    this.syncObserver('wt');
   }
 
   /** Float weights = current codes × current weight scale (zero points subtracted); bias as it is. */
@@ -147,18 +209,46 @@ export class Calibrate {
   }
 
   syncObserver(p) {
-    this.q(`#${p}-avg`).closest('.row').hidden = this.q(`#${p}-kind`).value !== 'moving_average_min_max';
+    const kind = this.q(`#${p}-kind`).value;
+    const show = (what, on) => { const r = this.q(`#${p}-observer [data-for="${what}"]`); if (r) r.hidden = !on; };
+    show('moving-average', kind.startsWith('moving_average'));
+    show('histogram', kind === 'histogram');
+    show('per-channel', kind.includes('per_channel'));
   }
 
+  /** One observer's ObserverConfig (src/observe.rs), or {error, field}. */
   observer(p) {
-    const avg = Number(this.q(`#${p}-avg`).value);
+    const f = (id) => this.q(`#${p}-${id}`);
+    const NUM = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+    const INT = /^\s*[+-]?\d+\s*$/;
+    const kind = f('kind').value;
+    const num = (id, what) => (NUM.test(f(id).value) ? { value: Number(f(id).value) } : { error: `${what} must be a number`, field: f(id) });
+    const int = (id, what, empty) => {
+      const v = f(id).value.trim();
+      if (v === '' && empty !== undefined) return { value: empty };
+      return INT.test(v) && Number.isSafeInteger(Number(v)) ? { value: Number(v) } : { error: `${what} must be a whole number${empty !== undefined ? ' or empty' : ''}`, field: f(id) };
+    };
+    const avg = kind.startsWith('moving_average') ? num('avg', 'averaging_constant') : { value: 0.01 };
+    const bins = kind === 'histogram' ? int('bins', 'bins') : { value: 2048 };
+    const qmin = int('qmin', 'quant_min', null);
+    const qmax = int('qmax', 'quant_max', null);
+    const eps = num('eps', 'eps');
+    const ch = p === 'wt' && kind.includes('per_channel') ? int('chaxis', 'ch_axis') : { value: 0 };
+    for (const r of [avg, bins, qmin, qmax, eps, ch]) if (r.error) return r;
+    if (bins.value < 1) return { error: 'bins must be at least 1', field: f('bins') };
     return {
-      kind: this.q(`#${p}-kind`).value,
-      dtype: this.q(`#${p}-dtype`).value,
-      qscheme: this.q(`#${p}-qscheme`).value,
-      reduce_range: this.q(`#${p}-reduce`).checked,
-      averaging_constant: Number.isFinite(avg) ? avg : NaN,
-      bins: 2048,
+      value: {
+        kind,
+        dtype: f('dtype').value,
+        qscheme: f('qscheme').value,
+        reduce_range: this.q(`#${p}-reduce`).checked,
+        averaging_constant: avg.value,
+        bins: bins.value,
+        quant_min: qmin.value,
+        quant_max: qmax.value,
+        eps: eps.value,
+        ch_axis: ch.value,
+      },
     };
   }
 
@@ -166,50 +256,62 @@ export class Calibrate {
   config() {
     const s = this.current();
     if (!s) return { error: 'the page has no scenario yet' };
+    const sh = s.shape;
     const wf = this.q('#cal-weights');
+    if (wf.value.trim() === '') this.fromCodes();
     const w = parseFloats(wf.value);
     if (w.error) return { error: w.error, field: wf };
+    const need = sh.out_channels * (sh.in_channels / sh.groups) * sh.kernel[0] * sh.kernel[1];
+    if (w.value.length !== need) {
+      return {
+        error: `${w.value.length} float weights; this conv (${sh.out_channels}×${sh.in_channels / sh.groups}×${sh.kernel[0]}×${sh.kernel[1]}) needs ${need}: empty the field or use “Float weights = current codes × weight scale”`,
+        field: wf,
+      };
+    }
     const bf = this.q('#cal-bias');
     const b = parseFloats(bf.value);
     if (b.error) return { error: b.error, field: bf };
-    for (const p of ['act', 'wt']) {
-      const a = this.q(`#${p}-avg`);
-      if (this.q(`#${p}-kind`).value === 'moving_average_min_max' && !/^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(a.value)) {
-        return { error: 'averaging_constant must be a number', field: a };
-      }
-    }
-    const seedText = this.q('#cal-seed').value;
-    const seed = Number(seedText);
+    const act = this.observer('act');
+    if (act.error) return act;
+    const wt = this.observer('wt');
+    if (wt.error) return wt;
+    const seed = Number(this.q('#cal-seed').value);
     if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) return { error: 'the seed is a whole number from 0 to 4294967295', field: this.q('#cal-seed') };
     const count = Number(this.q('#cal-count').value);
-    if (!Number.isInteger(count) || count < 1 || count > 64) return { error: 'from 1 to 64 batches', field: this.q('#cal-count') };
+    if (!Number.isInteger(count) || count < 0 || count > 64) return { error: 'from 0 to 64 batches', field: this.q('#cal-count') };
     const kind = this.q('#cal-data').value;
     let batches;
     if (kind === 'floats') {
       const ff = this.q('#cal-floats');
-      const lines = ff.value.split('\n').filter((l) => l.trim() !== '');
-      if (lines.length === 0) return { error: 'type at least one batch of float values', field: ff };
-      batches = [];
-      for (const [i, line] of lines.entries()) {
-        const r = parseFloats(line);
-        if (r.error) return { error: `batch ${i + 1}: ${r.error}`, field: ff };
-        batches.push({ floats: r.value });
+      const r = parseBatches(ff.value);
+      if (r.error) return { error: r.error, field: ff };
+      const n = sh.batch * sh.in_channels * sh.height * sh.width;
+      const bad = r.value.findIndex((v) => v.length !== n);
+      if (bad >= 0) {
+        return {
+          error: `batch ${bad + 1} has ${r.value[bad].length} values; the input ${sh.batch}×${sh.in_channels}×${sh.height}×${sh.width} needs ${n} (one batch per line, or blank lines or tensor( ) between batches)`,
+          field: ff,
+        };
       }
+      batches = r.value.map((floats) => ({ floats }));
     } else if (kind === 'random') {
       batches = Array.from({ length: count }, (_, i) => ({ generator: { kind: 'random', seed: (seed + i) >>> 0 } }));
     } else {
       batches = [{ generator: { kind } }];
     }
     const ik = this.q('#cal-input').value;
+    const qc = this.q('#cal-qconfig').value;
     return {
       value: {
         model: {
           shape: s.shape,
           weight: w.value,
           bias: b.value.length ? b.value : null,
-          activation: this.observer('act'),
-          weight_observer: this.observer('wt'),
+          activation: act.value,
+          weight_observer: wt.value,
           engine: { kind: this.q('#cal-engine').value },
+          relu: this.q('#cal-relu').checked,
+          qconfig: qc === 'custom' ? null : qc,
         },
         batches,
         input: { generator: ik === 'random' ? { kind: 'random', seed } : { kind: ik } },

@@ -10,7 +10,7 @@ import { el, clear } from './dom.js';
 
 const LOG_MIN = -6; // slider range of scales: 1e-6 .. 10
 const LOG_MAX = 1;
-const LOG_STEP = 0.01;
+const LOG_STEP = 0.001; // 0.23 % per step: fine enough to walk to any printed digit
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const INTEGER = /^[+-]?\d+$/;
 
@@ -156,15 +156,30 @@ export class Controls {
   #scaleRow(container, id, label, path) {
     const range = el('input', { type: 'range', id: `${id}-range`, min: LOG_MIN, max: LOG_MAX, step: LOG_STEP, 'aria-label': `${label} (logarithmic slider)` });
     const text = el('input', { type: 'text', id, inputMode: 'decimal', spellcheck: false, className: 'num', 'data-path': path });
-    const out = el('output', { id: `${id}-f32`, htmlFor: id, className: 'f32' });
+    // The float32 readout is text, not an <output>: a live region would read
+    // every slider step's bits aloud.
+    const out = el('span', { id: `${id}-f32`, className: 'f32' });
+    const reset = el('button', { type: 'button', className: 'reset', hidden: true }, 'Reset');
     const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
-    const row = el('div', { className: 'field scale' }, el('label', { htmlFor: id }, label), range, text, out, msg);
+    const row = el('div', { className: 'field scale' }, el('label', { htmlFor: id }, label), range, text, reset, out, msg);
     container.append(row);
+    const result = { row, range, text, out, path, reset, label, anchor: null, anchorPos: null, origin: null };
     range.addEventListener('input', () => {
-      const v = Number((10 ** Number(range.value)).toPrecision(4));
+      const pos = Number(range.value);
+      // Back on the position it started from: the exact value it started
+      // from, not the slider's rounding of it.
+      const v = result.anchor !== null && Math.abs(pos - result.anchorPos) < LOG_STEP / 2
+        ? result.anchor
+        : Number((10 ** pos).toPrecision(5));
       text.value = String(v);
       setMessage(text, null);
       this.commit(text, (d) => setPath(d, path, v));
+    });
+    reset.addEventListener('click', () => {
+      if (result.origin === null) return;
+      text.value = String(result.origin);
+      setMessage(text, null);
+      this.commit(reset, (d) => setPath(d, path, result.origin));
     });
     const take = (show) => {
       const r = parseScale(text.value);
@@ -178,7 +193,7 @@ export class Controls {
     };
     text.addEventListener('input', () => take(false));
     text.addEventListener('change', () => take(true));
-    return { row, range, text, out, path };
+    return result;
   }
 
   #intRow(container, id, label, path, min, max, { slider = true } = {}) {
@@ -407,7 +422,7 @@ export class Controls {
   // ---- syncing ---------------------------------------------------------------
 
   /** Show an accepted scenario (and its frame: float32 read-outs, input codes). */
-  sync(scenario, frame) {
+  sync(scenario, frame, source = 'api') {
     this.draft = clone(scenario);
     this.frame = frame;
     const d = this.draft;
@@ -426,9 +441,18 @@ export class Controls {
         range.lastSet = v;
       }
     };
+    // A scenario that comes from elsewhere (preset, link, paste, ...) sets
+    // the value Reset returns to.
+    const fromOutside = source !== 'controls' && source !== 'heatmap';
     const putScale = (row, v, info) => {
       put(row.text, fmtNumber(v));
       putRange(row.range, Math.log10(v));
+      if (row.range !== active) { row.anchor = v; row.anchorPos = Number(row.range.value); }
+      if (fromOutside || row.origin === null) row.origin = v;
+      const off = v !== row.origin;
+      if (row.reset.hidden === off) row.reset.hidden = !off;
+      const name = `Reset ${row.label} to ${fmtNumber(row.origin)}`;
+      if (off && row.reset.getAttribute('aria-label') !== name) row.reset.setAttribute('aria-label', name);
       showF32(row, info);
     };
     putScale(this.scales[0], d.params.input_scale, f.input_scale);

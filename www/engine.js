@@ -42,6 +42,7 @@ export class Engine {
   fit(scenario, from) { return this.request('fit', { scenario, from }); }
   preset(id) { return this.request('preset', { preset: id }); }
   calibrate(config) { return this.request('calibrate', { config }); }
+  qconfigs() { return this.request('qconfigs'); }
   calibrationScript(config) { return this.request('calibration-script', { config }); }
   script(scenario) { return this.request('script', { scenario }); }
   paste(text, scenario) { return this.request('paste', { text, scenario }); }

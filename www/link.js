@@ -50,7 +50,7 @@ export class Permalink {
   /** The scenario of the address bar's link at start-up, or null (no link). */
   async initial() {
     const text = location.hash.slice(1);
-    if (!text) return null;
+    if (!text || isAnchor(text)) return null;
     const r = await this.engine.unlink(text);
     if (!r.ok) {
       this.showNotes([{ key: '', message: r.error }]);
@@ -97,7 +97,7 @@ export class Permalink {
   /** Back/Forward or an edited fragment: show that state. */
   async fromAddress(why) {
     const text = location.hash.slice(1);
-    if (!text || text === this.fragment) return;
+    if (!text || text === this.fragment || isAnchor(text)) return;
     this.fragment = text;
     const r = await this.engine.unlink(text);
     if (!r.ok) return this.showNotes([{ key: '', message: r.error }]);
@@ -169,4 +169,9 @@ export class Permalink {
   syncHideBoxes(hide) {
     for (const b of this.hideBoxes?.querySelectorAll('input') ?? []) b.checked = hide.includes(b.value);
   }
+}
+
+/** A fragment naming an element of the page (`#heatmap-canvas`) is an in-page anchor, not a link. */
+function isAnchor(text) {
+  return /^[A-Za-z][\w-]*$/.test(text) && document.getElementById(text) !== null;
 }

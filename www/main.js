@@ -96,7 +96,7 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   }
   frame = reply.value;
   scenario = { ...structuredClone(next), view: frame.view };
-  controls.sync(scenario, frame);
+  controls.sync(scenario, frame, source);
   heatmap.draw(frame);
   const tMap = performance.now();
   inspector.show(frame);
@@ -177,6 +177,15 @@ const schema = engine.schema().then((r) => {
   const sel = $('#preset');
   for (const p of v.presets) sel.append(el('option', { value: p.id }, p.title));
   return { ok: true, value: v };
+});
+
+// The skip link moves focus to the heatmap; it never writes the address
+// (which holds the permalink).
+document.querySelector('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  const c = document.querySelector('#heatmap-canvas');
+  c.focus({ preventScroll: true });
+  c.scrollIntoView({ block: 'nearest' });
 });
 
 window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter };

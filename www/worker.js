@@ -15,6 +15,7 @@
 //   {id, type: 'update', scenario}    -> {id, ok, value: Frame}   (Frame: see src/render.rs,
 //                                        plus rgba/a/b typed arrays, transferred; saturated_pairs_text:
 //                                        the inspected pixel's saturated pairs in words; ms: time in the worker)
+//   {id, type: 'qconfigs'}          -> {id, ok, value: [{name, activation, weight}]} (get_default_qconfig)
 //   {id, type: 'calibrate', config}  -> {id, ok, value: Calibrated}  (src/flow.rs Calibration -> Calibrated)
 //   {id, type: 'calibration-script', config} -> {id, ok, value: 'python source'}
 //   {id, type: 'script', scenario}    -> {id, ok, value: 'python source'}  (Reproduce in PyTorch)
@@ -81,6 +82,9 @@ self.onmessage = async (event) => {
         break;
       case 'calibrate':
         self.postMessage({ id, ok: true, value: (await pytorch()).calibrate(msg.config) });
+        break;
+      case 'qconfigs':
+        self.postMessage({ id, ok: true, value: (await pytorch()).qconfigs() });
         break;
       case 'calibration-script':
         self.postMessage({ id, ok: true, value: (await pytorch()).calibration_script(msg.config) });

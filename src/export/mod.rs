@@ -110,7 +110,7 @@ pub fn pytorch_script(sc: &Scenario) -> Result<String> {
     );
     let _ = writeln!(
         w,
-        "# Runs on CPU with torch >= 1.13 (tested with 2.5.1). Prints the conv's output codes"
+        "# Runs on CPU with torch >= 1.13 (tested with 2.5.1 and 2.15.0). Prints the conv's output codes"
     );
     let _ = writeln!(
         w,
@@ -120,6 +120,25 @@ pub fn pytorch_script(sc: &Scenario) -> Result<String> {
         w,
         "# agree with qconv-lens's bit-exact model of the {engine} engine."
     );
+    let cpu = sc.platform.cpu;
+    if cpu != crate::engine::Cpu::Avx512Vnni && matches!(engine, "fbgemm" | "x86") {
+        // fbgemm reads this when its kernels are first chosen, after import.
+        let isa = if cpu == crate::engine::Cpu::Avx2 {
+            "AVX2"
+        } else {
+            "AVX512"
+        };
+        let _ = writeln!(
+            w,
+            "# The scenario's CPU is {}: on a newer CPU fbgemm takes those kernels only when told.",
+            cpu.title()
+        );
+        let _ = writeln!(w, "import os");
+        let _ = writeln!(
+            w,
+            "os.environ.setdefault(\"FBGEMM_ENABLE_INSTRUCTIONS\", \"{isa}\")"
+        );
+    }
     let _ = writeln!(w, "import torch");
     let _ = writeln!(w, "import torch.ao.nn.quantized as nnq");
     let _ = writeln!(w, "import torch.ao.nn.intrinsic.quantized as nniq");
@@ -304,9 +323,12 @@ fn observer_py(c: &ObserverConfig) -> String {
     format!("obs.{}.with_args({args})", c.kind.class_name())
 }
 
-/// The eager flow as a script: the float model with its qconfig, prepared,
+/// The eager flow as a script: the float model with its qconfig (by name when
+/// it is a PyTorch default), prepared (a fused ReLU through `fuse_modules`),
 /// calibrated on `calibration` (each a float32 input of the model's input
-/// shape), converted, printed, and run on `input`.
+/// shape; none is allowed, as in PyTorch), converted, printed, and run on
+/// `input`. PyTorch's numbers are printed as PyTorch's, then compared with
+/// what this engine computed for the same flow, written into the script.
 pub fn pytorch_calibration_script(
     model: &FloatConv,
     calibration: &[Vec<f32>],
@@ -315,9 +337,6 @@ pub fn pytorch_calibration_script(
     model.validate()?;
     let s = &model.shape;
     let n = s.input_len();
-    if calibration.is_empty() {
-        return Err(Error::Input("calibration needs at least one batch".into()));
-    }
     if let Some(b) = calibration.iter().find(|b| b.len() != n) {
         return Err(Error::BadShape(format!(
             "a calibration batch has {} values, the model's input needs {n}",
@@ -330,7 +349,26 @@ pub fn pytorch_calibration_script(
             input.len()
         )));
     }
-    let (engine, _) = engine_of(model.engine);
+    // What this engine expects PyTorch to print.
+    let conv = model.calibrate(calibration)?;
+    let p = &conv.params;
+    let xq = crate::quant::quantize_per_tensor(
+        input,
+        p.input_scale,
+        p.input_zero_point,
+        crate::quant::DType::QUInt8,
+    )?;
+    let mut sc = conv.scenario(
+        model,
+        crate::scenario::InputSource::Codes {
+            codes: crate::quant::to_quint8("input", &xq)?,
+        },
+        model.engine,
+    );
+    sc.platform = Default::default();
+    let out = sc.run()?.out_a;
+
+    let engine = model.engine.row().pytorch_engine.unwrap_or("fbgemm");
     let shape = format!(
         "({}, {}, {}, {})",
         s.batch, s.in_channels, s.height, s.width
@@ -344,7 +382,15 @@ pub fn pytorch_calibration_script(
     );
     let _ = writeln!(
         w,
-        "# float conv + qconfig, prepare, calibrate, convert, run. Tested with torch 2.5.1."
+        "# float conv + qconfig, prepare, calibrate, convert, run; then PyTorch's numbers"
+    );
+    let _ = writeln!(
+        w,
+        "# against qconv-lens's. Observers follow torch 2.15 (torch 2.5 differs only when"
+    );
+    let _ = writeln!(
+        w,
+        "# HistogramObserver merges a single-valued histogram into a wider one)."
     );
     let _ = writeln!(w, "import warnings");
     let _ = writeln!(w, "warnings.filterwarnings(\"ignore\")");
@@ -369,13 +415,23 @@ pub fn pytorch_calibration_script(
         s.groups,
         if model.bias.is_some() { "True" } else { "False" }
     );
+    if model.relu {
+        let _ = writeln!(w, "        self.relu = torch.nn.ReLU()");
+    }
     let _ = writeln!(
         w,
         "        self.dequant = torch.ao.quantization.DeQuantStub()"
     );
     let _ = writeln!(w);
     let _ = writeln!(w, "    def forward(self, x):");
-    let _ = writeln!(w, "        return self.dequant(self.conv1(self.quant(x)))");
+    if model.relu {
+        let _ = writeln!(
+            w,
+            "        return self.dequant(self.relu(self.conv1(self.quant(x))))"
+        );
+    } else {
+        let _ = writeln!(w, "        return self.dequant(self.conv1(self.quant(x)))");
+    }
     let _ = writeln!(w);
     let _ = writeln!(w, "m = M().eval()");
     let _ = writeln!(w, "with torch.no_grad():");
@@ -395,9 +451,25 @@ pub fn pytorch_calibration_script(
             py_floats(b.iter().map(|&v| v as f64))?
         );
     }
-    let _ = writeln!(w, "m.qconfig = torch.ao.quantization.QConfig(");
-    let _ = writeln!(w, "    activation={},", observer_py(&model.activation));
-    let _ = writeln!(w, "    weight={})", observer_py(&model.weight_observer));
+    if model.relu {
+        let _ = writeln!(
+            w,
+            "torch.ao.quantization.fuse_modules(m, [[\"conv1\", \"relu\"]], inplace=True)"
+        );
+    }
+    match &model.qconfig {
+        Some(name) => {
+            let _ = writeln!(
+                w,
+                "m.qconfig = torch.ao.quantization.get_default_qconfig({name:?})"
+            );
+        }
+        None => {
+            let _ = writeln!(w, "m.qconfig = torch.ao.quantization.QConfig(");
+            let _ = writeln!(w, "    activation={},", observer_py(&model.activation));
+            let _ = writeln!(w, "    weight={})", observer_py(&model.weight_observer));
+        }
+    }
     let _ = writeln!(w, "torch.ao.quantization.prepare(m, inplace=True)");
     let _ = writeln!(w, "calibration = [");
     for b in calibration {
@@ -432,27 +504,75 @@ pub fn pytorch_calibration_script(
         w,
         "    w_scales, w_zps = [qw.q_scale()], [qw.q_zero_point()]"
     );
+    let _ = writeln!(w, "pytorch = {{");
     let _ = writeln!(
         w,
-        "print(\"qconv-lens input qparams:\", repr(float(m.quant.scale)), int(m.quant.zero_point))"
+        "    \"input qparams\": [float(m.quant.scale), int(m.quant.zero_point)],"
+    );
+    let _ = writeln!(w, "    \"weight scales\": [float(v) for v in w_scales],");
+    let _ = writeln!(w, "    \"weight zero points\": [int(v) for v in w_zps],");
+    let _ = writeln!(w, "    \"weight codes\": qw.int_repr().flatten().tolist(),");
+    let _ = writeln!(
+        w,
+        "    \"output qparams\": [float(m.conv1.scale), int(m.conv1.zero_point)],"
+    );
+    let _ = writeln!(w, "    \"input codes\": qx.int_repr().flatten().tolist(),");
+    let _ = writeln!(w, "    \"output codes\": y.int_repr().flatten().tolist(),");
+    let _ = writeln!(w, "}}");
+    let _ = writeln!(w, "# What qconv-lens computed for the same flow:");
+    let _ = writeln!(w, "qconv_lens = {{");
+    let _ = writeln!(
+        w,
+        "    \"input qparams\": [{}, {}],",
+        py_float(p.input_scale)?,
+        p.input_zero_point
     );
     let _ = writeln!(
         w,
-        "print(\"qconv-lens weight scales:\", *[repr(float(v)) for v in w_scales])"
-    );
-    let _ = writeln!(w, "print(\"qconv-lens weight zero points:\", *w_zps)");
-    let _ = writeln!(
-        w,
-        "print(\"qconv-lens weight codes:\", *qw.int_repr().flatten().tolist())"
-    );
-    let _ = writeln!(w, "print(\"qconv-lens output qparams:\", repr(float(m.conv1.scale)), int(m.conv1.zero_point))");
-    let _ = writeln!(
-        w,
-        "print(\"qconv-lens input codes:\", *qx.int_repr().flatten().tolist())"
+        "    \"weight scales\": {},",
+        py_floats(p.weight_scales.iter().copied())?
     );
     let _ = writeln!(
         w,
-        "print({CODES_PREFIX:?}, *y.int_repr().flatten().tolist())"
+        "    \"weight zero points\": {},",
+        py_ints(&p.weight_zero_points)
+    );
+    let _ = writeln!(w, "    \"weight codes\": {},", py_ints(&conv.weight_q));
+    let _ = writeln!(
+        w,
+        "    \"output qparams\": [{}, {}],",
+        py_float(p.output_scale)?,
+        p.output_zero_point
+    );
+    let _ = writeln!(w, "    \"input codes\": {},", py_ints(&xq));
+    let _ = writeln!(w, "    \"output codes\": {},", py_ints(&out));
+    let _ = writeln!(w, "}}");
+    let _ = writeln!(w, "for k, v in pytorch.items():");
+    let _ = writeln!(
+        w,
+        "    print(\"PyTorch \" + k + \":\", *[repr(e) if isinstance(e, float) else e for e in v])"
+    );
+    let _ = writeln!(w, "for k in pytorch:");
+    let _ = writeln!(w, "    a, b = pytorch[k], qconv_lens[k]");
+    let _ = writeln!(
+        w,
+        "    differ = [i for i, (u, v) in enumerate(zip(a, b)) if u != v] + list(range(min(len(a), len(b)), max(len(a), len(b))))"
+    );
+    let _ = writeln!(
+        w,
+        "    print(\"qconv-lens \" + k + \":\", \"agree\" if not differ else f\"{{len(differ)}} of {{len(b)}} differ, first at index {{differ[0]}}: PyTorch {{a[differ[0]] if differ[0] < len(a) else None}}, qconv-lens {{b[differ[0]] if differ[0] < len(b) else None}}\")"
+    );
+    let _ = writeln!(
+        w,
+        "# The output observer saw PyTorch's float conv, whose summation order (oneDNN's"
+    );
+    let _ = writeln!(
+        w,
+        "# blocking) qconv-lens does not reproduce: in rare cases the output qparams differ"
+    );
+    let _ = writeln!(
+        w,
+        "# in the last bit; every other number follows from the ones before it exactly."
     );
     Ok(o)
 }

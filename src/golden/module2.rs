@@ -39,7 +39,7 @@ use crate::engine::{Computation, Platform};
 use crate::error::{Error, Result};
 use crate::flow::FloatConv;
 use crate::observe::{Observer, ObserverConfig, ObserverKind};
-use crate::quant::{quantize_per_channel, quantize_per_tensor, DType};
+use crate::quant::{quantize_per_tensor, DType};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -178,6 +178,13 @@ impl std::fmt::Display for Module2Report {
     }
 }
 
+/// `name` of a qconfig recorded as `get_default_qconfig('name')`.
+fn default_name(source: &str) -> Option<&str> {
+    source
+        .strip_prefix("get_default_qconfig('")?
+        .strip_suffix("')")
+}
+
 fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
@@ -302,13 +309,7 @@ impl Module2Case {
                 self.weight_scales, self.weight_zero_points, d.scales, d.zero_points
             ));
         }
-        // torch's `_quantize_weight`: quantize_per_tensor / quantize_per_channel.
-        let q = if per_channel {
-            quantize_per_channel(&w, &shape, &d.scales, &d.zero_points, DType::QInt8)
-        } else {
-            quantize_per_tensor(&w, d.scales[0], d.zero_points[0], DType::QInt8)
-        }
-        .map_err(|e| e.to_string())?;
+        let q = crate::flow::quantize_weight(&w, &shape, cfg, &d).map_err(|e| e.to_string())?;
         if let Some(m) = compare_codes(&self.id, &self.weight_q, &q).failure {
             return Err(format!("weight_q: {m}"));
         }
@@ -403,16 +404,9 @@ impl Module2Case {
                 Some(m) => m,
                 None => continue,
             };
-            let Ok(mut y) = shape.forward(&f32s(&b.x)) else {
+            let Ok(y) = shape.forward(&f32s(&b.x)) else {
                 continue;
             };
-            if self.relu {
-                for v in &mut y {
-                    if !(*v > 0.0) {
-                        *v = 0.0;
-                    }
-                }
-            }
             let want = f32s(&out.y);
             let n = want
                 .iter()
@@ -458,6 +452,8 @@ impl Module2Case {
             activation: *act,
             weight_observer: *wcfg,
             engine: Computation::parse(&self.engine).ok()?,
+            relu: self.relu,
+            qconfig: None,
         })
     }
 
@@ -466,7 +462,19 @@ impl Module2Case {
         let act = resolved_config(&self.qconfig.activation);
         let wcfg = resolved_config(&self.qconfig.weight);
         results.push(match (&act, &wcfg) {
-            (Ok(_), Ok(_)) => Ok(()),
+            // A named default must be the table's (`flow::default_qconfig`),
+            // which the page and its scripts use by name.
+            (Ok(a), Ok(w)) => match default_name(&self.qconfig.source) {
+                Some(name) => match crate::flow::default_qconfig(name) {
+                    Ok((da, dw)) if (da, dw) == (*a, *w) => Ok(()),
+                    Ok(_) => Err(format!(
+                        "{}: resolves to other observers than flow::default_qconfig({name:?})",
+                        self.qconfig.source
+                    )),
+                    Err(e) => Err(e.to_string()),
+                },
+                None => Ok(()),
+            },
             (Err(e), _) => Err(format!("activation: {e}")),
             (_, Err(e)) => Err(format!("weight: {e}")),
         });
