@@ -149,11 +149,9 @@ fn bias_quotient(b: f32, p: &ConvQParams, c: usize, lite: bool) -> f32 {
 pub fn convert(p: &ConvQParams, from: Family, to: Family) -> Converted {
     let mut q = p.clone();
     let lite = to == Family::LiteRt;
-    // Both ONNX and TFLite store scales as float32; PyTorch keeps float64.
-    let f32_of = |v: &mut f64| *v = *v as f32 as f64;
-    f32_of(&mut q.input_scale);
-    f32_of(&mut q.output_scale);
-    q.weight_scales.iter_mut().for_each(f32_of);
+    // Both ONNX and TFLite store scales as float32 (PyTorch keeps float64):
+    // the engines round them themselves, so `params` keeps the float64
+    // (`conversions` lists them).
     if from == Family::PyTorch && q.bias_i32.is_none() {
         if let Some(bias) = q.bias.take() {
             let mut b32 = Vec::with_capacity(bias.len());
@@ -214,28 +212,14 @@ pub fn conversions(p: &ConvQParams, a: Computation, b: Computation) -> Vec<Conve
         if lite { TFLITE_SCALE } else { TORCH_SCALE },
         "float64 -> float32, round to nearest",
     );
-    row(
-        "input scale",
-        None,
-        p.input_scale,
-        q.input_scale,
-        None,
-        rule,
-        scale,
-    );
-    for (c, (&x, &y)) in p.weight_scales.iter().zip(&q.weight_scales).enumerate() {
+    let f = |v: f64| v as f32 as f64;
+    let (x, y) = (p.input_scale, p.output_scale);
+    row("input scale", None, x, f(x), None, rule, scale);
+    for (c, &x) in p.weight_scales.iter().enumerate() {
         let channel = p.per_channel.then_some(c);
-        row("weight scale", channel, x, y, None, rule, scale);
+        row("weight scale", channel, x, f(x), None, rule, scale);
     }
-    row(
-        "output scale",
-        None,
-        p.output_scale,
-        q.output_scale,
-        None,
-        rule,
-        scale,
-    );
+    row("output scale", None, y, f(y), None, rule, scale);
     if let (Some(fb), Some(ib), None) = (&p.bias, &q.bias_i32, &p.bias_i32) {
         let (rule, source) = if lite {
             (
@@ -403,8 +387,9 @@ mod tests {
     fn scales_become_float32_and_are_listed() {
         let mut p = pytorch_params();
         p.input_scale = 0.1;
+        // The engines round scales to float32 themselves: params keep them.
         let c = across(&p, Computation::FBGEMM, ort()).unwrap();
-        assert_eq!(c.params.input_scale, 0.1f32 as f64);
+        assert_eq!(c.params.input_scale, 0.1);
         let list = conversions(&p, Computation::FBGEMM, ort());
         let row = list.iter().find(|c| c.field == "input scale").unwrap();
         assert_eq!((row.from, row.to), (0.1, 0.10000000149011612));

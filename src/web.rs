@@ -212,6 +212,13 @@ mod links {
             to_js(&crate::link::decode(text))
         }
 
+        /// The Scenario of a runtime preset (`src/runtime_presets.rs`),
+        /// which the page's wasm leaves to this one.
+        pub fn preset(id: &str) -> Result<JsValue, JsError> {
+            let s = crate::scenario::preset(id).map_err(|e| JsError::new(&e.to_string()))?;
+            to_js(&s)
+        }
+
         /// Across runtimes: what the export path changes for the later
         /// runtime's side (`[{field, channel, from, to, exact, rule, source}]`).
         /// Here, not in the page's wasm: only the inspector shows it.

@@ -59,9 +59,17 @@ self.onmessage = async (event) => {
       case 'presets':
         self.postMessage({ id, ok: true, value: Lens.presets() });
         break;
-      case 'preset':
-        self.postMessage({ id, ok: true, value: Lens.preset(String(msg.preset)) });
+      case 'preset': {
+        // The runtime presets are built by the permalink wasm.
+        let value;
+        try {
+          value = Lens.preset(String(msg.preset));
+        } catch {
+          value = (await links()).preset(String(msg.preset));
+        }
+        self.postMessage({ id, ok: true, value });
         break;
+      }
       case 'float32':
         self.postMessage({ id, ok: true, value: Lens.float32(Number(msg.value)) });
         break;
