@@ -79,7 +79,7 @@ ensure_node() {
 
 ensure_e2e_deps() {
   ensure_node
-  if [[ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]]; then
+  if [[ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" || ! -d "$ROOT/tests/e2e/node_modules/axe-core" ]]; then
     # (a stale or partial node_modules is replaced: npm ci starts from scratch)
     log "npm ci (tests/e2e)"
     (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund)

@@ -33,8 +33,10 @@ fn usage() -> String {
       Print the case's permalink fragment (canonical, current version).
   qconv-lens import FILE|- [--preset ID] [--json]
       Read pasted PyTorch printouts into a case (see `qconv-lens import --help`).
-  qconv-lens export [--preset ID]
-      Print a PyTorch script that reproduces the case.
+  qconv-lens export [--preset ID | --link URL] [--a COMP] [--cpu CPU] [--os linux|other]
+      Print a PyTorch script that reproduces the case (A's PyTorch engine, or
+      fbgemm): it prints PyTorch's output codes and compares them with the
+      codes qconv-lens computed, written into the script.
   qconv-lens presets
       List the presets.",
         engines = engines.join(", "),
@@ -312,7 +314,10 @@ fn compare_cmd(args: &[String]) -> Result<String, String> {
 const IMPORT_USAGE: &str = "usage: qconv-lens import FILE|- [--preset ID] [--json]
   Read pasted PyTorch printouts (module reprs, int_repr() tensors, weight and
   bias printouts) into a scenario that starts from preset ID (default forum).
-  Exit 2 with a line-numbered message when the paste cannot be read.";
+  FILE - reads standard input. Prints what was found, the values set (marked
+  when printed rounded), notes and the case's link; --json prints the
+  scenario as JSON instead. Exit 2 with a line-numbered message when the
+  paste cannot be read.";
 
 /// `qconv-lens import FILE|- [--preset ID] [--json]`.
 fn import_cmd(args: &[String]) -> ExitCode {
@@ -331,6 +336,10 @@ fn import_cmd(args: &[String]) -> ExitCode {
                 }
             },
             "--json" => json = true,
+            "-h" | "--help" => {
+                println!("{IMPORT_USAGE}");
+                return ExitCode::SUCCESS;
+            }
             f if file.is_none() && (f == "-" || !f.starts_with('-')) => file = Some(f.to_string()),
             other => {
                 eprintln!("qconv-lens import: unexpected argument {other:?}\n{IMPORT_USAGE}");
@@ -426,23 +435,7 @@ fn import_cmd(args: &[String]) -> ExitCode {
 
 /// `qconv-lens export [--preset ID]`: the PyTorch script of a preset.
 fn export_cmd(args: &[String]) -> Result<String, String> {
-    let mut preset_id = "forum".to_string();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--preset" => {
-                preset_id = it
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| "--preset needs a value".to_string())?
-            }
-            other => {
-                return Err(format!(
-                    "unexpected argument {other:?}\nusage: qconv-lens export [--preset ID]"
-                ))
-            }
-        }
-    }
-    let sc = preset(&preset_id).map_err(|e| e.to_string())?;
+    // The case as explain takes it: --preset, --link (a page link), --a, --cpu, ...
+    let sc = parse_opts(args)?.scenario;
     qconv_lens::export::pytorch_script(&sc).map_err(|e| e.to_string())
 }

@@ -42,6 +42,44 @@ pub struct Explanation {
     pub kernel_b: String,
     /// The int16 pairs that saturated at this pixel (a saturating kernel's side).
     pub saturated_pairs: Vec<SaturatedPair>,
+    /// For a hand calculation: each of its assumptions undone alone, and what
+    /// that gives here (the page's one-click undo buttons).
+    pub undo: Vec<Undo>,
+}
+
+/// One hand assumption undone alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Undo {
+    /// The hand switch's label (`hand::SWITCHES`), with the option it is
+    /// set to when it is a choice.
+    pub label: String,
+    /// "a" or "b": which computation is the hand calculation.
+    pub side: &'static str,
+    /// The hand calculation with this one assumption undone.
+    pub hand: HandAssumptions,
+    /// Its output code at this pixel.
+    pub gives: i64,
+}
+
+fn undos(run: &Run, index: usize) -> Result<Vec<Undo>> {
+    let mut v = vec![];
+    for (side, c) in [("a", &run.ra.computation), ("b", &run.rb.computation)] {
+        let Some(h) = c.hand else { continue };
+        for (a, fixed) in h.single_fixes() {
+            let label = match crate::engine::hand::SWITCHES.iter().find(|s| s.cause == a) {
+                Some(s) if s.boolean => s.label.to_string(),
+                Some(s) => format!("{}: {}", s.label, s.options[(s.get)(&fixed)].label),
+                None => a.describe().to_string(),
+            };
+            v.push(Undo {
+                label,
+                side,
+                hand: fixed,
+                gives: run.output_with(Computation::hand(fixed), index)?,
+            });
+        }
+    }
+    Ok(v)
 }
 
 /// One saturated pair in words: "211 · 71 (...) + 171 · 107 (...) = 33278, past int16's 32767: kept as 32767".
@@ -291,6 +329,7 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         }
     }
     let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
+    let undo = undos(run, index)?;
     Ok(Explanation {
         channel,
         row,
@@ -306,6 +345,7 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         kernel_a: run.ra.kernel.why.clone(),
         kernel_b: run.rb.kernel.why.clone(),
         saturated_pairs: pairs,
+        undo,
     })
 }
 
@@ -332,14 +372,22 @@ fn summarize(
     if let Some(k) = parts_at {
         if let (Some(x), Some(y)) = (a.get(k), b.get(k)) {
             s.push_str(&format!(
-                " They part at the {}: {} vs {}.",
+                " The first step that differs: the {} ({} vs {}).",
                 x.label, x.decimal, y.decimal
             ));
         }
     }
     if !causes.is_empty() {
         let texts: Vec<&str> = causes.iter().map(|c| c.text.as_str()).collect();
-        s.push_str(&format!(" Why: {}.", texts.join("; ")));
+        // For a hand calculation the causes are the assumptions whose undoing
+        // changes the result, which need not be the first step that differs.
+        let hand = run.ra.computation.is_hand() || run.rb.computation.is_hand();
+        let lead = if hand {
+            "What changes the result"
+        } else {
+            "Why"
+        };
+        s.push_str(&format!(" {lead}: {}.", texts.join("; ")));
     }
     s
 }

@@ -23,7 +23,6 @@ pub mod paste;
 pub mod printed;
 pub mod quant;
 pub mod render;
-#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
 pub mod runtime_presets;
 pub mod scenario;
 pub mod schema;

@@ -1,7 +1,6 @@
 //! The runtime presets (PyTorch vs ONNX Runtime, ONNX Runtime's QDQ paths,
 //! TFLite's kernels, a microcontroller reimplementation vs TFLite): each a 1x1
-//! conv over every input code, opening on a pixel where A and B differ. In the
-//! native build and the permalink wasm, not the page's first-load wasm.
+//! conv over every input code, opening on a pixel where A and B differ.
 use crate::engine::{Computation, ConvQParams, HandAssumptions, Platform, Rounding};
 use crate::quant::DType;
 use crate::scenario::{shape, InputSource, Scenario, View};

@@ -733,6 +733,28 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The forum thread the project began with.
+pub const FORUM_THREAD: &str =
+    "https://discuss.pytorch.org/t/the-result-of-quantized-conv2d-is-different-from-the-result-i-calculate/157066";
+
+/// A preset's story in one line (what to look at), shown above its heatmap.
+pub fn story(id: &str) -> &'static str {
+    match id {
+        "forum" => "A PyTorch forum user computed 31 by hand where fbgemm gave 30: the scales and bias were copied as printed (4 decimals), not the float32 values PyTorch computes with.",
+        "ties" => "At an exact .5 the hand formula rounds half away from zero (C's round) where fbgemm rounds half to even.",
+        "per-channel" => "Per-channel weights: each output channel has its own weight scale, and the hand formula copied them as printed.",
+        "bias" => "fbgemm adds the bias as a float; qnnpack first rounds it to an int32 in accumulator units: one code apart near .5.",
+        "clamping" => "Outputs beyond 0..255 are clamped by PyTorch; the hand formula that forgets the clamp gives codes no uint8 can hold.",
+        "avx2-saturation" => "On AVX2 CPUs fbgemm adds pairs of u8·s8 products in int16 and saturates at 32767: far off the exact sum.",
+        "x86-tie" => "PyTorch's default engine (x86 → oneDNN here) adds the output zero point before rounding; fbgemm after: different codes at a tie.",
+        "pytorch-vs-onnxruntime" => "torch.onnx exports the float bias as an int32 that Cast truncates (1072.9 → 1072); fbgemm keeps the float: one code apart near .5.",
+        "ort-qdq-tie" => "ONNX Runtime fuses a QDQ conv into QLinearConv (an exact tie, rounded to even) or runs it as a float conv (a little off the tie): one code apart.",
+        "tflite-vs-xnnpack" => "At an exact .5 TFLite's reference kernels round half up (fixed-point high multiply), XNNPACK half to even (float32).",
+        "microcontroller" => "A C reimplementation in float32 rounds once; TFLite's fixed-point multiplier rounds twice and lifts values just under .5.",
+        _ => "",
+    }
+}
+
 pub(crate) fn shape(
     cin: usize,
     cout: usize,
@@ -769,45 +791,76 @@ fn weights(n: usize, seed: u64) -> Vec<i8> {
         .collect()
 }
 
+/// The landing scenario: the forum preset (built alone, so that the page's
+/// first wasm carries no other preset).
+pub fn landing() -> Scenario {
+    forum()
+}
+
 pub fn preset(id: &str) -> Result<Scenario> {
-    // The runtime presets are built by the permalink wasm, not the page's
-    // first-load one (its size budget); the worker asks there for them.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+    let mut s = preset_definition(id)?;
+    // A preset opens on a pixel: its own, or the first where A and B differ
+    // (on the channel shown, else the first channel that has one).
+    if s.view.pixel.is_none() {
+        let (oh, ow) = s.shape.output_hw();
+        let plane = oh * ow;
+        if let Ok(r) = s.run() {
+            let differs = |i: usize| r.out_a[i] != r.out_b[i];
+            let mut order: Vec<usize> = vec![s.view.channel];
+            order.extend((0..s.shape.out_channels).filter(|&c| c != s.view.channel));
+            if let Some((c, i)) = order
+                .into_iter()
+                .find_map(|c| (0..plane).find(|&i| differs(c * plane + i)).map(|i| (c, i)))
+            {
+                s.view.channel = c;
+                s.view.pixel = Some((i / ow, i % ow));
+            }
+        }
+    }
+    Ok(s)
+}
+
+fn forum() -> Scenario {
+    let hand = Computation::hand(HandAssumptions::default());
+    // ARITHMETIC.md §5: the forum post's model, calibrated by PyTorch.
+    Scenario {
+        shape: shape(1, 1, 4, 16, 1, 0),
+        input: InputSource::Ramp,
+        weights: vec![127],
+        params: ConvQParams {
+            input_scale: 0.007839367724955082,
+            input_zero_point: 0,
+            weight_scales: vec![0.003770669922232628],
+            weight_zero_points: vec![0],
+            per_channel: true,
+            bias: Some(vec![0.0317]),
+            output_scale: 0.004018464591354132,
+            output_zero_point: 0,
+            relu: false,
+            input_dtype: crate::quant::DType::QUInt8,
+            output_dtype: crate::quant::DType::QUInt8,
+            bias_i32: None,
+            relu6: false,
+            weight_dtype: crate::quant::DType::QInt8,
+            depthwise_op: false,
+        },
+        a: Computation::FBGEMM,
+        b: hand,
+        platform: Default::default(),
+        view: View {
+            pixel: Some((2, 15)),
+            ..View::default()
+        },
+    }
+}
+
+fn preset_definition(id: &str) -> Result<Scenario> {
     if let Some(s) = crate::runtime_presets::preset(id) {
         return Ok(s);
     }
     let hand = Computation::hand(HandAssumptions::default());
     Ok(match id {
-        // ARITHMETIC.md §5: the forum post's model, calibrated by PyTorch.
-        "forum" => Scenario {
-            shape: shape(1, 1, 4, 16, 1, 0),
-            input: InputSource::Ramp,
-            weights: vec![127],
-            params: ConvQParams {
-                input_scale: 0.007839367724955082,
-                input_zero_point: 0,
-                weight_scales: vec![0.003770669922232628],
-                weight_zero_points: vec![0],
-                per_channel: true,
-                bias: Some(vec![0.0317]),
-                output_scale: 0.004018464591354132,
-                output_zero_point: 0,
-                relu: false,
-                input_dtype: crate::quant::DType::QUInt8,
-                output_dtype: crate::quant::DType::QUInt8,
-                bias_i32: None,
-                relu6: false,
-                weight_dtype: crate::quant::DType::QInt8,
-                depthwise_op: false,
-            },
-            a: Computation::FBGEMM,
-            b: hand,
-            platform: Default::default(),
-            view: View {
-                pixel: Some((2, 15)),
-                ..View::default()
-            },
-        },
+        "forum" => forum(),
         // Power-of-two scales: M = 1/2 exactly, so every odd accumulator is a tie.
         "ties" => Scenario {
             shape: shape(1, 1, 16, 16, 1, 0),

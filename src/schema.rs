@@ -134,11 +134,32 @@ pub struct Schema {
     /// Largest seed of the random input.
     pub seed_max: u32,
     pub maps: Vec<Named>,
-    pub presets: Vec<Named>,
+    pub presets: Vec<PresetInfo>,
 }
 
 fn named(v: &'static [(&'static str, &'static str)]) -> Vec<Named> {
     v.iter().map(|&(id, title)| Named { id, title }).collect()
+}
+
+/// A preset in the picker: its story line, and a link for the forum's.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresetInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub story: &'static str,
+    pub thread: Option<&'static str>,
+}
+
+fn presets() -> Vec<PresetInfo> {
+    PRESETS
+        .iter()
+        .map(|&(id, title)| PresetInfo {
+            id,
+            title,
+            story: crate::scenario::story(id),
+            thread: (id == "forum").then_some(crate::scenario::FORUM_THREAD),
+        })
+        .collect()
 }
 
 fn dtypes(v: &[DType]) -> Vec<&'static str> {
@@ -231,7 +252,7 @@ pub fn schema() -> Schema {
             .collect(),
         seed_max: u32::MAX,
         maps: named(MAPS),
-        presets: named(PRESETS),
+        presets: presets(),
     }
 }
 

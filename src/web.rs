@@ -26,7 +26,7 @@ pub use page::Lens;
 mod page {
     use super::{install_panic_hook, to_js};
     use crate::render::f32_info;
-    use crate::scenario::{preset, Scenario, PRESETS};
+    use crate::scenario::Scenario;
     use crate::session::Session;
     use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
     use serde::Serialize;
@@ -60,21 +60,10 @@ mod page {
             }
         }
 
-        /// `[{id, title}]` of the presets; the first is the landing state.
-        pub fn presets() -> Result<JsValue, JsError> {
-            #[derive(Serialize)]
-            struct P {
-                id: &'static str,
-                title: &'static str,
-            }
-            let v: Vec<P> = PRESETS.iter().map(|&(id, title)| P { id, title }).collect();
-            to_js(&v)
-        }
-
-        /// The Scenario of a preset, as the plain object `update` takes.
-        pub fn preset(id: &str) -> Result<JsValue, JsError> {
-            let s = preset(id).map_err(|e| JsError::new(&e.to_string()))?;
-            to_js(&s)
+        /// The landing scenario (the forum preset), as the plain object
+        /// `update` takes. The other presets are in the `Links` wasm.
+        pub fn landing() -> Result<JsValue, JsError> {
+            to_js(&crate::scenario::landing())
         }
 
         /// `{decimal, bits, exact}`: the float32 a float64 becomes.
@@ -133,6 +122,46 @@ mod page {
         pub fn schema() -> Result<JsValue, JsError> {
             to_js(&crate::schema::schema())
         }
+    }
+}
+
+#[cfg(feature = "link")]
+pub use links::Links;
+
+#[cfg(feature = "link")]
+mod links {
+    use super::{install_panic_hook, to_js};
+    use crate::scenario::{preset, Scenario, PRESETS};
+    use serde::Serialize;
+    use wasm_bindgen::prelude::*;
+
+    /// Permalinks (`src/link.rs` and its deflate): a third wasm build
+    /// (`--features link`, `www/pkg/qconv_lens_link*`) that the worker loads
+    /// when the page first reads or writes the address bar, so the landing
+    /// page's first load carries no compressor.
+    #[wasm_bindgen]
+    pub struct Links;
+
+    impl Default for Links {
+        fn default() -> Self {
+            Links::new()
+        }
+    }
+
+    #[wasm_bindgen]
+    impl Links {
+        #[wasm_bindgen(constructor)]
+        pub fn new() -> Links {
+            install_panic_hook();
+            Links
+        }
+
+        /// The permalink fragment (without `#`) of a scenario.
+        pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            Ok(crate::link::encode(&s))
+        }
 
         /// `scenario` reconciled to its (changed) shape by `Scenario::fit`;
         /// `from` is the shape before the edit (or null). Returns
@@ -165,44 +194,22 @@ mod page {
                 .collect();
             to_js(&Fitted { scenario: s, notes })
         }
-    }
-}
 
-#[cfg(feature = "link")]
-pub use links::Links;
-
-#[cfg(feature = "link")]
-mod links {
-    use super::{install_panic_hook, to_js};
-    use crate::scenario::Scenario;
-    use wasm_bindgen::prelude::*;
-
-    /// Permalinks (`src/link.rs` and its deflate): a third wasm build
-    /// (`--features link`, `www/pkg/qconv_lens_link*`) that the worker loads
-    /// when the page first reads or writes the address bar, so the landing
-    /// page's first load carries no compressor.
-    #[wasm_bindgen]
-    pub struct Links;
-
-    impl Default for Links {
-        fn default() -> Self {
-            Links::new()
-        }
-    }
-
-    #[wasm_bindgen]
-    impl Links {
-        #[wasm_bindgen(constructor)]
-        pub fn new() -> Links {
-            install_panic_hook();
-            Links
+        /// `[{id, title}]` of the presets; the first is the landing state.
+        pub fn presets() -> Result<JsValue, JsError> {
+            #[derive(Serialize)]
+            struct P {
+                id: &'static str,
+                title: &'static str,
+            }
+            let v: Vec<P> = PRESETS.iter().map(|&(id, title)| P { id, title }).collect();
+            to_js(&v)
         }
 
-        /// The permalink fragment (without `#`) of a scenario.
-        pub fn encode_link(scenario: JsValue) -> Result<String, JsError> {
-            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
-                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
-            Ok(crate::link::encode(&s))
+        /// The Scenario of a preset, as the plain object `update` takes.
+        pub fn preset(id: &str) -> Result<JsValue, JsError> {
+            let s = preset(id).map_err(|e| JsError::new(&e.to_string()))?;
+            to_js(&s)
         }
 
         /// Reads a link (URL, `#fragment` or fragment): `{scenario, version,
@@ -210,13 +217,6 @@ mod links {
         /// read is in `notes` (plain text for the page's banner).
         pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
             to_js(&crate::link::decode(text))
-        }
-
-        /// The Scenario of a runtime preset (`src/runtime_presets.rs`),
-        /// which the page's wasm leaves to this one.
-        pub fn preset(id: &str) -> Result<JsValue, JsError> {
-            let s = crate::scenario::preset(id).map_err(|e| JsError::new(&e.to_string()))?;
-            to_js(&s)
         }
 
         /// Across runtimes: what the export path changes for the later

@@ -190,3 +190,41 @@ fn explain_names_the_saturating_pair() {
         "{err}"
     );
 }
+
+#[test]
+fn export_takes_a_link_and_labels_pytorchs_numbers() {
+    // The ties preset as a link, with A switched to qnnpack in the link itself.
+    let (code, link, _) = qconv(&["link", "--preset", "ties", "--a", "qnnpack"]);
+    assert_eq!(code, 0);
+    let (code, from_link, err) = qconv(&["export", "--link", link.trim()]);
+    assert_eq!(code, 0, "{err}");
+    let (_, from_preset, _) = qconv(&["export", "--preset", "ties", "--a", "qnnpack"]);
+    assert_eq!(from_link, from_preset);
+    assert!(from_link.contains("torch.backends.quantized.engine = \"qnnpack\""));
+    // PyTorch's numbers are labelled as PyTorch's; qconv-lens's are the expected ones.
+    assert!(
+        from_link.contains("print(\"PyTorch output codes:\", *codes)"),
+        "{from_link}"
+    );
+    assert!(from_link.contains("expected = ["));
+    assert!(!from_link.contains("\"qconv-lens codes:\""));
+    let (code, _, err) = qconv(&["export", "--link", "#v=2&bogus"]);
+    assert_eq!(
+        code, 0,
+        "a broken link still opens, saying what it used: {err}"
+    );
+    assert!(err.contains("link"), "{err}");
+    let (code, _, err) = qconv(&["export", "--nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown option"), "{err}");
+}
+
+#[test]
+fn import_help_prints_its_usage() {
+    for flag in ["--help", "-h"] {
+        let (code, out, _) = qconv(&["import", flag]);
+        assert_eq!(code, 0);
+        assert!(out.starts_with("usage: qconv-lens import FILE|-"), "{out}");
+        assert!(out.contains("--json"));
+    }
+}

@@ -46,20 +46,26 @@ mod lens {
 
     #[wasm_bindgen_test]
     fn presets_list_the_forum_first() {
-        let p = Lens::presets().unwrap();
+        let p = Links::presets().unwrap();
         let first = Reflect::get(&p, &JsValue::from(0)).unwrap();
         assert_eq!(get(&first, "id").as_string().unwrap(), "forum");
         assert_eq!(
             get(&first, "title").as_string().unwrap(),
             "PyTorch forum: 24 -> 30, not 31"
         );
-        assert!(Lens::preset("nope").is_err());
+        assert!(Links::preset("nope").is_err());
+        // The page's own landing scenario is the forum preset.
+        let json = |v: JsValue| js_sys::JSON::stringify(&v).unwrap().as_string().unwrap();
+        assert_eq!(
+            json(Lens::landing().unwrap()),
+            json(Links::preset("forum").unwrap())
+        );
     }
 
     #[wasm_bindgen_test]
     fn forum_frame_through_the_boundary() {
         let mut lens = Lens::new();
-        let s = Lens::preset("forum").unwrap();
+        let s = Links::preset("forum").unwrap();
         let f = lens.update(s).unwrap();
         assert_eq!(num(&f, "rows"), 4.0);
         assert_eq!(num(&f, "cols"), 16.0);
@@ -80,24 +86,24 @@ mod lens {
     #[wasm_bindgen_test]
     fn bad_input_is_an_error_not_a_panic_and_keeps_the_state() {
         let mut lens = Lens::new();
-        lens.update(Lens::preset("forum").unwrap()).unwrap();
+        lens.update(Links::preset("forum").unwrap()).unwrap();
         let before = Links::encode_link(lens.scenario().unwrap()).unwrap();
         // Not an object at all, a wrong type, a zero scale, NaN, a wrong length.
         let e = lens.update(JsValue::from_str("abc")).unwrap_err();
         assert!(message(e).starts_with("scenario:"));
-        let s = Lens::preset("forum").unwrap();
+        let s = Links::preset("forum").unwrap();
         set(&s, &["params", "output_scale"], &JsValue::from_str("abc"));
         assert!(lens.update(s).is_err());
-        let s = Lens::preset("forum").unwrap();
+        let s = Links::preset("forum").unwrap();
         set(&s, &["params", "output_scale"], &JsValue::from_f64(0.0));
         assert!(message(lens.update(s).unwrap_err()).contains("output scale"));
-        let s = Lens::preset("forum").unwrap();
+        let s = Links::preset("forum").unwrap();
         set(&s, &["params", "input_scale"], &JsValue::from_f64(f64::NAN));
         assert!(lens.update(s).is_err());
-        let s = Lens::preset("forum").unwrap();
+        let s = Links::preset("forum").unwrap();
         set(&s, &["weights"], &js_sys::Array::of2(&1.into(), &2.into()));
         assert!(lens.update(s).is_err());
-        let s = Lens::preset("forum").unwrap();
+        let s = Links::preset("forum").unwrap();
         set(&s, &["shape", "height"], &JsValue::from_f64(100000.0));
         assert!(message(lens.update(s).unwrap_err()).contains("height"));
         assert_eq!(

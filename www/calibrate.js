@@ -17,16 +17,8 @@ function svg(tag, attrs = {}, ...children) {
   return e;
 }
 
-/** The shortest decimal that reads back as the same float32. */
-export function f32str(v) {
-  if (!Number.isFinite(v)) return String(v);
-  const f = Math.fround(v);
-  for (let p = 1; p <= 9; p++) {
-    const t = Number(f.toPrecision(p));
-    if (Math.fround(t) === f) return String(t);
-  }
-  return String(f);
-}
+export { f32str } from './dom.js';
+import { f32str } from './dom.js';
 
 /** Floats from text: numbers separated by spaces, commas, brackets; `tensor(`, `)` and keywords are skipped. */
 export function parseFloats(text) {

@@ -16,3 +16,14 @@ export function el(tag, props = {}, ...children) {
 export function clear(node) {
   while (node.firstChild) node.firstChild.remove();
 }
+
+/** The shortest decimal that reads back as the same float32. */
+export function f32str(v) {
+  if (!Number.isFinite(v)) return String(v);
+  const f = Math.fround(v);
+  for (let p = 1; p <= 9; p++) {
+    const t = Number(f.toPrecision(p));
+    if (Math.fround(t) === f) return String(t);
+  }
+  return String(f);
+}

@@ -41,6 +41,7 @@ export class Engine {
   schema() { return this.request('schema'); }
   fit(scenario, from) { return this.request('fit', { scenario, from }); }
   preset(id) { return this.request('preset', { preset: id }); }
+  landing() { return this.request('landing'); }
   calibrate(config) { return this.request('calibrate', { config }); }
   qconfigs() { return this.request('qconfigs'); }
   calibrationScript(config) { return this.request('calibration-script', { config }); }

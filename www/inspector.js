@@ -79,7 +79,9 @@ export class Inspector {
     for (const [a, b] of rows) {
       const step = a ?? b;
       const parts = x.parts_at && step.key === x.parts_at;
-      const differs = a && b && !same(a, b);
+      // Marked only where the values read differently: 0.0317 as float32 and
+      // as float64 are different numbers but the same printed value.
+      const differs = a && b && !same(a, b) && a.decimal !== b.decimal;
       const label = el('th', { scope: 'row' }, el('span', { className: 'label' }, step.label));
       if (parts) label.append(el('strong', { className: 'parts-mark' }, ' ◀ they part here'));
       else if (differs) label.append(el('span', { className: 'differs-mark', title: 'values differ' }, ' ≠'));

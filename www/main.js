@@ -16,6 +16,7 @@ import { Inspector } from './inspector.js';
 import { el } from './dom.js';
 import { Permalink } from './link.js';
 import { Calibrate } from './calibrate.js';
+import { Story } from './story.js';
 import { Paste } from './paste.js';
 import { Export } from './export.js';
 
@@ -54,6 +55,20 @@ function status(text, kind = '') {
   const s = $('#status');
   s.textContent = text;
   s.dataset.kind = kind;
+  // Timings are not announced; errors are.
+  if (kind === 'error') $('#live-summary').textContent = text;
+}
+
+/**
+ * The one polite summary a screen reader hears per change: what differs and,
+ * at the selected pixel, what A and B give. Said only when it changes.
+ */
+function announce(f) {
+  const x = f.inspect?.explanation;
+  const pixel = x ? ` Row ${x.row}, col ${x.col}: A gives ${x.out_a}, B gives ${x.out_b}.` : '';
+  const text = `${f.summary}${pixel}`;
+  const live = $('#live-summary');
+  if (live.textContent !== text) live.textContent = text;
 }
 
 /** Hide the control groups named in view.hide. */
@@ -107,6 +122,7 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   const t2 = performance.now();
   timing.last = { total: t2 - t0, heatmap: tMap - t0, worker: frame.ms, main: t2 - t1 };
   status(`${frame.recomputed ? 'Computed' : 'Redrawn'} in ${frame.ms.toFixed(1)} ms.`);
+  announce(frame);
   timing.frames += 1;
   if (timing.navigationToFirstHeatmap === null) {
     timing.navigationToFirstHeatmap = performance.now();
@@ -136,8 +152,10 @@ const heatmap = new Heatmap($('[data-group="heatmap"]'), {
 const inspector = new Inspector($('[data-group="inspector"]'));
 
 async function loadPreset(id, source = 'preset') {
-  const r = await engine.preset(id);
+  // The landing preset comes from the page's own wasm (no second download before the first heatmap).
+  const r = source === 'start' ? await engine.landing() : await engine.preset(id);
   if (!r.ok) { status(r.error, 'error'); return r; }
+  story.id = id;
   return apply(r.value, { source });
 }
 
@@ -157,6 +175,8 @@ async function start() {
   if (!scenario) await loadPreset(presets[0].id, 'start');
 }
 
+const story = new Story($('#story'), { apply, current });
+onApplied((s, f, how) => story.follow(s, f, how));
 const permalink = new Permalink(engine, { apply, current });
 onApplied((s, f, how) => permalink.follow(s, f, how));
 
@@ -176,6 +196,7 @@ const schema = engine.schema().then((r) => {
   permalink.build(v.groups);
   const sel = $('#preset');
   for (const p of v.presets) sel.append(el('option', { value: p.id }, p.title));
+  story.build(v.presets);
   return { ok: true, value: v };
 });
 

@@ -3,7 +3,8 @@
 // block the page. Protocol (every request has an `id`; every reply echoes it):
 //   {id, type: 'schema'}              -> {id, ok, value: Schema}  (src/schema.rs: engines, hand switches,
 //                                        platforms, shape fields, groups, inputs, maps, presets)
-//   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}
+//   {id, type: 'landing'}             -> {id, ok, value: Scenario} (the forum preset, from the page's wasm)
+//   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}   (these three from the link wasm)
 //   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
 //   {id, type: 'link', scenario}      -> {id, ok, value: 'v=2&…'}  (permalink fragment)
@@ -56,20 +57,15 @@ self.onmessage = async (event) => {
   try {
     const lens = await ready;
     switch (type) {
+      case 'landing':
+        self.postMessage({ id, ok: true, value: Lens.landing() });
+        break;
       case 'presets':
-        self.postMessage({ id, ok: true, value: Lens.presets() });
+        self.postMessage({ id, ok: true, value: (await links()).presets() });
         break;
-      case 'preset': {
-        // The runtime presets are built by the permalink wasm.
-        let value;
-        try {
-          value = Lens.preset(String(msg.preset));
-        } catch {
-          value = (await links()).preset(String(msg.preset));
-        }
-        self.postMessage({ id, ok: true, value });
+      case 'preset':
+        self.postMessage({ id, ok: true, value: (await links()).preset(String(msg.preset)) });
         break;
-      }
       case 'float32':
         self.postMessage({ id, ok: true, value: Lens.float32(Number(msg.value)) });
         break;
@@ -86,7 +82,7 @@ self.onmessage = async (event) => {
         self.postMessage({ id, ok: true, value: Lens.schema() });
         break;
       case 'fit':
-        self.postMessage({ id, ok: true, value: Lens.fit(msg.scenario, msg.from ?? null) });
+        self.postMessage({ id, ok: true, value: (await links()).fit(msg.scenario, msg.from ?? null) });
         break;
       case 'calibrate':
         self.postMessage({ id, ok: true, value: (await pytorch()).calibrate(msg.config) });

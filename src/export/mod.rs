@@ -3,7 +3,7 @@
 //! [`pytorch_script`] builds the quantized conv directly from codes and
 //! parameters (`_make_per_tensor_quantized_tensor`, `nnq.Conv2d` /
 //! `nniq.ConvReLU2d`, `set_weight_bias`), runs it and prints the output codes:
-//! as PyTorch prints them, and on one line prefixed `qconv-lens codes:` for
+//! as PyTorch prints them, and on one line prefixed `PyTorch output codes:` for
 //! machine comparison, followed by whether they agree with what this engine
 //! computed. [`pytorch_calibration_script`] writes the eager flow instead:
 //! float model, qconfig, prepare, calibrate, convert.
@@ -22,7 +22,7 @@ use crate::scenario::Scenario;
 use std::fmt::Write;
 
 /// Prefix of the flat output line the scripts print.
-pub const CODES_PREFIX: &str = "qconv-lens codes:";
+pub const CODES_PREFIX: &str = "PyTorch output codes:";
 
 /// A float64 as Python reads it back exactly.
 pub fn py_float(v: f64) -> Result<String> {

@@ -208,7 +208,7 @@ test('export: the forum preset as a script, copied and downloaded', async () => 
   assert.match(script, /torch\.backends\.quantized\.engine = "fbgemm"/);
   assert.match(script, /w_codes = torch\.tensor\(\[127\], dtype=torch\.int8\)/);
   assert.match(script, /0\.007839367724955082/);
-  assert.match(script, /qconv-lens codes:/);
+  assert.match(script, /PyTorch output codes:/);
   // The calibration flow is only offered for a calibrated scenario.
   assert.equal(await page.isDisabled('input[name="export-kind"][value="calibration"]'), true);
   assert.equal(await page.getAttribute('#export-text', 'readonly'), '');
