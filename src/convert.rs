@@ -38,7 +38,8 @@ pub struct Converted {
     /// makes int8 (zero point - 128) keeps its uint8 dtype and zero point
     /// here: the int8 model's codes + 128 come out of the same arithmetic
     /// (every step before the zero point is added ignores it, and the clamp
-    /// bounds move with it), and compare with the other side's uint8 codes.
+    /// bounds move with it; a fused ReLU6 is refused), and compare with the
+    /// other side's uint8 codes.
     pub params: ConvQParams,
     /// The model's output is int8 (its codes are shown + 128).
     pub int8_output: bool,
@@ -75,6 +76,13 @@ impl Converted {
         let int8 = cv
             .as_ref()
             .is_some_and(|cv| cv.int8_output && cv.applies_to(c));
+        // ReLU6's bound is the one step that sees the zero point before
+        // rounding (XNNPACK adds it in float32): not shifted exactly.
+        if int8 && q.relu6 {
+            return Err(crate::error::Error::Input(
+                "a fused ReLU6 on an output converted from uint8 to int8 is not modelled".into(),
+            ));
+        }
         let model = if int8 { DType::QInt8 } else { q.output_dtype };
         Requant::for_model(c, q, shape, platform, model)
     }

@@ -276,4 +276,9 @@ fn microcontroller_compares_tflite_in_uint8_codes() {
         }
     }
     assert_eq!(clamped, [true, true]);
+    // ReLU6 is the one step that does not shift exactly: refused.
+    let mut sc = preset("microcontroller").unwrap();
+    sc.params.relu6 = true;
+    let e = sc.run().unwrap_err().to_string();
+    assert!(e.contains("ReLU6"), "{e}");
 }
