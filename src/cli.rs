@@ -27,7 +27,7 @@ fn usage() -> String {
       case's selected pixel), the kernel each ran and why, and the causes.
       COMP is one of {engines}; CPU is one of {cpus}.
       --link takes a page link (whole URL or #fragment).
-  qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP]
+  qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP] [--cpu CPU] [--os linux|other]
       Every output pixel: A - B per channel ('.' where they agree), and the count.
   qconv-lens link [--preset ID | --link URL] [--a COMP] [--b COMP]
       Print the case's permalink fragment (canonical, current version).
@@ -281,9 +281,11 @@ fn compare_cmd(args: &[String]) -> Result<String, String> {
     let (oh, ow) = run.shape.output_hw();
     let mut out = conversions_text(&scenario);
     out += &format!(
-        "A = {}, B = {}; A - B per pixel:\n",
+        "A = {}, B = {}\nkernel A: {}\nkernel B: {}\nA - B per pixel:\n",
         run.ra.computation.title(),
-        run.rb.computation.title()
+        run.rb.computation.title(),
+        run.ra.kernel.why,
+        run.rb.kernel.why
     );
     let mut differ = 0;
     for c in 0..run.shape.out_channels {

@@ -9,7 +9,7 @@ use crate::engine::{Assumption, Computation, HandAssumptions};
 use crate::error::Result;
 use crate::fbgemm_gemm::SaturatedPair;
 use crate::scenario::{Run, Side};
-use crate::trace::{first_divergence, key, ulps_f32, Trace, Value};
+use crate::trace::{first_divergence, Trace};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,6 +42,10 @@ pub struct Explanation {
     pub kernel_b: String,
     /// The int16 pairs that saturated at this pixel (a saturating kernel's side).
     pub saturated_pairs: Vec<SaturatedPair>,
+    /// The engine causes are still to be added (the page's worker asks the
+    /// lazily loaded diagnosis, appends them and writes the summary's "Why").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub causes_pending: bool,
     /// For a hand calculation: each of its assumptions undone alone, and what
     /// that gives here (the page's one-click undo buttons).
     pub undo: Vec<Undo>,
@@ -114,17 +118,7 @@ fn assumption_code(a: Assumption) -> &'static str {
         Assumption::HalfAway => "rounding_rule",
         Assumption::ZeroPointsIgnored => "zero_points",
         Assumption::ClampIgnored => "clamp",
-    }
-}
-
-fn pre_round(t: &Trace) -> Option<f64> {
-    t.get(key::PRE_ROUND).map(|s| s.value.as_f64())
-}
-
-fn f32_of(t: &Trace, k: &str) -> Option<f32> {
-    match t.get(k)?.value {
-        Value::F32(f) => Some(f),
-        _ => None,
+        Assumption::FixedPoint => "fixed_point_multiplier",
     }
 }
 
@@ -175,116 +169,13 @@ fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Resul
     Ok(causes)
 }
 
-/// Blame between two traces (engines, or an engine and the float reference).
-fn diagnose(a: &Trace, b: &Trace) -> Vec<Cause> {
-    let mut causes = vec![];
-    // Clamped when the value with the zero point is further from the output
-    // than rounding moves it (oneDNN adds the zero point to a float before
-    // rounding, so 1.5 -> 2 is rounding, not clamping).
-    let clamped = |t: &Trace| match (t.get(key::PLUS_ZP), t.get(key::OUTPUT)) {
-        (Some(p), Some(o)) => (p.value.as_f64() - o.value.as_f64()).abs() > 0.5,
-        _ => false,
-    };
-    let zp_in_float = |t: &Trace| {
-        matches!(
-            t.get(key::PLUS_ZP).map(|s| s.value),
-            Some(Value::F32(_) | Value::F64(_))
-        )
-    };
-    if let (Some(pa), Some(pb)) = (a.get(key::PLUS_ZP), b.get(key::PLUS_ZP)) {
-        if zp_in_float(a) != zp_in_float(b) && a.output() != b.output() {
-            let (f, i) = if zp_in_float(a) { (pa, pb) } else { (pb, pa) };
-            causes.push(Cause {
-                code: "zero_point_order",
-                text: format!(
-                    "{} adds the output zero point before rounding ({} rounds to its code), \
-                     {} after (rounded, then + zero point = {}): at a .5 tie with an odd \
-                     zero point the two orders land on different codes",
-                    if zp_in_float(a) { "A" } else { "B" },
-                    f.decimal,
-                    if zp_in_float(a) { "B" } else { "A" },
-                    i.decimal
-                ),
-            });
-        }
-    }
-    if clamped(a) != clamped(b) {
-        causes.push(Cause {
-            code: "clamp",
-            text: format!(
-                "{} is clamped, the other is not",
-                if clamped(a) { "A" } else { "B" }
-            ),
-        });
-    }
-    let int_bias =
-        |t: &Trace| matches!(t.get(key::BIAS_TERM).map(|s| s.value), Some(Value::Int(_)));
-    if let (Some(x), Some(y)) = (a.get(key::BIAS_TERM), b.get(key::BIAS_TERM)) {
-        if x.value.as_f64() != y.value.as_f64() {
-            if int_bias(a) != int_bias(b) {
-                causes.push(Cause {
-                    code: "bias_rounding",
-                    text: format!(
-                        "the bias term is rounded to an integer on one side ({}) and kept as a float on the other ({})",
-                        if int_bias(a) { &x.decimal } else { &y.decimal },
-                        if int_bias(a) { &y.decimal } else { &x.decimal }
-                    ),
-                });
-            } else {
-                causes.push(Cause {
-                    code: "bias_arithmetic",
-                    text: format!(
-                        "the bias term is computed differently: {} vs {}",
-                        x.decimal, y.decimal
-                    ),
-                });
-            }
-        }
-    }
-    if let (Some(x), Some(y)) = (f32_of(a, key::MULTIPLIER), f32_of(b, key::MULTIPLIER)) {
-        let u = ulps_f32(x, y);
-        if u > 0 && u <= 4 {
-            causes.push(Cause {
-                code: "multiplier_last_bit",
-                text: format!(
-                    "the multipliers differ in the last bit{} ({u} ulp): {x} vs {y}",
-                    if u > 1 { "s" } else { "" }
-                ),
-            });
-        }
-    }
-    if let (Some(x), Some(y)) = (pre_round(a), pre_round(b)) {
-        let boundary = x.min(y).floor() + 0.5;
-        let straddle = (x - boundary) * (y - boundary) <= 0.0 && (x - y).abs() < 0.1;
-        if straddle && (x - boundary).abs() < 0.05 && (y - boundary).abs() < 0.05 {
-            let exact = x == boundary || y == boundary;
-            causes.push(Cause {
-                code: "tie",
-                text: if exact {
-                    format!("an exact tie at {boundary}: the rounding rule decides")
-                } else {
-                    format!("both values lie within 0.05 of {boundary}, so a tiny difference upstream flips the rounding")
-                },
-            });
-        }
-    }
-    let float_side =
-        |t: &Trace| matches!(t.get(key::PRE_ROUND).map(|s| s.value), Some(Value::F64(_)));
-    if causes.is_empty() && float_side(a) != float_side(b) {
-        causes.push(Cause {
-            code: "float_precision",
-            text: "the float reference keeps every value exact in float64; the kernel rounds to float32 at each step".into(),
-        });
-    }
-    causes
-}
-
 pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Explanation> {
     let index = run.index(channel, row, col)?;
     let a = run.trace(Side::A, index);
     let b = run.trace(Side::B, index);
     let (out_a, out_b) = (run.out_a[index] as i64, run.out_b[index] as i64);
     let parts_at = first_divergence(&a, &b).map(|s| s.key);
+    let mut pending = false;
     let mut causes = if out_a == out_b {
         vec![]
     } else if let Some(h) = run.rb.computation.hand {
@@ -292,12 +183,17 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     } else if let Some(h) = run.ra.computation.hand {
         blame_hand(run, h, index, out_b)?
     } else {
-        diagnose(&a, &b)
+        let (c, later) = engine_causes(&a, &b);
+        pending = later;
+        c
     };
     let exact = run.acc[index];
-    let saturated = [&run.ra, &run.rb]
-        .into_iter()
-        .find(|r| r.kernel.accumulation.saturates() && run.acc_for(r)[index] != exact);
+    let saturated = [&run.ra, &run.rb].into_iter().find(|r| {
+        matches!(
+            r.kernel.accumulation,
+            crate::engine::Accumulation::Fbgemm { .. } | crate::engine::Accumulation::MlasU8S8
+        ) && run.acc_for(r)[index] != exact
+    });
     let mut pairs = vec![];
     if let Some(r) = saturated {
         let fb = run.acc_for(r)[index];
@@ -320,15 +216,29 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
                     text: format!(
                         "{}'s {} kernel adds pairs of u8·s8 products with int16 saturation \
                          (vpmaddubsw): its accumulator is {fb} where the exact sum is {exact}{named}; \
-                         activation codes at or below 127 (reduce_range=True) avoid it",
+                         activation codes at or below 127 (reduce_range=True) avoid it{}",
                         r.computation.name(),
-                        r.kernel.path.unwrap_or("GEMM")
+                        r.kernel.path.unwrap_or("GEMM"),
+                        if r.kernel.accumulation == crate::engine::Accumulation::MlasU8S8 {
+                            format!(" ({})", crate::mlas_u8s8::LABEL)
+                        } else {
+                            String::new()
+                        }
                     ),
                 },
             );
         }
     }
-    let summary = summarize(run, &a, &b, out_a, out_b, parts_at, &causes);
+    // With causes still to come, the worker writes the "Why" once it has them all.
+    let summary = summarize(
+        run,
+        &a,
+        &b,
+        out_a,
+        out_b,
+        parts_at,
+        if pending { &[] } else { &causes },
+    );
     let undo = undos(run, index)?;
     Ok(Explanation {
         channel,
@@ -345,8 +255,20 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         kernel_a: run.ra.kernel.why.clone(),
         kernel_b: run.rb.kernel.why.clone(),
         saturated_pairs: pairs,
+        causes_pending: pending,
         undo,
     })
+}
+
+/// Causes between two engines, and whether they are left to the lazily loaded
+/// diagnosis (the page's first-load wasm does not carry it).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+fn engine_causes(a: &Trace, b: &Trace) -> (Vec<Cause>, bool) {
+    (crate::diagnose::diagnose(a, b), false)
+}
+#[cfg(not(any(not(target_arch = "wasm32"), feature = "link")))]
+fn engine_causes(_: &Trace, _: &Trace) -> (Vec<Cause>, bool) {
+    (vec![], true)
 }
 
 fn summarize(
@@ -477,9 +399,11 @@ fn taps_text(e: &Explanation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::diagnose;
     use crate::engine::HandAssumptions;
     use crate::scenario::preset;
     use crate::trace::Recorder;
+    use crate::trace::{key, Value};
 
     fn trace(steps: &[(&'static str, Value)]) -> Trace {
         let mut t = Trace::default();
@@ -550,6 +474,225 @@ mod tests {
             e.causes
         );
         assert!(e.summary.starts_with("fbgemm gives"), "{}", e.summary);
+    }
+
+    /// A 1x1 conv of one pixel: input `x` (a constant, scale sx, zero point 0),
+    /// weight code 1 (scale 1), int32 bias `b`, output scale `sy`.
+    fn one_pixel(
+        a: &str,
+        b: &str,
+        dtype: crate::quant::DType,
+        x: f32,
+        sx: f64,
+        bias: i32,
+        sy: f64,
+    ) -> crate::scenario::Scenario {
+        let mut sc = preset("forum").unwrap();
+        sc.shape.width = 1;
+        sc.shape.height = 1;
+        sc.input = crate::scenario::InputSource::Constant { value: x };
+        sc.weights = vec![1];
+        let p = &mut sc.params;
+        p.input_scale = sx;
+        p.input_zero_point = 0;
+        p.weight_scales = vec![1.0];
+        p.weight_zero_points = vec![0];
+        p.bias = None;
+        p.bias_i32 = Some(vec![bias]);
+        p.output_scale = sy;
+        p.output_zero_point = 0;
+        p.input_dtype = dtype;
+        p.output_dtype = dtype;
+        sc.a = Computation::parse(a).unwrap();
+        sc.b = Computation::parse(b).unwrap();
+        sc.view = Default::default();
+        sc
+    }
+
+    fn causes_of(sc: &crate::scenario::Scenario) -> (Explanation, Vec<&'static str>) {
+        let run = sc.run().unwrap();
+        let e = explain(&run, 0, 0, 0).unwrap();
+        let codes = e.causes.iter().map(|c| c.code).collect();
+        (e, codes)
+    }
+
+    #[test]
+    fn double_rounding_separates_tflite_reference_from_xnnpack() {
+        use crate::quant::DType::QInt8;
+        // acc + b = 1 + 1150 = 1151, M = 1/256: QuantizeMultiplier gives 2^30, shift -7.
+        // High multiply: 1151 · 2^30 / 2^31 = 575.5 -> 576 (half up); 576 / 2^7 = 4.5 -> 5
+        // (half away). Once: 1151 / 256 = 4.496 -> 4, what XNNPACK's float32 gives.
+        let sc = one_pixel(
+            "tflite-reference",
+            "tflite-xnnpack",
+            QInt8,
+            1.0,
+            1.0,
+            1150,
+            256.0,
+        );
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (5, 4));
+        assert_eq!(codes, ["double_rounding"], "{:?}", e.causes);
+        assert!(
+            e.causes[0].text.contains("0.00390625"),
+            "{}",
+            e.causes[0].text
+        );
+        // The trace shows the multiplier, the shift and the exact real number.
+        let m = e.a.get(key::MULTIPLIER).unwrap();
+        assert_eq!(m.value, Value::Int(1 << 30));
+        assert!(
+            m.formula
+                .contains("1073741824 · 2^(-7 - 31) = 0.00390625 exactly"),
+            "{}",
+            m.formula
+        );
+        assert_eq!(e.a.get(key::HIGH_MUL).unwrap().value, Value::Int(576));
+    }
+
+    #[test]
+    fn half_away_vs_half_even_at_a_tie_in_tflite() {
+        use crate::quant::DType::QInt8;
+        // 1152 / 256 = 4.5 exactly: the high multiply is exact (576), the reference
+        // rounds 4.5 away from zero to 5, XNNPACK half to even to 4.
+        let sc = one_pixel(
+            "tflite-reference",
+            "tflite-xnnpack",
+            QInt8,
+            1.0,
+            1.0,
+            1151,
+            256.0,
+        );
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (5, 4));
+        assert_eq!(codes, ["rounding_rule"], "{:?}", e.causes);
+        assert!(
+            e.causes[0].text.contains("exact tie"),
+            "{}",
+            e.causes[0].text
+        );
+    }
+
+    #[test]
+    fn reference_vs_optimized_differ_in_the_second_rounding() {
+        use crate::quant::DType::QInt8;
+        // acc + b = 1 - 4610 = -4609, M = 2^-10 (2^30, shift -9): high multiply
+        // -2304.5 -> -2304 (half up) on both; -2304 / 2^9 = -4.5: the reference
+        // rounds away to -5, the optimized vector path up to -4.
+        let sc = one_pixel(
+            "tflite-reference",
+            "tflite-optimized",
+            QInt8,
+            1.0,
+            1.0,
+            -4610,
+            1024.0,
+        );
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (-5, -4));
+        assert_eq!(codes, ["rounding_rule"], "{:?}", e.causes);
+        assert!(
+            e.causes[0].text.contains("second rounding"),
+            "{}",
+            e.causes[0].text
+        );
+    }
+
+    #[test]
+    fn qdq_fused_vs_float_part_at_the_float_sum() {
+        use crate::quant::DType::QUInt8;
+        // x = 13 (sx = 0.1), w = 1 (sw = 1), no bias, sy = 0.2. Fused: 13 · f32(0.1 / 0.2)
+        // = 6.5 exactly -> 6 (half to even). Float: f32(13 · 0.1) / 0.2 = 6.5000005 -> 7.
+        let mut sc = one_pixel(
+            "onnxruntime-qdq-fused",
+            "onnxruntime-qdq-float",
+            QUInt8,
+            1.3,
+            0.1,
+            0,
+            0.2,
+        );
+        sc.params.bias_i32 = None;
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (6, 7));
+        assert_eq!(codes, ["float_summation"], "{:?}", e.causes);
+    }
+
+    #[test]
+    fn fbgemm_vs_ort_bias_in_float_vs_int32() {
+        use crate::quant::DType::QUInt8;
+        // acc = 1, M = 1/2. fbgemm keeps the bias 0.4 as a float: 1.4 / 2 = 0.7 -> 1.
+        // ORT adds the int32 bias round(0.4) = 0: 1 / 2 = 0.5 -> 0 (half to even).
+        let mut sc = one_pixel(
+            "fbgemm",
+            "onnxruntime-qlinearconv",
+            QUInt8,
+            1.0,
+            1.0,
+            0,
+            2.0,
+        );
+        sc.params.bias = Some(vec![0.4]);
+        sc.params.per_channel = false;
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (1, 0));
+        assert_eq!(codes, ["bias_rounding"], "{:?}", e.causes);
+        assert!(
+            e.causes[0].text.contains("int32 vs float"),
+            "{}",
+            e.causes[0].text
+        );
+    }
+
+    #[test]
+    fn relu6_bound_order_separates_tflite_reference_from_xnnpack() {
+        use crate::quant::DType::QInt8;
+        // sy = 6 / 162.5, zy = -82: the reference bounds at -82 + round(162.5) = 81
+        // (half away), XNNPACK at round(162.5 - 82) = round(80.5) = 80 (half to even).
+        // x = 10: 10 · 27.08 - 82 = 188.8, clamped by both bounds.
+        let mut sc = one_pixel(
+            "tflite-reference",
+            "tflite-xnnpack",
+            QInt8,
+            10.0,
+            1.0,
+            0,
+            0.03692307695746422,
+        );
+        sc.params.output_zero_point = -82;
+        sc.params.relu = true;
+        sc.params.relu6 = true;
+        let (e, codes) = causes_of(&sc);
+        assert_eq!((e.out_a, e.out_b), (81, 80));
+        assert_eq!(codes, ["clamp_order"], "{:?}", e.causes);
+    }
+
+    #[test]
+    fn fixed_point_multiplier_named_from_traces() {
+        // Fixed point: 3 · 2^30 · 2^(-1 - 31) = 0.75 -> 1 with no tie or double rounding
+        // against a float side that (say) lands on 0.
+        let a = trace(&[
+            (key::SUM, Value::Int(3)),
+            (key::MULTIPLIER, Value::Int(1 << 30)),
+            (key::SHIFT, Value::Int(-1)),
+            (key::HIGH_MUL, Value::Int(2)),
+            (key::ROUNDED, Value::Int(1)),
+            (key::PLUS_ZP, Value::Int(1)),
+            (key::OUTPUT, Value::Int(1)),
+        ]);
+        let b = trace(&[
+            (key::SUM, Value::Int(3)),
+            (key::MULTIPLIER, Value::F32(0.16)),
+            (key::PRE_ROUND, Value::F32(0.48)),
+            (key::ROUNDED, Value::F32(0.0)),
+            (key::OUTPUT, Value::Int(0)),
+        ]);
+        let c = diagnose(&a, &b);
+        assert_eq!(c[0].code, "fixed_point_multiplier", "{c:?}");
+        assert!(c[0].text.contains("0.25"), "{}", c[0].text);
+        assert!(c[0].text.contains("0.75"), "{}", c[0].text);
     }
 
     #[test]

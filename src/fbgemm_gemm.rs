@@ -200,11 +200,7 @@ impl FbgemmIsa {
         if !self.saturates(path) {
             return conv.accumulate();
         }
-        check_zero_points(conv)?;
-        conv.input.as_quint8()?;
-        let mut out = vec![0i32; conv.shape.output_len()];
-        sat::run(conv, &mut out);
-        Ok(out)
+        pair_sums(conv)
     }
 
     /// The saturated pairs of one output element (see [`saturated_pairs`]).
@@ -217,6 +213,18 @@ impl FbgemmIsa {
         }
         pairs_of(conv, index)
     }
+}
+
+/// `raw = sum over pairs sat16(a_k w_k + a_k+1 w_k+1)` with the im2col pairing
+/// (see the module notes), then the zero-point corrections, on any path. MLAS's
+/// U8S8 kernels pair the same way ([`crate::mlas_u8s8`]).
+pub(crate) fn pair_sums(conv: &IntConv) -> Result<Vec<i32>> {
+    conv.validate()?;
+    check_zero_points(conv)?;
+    conv.input.as_quint8()?;
+    let mut out = vec![0i32; conv.shape.output_len()];
+    sat::run(conv, &mut out);
+    Ok(out)
 }
 
 /// fbgemm's `numOfGroupsTogether` on a CPU with `host`'s vector width: how many
@@ -301,7 +309,7 @@ pub fn saturated_pairs(conv: &IntConv, cpu: FbgemmCpu, index: usize) -> Vec<Satu
 }
 
 /// The saturating pairs of a valid element, whatever the kernel.
-fn pairs_of(conv: &IntConv, index: usize) -> Vec<SaturatedPair> {
+pub(crate) fn pairs_of(conv: &IntConv, index: usize) -> Vec<SaturatedPair> {
     let s = conv.shape;
     let (oh, ow) = s.output_hw();
     let ox = index % ow;
@@ -413,7 +421,8 @@ mod sat {
             return;
         };
         let (oh, ow) = s.output_hw();
-        let (hp, wp) = (s.height + 2 * s.padding[0], s.width + 2 * s.padding[1]);
+        // Start padding at the top left, end padding (ONNX pads may differ) after.
+        let (hp, wp) = s.padded_hw();
         let cin_g = s.in_channels / s.groups;
         let cout_g = s.out_channels / s.groups;
         let (kh, kw) = (s.kernel[0], s.kernel[1]);

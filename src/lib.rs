@@ -9,6 +9,9 @@
 pub mod conv;
 pub mod convert;
 pub mod depthwise;
+/// Engine-pair causes: native, and the lazily loaded link wasm (not the page's first load).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod explain;
@@ -18,6 +21,7 @@ pub mod flow;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod golden;
 pub mod link;
+pub mod mlas_u8s8;
 pub mod observe;
 pub mod paste;
 pub mod printed;

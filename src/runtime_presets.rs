@@ -99,6 +99,8 @@ static ONE_BY_ONE: [OneByOne; 4] = [
                 rounding: Rounding::HalfAway,
                 ignore_zero_points: false,
                 ignore_clamp: false,
+                // The C code's float scale: the switch that makes it TFLite.
+                fixed_point: false,
             }),
         },
         b: engine(crate::engine::tflite_reference::ID),

@@ -492,9 +492,6 @@ impl Run {
         r: &Requant,
         index: usize,
     ) -> Vec<crate::fbgemm_gemm::SaturatedPair> {
-        let Accumulation::Fbgemm { isa } = r.kernel.accumulation else {
-            return vec![];
-        };
         let conv = IntConv {
             shape: &self.shape,
             input: self.input.codes(),
@@ -502,7 +499,11 @@ impl Run {
             weight: &self.weights,
             weight_zero_points: &self.params.weight_zero_points,
         };
-        isa.saturated_pairs(&conv, index)
+        match r.kernel.accumulation {
+            Accumulation::Fbgemm { isa } => isa.saturated_pairs(&conv, index),
+            Accumulation::MlasU8S8 => crate::mlas_u8s8::saturated_pairs(&conv, index),
+            _ => vec![],
+        }
     }
 
     pub fn requant(&self, which: Side) -> &Requant {

@@ -1,10 +1,10 @@
 //! The step vocabulary of a requantization trace, and where two traces part.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// A value as the arithmetic held it: an exact integer, a float32 (shown with
 /// its bits) or a float64.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "v", rename_all = "lowercase")]
 pub enum Value {
     Int(i64),
@@ -55,6 +55,58 @@ fn fmt_float(v: f64, plain: String, exponent: String) -> String {
     }
 }
 
+/// `m · 2^e` as an exact decimal (every power of two has a finite decimal).
+/// Not in the page's first-load wasm: its inspector writes the same decimal
+/// from the multiplier and shift steps (`www/inspector.js`).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+pub fn exact_pow2_decimal(m: i64, e: i32) -> String {
+    let neg = m < 0;
+    // Little-endian base-1e9 digits of |m|.
+    let mut d: Vec<u64> = vec![
+        m.unsigned_abs() % 1_000_000_000,
+        m.unsigned_abs() / 1_000_000_000 % 1_000_000_000,
+        m.unsigned_abs() / 1_000_000_000_000_000_000,
+    ];
+    let mul = |d: &mut Vec<u64>, k: u64| {
+        let mut carry = 0;
+        for x in d.iter_mut() {
+            let v = *x * k + carry;
+            *x = v % 1_000_000_000;
+            carry = v / 1_000_000_000;
+        }
+        while carry > 0 {
+            d.push(carry % 1_000_000_000);
+            carry /= 1_000_000_000;
+        }
+    };
+    // m · 2^-k = m · 5^k / 10^k: multiply by 5 k times, then place the point.
+    let frac = (-e).max(0) as usize;
+    for _ in 0..e.max(0) {
+        mul(&mut d, 2);
+    }
+    for _ in 0..frac {
+        mul(&mut d, 5);
+    }
+    let mut digits: String = d
+        .iter()
+        .rev()
+        .map(|x| format!("{x:09}"))
+        .collect::<String>()
+        .trim_start_matches('0')
+        .to_string();
+    if digits.len() <= frac {
+        digits = "0".repeat(frac + 1 - digits.len()) + &digits;
+    }
+    let (int, f) = digits.split_at(digits.len() - frac);
+    let f = f.trim_end_matches('0');
+    let sign = if neg { "-" } else { "" };
+    if f.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{f}")
+    }
+}
+
 /// Stable keys: steps with the same key in two traces are compared.
 pub mod key {
     pub const SX: &str = "sx";
@@ -66,10 +118,54 @@ pub mod key {
     pub const BIAS_TERM: &str = "bias_term";
     pub const SUM: &str = "sum";
     pub const MULTIPLIER: &str = "multiplier";
+    /// The real scale `sx·sw/sy` a fixed-point multiplier stands for.
+    pub const SCALE: &str = "scale";
+    /// The fixed-point multiplier's exponent (`shift`, TFLite's convention).
+    pub const SHIFT: &str = "shift";
+    /// The first of a fixed-point requantization's two roundings.
+    pub const HIGH_MUL: &str = "high_mul";
+    /// The upper clamp of a fused ReLU6 (the code of 6.0).
+    pub const BOUND6: &str = "bound6";
     pub const PRE_ROUND: &str = "pre_round";
     pub const ROUNDED: &str = "rounded";
     pub const PLUS_ZP: &str = "plus_zp";
     pub const OUTPUT: &str = "output";
+    /// Every key, to read traces back (the page's lazily loaded diagnosis).
+    pub const ALL: &[&str] = &[
+        SX,
+        SW,
+        SY,
+        BIAS,
+        ACC,
+        SCALE_PRODUCT,
+        BIAS_TERM,
+        SUM,
+        MULTIPLIER,
+        SCALE,
+        SHIFT,
+        HIGH_MUL,
+        BOUND6,
+        PRE_ROUND,
+        ROUNDED,
+        PLUS_ZP,
+        OUTPUT,
+    ];
+}
+
+/// A step read back (its key one of [`key::ALL`], unknown keys kept as "other").
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Step, D::Error> {
+        #[derive(Deserialize)]
+        struct S {
+            key: String,
+            label: String,
+            formula: String,
+            value: Value,
+        }
+        let s = S::deserialize(d)?;
+        let k = key::ALL.iter().find(|&&x| x == s.key).copied();
+        Ok(Step::new(k.unwrap_or("other"), s.label, s.formula, s.value))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,7 +228,7 @@ impl Recorder for Probe {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     pub computation: String,
     /// Which kernel ran, and why (PyTorch's dispatch, fbgemm's path on this CPU).
@@ -201,6 +297,25 @@ mod tests {
         assert_eq!(Value::F64(2.964e-5).decimal(), "2.964e-5");
         assert_eq!(Value::F32(2.9559667e-5).decimal(), "2.9559667e-5");
         assert_eq!(Value::Int(-3).bits(), None);
+    }
+
+    #[test]
+    fn powers_of_two_as_exact_decimals() {
+        // 2^30 · 2^-31 = 0.5; 3 · 2^-2 = 0.75; 5 · 2^3 = 40.
+        assert_eq!(exact_pow2_decimal(1 << 30, -31), "0.5");
+        assert_eq!(exact_pow2_decimal(3, -2), "0.75");
+        assert_eq!(exact_pow2_decimal(5, 3), "40");
+        assert_eq!(exact_pow2_decimal(-1, -3), "-0.125");
+        // 1 · 2^-40 = 5^40 / 10^40: 40 decimals ending in ...0390625.
+        let d = exact_pow2_decimal(1, -40);
+        assert_eq!(d.len(), 42);
+        assert!(d.starts_with("0.000000000000909494701772928"), "{d}");
+        assert!(d.ends_with("0390625"), "{d}");
+        // 1518500250 · 2^-31 (QuantizeMultiplier(1/√2)): the decimal reads back exactly.
+        let d = exact_pow2_decimal(1518500250, -31);
+        assert_eq!(d.parse::<f64>().unwrap(), 1518500250.0 / 2f64.powi(31));
+        // 1518500250 = 2 · 759250125: 30 decimals.
+        assert_eq!(d.len(), 2 + 30, "{d}");
     }
 
     #[test]

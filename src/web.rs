@@ -135,7 +135,8 @@ mod links {
     use serde::Serialize;
     use wasm_bindgen::prelude::*;
 
-    /// Permalinks (`src/link.rs` and its deflate): a third wasm build
+    /// Permalinks (`src/link.rs` and its deflate), presets, `fit` and the
+    /// engine-pair diagnosis (`src/diagnose.rs`): a third wasm build
     /// (`--features link`, `www/pkg/qconv_lens_link*`) that the worker loads
     /// when the page first reads or writes the address bar, so the landing
     /// page's first load carries no compressor.
@@ -226,6 +227,17 @@ mod links {
             let s: Scenario = serde_wasm_bindgen::from_value(scenario)
                 .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
             to_js(&crate::convert::conversions(&s.params, s.a, s.b))
+        }
+
+        /// The causes that separate two engines at a pixel, from their traces
+        /// (`explanation.a`, `explanation.b` of a frame whose explanation has
+        /// `causes_pending`): `[{code, text}]`. Kept out of the page's
+        /// first-load wasm; the worker asks here and completes the frame.
+        pub fn diagnose(a: JsValue, b: JsValue) -> Result<JsValue, JsError> {
+            let trace = |v: JsValue| -> Result<crate::trace::Trace, JsError> {
+                serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("trace: {e}")))
+            };
+            to_js(&crate::diagnose::diagnose(&trace(a)?, &trace(b)?))
         }
     }
 }

@@ -192,6 +192,31 @@ fn explain_names_the_saturating_pair() {
 }
 
 #[test]
+fn ort_u8s8_saturation_on_avx2_is_labelled_modelled() {
+    let args = [
+        "--preset",
+        "avx2-saturation",
+        "--a",
+        "onnxruntime-qlinearconv",
+        "--b",
+        "onnx-reference",
+        "--cpu",
+        "avx2",
+    ];
+    let explain: Vec<&str> = ["explain"].iter().chain(&args).copied().collect();
+    let (code, out, err) = qconv(&explain);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cause [int16_saturation]"), "{out}");
+    assert!(out.contains("modelled, not verified on this CPU"), "{out}");
+    let compare: Vec<&str> = ["compare"].iter().chain(&args).copied().collect();
+    let (code, out, err) = qconv(&compare);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kernel A: ONNX Runtime MLAS, U8S8"), "{out}");
+    assert!(out.contains("modelled, not verified on this CPU"), "{out}");
+    assert!(!out.contains(" 0 of "), "{out}");
+}
+
+#[test]
 fn export_takes_a_link_and_labels_pytorchs_numbers() {
     // The ties preset as a link, with A switched to qnnpack in the link itself.
     let (code, link, _) = qconv(&["link", "--preset", "ties", "--a", "qnnpack"]);

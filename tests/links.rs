@@ -225,7 +225,7 @@ fn hostile_links_give_messages_and_a_working_case() {
 // ------------------------------------------------------------------ properties
 
 fn hand() -> impl Strategy<Value = HandAssumptions> {
-    (any::<[bool; 6]>(), 0..4usize, any::<bool>(), any::<bool>()).prop_map(|(f, br, ar, rd)| {
+    (any::<[bool; 7]>(), 0..4usize, any::<bool>(), any::<bool>()).prop_map(|(f, br, ar, rd)| {
         HandAssumptions {
             print_input_scale: f[0],
             print_weight_scale: f[1],
@@ -233,6 +233,7 @@ fn hand() -> impl Strategy<Value = HandAssumptions> {
             print_bias: f[3],
             ignore_zero_points: f[4],
             ignore_clamp: f[5],
+            fixed_point: f[6],
             bias_rounding: [
                 BiasRounding::Keep,
                 BiasRounding::HalfEven,

@@ -215,10 +215,10 @@ fn runtime_presets_differ_at_their_pixel() {
             assert_eq!(v - v.floor(), 0.5, "{id}: {v}");
         }
         if id == "pytorch-vs-onnxruntime" {
-            // They part at the sum with the bias (the page names the
-            // exported bias there: www/inspector.js).
+            // They part at the bias (the page names the exported bias's
+            // rule there: www/inspector.js).
             let e = explain(&run, sc.view.channel, r, c).unwrap();
-            assert_eq!(e.parts_at, Some("sum"), "{}", e.summary);
+            assert_eq!(e.parts_at, Some("bias_term"), "{}", e.summary);
         }
         let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b);
         assert_eq!(!list.is_empty(), converts, "{id}");
@@ -281,4 +281,19 @@ fn microcontroller_compares_tflite_in_uint8_codes() {
     sc.params.relu6 = true;
     let e = sc.run().unwrap_err().to_string();
     assert!(e.contains("ReLU6"), "{e}");
+}
+
+/// The microcontroller preset differs only by the float formula: the hand
+/// calculation's fixed-point switch (TFLite's multiplier and two roundings)
+/// gives TFLite's codes at every pixel.
+#[test]
+fn microcontroller_with_the_fixed_point_switch_is_tflite() {
+    let mut sc = preset("microcontroller").unwrap();
+    let before = sc.run().unwrap();
+    assert!(before.out_a != before.out_b);
+    let mut h = sc.a.hand.unwrap();
+    h.fixed_point = true;
+    sc.a = Computation::hand(h);
+    let run = sc.run().unwrap();
+    assert_eq!(run.out_a, run.out_b);
 }

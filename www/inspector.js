@@ -16,6 +16,27 @@ const PAIRS_SHOWN = 4;
 
 const same = (x, y) => x && y && Number(x.value.v) === Number(y.value.v);
 
+// A fixed-point multiplier's formula with the exact real number it stands for,
+// m · 2^(shift - 31) as a decimal (BigInt: m · 5^k / 10^k). Written here, not in
+// the first-load wasm; the CLI's trace says the same.
+function withExact(step, trace) {
+  if (!step || step.key !== 'multiplier' || step.value.type !== 'int') return step?.formula;
+  const shift = trace.steps.find((s) => s.key === 'shift');
+  if (!shift || /exactly/.test(step.formula)) return step.formula;
+  return `${step.formula} = ${pow2Decimal(BigInt(step.value.v), shift.value.v - 31)} exactly`;
+}
+
+function pow2Decimal(m, e) {
+  const neg = m < 0n;
+  let n = neg ? -m : m;
+  if (e >= 0) return `${neg ? '-' : ''}${n << BigInt(e)}`;
+  const k = -e;
+  const digits = (n * 5n ** BigInt(k)).toString().padStart(k + 1, '0');
+  const int = digits.slice(0, digits.length - k);
+  const frac = digits.slice(digits.length - k).replace(/0+$/, '');
+  return `${neg ? '-' : ''}${int}${frac ? `.${frac}` : ''}`;
+}
+
 export class Inspector {
   constructor(root) {
     this.root = root;
@@ -85,7 +106,7 @@ export class Inspector {
       const label = el('th', { scope: 'row' }, el('span', { className: 'label' }, step.label));
       if (parts) label.append(el('strong', { className: 'parts-mark' }, ' ◀ they part here'));
       else if (differs) label.append(el('span', { className: 'differs-mark', title: 'values differ' }, ' ≠'));
-      const formulas = [a?.formula, b?.formula].filter(Boolean);
+      const formulas = [withExact(a, x.a), withExact(b, x.b)].filter(Boolean);
       const unique = [...new Set(formulas)];
       if (unique.length) label.append(el('span', { className: 'formula' }, unique.join(' | ')));
       const tr = el('tr', { 'data-key': step.key, className: [parts ? 'parts' : '', differs ? 'differs' : ''].join(' ').trim() }, label, valueCell(a), valueCell(b));
@@ -113,10 +134,12 @@ export class Inspector {
         el('td', {}, c.rule), el('td', { className: 'source' }, c.source)));
     }
     box.dataset.rows = String(list.length);
-    // Where A and B part at the sum with the bias, the exported int32 bias
-    // is a cause (the engine's explanation does not know the list).
+    // Where A and B part at the bias (or the sum with it), the exported
+    // int32 bias is a cause, with its rule (the engine's explanation does not
+    // know the list).
     const x = f.inspect?.explanation;
-    const bias = x && x.out_a !== x.out_b && x.parts_at === 'sum' && list.find((c) => c.field === 'bias' && c.channel === x.channel);
+    const atBias = x && x.out_a !== x.out_b && ['bias_term', 'sum'].includes(x.parts_at);
+    const bias = atBias && list.find((c) => c.field === 'bias' && c.channel === x.channel);
     if (bias) {
       this.root.querySelector('#causes').append(el('li', { 'data-code': 'export_bias' }, el('code', {}, 'export_bias'),
         ` the exported model carries the float bias ${bias.from} as the int32 ${bias.to}: ${bias.exact} in accumulator units, ${bias.rule} (${bias.source})`));

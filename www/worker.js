@@ -9,6 +9,7 @@
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
 //   {id, type: 'link', scenario}      -> {id, ok, value: 'v=2&…'}  (permalink fragment)
 //   {id, type: 'conversions', scenario} -> {id, ok, value: [{field, channel, from, to, exact, rule, source}]}
+//   (update: an explanation with causes_pending gets its engine causes from the link wasm's diagnose)
 //   {id, type: 'unlink', text}        -> {id, ok, value: {scenario, version, notes}}
 //   {id, type: 'fit', scenario, from} -> {id, ok, value: {scenario, notes: [{key, message}]}}
 //                                        (Scenario::fit: the scenario reconciled to its new shape;
@@ -105,6 +106,19 @@ self.onmessage = async (event) => {
       case 'update': {
         const t0 = performance.now();
         const frame = lens.update(msg.scenario);
+        // Two engines part at the inspected pixel: their causes come from the
+        // link wasm (kept out of the first load), then the summary's "Why".
+        const ex = frame.inspect?.explanation;
+        if (ex?.causes_pending) {
+          // The frame is drawn even if that wasm cannot load; the summary says so.
+          try {
+            ex.causes.push(...(await links()).diagnose(ex.a, ex.b));
+          } catch (err) {
+            ex.summary += ` (The causes could not be computed: ${err?.message ?? err}.)`;
+          }
+          if (ex.causes.length) ex.summary += ` Why: ${ex.causes.map((c) => c.text).join('; ')}.`;
+          delete ex.causes_pending;
+        }
         frame.ms = performance.now() - t0;
         const transfer = [frame.rgba.buffer];
         if (frame.a) transfer.push(frame.a.buffer, frame.b.buffer);

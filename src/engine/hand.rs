@@ -1,7 +1,8 @@
 //! The hand calculation: the formula people write down,
 //! `(qx·qw + round(b/(sw·sx))) · sx·sw/sy + zy`, with each of their mistakes a
 //! named switch (values copied from printouts, a rounded bias, float64,
-//! half away from zero, zero points or the clamp left out).
+//! half away from zero, zero points or the clamp left out), and TFLite's
+//! fixed-point requantization as people reimplement it on microcontrollers.
 use super::common::{code_i32, map_plane};
 use super::{
     Accumulation, Channel, Computation, ConvQParams, Dyn, DynRecorder, Engine, EngineRow, Evidence,
@@ -21,7 +22,7 @@ pub const ROW: EngineRow = EngineRow {
     id: ID,
     title: "hand calculation",
     family: Family::Reference,
-    activations: &[DType::QUInt8],
+    activations: &[DType::QUInt8, DType::QInt8],
     weights: &[DType::QInt8],
     uses_platform: false,
     pytorch_engine: None,
@@ -86,7 +87,16 @@ impl Engine for Hand {
                         });
                     }
                 }
+                let (lo, hi) = p.output_dtype.range();
+                // ReLU6 as TFLite bounds it (its fixed-point kernels are the model).
+                let six = p.relu6.then(|| {
+                    super::tflite_reference::round_away(6.0f32 / p.output_scale as f32) as i64
+                });
                 Ok(Arc::new(HandChannel {
+                    bias_i32: p.bias_i32.as_ref().map(|b| b[c]),
+                    lo,
+                    hi,
+                    six,
                     sx: sxh,
                     sw: swh,
                     sy: syh,
@@ -96,7 +106,7 @@ impl Engine for Hand {
                     }),
                     h,
                     zy: p.output_zero_point,
-                    relu: p.relu,
+                    relu: p.relu || p.relu6,
                 }) as Arc<dyn Channel>)
             })
             .collect()
@@ -105,6 +115,12 @@ impl Engine for Hand {
 
 #[derive(Debug, Clone)]
 struct HandChannel {
+    /// The model's int32 bias, when the scenario has one (runtime models).
+    bias_i32: Option<i32>,
+    /// The output dtype's range, and ReLU6's `round(6 / sy)` when fused.
+    lo: i64,
+    hi: i64,
+    six: Option<i64>,
     sx: f64,
     sw: f64,
     sy: f64,
@@ -116,34 +132,10 @@ struct HandChannel {
 
 impl Channel for HandChannel {
     fn pixel(&self, acc: i32, rec: &mut dyn DynRecorder) -> i64 {
-        let s = self;
-        hand(
-            &mut Dyn(rec),
-            acc,
-            s.sx,
-            s.sw,
-            s.sy,
-            s.bias,
-            s.h,
-            s.zy,
-            s.relu,
-        )
+        hand(&mut Dyn(rec), acc, self)
     }
     fn plane(&self, acc: &[i32], out: &mut [i32]) {
-        let s = self;
-        map_plane(acc, out, |a| {
-            code_i32(hand(
-                &mut NoTrace,
-                a,
-                s.sx,
-                s.sw,
-                s.sy,
-                s.bias,
-                s.h,
-                s.zy,
-                s.relu,
-            ))
-        })
+        map_plane(acc, out, |a| code_i32(hand(&mut NoTrace, a, self)))
     }
 }
 
@@ -198,6 +190,9 @@ pub struct HandAssumptions {
     pub rounding: Rounding,
     pub ignore_zero_points: bool,
     pub ignore_clamp: bool,
+    /// TFLite's fixed-point requantization (int32 multiplier and shift, two
+    /// roundings) instead of a float scale.
+    pub fixed_point: bool,
 }
 
 impl Default for HandAssumptions {
@@ -212,6 +207,7 @@ impl Default for HandAssumptions {
             rounding: Rounding::HalfEven,
             ignore_zero_points: false,
             ignore_clamp: false,
+            fixed_point: false,
         }
     }
 }
@@ -281,6 +277,9 @@ impl HandAssumptions {
         push(Assumption::ClampIgnored, self.ignore_clamp, &|h| {
             h.ignore_clamp = false
         });
+        push(Assumption::FixedPoint, self.fixed_point, &|h| {
+            h.fixed_point = false
+        });
         v
     }
 }
@@ -298,6 +297,7 @@ pub enum Assumption {
     HalfAway,
     ZeroPointsIgnored,
     ClampIgnored,
+    FixedPoint,
 }
 
 impl Assumption {
@@ -317,7 +317,10 @@ impl Assumption {
             Assumption::Float64 => "the arithmetic was done in float64, the kernels use float32",
             Assumption::HalfAway => "rounding half away from zero, the kernels round half to even",
             Assumption::ZeroPointsIgnored => "the zero points were left out",
-            Assumption::ClampIgnored => "the result was not clamped to 0..255",
+            Assumption::ClampIgnored => "the result was not clamped to the output range (0..255 for uint8)",
+            Assumption::FixedPoint => {
+                "TFLite's fixed-point multiplier (int32 multiplier and shift, rounded twice) replaced the float scale"
+            }
         }
     }
 }
@@ -336,18 +339,16 @@ fn round32(v: f32, r: Rounding) -> f32 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn hand<R: Recorder>(
-    rec: &mut R,
-    acc: i32,
-    sx: f64,
-    sw: f64,
-    sy: f64,
-    bias: Option<f64>,
-    h: HandAssumptions,
-    zy: i64,
-    relu: bool,
-) -> i64 {
+fn hand<R: Recorder>(rec: &mut R, acc: i32, ch: &HandChannel) -> i64 {
+    let HandChannel {
+        sx,
+        sw,
+        sy,
+        bias,
+        h,
+        zy,
+        ..
+    } = *ch;
     rec.step(key::ACC, Value::Int(acc as i64), || {
         (
             "accumulator".into(),
@@ -384,6 +385,9 @@ fn hand<R: Recorder>(
     } else {
         "sum of (qx - zx)·(qw - zw)"
     };
+    if h.fixed_point {
+        return fixed_point(rec, acc, ch, zy, acc_note);
+    }
     let pre = match h.arithmetic {
         Arithmetic::F64 => {
             let bt = bias.map(|b| {
@@ -490,20 +494,98 @@ fn hand<R: Recorder>(
     rec.step(key::ROUNDED, Value::Int(ri), || {
         ("rounded".into(), how.into())
     });
-    let out = if h.ignore_clamp {
-        ri
+    clamp(rec, ri, ch, zy)
+}
+
+/// The output code: the rounded value clamped to the output range (narrowed
+/// by ReLU / ReLU6), unless the clamp is left out.
+fn clamp<R: Recorder>(rec: &mut R, v: i64, ch: &HandChannel, zy: i64) -> i64 {
+    let lo = if ch.relu { ch.lo.max(zy) } else { ch.lo };
+    let hi = match ch.six {
+        Some(six) => {
+            let b = ch.hi.min(zy + six);
+            rec.step(key::BOUND6, Value::Int(b), || {
+                (
+                    "ReLU6 bound (code of 6.0)".into(),
+                    "zy + round(6 / sy), half away from zero".into(),
+                )
+            });
+            b
+        }
+        None => ch.hi,
+    };
+    let out = if ch.h.ignore_clamp {
+        v
     } else {
-        ri.clamp(if relu { zy } else { 0 }, 255)
+        v.clamp(lo, hi)
     };
     rec.step(key::OUTPUT, Value::Int(out), || {
-        let f = if h.ignore_clamp {
+        let f = if ch.h.ignore_clamp {
             "not clamped".to_string()
         } else {
-            format!("clamp to {}..255", if relu { zy } else { 0 })
+            format!("clamp to {lo}..{hi}")
         };
         ("output code".into(), f.into())
     });
     out
+}
+
+/// TFLite's requantization by hand (what microcontroller code reimplements):
+/// an int32 bias, `QuantizeMultiplier(double(sx)·double(sw)/double(sy))`, the
+/// rounding doubling high multiply (half up), `RoundingDivideByPOT` (half away
+/// from zero), `+ zy`. The scales are taken as float32, as a model stores them.
+fn fixed_point<R: Recorder>(
+    rec: &mut R,
+    acc: i32,
+    ch: &HandChannel,
+    zy: i64,
+    acc_note: &'static str,
+) -> i64 {
+    let h = ch.h;
+    let (sx, sw) = (ch.sx as f32 as f64, ch.sw as f32 as f64);
+    let sy = ch.sy as f32 as f64;
+    // The bias in accumulator units must be an integer here: the model's, or
+    // the float bias rounded by the bias switch (half to even if "kept").
+    let b = match (ch.bias_i32, ch.bias) {
+        (Some(b), _) => b,
+        (None, Some(b)) => {
+            let v = b / (sw * sx);
+            let r = match h.bias_rounding {
+                BiasRounding::Keep | BiasRounding::HalfEven => v.round_ties_even(),
+                BiasRounding::HalfAway => v.round(),
+                BiasRounding::Truncate => v.trunc(),
+            };
+            r.clamp(i32::MIN as f64, i32::MAX as f64) as i32
+        }
+        (None, None) => 0,
+    };
+    rec.step(key::BIAS_TERM, Value::Int(b as i64), || {
+        ("bias in accumulator units".into(), "int32".into())
+    });
+    let t = acc.wrapping_add(b);
+    rec.step(key::SUM, Value::Int(t as i64), || {
+        ("accumulator + bias".into(), acc_note.into())
+    });
+    let scale = sx * sw / sy;
+    let (m, shift) = super::runtime::quantize_multiplier(scale);
+    // The rest is tflite-reference's own requantization.
+    let (lo, hi) = if h.ignore_clamp {
+        (i32::MIN as i64, i32::MAX as i64)
+    } else {
+        let lo = if ch.relu { ch.lo.max(zy) } else { ch.lo };
+        (lo, ch.six.map_or(ch.hi, |six| ch.hi.min(zy + six)))
+    };
+    super::runtime::RtChannel {
+        formula: super::runtime::Formula::FixedPointDouble { m, shift, scale },
+        bias: b,
+        zy,
+        lo,
+        hi,
+        six: ch
+            .six
+            .map(|_| super::runtime::Bound6::RoundThenAdd(super::tflite_reference::round_away)),
+    }
+    .requantize(t, rec)
 }
 
 /// One option of a hand switch: its value in the page's JSON, its link token
@@ -555,6 +637,7 @@ const PY: [Opt; 2] = yes_no("py");
 const PB: [Opt; 2] = yes_no("pb");
 const NOZP: [Opt; 2] = yes_no("nozp");
 const NOCLAMP: [Opt; 2] = yes_no("noclamp");
+const FIXP: [Opt; 2] = yes_no("fixp");
 
 macro_rules! flag {
     ($key:literal, $field:ident, $label:literal, $opts:expr, $default:literal, $cause:expr) => {
@@ -696,10 +779,18 @@ pub static SWITCHES: &[Switch] = &[
     flag!(
         "ignore_clamp",
         ignore_clamp,
-        "no clamp to 0..255",
+        "no clamp to the output range",
         NOCLAMP,
         0,
         Assumption::ClampIgnored
+    ),
+    flag!(
+        "fixed_point",
+        fixed_point,
+        "fixed-point multiplier (TFLite, microcontrollers)",
+        FIXP,
+        0,
+        Assumption::FixedPoint
     ),
 ];
 

@@ -121,6 +121,10 @@ pub enum Accumulation {
     /// fbgemm with `vpmaddubsw` pairs saturating to int16 where its kernel
     /// for this shape and instruction set does so.
     Fbgemm { isa: crate::fbgemm_gemm::FbgemmIsa },
+    /// ONNX Runtime's MLAS U8S8 kernels on a CPU without VNNI: `vpmaddubsw`
+    /// pairs saturating to int16, paired like fbgemm's im2col
+    /// ([`crate::mlas_u8s8`]; modelled from the source, not verified).
+    MlasU8S8,
     /// A float32 conv of dequantized operands (ONNX Runtime's unfused QDQ):
     /// each "accumulator" is the bits of the float32 sum, bias included.
     DequantizedFloat,
@@ -386,6 +390,10 @@ impl Accumulation {
                 *out = isa.accumulate(conv)?;
                 Ok(())
             }
+            Accumulation::MlasU8S8 => {
+                *out = crate::mlas_u8s8::accumulate(conv)?;
+                Ok(())
+            }
             Accumulation::DequantizedFloat => Err(Error::Input(
                 "a dequantized float conv needs the scales (Accumulation::run_with)".into(),
             )),
@@ -412,7 +420,7 @@ impl Accumulation {
     pub fn saturates(&self) -> bool {
         matches!(
             self,
-            Accumulation::Fbgemm { .. } | Accumulation::DequantizedFloat
+            Accumulation::Fbgemm { .. } | Accumulation::MlasU8S8 | Accumulation::DequantizedFloat
         )
     }
 }

@@ -63,6 +63,7 @@ pub(crate) fn float_channels(
                     zy: p.output_zero_point,
                     lo,
                     hi,
+                    six: None,
                 }) as Arc<dyn Channel>
             })
             .collect();

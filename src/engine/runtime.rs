@@ -23,10 +23,10 @@ pub(crate) enum Formula {
     QuantizeLinear { sy: f32 },
     /// TFLite reference: `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << l, m), r)`:
     /// round half up, then half away from zero (double rounding).
-    FixedPointDouble { m: i32, shift: i32 },
+    FixedPointDouble { m: i32, shift: i32, scale: f64 },
     /// TFLite optimized (vector path): the same high multiply, then a rounding
     /// shift that rounds half up (`vrshl`-style).
-    FixedPointUp { m: i32, shift: i32 },
+    FixedPointUp { m: i32, shift: i32, scale: f64 },
 }
 
 /// Output range of a dtype.
@@ -112,9 +112,74 @@ pub fn mbqm_double(x: i32, m: i32, shift: i32) -> i32 {
 
 /// The optimized kernels' vector path: high multiply, then round half up.
 pub fn mbqm_up(x: i32, m: i32, shift: i32) -> i32 {
-    let v = srdhm(left_shifted(x, shift), m) as i64;
-    let r = (-shift).max(0);
-    ((v + ((1i64 << r) >> 1)) >> r) as i32
+    shift_half_up(srdhm(left_shifted(x, shift), m), (-shift).max(0))
+}
+
+/// A rounding right shift by `r`, half up (toward +inf).
+fn shift_half_up(v: i32, r: i32) -> i32 {
+    ((v as i64 + ((1i64 << r) >> 1)) >> r) as i32
+}
+
+/// The trace of a fixed-point multiply: the real scale, the int32 multiplier
+/// and shift with the exact number they stand for, and the first rounding,
+/// whose result (`SaturatingRoundingDoublingHighMul(x · 2^left, m)`) it returns.
+pub(crate) fn fixed_point_steps<R: Recorder>(
+    rec: &mut R,
+    x: i32,
+    m: i32,
+    shift: i32,
+    scale: f64,
+    double: bool,
+) -> i32 {
+    rec.step(key::SCALE, Value::F64(scale), || {
+        (
+            "real scale".into(),
+            "double(sx) · double(sw) / double(sy)".into(),
+        )
+    });
+    rec.step(key::MULTIPLIER, Value::Int(m as i64), || {
+        (
+            "fixed-point multiplier".into(),
+            format!(
+                "QuantizeMultiplier: {m} · 2^({shift} - 31){}",
+                exact(m, shift)
+            )
+            .into(),
+        )
+    });
+    rec.step(key::SHIFT, Value::Int(shift as i64), || {
+        (
+            "shift".into(),
+            "2^shift: left before, right after the high multiply".into(),
+        )
+    });
+    let left = left_shifted(x, shift);
+    let high = srdhm(left, m);
+    rec.step(key::HIGH_MUL, Value::Int(high as i64), || {
+        (
+            "high multiply".into(),
+            format!(
+                "round({left} · {m} / 2^31) half up (SaturatingRoundingDoublingHighMul){}",
+                if double { ", first rounding" } else { "" }
+            )
+            .into(),
+        )
+    });
+    high
+}
+
+/// " = the exact decimal" of a fixed-point multiplier (the page's inspector
+/// writes it itself, keeping the decimal code out of the first-load wasm).
+#[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
+fn exact(m: i32, shift: i32) -> String {
+    format!(
+        " = {} exactly",
+        crate::trace::exact_pow2_decimal(m as i64, shift - 31)
+    )
+}
+#[cfg(not(any(not(target_arch = "wasm32"), feature = "link")))]
+fn exact(_: i32, _: i32) -> &'static str {
+    ""
 }
 
 /// One output channel of a runtime engine.
@@ -125,17 +190,13 @@ pub(crate) struct RtChannel {
     pub zy: i64,
     pub lo: i64,
     pub hi: i64,
+    /// How ReLU6's bound was made, when there is one (the trace shows it).
+    pub six: Option<Bound6>,
 }
 
 impl RtChannel {
     pub fn run<R: Recorder>(&self, acc: i32, rec: &mut R) -> i64 {
-        let RtChannel {
-            formula,
-            bias,
-            zy,
-            lo,
-            hi,
-        } = *self;
+        let RtChannel { formula, bias, .. } = *self;
         if let Formula::QuantizeLinear { sy } = formula {
             let v = f32::from_bits(acc as u32);
             rec.step(key::SUM, Value::F32(v), || {
@@ -160,6 +221,12 @@ impl RtChannel {
                 "sum over taps of (qx - zx)·(qw - zw), int32".into(),
             )
         });
+        rec.step(key::BIAS_TERM, Value::Int(bias as i64), || {
+            (
+                "bias in accumulator units".into(),
+                "the model's int32 bias (scale sx·sw)".into(),
+            )
+        });
         let t = acc.wrapping_add(bias);
         rec.step(key::SUM, Value::Int(t as i64), || {
             (
@@ -167,6 +234,18 @@ impl RtChannel {
                 format!("acc + {bias} (int32)").into(),
             )
         });
+        self.requantize(t, rec)
+    }
+
+    /// From `acc + bias` (int32) to the output code.
+    pub fn requantize<R: Recorder>(&self, t: i32, rec: &mut R) -> i64 {
+        let RtChannel {
+            formula,
+            zy,
+            lo,
+            hi,
+            ..
+        } = *self;
         match formula {
             Formula::Raw => {
                 rec.step(key::OUTPUT, Value::Int(t as i64), || {
@@ -205,30 +284,29 @@ impl RtChannel {
                 rec.step(key::ROUNDED, Value::F64(r), || {
                     ("rounded".into(), "np.round: half to even".into())
                 });
+                self.record_bound(rec);
                 let out = (r.clamp(lo as f64, hi as f64)) as i64;
                 rec.step(key::OUTPUT, Value::Int(out), || {
                     ("output code".into(), format!("clip to {lo}..{hi}").into())
                 });
                 out
             }
-            Formula::FixedPointDouble { m, shift } | Formula::FixedPointUp { m, shift } => {
+            Formula::FixedPointDouble { m, shift, scale }
+            | Formula::FixedPointUp { m, shift, scale } => {
                 let double = matches!(formula, Formula::FixedPointDouble { .. });
-                rec.step(key::MULTIPLIER, Value::Int(m as i64), || {
-                    (
-                        "fixed-point multiplier".into(),
-                        format!("{m} · 2^({shift} - 31) (QuantizeMultiplier)").into(),
-                    )
-                });
+                let high = fixed_point_steps(rec, t, m, shift, scale, double);
+                // The second rounding of mbqm_double / mbqm_up, from the high multiply.
                 let r = if double {
-                    mbqm_double(t, m, shift)
+                    rdpot(high, (-shift).max(0))
                 } else {
-                    mbqm_up(t, m, shift)
+                    shift_half_up(high, (-shift).max(0))
                 };
                 rec.step(key::ROUNDED, Value::Int(r as i64), || {
+                    let r = (-shift).max(0);
                     let how = if double {
-                        "high multiply (half up), then divide by 2^r half away from zero"
+                        format!("RoundingDivideByPOT: / 2^{r}, half away from zero")
                     } else {
-                        "high multiply (half up), then rounding shift half up"
+                        format!("rounding shift: / 2^{r}, half up")
                     };
                     ("rounded".into(), how.into())
                 });
@@ -239,6 +317,7 @@ impl RtChannel {
                         format!("rounded + {zy}").into(),
                     )
                 });
+                self.record_bound(rec);
                 let out = plus.clamp(lo, hi);
                 rec.step(key::OUTPUT, Value::Int(out), || {
                     ("output code".into(), format!("clamp to {lo}..{hi}").into())
@@ -246,6 +325,15 @@ impl RtChannel {
                 out
             }
             Formula::QuantizeLinear { .. } => unreachable!(),
+        }
+    }
+
+    /// ReLU6's upper clamp and the order it was made in.
+    fn record_bound<R: Recorder>(&self, rec: &mut R) {
+        if let Some(b) = self.six {
+            rec.step(key::BOUND6, Value::Int(self.hi), || {
+                ("ReLU6 bound (code of 6.0)".into(), b.describe().into())
+            });
         }
     }
 
@@ -264,6 +352,7 @@ impl RtChannel {
                 .into(),
             )
         });
+        self.record_bound(rec);
         let out = r as i64 + zy;
         rec.step(key::OUTPUT, Value::Int(out), || {
             ("output code".into(), format!("rounded + {zy}").into())
@@ -295,6 +384,16 @@ pub(crate) enum Bound6 {
 }
 
 impl Bound6 {
+    /// The order, in words (the trace's formula for the bound).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bound6::RoundThenAdd(round) if round(0.5) == 1.0 => {
+                "zy + round(6 / sy), half away from zero"
+            }
+            Bound6::RoundThenAdd(_) => "zy + round(6 / sy), half to even",
+            Bound6::AddThenRound => "round(6 / sy + zy), half to even",
+        }
+    }
     fn code(self, six_over_sy: f32, zy: i64) -> i64 {
         match self {
             Bound6::RoundThenAdd(round) => zy + round(six_over_sy) as i64,
@@ -345,6 +444,7 @@ pub(crate) fn channels(
                 },
                 lo,
                 hi,
+                six: (p.relu6 && !p.is_raw_int32()).then_some(bound6),
             }) as Arc<dyn Channel>)
         })
         .collect()

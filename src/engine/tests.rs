@@ -451,3 +451,39 @@ fn qint8_activations_accumulate_centred() {
     .unwrap();
     assert_eq!(acc, [-545]);
 }
+
+#[test]
+fn hand_fixed_point_switch_by_hand() {
+    let fixed = Computation::hand(HandAssumptions {
+        fixed_point: true,
+        ..HandAssumptions::faithful()
+    });
+    let float = Computation::hand(HandAssumptions::faithful());
+    // M = 1/256: QuantizeMultiplier gives m = 2^30, shift = -7.
+    // acc 1151: high multiply 1151 · 2^30 / 2^31 = 575.5 -> 576, then 576 / 128 = 4.5 -> 5.
+    // The float formula rounds 1151 / 256 = 4.496 once: 4.
+    let p = params(1.0, 1.0, 256.0, 0, None);
+    assert_eq!(code(fixed, &p, 1151), 5);
+    assert_eq!(code(float, &p, 1151), 4);
+    // A float bias is rounded to an int32 first (half to even): 0.5 -> 0, so
+    // acc 1151 stays 1151 and gives 5.
+    let p = params(1.0, 1.0, 256.0, 0, Some(0.5));
+    assert_eq!(code(fixed, &p, 1151), 5);
+    // The trace names the multiplier, its shift and the exact number.
+    let mut t = Trace::default();
+    Requant::new(fixed, &p, &shape1(), &Platform::default())
+        .unwrap()
+        .pixel(0, 1151, &mut t);
+    assert_eq!(t.get(key::MULTIPLIER).unwrap().value, Value::Int(1 << 30));
+    assert_eq!(t.get(key::SHIFT).unwrap().value, Value::Int(-7));
+    assert_eq!(t.get(key::HIGH_MUL).unwrap().value, Value::Int(576));
+    assert!(t
+        .get(key::MULTIPLIER)
+        .unwrap()
+        .formula
+        .contains("= 0.00390625 exactly"));
+    // The link token round-trips.
+    let h = fixed.hand.unwrap();
+    assert!(h.tokens().contains("fixp"));
+    assert_eq!(HandAssumptions::from_tokens(&h.tokens()).unwrap(), h);
+}

@@ -74,9 +74,17 @@ impl Engine for TfliteOptimized {
             |c| {
                 let (m, shift) = multiplier(p, c)?;
                 Ok(if c < vector {
-                    Formula::FixedPointUp { m, shift }
+                    Formula::FixedPointUp {
+                        m,
+                        shift,
+                        scale: super::tflite_reference::real_scale(p, c),
+                    }
                 } else {
-                    Formula::FixedPointDouble { m, shift }
+                    Formula::FixedPointDouble {
+                        m,
+                        shift,
+                        scale: super::tflite_reference::real_scale(p, c),
+                    }
                 })
             },
         )

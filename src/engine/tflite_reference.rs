@@ -36,10 +36,15 @@ pub(crate) fn round_away(v: f32) -> f32 {
     v.round()
 }
 
+/// The real scale `double(sx) · double(sw[c]) / double(sy)` of the float32
+/// scales the model stores, which `QuantizeMultiplier` approximates.
+pub(crate) fn real_scale(p: &ConvQParams, c: usize) -> f64 {
+    p.input_scale as f32 as f64 * p.weight_scale(c) as f32 as f64 / p.output_scale as f32 as f64
+}
+
 /// The fixed-point multiplier and shift of channel `c`.
 pub(crate) fn multiplier(p: &ConvQParams, c: usize) -> Result<(i32, i32)> {
-    let d = p.input_scale as f32 as f64 * p.weight_scale(c) as f32 as f64
-        / p.output_scale as f32 as f64;
+    let d = real_scale(p, c);
     if !(d > 0.0 && d.is_finite()) {
         return Err(Error::BadScale {
             what: "input scale x weight scale / output scale".into(),
@@ -81,7 +86,11 @@ impl Engine for TfliteReference {
             runtime::Bound6::RoundThenAdd(round_away),
             |c| {
                 let (m, shift) = multiplier(p, c)?;
-                Ok(Formula::FixedPointDouble { m, shift })
+                Ok(Formula::FixedPointDouble {
+                    m,
+                    shift,
+                    scale: real_scale(p, c),
+                })
             },
         )
     }

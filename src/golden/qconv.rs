@@ -157,9 +157,13 @@ impl QConvCase {
 
     /// One engine's output for this case.
     pub fn run(&self, engine: &str) -> Result<Vec<i64>> {
+        self.run_computation(Computation::parse(engine_of(engine))?)
+    }
+
+    /// Any computation's output for this case (a hand calculation's too).
+    pub fn run_computation(&self, comp: Computation) -> Result<Vec<i64>> {
         let shape = self.shape()?;
         let p = self.qparams()?;
-        let comp = Computation::parse(engine_of(engine))?;
         let row = comp.row();
         if !row.weights.contains(&p.weight_dtype) {
             return Err(Error::Input(format!(

@@ -113,10 +113,46 @@ test('AVX2 saturation: the platform picker moves the pixels, the inspector names
   await page.close();
 });
 
+test('ONNX Runtime on an AVX2 CPU: int16 pair saturation, labelled as modelled', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await openPreset(page, 'avx2-saturation');
+  await nextFrame(page, () => page.selectOption('#comp-a', 'onnxruntime-qlinearconv'));
+  await nextFrame(page, () => page.selectOption('#comp-b', 'onnx-reference'));
+  assert.ok(await differing(page) > 0, await page.textContent('#count'));
+  assert.match(await page.textContent('#kernel-a'), /MLAS, U8S8.*vpmaddubsw.*modelled, not verified on this CPU/);
+  const codes = await page.$$eval('#causes li', (li) => li.map((x) => x.dataset.code));
+  assert.equal(codes[0], 'int16_saturation', codes.join());
+  assert.match(await page.textContent('#causes'), /modelled, not verified on this CPU/);
+  // On an AVX512-VNNI server the same ORT conv is exact and says so.
+  const vnni = await page.$eval('#platform', (s) => [...s.options].find((o) => o.textContent === 'AVX512-VNNI Linux server').value);
+  await nextFrame(page, () => page.selectOption('#platform', vnni));
+  assert.doesNotMatch(await page.textContent('#kernel-a'), /modelled/);
+  assert.match(await page.textContent('#kernel-a'), /exact int32 accumulation \(VNNI\)/);
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.close();
+});
+
+test('the hand calculation with the fixed-point switch shows the multiplier, shift and exact number', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  await nextFrame(page, () => page.check('.comp[data-side=b] fieldset.hand input[data-key=fixed_point]'));
+  assert.equal(await page.evaluate(() => window.qconvLens.current().b.fixed_point), true);
+  const row = (key) => page.$eval(`#trace tr[data-key=${key}]`, (tr) => tr.textContent);
+  assert.match(await row('multiplier'), /QuantizeMultiplier: \d+ · 2\^\(-?\d+ - 31\) = 0\.\d+ exactly/);
+  assert.match(await row('shift'), /shift/);
+  assert.match(await row('high_mul'), /half up/);
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.close();
+});
+
 test('PyTorch default (x86) vs fbgemm at a tie: 128 pixels, A ran oneDNN', async () => {
   const { page, errors } = await openPage(browser, BASE_URL);
   await openPreset(page, 'x86-tie');
   assert.equal(await differing(page), 128, await page.textContent('#count'));
+  // Engine-pair causes come from the lazily loaded diagnosis, summary included.
+  const codes = await page.$$eval('#causes li', (li) => li.map((x) => x.dataset.code));
+  assert.ok(codes.includes('zero_point_order'), codes.join());
+  assert.match(await page.textContent('#inspector-summary'), /Why: A adds the output zero point before rounding/);
   assert.match(await page.textContent('#kernel-a'), /oneDNN/);
   assert.match(await page.textContent('#kernel-b'), /fbgemm/);
   assert.match(await page.textContent('#kernel-note'), /^A: oneDNN.* \/ B: fbgemm/);

@@ -48,3 +48,22 @@ test('the landing page draws with only the page wasm, at most 150 KB gzip', asyn
   assert.ok(gz <= 150 * 1000, `page wasm is ${gz} B gzip -9 (limit 150,000 B)`);
   await browserPage.close();
 });
+
+// Engine-pair causes come from the link wasm; when it cannot load, the frame
+// is still drawn and the summary says the causes are missing.
+test('two engines parting with the link wasm blocked: drawn, the summary says why causes are missing', async () => {
+  const browserPage = await browser.newPage();
+  await browserPage.route(/qconv_lens_link_bg\.wasm$/, (route) => route.abort());
+  await browserPage.goto(BASE_URL);
+  await browserPage.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  // The landing case with B = ONNX Runtime (presets need the link wasm too):
+  // at the selected pixel fbgemm and ORT part.
+  const frames = await browserPage.evaluate(() => window.qconvLens.timing.frames);
+  await browserPage.selectOption('#comp-b', 'onnxruntime-qlinearconv');
+  await browserPage.waitForFunction((n) => window.qconvLens.timing.frames > n, frames, { timeout: 20000 });
+  const ex = await browserPage.evaluate(() => window.qconvLens.currentFrame().inspect.explanation);
+  assert.notEqual(ex.out_a, ex.out_b);
+  const summary = await browserPage.textContent('#inspector-summary');
+  assert.match(summary, /could not be computed/, summary);
+  await browserPage.close();
+});
