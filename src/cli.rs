@@ -257,18 +257,34 @@ fn explain_cmd(args: &[String]) -> Result<String, String> {
     } = parse_opts(args)?;
     let run = scenario.run().map_err(|e| e.to_string())?;
     let e = explain(&run, channel, row, col).map_err(|e| e.to_string())?;
-    Ok(render_text(
-        &e,
-        run.ra.computation.title(),
-        run.rb.computation.title(),
-    ))
+    Ok(conversions_text(&scenario)
+        + &render_text(&e, run.ra.computation.title(), run.rb.computation.title()))
+}
+
+/// Across runtimes: the fields the export path changed for one side.
+fn conversions_text(sc: &qconv_lens::scenario::Scenario) -> String {
+    let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b);
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut out = "Across runtimes: the later one on the export path runs on the scenario converted as that path does:\n".to_string();
+    for c in &list {
+        let channel = c.channel.map_or(String::new(), |ch| format!("[{ch}]"));
+        let exact = c.exact.map_or(String::new(), |v| format!(" (from {v})"));
+        out.push_str(&format!(
+            "  {}{channel}: {} -> {}{exact}\n    {}\n    source: {}\n",
+            c.field, c.from, c.to, c.rule, c.source
+        ));
+    }
+    out + "\n"
 }
 
 fn compare_cmd(args: &[String]) -> Result<String, String> {
     let Opts { scenario, .. } = parse_opts(args)?;
     let run = scenario.run().map_err(|e| e.to_string())?;
     let (oh, ow) = run.shape.output_hw();
-    let mut out = format!(
+    let mut out = conversions_text(&scenario);
+    out += &format!(
         "A = {}, B = {}\nkernel A: {}\nkernel B: {}\nA - B per pixel:\n",
         run.ra.computation.title(),
         run.rb.computation.title(),

@@ -7,6 +7,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod conv;
+pub mod convert;
 pub mod depthwise;
 /// Engine-pair causes: native, and the lazily loaded link wasm (not the page's first load).
 #[cfg(any(not(target_arch = "wasm32"), feature = "link"))]
@@ -26,6 +27,7 @@ pub mod paste;
 pub mod printed;
 pub mod quant;
 pub mod render;
+pub mod runtime_presets;
 pub mod scenario;
 pub mod schema;
 pub mod session;

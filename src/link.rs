@@ -161,7 +161,8 @@ const FIELDS: &[Field] = &[
         key: "zx",
         since: 1,
         get: |s| s.params.input_zero_point.to_string(),
-        set: |s, v| int(v, 0, 255, &mut s.params.input_zero_point),
+        // Either dtype's range; `decode` checks it against the dtype.
+        set: |s, v| int(v, -128, 255, &mut s.params.input_zero_point),
     },
     Field {
         key: "pc",
@@ -243,7 +244,8 @@ const FIELDS: &[Field] = &[
         key: "zy",
         since: 1,
         get: |s| s.params.output_zero_point.to_string(),
-        set: |s, v| int(v, 0, 255, &mut s.params.output_zero_point),
+        // Either dtype's range; `decode` checks it against the dtype.
+        set: |s, v| int(v, -128, 255, &mut s.params.output_zero_point),
     },
     Field {
         key: "relu",
@@ -532,6 +534,26 @@ pub fn decode(link: &str) -> Decoded {
                 missing.join(", ")
             ),
         );
+    }
+    // Zero points are read before the dtypes (either range is accepted
+    // then); here they meet.
+    let p = &mut sc.params;
+    for (key, what, z, d) in [
+        ("zx", "input", &mut p.input_zero_point, p.input_dtype),
+        ("zy", "output", &mut p.output_zero_point, p.output_dtype),
+    ] {
+        let (lo, hi) = d.range();
+        if !(lo..=hi).contains(z) {
+            let c = (*z).clamp(lo, hi);
+            note(
+                key,
+                format!(
+                    "{what} zero point {z} is outside {} ({lo}..={hi}); {c} used",
+                    d.name()
+                ),
+            );
+            *z = c;
+        }
     }
     for (key, message) in sc.fit(None) {
         note(key, message);

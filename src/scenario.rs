@@ -2,6 +2,7 @@
 //! It flows URL -> engine -> heatmap -> trace; the page, the CLI, presets and
 //! (later) paste import all produce one.
 use crate::conv::{Activations, ConvShape, IntConv, Scratch};
+use crate::convert::Converted;
 use crate::engine::{
     Accumulation, Computation, ConvQParams, HandAssumptions, Platform, Requant, Rounding,
 };
@@ -387,6 +388,8 @@ pub struct Run {
     pub rb: Requant,
     pub params: ConvQParams,
     pub platform: Platform,
+    /// The parameters converted for the side of another runtime, if any.
+    pub converted: Option<Converted>,
 }
 
 impl Scenario {
@@ -415,8 +418,13 @@ impl Scenario {
             .input
             .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
         let weights = self.weights.clone();
-        let ra = Requant::new(self.a, p, s, &self.platform)?;
-        let rb = Requant::new(self.b, p, s, &self.platform)?;
+        // A and B of different runtimes: the later one on the export path
+        // runs on the converted parameters. The exact accumulator is the same
+        // for both (codes and zero point shift together), and only PyTorch's
+        // engines, never converted, accumulate raw codes.
+        let converted = crate::convert::across(p, self.a, self.b);
+        let ra = Converted::requant(&converted, p, self.a, s, &self.platform)?;
+        let rb = Converted::requant(&converted, p, self.b, s, &self.platform)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
         let conv = IntConv {
             shape: s,
@@ -428,10 +436,12 @@ impl Scenario {
         let mut acc = ws.take();
         Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
         let mut accs: Vec<(Accumulation, Vec<i32>)> = vec![];
-        for k in [ra.kernel.accumulation, rb.kernel.accumulation] {
+        for r in [&ra, &rb] {
+            let k = r.kernel.accumulation;
             if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
                 let mut v = ws.take();
-                k.run_with(&conv, p, &mut ws.scratch, &mut v)?;
+                let q = Converted::params(&converted, p, r.computation);
+                k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
                 accs.push((k, v));
             }
         }
@@ -447,6 +457,7 @@ impl Scenario {
             rb,
             params: p.clone(),
             platform: self.platform,
+            converted,
         };
         let (mut out_a, mut out_b) = (ws.take(), ws.take());
         run.outputs_into(&run.ra, &mut out_a);
@@ -457,6 +468,11 @@ impl Scenario {
 }
 
 impl Run {
+    /// The parameters computation `c` runs on (converted for another runtime's side).
+    pub fn params_of(&self, c: Computation) -> &ConvQParams {
+        Converted::params(&self.converted, &self.params, c)
+    }
+
     /// The accumulators a prepared computation starts from.
     pub fn acc_for(&self, r: &Requant) -> &[i32] {
         self.acc_of(r.kernel.accumulation)
@@ -541,7 +557,13 @@ impl Run {
 
     /// The output code a different computation gives at one element (for blame).
     pub fn output_with(&self, c: Computation, index: usize) -> Result<i64> {
-        let r = Requant::new(c, &self.params, &self.shape, &self.platform)?;
+        let r = Converted::requant(
+            &self.converted,
+            &self.params,
+            c,
+            &self.shape,
+            &self.platform,
+        )?;
         let acc = if c.uses_raw_codes() {
             let zero = vec![0i64; self.shape.out_channels];
             let conv = IntConv {
@@ -567,9 +589,12 @@ impl Run {
                 weight_zero_points: &self.params.weight_zero_points,
             };
             let mut v = vec![];
-            r.kernel
-                .accumulation
-                .run_with(&conv, &self.params, &mut Scratch::default(), &mut v)?;
+            r.kernel.accumulation.run_with(
+                &conv,
+                self.params_of(c),
+                &mut Scratch::default(),
+                &mut v,
+            )?;
             v[index]
         } else {
             self.acc[index]
@@ -697,6 +722,16 @@ pub const PRESETS: &[(&str, &str)] = &[
         "x86-tie",
         "PyTorch default (x86 → oneDNN) vs fbgemm at a tie",
     ),
+    (
+        "pytorch-vs-onnxruntime",
+        "PyTorch fbgemm vs ONNX Runtime (torch.onnx truncates the bias)",
+    ),
+    ("ort-qdq-tie", "ONNX Runtime QDQ fused vs unfused at a tie"),
+    ("tflite-vs-xnnpack", "TFLite reference vs XNNPACK"),
+    (
+        "microcontroller",
+        "Microcontroller hand calculation vs TFLite reference",
+    ),
 ];
 
 /// The forum thread the project began with.
@@ -713,11 +748,22 @@ pub fn story(id: &str) -> &'static str {
         "clamping" => "Outputs beyond 0..255 are clamped by PyTorch; the hand formula that forgets the clamp gives codes no uint8 can hold.",
         "avx2-saturation" => "On AVX2 CPUs fbgemm adds pairs of u8·s8 products in int16 and saturates at 32767: far off the exact sum.",
         "x86-tie" => "PyTorch's default engine (x86 → oneDNN here) adds the output zero point before rounding; fbgemm after: different codes at a tie.",
+        "pytorch-vs-onnxruntime" => "torch.onnx exports the float bias as an int32 that Cast truncates (1072.9 → 1072); fbgemm keeps the float: one code apart near .5.",
+        "ort-qdq-tie" => "ONNX Runtime fuses a QDQ conv into QLinearConv (an exact tie, rounded to even) or runs it as a float conv (a little off the tie): one code apart.",
+        "tflite-vs-xnnpack" => "At an exact .5 TFLite's reference kernels round half up (fixed-point high multiply), XNNPACK half to even (float32).",
+        "microcontroller" => "A C reimplementation in float32 rounds once; TFLite's fixed-point multiplier rounds twice and lifts values just under .5.",
         _ => "",
     }
 }
 
-fn shape(cin: usize, cout: usize, h: usize, w: usize, k: usize, pad: usize) -> ConvShape {
+pub(crate) fn shape(
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    pad: usize,
+) -> ConvShape {
     ConvShape {
         batch: 1,
         in_channels: cin,
@@ -810,6 +856,9 @@ fn forum() -> Scenario {
 }
 
 fn preset_definition(id: &str) -> Result<Scenario> {
+    if let Some(s) = crate::runtime_presets::preset(id) {
+        return Ok(s);
+    }
     let hand = Computation::hand(HandAssumptions::default());
     Ok(match id {
         "forum" => forum(),

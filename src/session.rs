@@ -78,6 +78,10 @@ pub struct Frame {
     pub input_codes: Option<Vec<u8>>,
     /// One sentence describing the heatmap (its text alternative).
     pub summary: String,
+    /// Across runtimes: which side ("A" or "B") runs on the scenario converted
+    /// the way the export path converts it (the page asks the permalink wasm
+    /// for the list of changes: `convert::conversions`).
+    pub converted_side: Option<&'static str>,
 }
 
 pub const LIST_MAX: usize = 500;
@@ -348,6 +352,10 @@ fn frame(
             floats: Floats::of(s),
             input_codes,
             summary,
+            converted_side: run
+                .converted
+                .as_ref()
+                .map(|cv| if cv.applies_to(s.a) { "A" } else { "B" }),
         })
     }
 }

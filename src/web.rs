@@ -220,6 +220,15 @@ mod links {
             to_js(&crate::link::decode(text))
         }
 
+        /// Across runtimes: what the export path changes for the later
+        /// runtime's side (`[{field, channel, from, to, exact, rule, source}]`).
+        /// Here, not in the page's wasm: only the inspector shows it.
+        pub fn conversions(scenario: JsValue) -> Result<JsValue, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            to_js(&crate::convert::conversions(&s.params, s.a, s.b))
+        }
+
         /// The causes that separate two engines at a pixel, from their traces
         /// (`explanation.a`, `explanation.b` of a frame whose explanation has
         /// `causes_pending`): `[{code, text}]`. Kept out of the page's
@@ -343,13 +352,8 @@ mod pytorch {
                 check: Option<crate::paste::OutputCheck>,
             }
             let base = scenario_of(base)?;
-            let (paste, scenario, notes) =
-                crate::paste::import(text, &base).map_err(|e| JsError::new(&e.to_string()))?;
-            let check = notes
-                .iter()
-                .any(|n| n.kind == crate::paste::NoteKind::Check)
-                .then(|| crate::paste::check_output(&paste, &scenario))
-                .flatten();
+            let (paste, scenario, notes, check) = crate::paste::import_checked(text, &base)
+                .map_err(|e| JsError::new(&e.to_string()))?;
             to_js(&R {
                 paste: Shown {
                     found: paste.found,

@@ -253,3 +253,21 @@ fn import_help_prints_its_usage() {
         assert!(out.contains("--json"));
     }
 }
+
+/// Across runtimes the CLI lists what the export path changed; within one
+/// runtime it lists nothing.
+#[test]
+fn explain_lists_the_conversions_across_runtimes() {
+    let (code, out, err) = qconv(&["explain", "--preset", "pytorch-vs-onnxruntime"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Across runtimes"), "{out}");
+    assert!(out.contains("bias[0]: "), "{out}");
+    assert!(out.contains("-> 1072 (from 1072.9"), "{out}");
+    assert!(out.contains("requantize_bias_helper"), "{out}");
+    let (code, out, err) = qconv(&["compare", "--preset", "microcontroller"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("input zero point: 0 -> -128"), "{out}");
+    assert!(out.contains("SymmetricBiasQuantize"), "{out}");
+    let (_, out, _) = qconv(&["explain", "--preset", "forum"]);
+    assert!(!out.contains("Across runtimes"), "{out}");
+}

@@ -163,7 +163,15 @@ fn hostile_links_give_messages_and_a_working_case() {
         ("v=1&sx=inf".into(), "usable scale"),
         ("v=1&sy=0".into(), "usable scale"),
         ("v=1&sw=-0.5".into(), "usable scale"),
-        ("v=1&zy=999".into(), "outside 0..=255"),
+        ("v=1&zy=999".into(), "outside -128..=255"),
+        (
+            "v=2&zx=-5&dx=quint8".into(),
+            "outside quint8 (0..=255); 0 used",
+        ),
+        (
+            "v=2&zy=200&dy=qint8".into(),
+            "outside qint8 (-128..=127); 127 used",
+        ),
         (
             "v=1&a=<script>alert(1)</script>".into(),
             "not a computation",

@@ -260,10 +260,10 @@ fn relu_per_tensor_conv_with_padding_dilation_and_no_bias() {
     assert_eq!(sc.params.bias, None);
     assert_eq!(sc.params.output_scale, 0.0213);
     assert_eq!(sc.params.output_zero_point, 100);
-    // No input scale was pasted for the Conv (only the int repr): kept.
-    assert!(notes
-        .iter()
-        .any(|n| n.kind == NoteKind::Kept && n.field.as_deref() == Some("input_scale")));
+    // No input scale was pasted for the Conv (only the int repr): said plainly.
+    assert!(notes.iter().any(|n| n.kind == NoteKind::Warning
+        && n.field.as_deref() == Some("input_scale")
+        && n.message.contains("no input scale")));
     // Everything that matters for the codes is exact here, so fbgemm must agree
     // with the printed output... once the input scale is PyTorch's (0.01: the
     // input printout in this fixture is an int repr, which carries no scale).
@@ -663,7 +663,7 @@ fn cli_import() {
     );
     assert!(out.contains("0.004018464591354132"), "{out}");
     assert!(
-        out.contains("[suggestion]") && out.contains("0.003786"),
+        out.contains("[suggestion]") && out.contains("with 0.00778 fbgemm gives 64 of the 64"),
         "{out}"
     );
     assert!(out.contains("scenario:"), "{out}");
@@ -681,4 +681,394 @@ fn cli_import() {
     assert_eq!(code, 2);
     assert!(out.is_empty());
     assert!(err.contains("line 3: this block has shape 1"), "{err}");
+}
+
+// ------------------------------------------------------------------ any order
+
+/// The forum post's printout blocks, each with its label: a comment, the
+/// prompt the post ran (its own expressions), or nothing.
+fn forum_blocks(label: &str) -> Vec<String> {
+    let all = fixture("forum-all.txt");
+    let lines: Vec<&str> = all.lines().collect();
+    let block = |a: usize, b: usize| lines[a - 1..b].join("\n") + "\n";
+    // (comment, prompt, first line, last line) in forum-all.txt.
+    let parts = [
+        ("", ">>> print(net)", 1, 5),
+        (
+            "# input",
+            ">>> activations[1]['input'][0].int_repr()",
+            7,
+            11,
+        ),
+        (
+            "# output",
+            ">>> activations[1]['output'].int_repr()",
+            13,
+            17,
+        ),
+        ("# weight", ">>> net.conv1.weight()", 19, 22),
+        ("# int repr", ">>> net.conv1.weight().int_repr()", 24, 24),
+        ("# bias", ">>> net.conv1.bias()", 26, 26),
+    ];
+    parts
+        .iter()
+        .map(|&(c, p, a, b)| match label {
+            "comment" if !c.is_empty() => format!("{c}\n{}", block(a, b)),
+            "prompt" => format!("{p}\n{}", block(a, b)),
+            _ => block(a, b),
+        })
+        .collect()
+}
+
+/// Every permutation of 0..n (Heap's algorithm).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    fn heap(k: usize, a: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if k <= 1 {
+            out.push(a.clone());
+            return;
+        }
+        for i in 0..k {
+            heap(k - 1, a, out);
+            let j = if k % 2 == 0 { i } else { 0 };
+            a.swap(j, k - 1);
+        }
+    }
+    let mut out = vec![];
+    heap(n, &mut (0..n).collect(), &mut out);
+    out
+}
+
+#[test]
+fn forum_blocks_in_every_order_with_comments_or_prompts_give_one_scenario() {
+    let base = preset("forum").unwrap();
+    let want = {
+        let p = parse(&fixture("forum-all.txt")).unwrap();
+        apply(&p, &base).unwrap().0
+    };
+    for label in ["comment", "prompt"] {
+        let blocks = forum_blocks(label);
+        let orders = permutations(blocks.len());
+        assert_eq!(orders.len(), 720);
+        for order in orders {
+            let text: String = order.iter().map(|&i| blocks[i].as_str()).collect();
+            let p = parse(&text).unwrap_or_else(|e| panic!("{label} {order:?}: {e}\n{text}"));
+            assert_eq!(
+                p.input_codes.as_ref().unwrap().values,
+                FORUM_INPUT,
+                "{label} {order:?}"
+            );
+            assert_eq!(
+                p.expected_output.as_ref().unwrap().values,
+                FORUM_OUTPUT,
+                "{label} {order:?}"
+            );
+            let (sc, _) = apply(&p, &base).unwrap();
+            assert_eq!(sc, want, "{label} {order:?}");
+        }
+    }
+}
+
+#[test]
+fn forum_blocks_without_labels_in_every_order() {
+    // Without comments or prompts the two uint8 tensors are told apart by the
+    // engine: the order it reproduces better wins, and that is said.
+    let base = preset("forum").unwrap();
+    let blocks = forum_blocks("none");
+    for order in permutations(blocks.len()) {
+        let text: String = order.iter().map(|&i| blocks[i].as_str()).collect();
+        let (p, sc, notes) = qconv_lens::paste::import(&text, &base)
+            .unwrap_or_else(|e| panic!("{order:?}: {e}\n{text}"));
+        assert_eq!(
+            p.input_codes.as_ref().unwrap().values,
+            FORUM_INPUT,
+            "{order:?}"
+        );
+        assert_eq!(
+            p.expected_output.as_ref().unwrap().values,
+            FORUM_OUTPUT,
+            "{order:?}"
+        );
+        assert_eq!(sc.params.input_scale, 0.0078);
+        let output_first = order.iter().position(|&i| i == 2) < order.iter().position(|&i| i == 1);
+        let said = notes
+            .iter()
+            .any(|n| n.kind == NoteKind::Warning && n.message.contains("other order"));
+        assert_eq!(said, output_first, "{order:?}: {notes:#?}");
+    }
+}
+
+#[test]
+fn forum_post_paste_names_the_input_scale_and_offers_only_checked_suggestions() {
+    let base = preset("forum").unwrap();
+    let (p, sc, notes) = qconv_lens::paste::import(&fixture("forum-all.txt"), &base).unwrap();
+    let check = qconv_lens::paste::check_output(&p, &sc).unwrap();
+    assert_eq!(check.total - check.agree, 2);
+    assert!(
+        check.message.contains("the input scale printed as 0.0078"),
+        "{}",
+        check.message
+    );
+    let culprit = check
+        .culprits
+        .iter()
+        .find(|c| c.field == "input_scale")
+        .unwrap();
+    assert_eq!(culprit.mismatches, 0);
+    assert!(culprit.low > 0.00775 && culprit.high < 0.00785 && culprit.low <= culprit.high);
+    // Every suggestion offered, applied, reduces the mismatch: the engine says so.
+    assert!(!p.suggestions.is_empty());
+    for s in &p.suggestions {
+        let mut t = sc.clone();
+        match s.field.as_str() {
+            "input_scale" => t.params.input_scale = s.candidate,
+            "weight_scale[0]" => t.params.weight_scales[0] = s.candidate,
+            "bias[0]" => t.params.bias = Some(vec![s.candidate as f32]),
+            f => panic!("unexpected suggestion for {f}"),
+        }
+        let c = qconv_lens::paste::check_output(&p, &t).unwrap();
+        assert!(c.total - c.agree < 2, "{}: {}", s.field, c.message);
+        assert_eq!(Some(c.total - c.agree), s.mismatches_after);
+    }
+    assert!(p.suggestions.iter().any(|s| s.field == "input_scale"));
+    // The reader's own weight-scale estimates do not reduce the mismatch here:
+    // they are not offered.
+    assert!(p
+        .suggestions
+        .iter()
+        .all(|s| s.candidate != 0.003786 && s.candidate != 0.003771));
+    let offered = notes_of(&notes, NoteKind::Suggestion).len();
+    assert_eq!(offered, p.suggestions.len());
+}
+
+#[test]
+fn each_tensor_printed_both_ways_with_prompts() {
+    let text = fixture("both-ways.txt");
+    let p = parse(&text).unwrap();
+    let i = p.input_codes.as_ref().unwrap();
+    let o = p.expected_output.as_ref().unwrap();
+    assert_eq!(
+        (i.shape.clone(), o.shape.clone()),
+        (vec![1, 2, 4, 5], vec![1, 3, 4, 5])
+    );
+    // The int reprs, not codes read off: `print(qx)` after `qx.int_repr()` is qx.
+    assert!(!i.recovered && !o.recovered);
+    assert_eq!(&i.values[..3], &[9, 192, 38]);
+    assert_eq!(&o.values[..3], &[54, 59, 54]);
+    let iq = p.input_qparams.as_ref().unwrap();
+    assert!(iq.scale.exact && iq.scale.value == 0.003921568859368563);
+    let oq = p.output_qparams.as_ref().unwrap();
+    assert_eq!((oq.scale.value, oq.zero_point), (0.02718281828459045, 64));
+    let (sc, notes) = apply(&p, &preset("forum").unwrap()).unwrap();
+    assert!(sc.params.per_channel);
+    assert_eq!(sc.params.weight_scales.len(), 3);
+    assert!(notes_of(&notes, NoteKind::Check).len() == 1);
+}
+
+#[test]
+fn each_tensor_printed_both_ways_in_any_order_without_prompts() {
+    // Blocks of both-ways.txt with the prompts dropped: the dequantized and int
+    // repr printouts of one tensor are paired by their values, whatever the order
+    // (as long as the input comes before the output).
+    let text = fixture("both-ways.txt");
+    let blocks: Vec<String> = text
+        .split(">>> ")
+        .filter(|b| !b.is_empty())
+        .filter_map(|b| b.split_once('\n').map(|(_, rest)| rest.to_string()))
+        .filter(|b| !b.trim().is_empty())
+        .collect();
+    assert_eq!(blocks.len(), 8);
+    let want = parse(&text).unwrap();
+    let (ix, iq, ox, oq) = (1, 2, 3, 4); // qx.int_repr, print(qx), print(qy), qy.int_repr
+    for order in permutations(blocks.len()) {
+        let pos = |k| order.iter().position(|&i| i == k).unwrap();
+        if pos(ix).max(pos(iq)) > pos(ox).min(pos(oq)) {
+            continue;
+        }
+        let t: String = order.iter().map(|&i| blocks[i].as_str()).collect();
+        let p = parse(&t).unwrap_or_else(|e| panic!("{order:?}: {e}"));
+        assert_eq!(
+            p.input_codes,
+            want.input_codes.clone().map(|mut c| {
+                c.lines = p.input_codes.as_ref().unwrap().lines;
+                c
+            }),
+            "{order:?}"
+        );
+        assert_eq!(
+            p.expected_output.as_ref().unwrap().values,
+            want.expected_output.as_ref().unwrap().values,
+            "{order:?}"
+        );
+        assert_eq!(
+            p.output_qparams.as_ref().unwrap().scale,
+            want.output_qparams.as_ref().unwrap().scale
+        );
+    }
+}
+
+#[test]
+fn a_conv_without_bias_prints_none() {
+    let p = parse(&fixture("no-bias.txt")).unwrap();
+    assert!(p.no_bias.is_some() && p.bias.is_none());
+    assert_eq!(
+        p.input_codes.as_ref().unwrap().values,
+        vec![8, 101, 202, 247, 49, 156, 238, 213, 208]
+    );
+    assert_eq!(
+        p.expected_output.as_ref().unwrap().values,
+        vec![0, 0, 0, 0, 15, 0, 12, 0]
+    );
+    let (sc, notes) = apply(&p, &preset("forum").unwrap()).unwrap();
+    assert_eq!(sc.params.bias, None);
+    // Everything here is exact: fbgemm reproduces PyTorch's output.
+    let check = notes_of(&notes, NoteKind::Check);
+    assert!(
+        check[0].message.contains("agrees with fbgemm on all 8"),
+        "{}",
+        check[0].message
+    );
+    // None alone, or a comment naming it, reads the same.
+    let p = parse("# bias\nNone\n").unwrap();
+    assert!(p.no_bias.is_some());
+    // None where a conv with a bias is printed, or None for the weight: said.
+    let e = parse(">>> net.conv1.weight()\nNone\n").unwrap_err();
+    assert_eq!((e.line, e.kind), (Some(2), PasteErrorKind::Ambiguous));
+    let model = "QuantizedConv2d(1, 1, kernel_size=(1, 1), stride=(1, 1), scale=0.1, zero_point=0)\n>>> m.bias()\nNone\n";
+    let e = apply(&parse(model).unwrap(), &preset("forum").unwrap()).unwrap_err();
+    assert!(e.message.contains("None"), "{e}");
+    let e = parse("tensor([0.5000])\nNone\n").unwrap_err();
+    assert!(e.message.contains("bias"), "{e}");
+}
+
+#[test]
+fn per_channel_codes_recovered_when_the_shared_scale_decides_them() {
+    let p = parse(&fixture("per-channel-dequantized.txt")).unwrap();
+    let truth = parse(&fixture("per-channel-dequantized-codes.txt")).unwrap();
+    let w = p.weight.as_ref().unwrap();
+    assert!(w.qparams.as_ref().unwrap().scales.iter().all(|s| !s.exact));
+    let codes = w
+        .codes
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?}", w.ambiguity));
+    assert!(codes.recovered);
+    assert_eq!(
+        codes.values,
+        truth
+            .weight
+            .as_ref()
+            .unwrap()
+            .codes
+            .as_ref()
+            .unwrap()
+            .values
+    );
+}
+
+#[test]
+fn truly_ambiguous_weight_codes_are_said_plainly() {
+    // The forum's weight printout alone: 0.4808 with scale 0.0038 is 125, 126 or 127.
+    let text = "tensor([[[[0.4808]]]], size=(1, 1, 1, 1), dtype=torch.qint8,\nquantization_scheme=torch.per_channel_affine,\nscale=tensor([0.0038], dtype=torch.float64), zero_point=tensor([0]),\naxis=0)\n";
+    let p = parse(text).unwrap();
+    let w = p.weight.as_ref().unwrap();
+    assert!(w.codes.is_none());
+    let a = w.ambiguity.as_deref().unwrap();
+    assert!(
+        a.contains("125, 126, 127") && a.contains("int_repr()"),
+        "{a}"
+    );
+    // On a base whose codes do not fit (2 output channels), the error says it.
+    let mut base = preset("forum").unwrap();
+    base.weights = vec![1];
+    let e = apply(&p, &base).unwrap_err();
+    assert!(e.message.contains("125, 126, 127"), "{e}");
+}
+
+#[test]
+fn partial_and_garbage_pastes_say_what_is_missing() {
+    let base = preset("forum").unwrap();
+    // Input codes only, no scale anywhere: applied, and the missing input
+    // quantization parameters are said plainly.
+    let (_, notes) = apply(
+        &parse("# input\ntensor([[[[1, 2]]]], dtype=torch.uint8)\n").unwrap(),
+        &base,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.kind == NoteKind::Warning
+                && n.message.contains("no input scale or zero point")),
+        "{notes:#?}"
+    );
+    for (text, line) in [
+        ("hello world", Some(1)),
+        ("tensor([[[[1, 2]]]], dtype=torch.uint8", Some(1)),
+        (">>> print(qx)\ntensor([[0.1, ...]])", Some(2)),
+        ("tensor([1, 2, 3])", Some(1)),
+        ("", None),
+        (">>> qx.int_repr()\n", None),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.line, line, "{text:?}: {e}");
+        assert!(!e.message.is_empty());
+    }
+    // A printout that contradicts its other form is refused, not mixed up.
+    let mismatch = ">>> qx.int_repr()\ntensor([[[[1, 2]]]], dtype=torch.uint8)\n>>> print(qx)\ntensor([[[[0.5000, 0.2000]]]], size=(1, 1, 1, 2), dtype=torch.quint8,\nquantization_scheme=torch.per_tensor_affine, scale=0.1, zero_point=0)\n";
+    let e = parse(mismatch).unwrap_err();
+    assert_eq!(
+        (e.line, e.kind),
+        (Some(4), PasteErrorKind::Ambiguous),
+        "{e}"
+    );
+}
+
+#[test]
+fn exact_values_printed_by_name_replace_the_rounded_printouts() {
+    // What the diagnosis asks for: the forum's values printed exactly. With
+    // them fbgemm reproduces the pasted output, whatever the order.
+    let exact = ">>> net.quant.scale.item()\n0.007839367724955082\n>>> net.conv1.weight().q_per_channel_scales().tolist()\n[0.003770669922232628]\n>>> net.conv1.bias().tolist()\n[0.0317]\n";
+    let base = preset("forum").unwrap();
+    for text in [
+        format!("{}{exact}", fixture("forum-all.txt")),
+        format!("{exact}{}", fixture("forum-all.txt")),
+    ] {
+        let (p, sc, notes) =
+            qconv_lens::paste::import(&text, &base).unwrap_or_else(|e| panic!("{e}"));
+        assert!(field(&p, "input_scale").exact);
+        assert_eq!(sc.params.input_scale, 0.007839367724955082);
+        assert_eq!(sc.params.weight_scales, vec![0.003770669922232628]);
+        let check = notes_of(&notes, NoteKind::Check);
+        assert!(
+            check[0].message.contains("agrees with fbgemm on all 64"),
+            "{}",
+            check[0].message
+        );
+        assert!(notes_of(&notes, NoteKind::Rounded).is_empty(), "{notes:#?}");
+        assert!(p.suggestions.is_empty());
+    }
+    // An exact value outside the printed rounding is a different tensor: said.
+    let text = format!(
+        "{}>>> net.quant.scale.item()\n0.0079\n",
+        fixture("forum-all.txt")
+    );
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.kind, PasteErrorKind::Ambiguous, "{e}");
+    assert!(
+        e.message.contains("0.0079") && e.message.contains("0.0078"),
+        "{e}"
+    );
+    // A tensor where an exact value was asked for: said, with the fix.
+    let e = parse(">>> net.quant.scale\ntensor([0.0078])\n").unwrap_err();
+    assert!(e.message.contains(".item()"), "{e}");
+    // A bare number nothing names is refused.
+    let e = parse("0.0078\n").unwrap_err();
+    assert!(e.message.contains("prompt"), "{e}");
+    // q_scale() of a tensor printed before is that tensor's.
+    let text = ">>> qx.int_repr()\ntensor([[[[1, 2]]]], dtype=torch.uint8)\n>>> qx.q_scale()\n0.02\n>>> qx.q_zero_point()\n3\n";
+    let p = parse(text).unwrap();
+    let q = p.input_qparams.unwrap();
+    assert_eq!(
+        (q.scale.value, q.scale.exact, q.zero_point),
+        (0.02, true, 3)
+    );
 }

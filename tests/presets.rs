@@ -46,7 +46,7 @@ fn each_preset_shows_its_cause() {
             "{id}: {causes:?}"
         );
     }
-    assert_eq!(PRESETS.len(), 7);
+    assert_eq!(PRESETS.len(), 11);
 }
 
 #[test]
@@ -192,4 +192,108 @@ fn x86_dispatch_follows_the_platform() {
         "{}",
         r.ra.kernel.why
     );
+}
+
+/// The runtime presets open on a pixel where A and B differ, and only the
+/// cross-runtime ones convert the scenario.
+#[test]
+fn runtime_presets_differ_at_their_pixel() {
+    for (id, converts) in [
+        ("pytorch-vs-onnxruntime", true),
+        ("ort-qdq-tie", false),
+        ("tflite-vs-xnnpack", false),
+        ("microcontroller", true),
+    ] {
+        let sc = preset(id).unwrap();
+        let run = sc.run().unwrap();
+        let (r, c) = sc.view.pixel.unwrap_or_else(|| panic!("{id}: no pixel"));
+        let i = run.index(sc.view.channel, r, c).unwrap();
+        assert_ne!(run.out_a[i], run.out_b[i], "{id} at {r},{c}");
+        if id == "ort-qdq-tie" {
+            // The fused side holds an exact tie there.
+            let v = run.pre_round_a(i);
+            assert_eq!(v - v.floor(), 0.5, "{id}: {v}");
+        }
+        if id == "pytorch-vs-onnxruntime" {
+            // They part at the bias (the page names the exported bias's
+            // rule there: www/inspector.js).
+            let e = explain(&run, sc.view.channel, r, c).unwrap();
+            assert_eq!(e.parts_at, Some("bias_term"), "{}", e.summary);
+        }
+        let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b);
+        assert_eq!(!list.is_empty(), converts, "{id}");
+        assert_eq!(run.converted.is_some(), converts, "{id}");
+    }
+}
+
+/// fbgemm vs ONNX Runtime: B equals ONNX Runtime run on parameters written
+/// the ONNX way by hand (the int32 bias torch.onnx gives: trunc(1072.9) = 1072).
+#[test]
+fn pytorch_vs_onnxruntime_runs_the_exported_bias() {
+    let sc = preset("pytorch-vs-onnxruntime").unwrap();
+    let run = sc.run().unwrap();
+    let b = run.params.bias.as_ref().unwrap()[0];
+    let aw = sc.params.weight_scales[0] as f32 * sc.params.input_scale as f32;
+    let want = (b / aw).trunc() as i32;
+    assert_eq!(want, 1072);
+    let mut onnx = sc.clone();
+    onnx.params.bias = None;
+    onnx.params.bias_i32 = Some(vec![want]);
+    onnx.a = sc.b;
+    let by_hand = onnx.run().unwrap();
+    assert!(by_hand.converted.is_none());
+    assert_eq!(by_hand.out_a, run.out_b);
+    let list = qconv_lens::convert::conversions(&sc.params, sc.a, sc.b);
+    let field = list.iter().find(|c| c.field == "bias").unwrap();
+    assert_eq!((field.channel, field.to), (Some(0), 1072.0));
+    assert_eq!(field.exact, Some((b / aw) as f64));
+}
+
+/// Microcontroller vs TFLite: B's codes are TFLite's, run directly on the
+/// int8 model (codes and both zero points - 128), + 128; also where the
+/// model's output clamps at -128 and 127.
+#[test]
+fn microcontroller_compares_tflite_in_uint8_codes() {
+    let mut clamped = [false; 2];
+    for (bias, zy) in [(0.0317f32, 0i64), (-0.0317, 100), (0.0317, 100)] {
+        let mut sc = preset("microcontroller").unwrap();
+        sc.params.bias = Some(vec![bias]);
+        sc.params.output_zero_point = zy;
+        let run = sc.run().unwrap();
+        let conv = run.converted.clone().unwrap();
+        assert!(conv.int8_output);
+        let mut model = conv.params.clone();
+        model.output_dtype = qconv_lens::quant::DType::QInt8;
+        model.output_zero_point -= 128;
+        assert_eq!(model.input_zero_point, sc.params.input_zero_point - 128);
+        let direct =
+            qconv_lens::engine::Requant::new(sc.b, &model, &sc.shape, &sc.platform).unwrap();
+        for (i, &acc) in run.acc.iter().enumerate() {
+            let code = direct.pixel(0, acc, &mut qconv_lens::trace::NoTrace);
+            assert_eq!(code + 128, run.out_b[i] as i64, "zy {zy}, pixel {i}");
+            clamped[0] |= code == -128;
+            clamped[1] |= code == 127;
+        }
+    }
+    assert_eq!(clamped, [true, true]);
+    // ReLU6 is the one step that does not shift exactly: refused.
+    let mut sc = preset("microcontroller").unwrap();
+    sc.params.relu6 = true;
+    let e = sc.run().unwrap_err().to_string();
+    assert!(e.contains("ReLU6"), "{e}");
+}
+
+/// The microcontroller preset differs only by the float formula: the hand
+/// calculation's fixed-point switch (TFLite's multiplier and two roundings)
+/// gives TFLite's codes at every pixel.
+#[test]
+fn microcontroller_with_the_fixed_point_switch_is_tflite() {
+    let mut sc = preset("microcontroller").unwrap();
+    let before = sc.run().unwrap();
+    assert!(before.out_a != before.out_b);
+    let mut h = sc.a.hand.unwrap();
+    h.fixed_point = true;
+    sc.a = Computation::hand(h);
+    let run = sc.run().unwrap();
+    assert_eq!(run.out_a, run.out_b);
 }

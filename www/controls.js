@@ -246,11 +246,11 @@ export class Controls {
         if (sw.boolean) {
           const cb = el('input', { type: 'checkbox', id, 'data-key': sw.key });
           cb.addEventListener('change', () => this.commit(cb, (d) => { d[side][sw.key] = cb.checked; }));
-          box.append(el('label', { className: 'check', htmlFor: id }, cb, ` ${sw.label}`));
+          box.append(el('label', { className: 'check', htmlFor: id }, cb, ` ${sw.label}`, el('span', { className: 'vh' }, ` (${side.toUpperCase()})`)));
         } else {
           const s = el('select', { id, 'data-key': sw.key }, ...sw.options.map((o) => el('option', { value: o.value }, o.label)));
           s.addEventListener('change', () => this.commit(s, (d) => { d[side][sw.key] = switchValue(sw, s.value); }));
-          box.append(el('div', { className: 'row' }, el('label', { htmlFor: id }, sw.label), s));
+          box.append(el('div', { className: 'row' }, el('label', { htmlFor: id }, sw.label, el('span', { className: 'vh' }, ` (${side.toUpperCase()})`)), s));
         }
       }
     }

@@ -37,6 +37,7 @@ export class Engine {
   presets() { return this.request('presets'); }
   link(scenario) { return this.request('link', { scenario }); }
   unlink(text) { return this.request('unlink', { text }); }
+  conversions(scenario) { return this.request('conversions', { scenario }); }
   schema() { return this.request('schema'); }
   fit(scenario, from) { return this.request('fit', { scenario, from }); }
   preset(id) { return this.request('preset', { preset: id }); }

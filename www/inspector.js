@@ -115,6 +115,37 @@ export class Inspector {
     this.#taps();
   }
 
+  // Across runtimes: what the export path changed for the converted side
+  // (the list arrives after the frame; `error` when it could not be made).
+  conversions(f, list, error = null) {
+    const box = this.root.querySelector('#conversions');
+    const body = box.querySelector('tbody');
+    clear(body);
+    box.hidden = !f.converted_side;
+    if (box.hidden) return;
+    const title = f.converted_side === 'A' ? f.a_title : f.b_title;
+    box.querySelector('#conversions-title').textContent = error
+      ? `Across runtimes: ${f.converted_side} (${title}) runs on a converted scenario; the list failed: ${error}`
+      : `Across runtimes: ${f.converted_side} (${title}) runs on the scenario converted the way the export path does`;
+    for (const c of list) {
+      const field = c.channel == null ? c.field : `${c.field}[${c.channel}]`;
+      const to = c.exact == null ? String(c.to) : `${c.to} (from ${c.exact})`;
+      body.append(el('tr', {}, el('th', { scope: 'row' }, field), el('td', {}, String(c.from)), el('td', {}, to),
+        el('td', {}, c.rule), el('td', { className: 'source' }, c.source)));
+    }
+    box.dataset.rows = String(list.length);
+    // Where A and B part at the bias (or the sum with it), the exported
+    // int32 bias is a cause, with its rule (the engine's explanation does not
+    // know the list).
+    const x = f.inspect?.explanation;
+    const atBias = x && x.out_a !== x.out_b && ['bias_term', 'sum'].includes(x.parts_at);
+    const bias = atBias && list.find((c) => c.field === 'bias' && c.channel === x.channel);
+    if (bias) {
+      this.root.querySelector('#causes').append(el('li', { 'data-code': 'export_bias' }, el('code', {}, 'export_bias'),
+        ` the exported model carries the float bias ${bias.from} as the int32 ${bias.to}: ${bias.exact} in accumulator units, ${bias.rule} (${bias.source})`));
+    }
+  }
+
   #taps() {
     const r = this.root;
     const ins = this.frame?.inspect;

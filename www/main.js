@@ -72,6 +72,18 @@ function announce(f) {
 }
 
 /** Hide the control groups named in view.hide. */
+// Across runtimes: the list of what the export path changed comes from the
+// permalink wasm (the first-load wasm converts without listing).
+async function showConversions(shown, sc) {
+  if (!shown.converted_side) {
+    inspector.conversions(shown, []);
+    return;
+  }
+  const reply = await engine.conversions(sc);
+  if (frame !== shown) return; // a newer frame owns the inspector
+  inspector.conversions(shown, reply.ok ? reply.value : [], reply.ok ? null : reply.error);
+}
+
 function applyHide(hide = []) {
   if (!hiding) hide = [];
   for (const { id } of groups) {
@@ -103,6 +115,7 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   heatmap.draw(frame);
   const tMap = performance.now();
   inspector.show(frame);
+  showConversions(frame, scenario);
   if (source === 'link') hiding = scenario.view.hide.length > 0;
   if (source === 'classroom') hiding = false;
   applyHide(scenario.view.hide);

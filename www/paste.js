@@ -1,10 +1,12 @@
 // "Paste from PyTorch": the printouts people copy from a Python session
 // (module reprs, int_repr() tensors, weight printouts, float tensors), read by
-// the engine (src/paste.rs through the worker). The whole paste applies
+// the engine (src/paste/ through the worker). The whole paste applies
 // ({source: 'paste'}) or nothing does: an error names the line and the
 // scenario on screen stays. Values printed with few decimals are marked
-// rounded; the reader's suggestions can be applied one by one, and a pasted
-// output tensor is checked against fbgemm after each step.
+// rounded; a pasted output tensor is checked against fbgemm, and when they
+// differ the check names the rounded printouts that explain it. Suggestions
+// are only those the engine found to reduce the mismatch; each can be applied,
+// and the output is re-checked after each step.
 import { el, clear } from './dom.js';
 import { setMessage } from './controls.js';
 
@@ -85,9 +87,15 @@ export class Paste {
     }
     const sug = this.q('#paste-suggestions');
     clear(sug);
-    if (v.paste.suggestions.length === 0) sug.append(el('li', {}, 'none'));
+    if (v.paste.suggestions.length === 0) {
+      sug.append(el('li', {}, v.check?.first_difference
+        ? 'none: no rounded value, moved within its rounding, makes the engine closer to the pasted output'
+        : 'none (suggestions are offered only when a pasted output lets the engine check them)'));
+    }
     for (const [i, s] of v.paste.suggestions.entries()) {
-      const b = el('button', { type: 'button', 'data-suggestion': i }, `Use ${s.field} = ${s.candidate}`);
+      const after = s.mismatches_after ?? null;
+      const label = after === null ? `Use ${s.field} = ${s.candidate}` : `Use ${s.field} = ${s.candidate} (${after} of ${v.check?.total ?? '?'} values then differ, not ${s.mismatches_before})`;
+      const b = el('button', { type: 'button', 'data-suggestion': i }, label);
       const msg = el('span', { className: 'msg', 'aria-live': 'polite' });
       b.addEventListener('click', () => this.useSuggestion(s, b, msg));
       sug.append(el('li', { 'data-field': s.field }, el('p', {}, s.reasoning, ` (assuming ${s.assumption})`), b, ' ', msg));

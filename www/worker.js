@@ -8,6 +8,7 @@
 //   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
 //   {id, type: 'link', scenario}      -> {id, ok, value: 'v=2&…'}  (permalink fragment)
+//   {id, type: 'conversions', scenario} -> {id, ok, value: [{field, channel, from, to, exact, rule, source}]}
 //   (update: an explanation with causes_pending gets its engine causes from the link wasm's diagnose)
 //   {id, type: 'unlink', text}        -> {id, ok, value: {scenario, version, notes}}
 //   {id, type: 'fit', scenario, from} -> {id, ok, value: {scenario, notes: [{key, message}]}}
@@ -73,6 +74,9 @@ self.onmessage = async (event) => {
         break;
       case 'link':
         self.postMessage({ id, ok: true, value: (await links()).encode_link(msg.scenario) });
+        break;
+      case 'conversions':
+        self.postMessage({ id, ok: true, value: (await links()).conversions(msg.scenario) });
         break;
       case 'unlink':
         self.postMessage({ id, ok: true, value: (await links()).decode_link(String(msg.text ?? '')) });

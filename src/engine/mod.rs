@@ -209,7 +209,8 @@ impl Computation {
     pub const QNNPACK: Computation = Computation::of(qnnpack::ID);
     pub const FLOAT: Computation = Computation::of(float::ID);
 
-    const fn of(engine: &'static str) -> Computation {
+    /// An engine that is not the hand calculation (which has assumptions).
+    pub(crate) const fn of(engine: &'static str) -> Computation {
         Computation { engine, hand: None }
     }
     pub fn hand(h: HandAssumptions) -> Computation {
@@ -299,9 +300,22 @@ impl Requant {
         shape: &ConvShape,
         platform: &Platform,
     ) -> Result<Requant> {
+        Requant::for_model(computation, p, shape, platform, p.output_dtype)
+    }
+
+    /// `new` for a model whose output dtype is `model_output` (what the
+    /// engine is checked against) while `p`'s is the one computed in: an int8
+    /// model converted from uint8 runs as its codes + 128 (`crate::convert`).
+    pub fn for_model(
+        computation: Computation,
+        p: &ConvQParams,
+        shape: &ConvShape,
+        platform: &Platform,
+        model_output: DType,
+    ) -> Result<Requant> {
         p.validate(shape.out_channels)?;
         let row = computation.row();
-        for (what, d) in [("input", p.input_dtype), ("output", p.output_dtype)] {
+        for (what, d) in [("input", p.input_dtype), ("output", model_output)] {
             // ONNX ConvInteger: the raw int32 sum.
             if what == "output" && p.is_raw_int32() && row.family == Family::OnnxRuntime {
                 continue;

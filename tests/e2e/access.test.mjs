@@ -75,3 +75,18 @@ test('the calibrate form names each observer control uniquely', async () => {
   assert.ok(names.includes('dtype (activation observer)'));
   assert.ok(names.includes('dtype (weight observer)'));
 });
+
+test('every form control on the page has a unique accessible name', async () => {
+  const { page } = await openPage(browser, BASE_URL);
+  await ready(page);
+  for (const id of ['forum', 'per-channel']) {
+    await nextFrame(page, () => page.selectOption('#preset', id));
+    const names = await page.$$eval('input, select, textarea', (els) => els.map((e) => {
+      const l = e.labels?.[0];
+      return (e.getAttribute('aria-label') ?? l?.textContent ?? '').replace(/\s+/g, ' ').trim();
+    }));
+    assert.ok(!names.includes(''), `${id}: a control without a name`);
+    const dup = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+    assert.deepEqual(dup, [], `${id}: duplicate names`);
+  }
+});

@@ -38,7 +38,7 @@ const HOSTILE = [
   ['infinite scale', 'v=1&sy=inf', /not a usable scale/],
   ['zero scale', 'v=1&sy=0', /not a usable scale/],
   ['negative scale', 'v=1&sw=-0.5', /not a usable scale/],
-  ['zero point 999', 'v=1&zy=999', /999 is outside 0..=255; 255 used/],
+  ['zero point 999', 'v=1&zy=999', /999 is outside -128..=255; 255 used/],
   ['script tag', `v=1&a=${encodeURIComponent('<script>window.__pwned=1</script>')}&b=%3Cimg%20src%3Dx%20onerror%3Dwindow.__pwned%3D1%3E`, /not a computation/],
   ['javascript: text', 'v=1&in=javascript:window.__pwned=1&hide=javascript:alert(1)', /not an input/],
   ['100 KB fragment', `v=1&junk=${'A'.repeat(100_000)}`, /not a setting this page knows/],
