@@ -97,7 +97,11 @@ pub fn runtime_script(sc: &Scenario, rt: Runtime) -> Result<String> {
                 continue;
             }
             if let Ok(e) = model.expected(c) {
-                if !e.iter().copied().eq(shown.iter().map(|&v| i64::from(v))) {
+                if !e
+                    .iter()
+                    .map(|v| v + model.output_offset)
+                    .eq(shown.iter().map(|&v| i64::from(v)))
+                {
                     return Err(Error::Input(format!(
                         "the {} here runs on parameters the export does not write (converted from the other side's runtime?): no script, rather than one that disagrees with the page",
                         c.title()

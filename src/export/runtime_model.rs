@@ -20,22 +20,55 @@ pub struct RuntimeModel {
     pub platform: Platform,
     /// What the script should say about how the scenario became this model.
     pub notes: Vec<String>,
+    /// Added to the model's output codes to get the codes the page shows
+    /// (128 when a uint8 scenario became an int8 LiteRT model).
+    pub output_offset: i64,
 }
 
 impl RuntimeModel {
-    /// The model engine `c` runs for a scenario.
+    /// The model engine `c` runs for a scenario: the scenario's own
+    /// parameters, or, when A and B come from different runtimes and `c` is
+    /// on the later one's side, the scenario converted the way the export
+    /// path converts it (`crate::convert`), as the page computes `c`.
     pub fn from_scenario(sc: &Scenario, c: Computation) -> Result<RuntimeModel> {
         sc.validate()?;
         let s = &sc.shape;
-        let p = sc.params.clone();
+        let q = &sc.params;
         let mut notes = vec![];
-        if p.weight_dtype != DType::QInt8 {
+        if q.weight_dtype != DType::QInt8 {
             // The scenario keeps qint8 weight codes; uint8 weights come in
             // through runtime models built directly (or golden cases).
             return Err(Error::Input(format!(
                 "the scenario's weights are qint8 codes; {} weights cannot be exported from it",
-                p.weight_dtype.name()
+                q.weight_dtype.name()
             )));
+        }
+        let mut p = q.clone();
+        let mut output_offset = 0;
+        if let Some(cv) = crate::convert::across(q, sc.a, sc.b).filter(|cv| cv.applies_to(c)) {
+            for k in crate::convert::conversions(q, sc.a, sc.b) {
+                let ch = k.channel.map_or(String::new(), |c| format!("[{c}]"));
+                notes.push(format!(
+                    "Converted for {}: {}{ch} {:?} -> {:?} ({}; {}).",
+                    cv.family.title(),
+                    k.field,
+                    k.from,
+                    k.to,
+                    k.rule,
+                    k.source
+                ));
+            }
+            p = cv.params.clone();
+            if cv.int8_output {
+                // The int8 model's codes + 128 are the uint8 codes the page shows.
+                p.output_dtype = DType::QInt8;
+                p.output_zero_point -= 128;
+                output_offset = 128;
+                notes.push(
+                    "The model's output is int8: the page shows its codes + 128 (the scenario's uint8 codes)."
+                        .into(),
+                );
+            }
         }
         if p.bias.is_some() && p.bias_i32.is_none() {
             notes.push(format!(
@@ -45,14 +78,18 @@ impl RuntimeModel {
                 c.name()
             ));
         }
-        let input =
+        let mut input: Vec<i64> =
             match sc
                 .input
-                .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?
+                .activations(s, q.input_scale, q.input_zero_point, q.input_dtype)?
             {
                 Activations::QUInt8(v) => v.into_iter().map(i64::from).collect(),
                 Activations::QInt8(v) => v.into_iter().map(i64::from).collect(),
             };
+        if q.input_dtype == DType::QUInt8 && p.input_dtype == DType::QInt8 {
+            // uint8 -> int8: codes and zero point move down by 128 together.
+            input.iter_mut().for_each(|v| *v -= 128);
+        }
         if sc.input.floats(s).is_some() {
             notes.push(format!(
                 "The scenario's input is the {:?} generator: qconv-lens quantized its float32 values \
@@ -61,17 +98,17 @@ impl RuntimeModel {
             ));
         }
         let weights = sc.weights.iter().map(|&v| i64::from(v)).collect();
-        let mut params = p;
-        if params.bias_i32.is_none() {
-            params.bias = None;
+        if p.bias_i32.is_none() {
+            p.bias = None;
         }
         Ok(RuntimeModel {
             shape: *s,
-            params,
+            params: p,
             input,
             weights,
             platform: sc.platform,
             notes,
+            output_offset,
         })
     }
 
