@@ -16,6 +16,7 @@ fn setup() -> (ConvShape, Vec<u8>, Vec<i8>, ConvQParams) {
         kernel: [3, 3],
         stride: [1, 1],
         padding: [1, 1],
+        padding_end: None,
         dilation: [1, 1],
         groups: 1,
     };
@@ -42,6 +43,10 @@ fn setup() -> (ConvShape, Vec<u8>, Vec<i8>, ConvQParams) {
         relu: false,
         input_dtype: qconv_lens::quant::DType::QUInt8,
         output_dtype: qconv_lens::quant::DType::QUInt8,
+        bias_i32: None,
+        relu6: false,
+        weight_dtype: qconv_lens::quant::DType::QInt8,
+        depthwise_op: false,
     };
     (s, x, w, p)
 }

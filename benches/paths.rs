@@ -47,6 +47,7 @@ fn shape(cin: usize, cout: usize, hw: usize, k: usize, groups: usize) -> ConvSha
         kernel: [k, k],
         stride: [1, 1],
         padding: [k / 2, k / 2],
+        padding_end: None,
         dilation: [1, 1],
         groups,
     }
@@ -182,6 +183,10 @@ pub fn operands(s: &ConvShape) -> (Vec<u8>, Vec<i8>, ConvQParams) {
         relu: false,
         input_dtype: DType::QUInt8,
         output_dtype: DType::QUInt8,
+        bias_i32: None,
+        relu6: false,
+        weight_dtype: DType::QInt8,
+        depthwise_op: false,
     };
     (x, w, p)
 }
