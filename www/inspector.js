@@ -2,7 +2,7 @@
 // with their bits), the step where they part highlighted, the causes in
 // words, which kernel ran each side and why, the int16 pairs that saturated,
 // the accumulator's taps, and an aria-live summary.
-import { el, clear } from './dom.js';
+import { el, clear, f32str } from './dom.js';
 
 function valueCell(step) {
   if (!step) return el('td', { className: 'none' }, '—');
@@ -127,10 +127,12 @@ export class Inspector {
     box.querySelector('#conversions-title').textContent = error
       ? `Across runtimes: ${f.converted_side} (${title}) runs on a converted scenario; the list failed: ${error}`
       : `Across runtimes: ${f.converted_side} (${title}) runs on the scenario converted the way the export path does`;
+    // A float bias is a float32: its shortest decimal, as PyTorch prints it.
+    const from = (c) => (c.field === 'bias' && typeof c.from === 'number' ? f32str(c.from) : String(c.from));
     for (const c of list) {
       const field = c.channel == null ? c.field : `${c.field}[${c.channel}]`;
       const to = c.exact == null ? String(c.to) : `${c.to} (from ${c.exact})`;
-      body.append(el('tr', {}, el('th', { scope: 'row' }, field), el('td', {}, String(c.from)), el('td', {}, to),
+      body.append(el('tr', {}, el('th', { scope: 'row' }, field), el('td', {}, from(c)), el('td', {}, to),
         el('td', {}, c.rule), el('td', { className: 'source' }, c.source)));
     }
     box.dataset.rows = String(list.length);
@@ -142,7 +144,7 @@ export class Inspector {
     const bias = atBias && list.find((c) => c.field === 'bias' && c.channel === x.channel);
     if (bias) {
       this.root.querySelector('#causes').append(el('li', { 'data-code': 'export_bias' }, el('code', {}, 'export_bias'),
-        ` the exported model carries the float bias ${bias.from} as the int32 ${bias.to}: ${bias.exact} in accumulator units, ${bias.rule} (${bias.source})`));
+        ` the exported model carries the float bias ${from(bias)} as the int32 ${bias.to}: ${bias.exact} in accumulator units, ${bias.rule} (${bias.source})`));
     }
   }
 
