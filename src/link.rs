@@ -202,12 +202,7 @@ const FIELDS: &[Field] = &[
             )
         },
         set: |s, v| {
-            unpack(
-                v,
-                true,
-                limits::CHANNELS * limits::CHANNELS * limits::KERNEL * limits::KERNEL,
-            )
-            .map(|b| {
+            unpack(v, true, limits::WEIGHTS).map(|b| {
                 s.weights = b.into_iter().map(|x| x as i8).collect();
                 None
             })
@@ -837,8 +832,7 @@ fn input_of(v: &str) -> Result<InputSource, String> {
                 short(arg)
             )),
         },
-        "codes" => unpack(arg, false, limits::CHANNELS * limits::SIDE * limits::SIDE)
-            .map(|codes| InputSource::Codes { codes }),
+        "codes" => unpack(arg, false, limits::INPUT).map(|codes| InputSource::Codes { codes }),
         _ => Err(format!(
             "{:?} is not an input (ramp, random:SEED, checkerboard, gradient, constant:X, codes:…)",
             short(kind)

@@ -174,16 +174,91 @@ pub enum MapKind {
 
 /// Bounds the page and links allow: enough for 512x512 with 16 channels,
 /// small enough that a scenario never needs more than a few tens of MB.
+/// What the page and links accept. Real layers are bounded by the work and
+/// memory they need, not by any one dimension: every conv of ResNet-50,
+/// MobileNetV2 and EfficientNet-B0 at 224x224 fits, and so do 512x512 inputs
+/// with 16 channels. The per-dimension caps only keep fields sane.
 pub mod limits {
-    pub const CHANNELS: usize = 16;
-    pub const SIDE: usize = 512;
-    pub const KERNEL: usize = 7;
-    pub const STRIDE: usize = 4;
-    pub const PADDING: usize = 6;
-    pub const DILATION: usize = 4;
+    pub const CHANNELS: usize = 4096;
+    pub const SIDE: usize = 1024;
+    pub const KERNEL: usize = 11;
+    pub const STRIDE: usize = 8;
+    pub const PADDING: usize = 10;
+    pub const DILATION: usize = 8;
     pub const BATCH: usize = 1;
-    /// Output elements (channels x height x width).
+    /// Output values (one int32 accumulator and two codes each).
     pub const OUTPUT: usize = 16 * 512 * 512;
+    /// Input codes.
+    pub const INPUT: usize = 16 * 512 * 512;
+    /// Weight codes (512 -> 2048 1x1 is 1M, 512 -> 512 3x3 is 2.4M).
+    pub const WEIGHTS: usize = 4 << 20;
+    /// Multiply-adds of one run (512x512, 16 -> 16, 3x3 is 604M).
+    pub const MACS: u64 = 1 << 30;
+}
+
+/// Checks the work and memory a shape needs against [`limits`], before
+/// anything of that size is allocated. Counts in u64: on wasm32 a usize
+/// product of capped dimensions can overflow. The error names the quantity,
+/// its value and how far over the bound it is.
+pub fn check_work(s: &ConvShape) -> Result<()> {
+    let u = |v: usize| v as u64;
+    let out = |a: usize| -> u64 {
+        let span = u(s.dilation[a]) * u(s.kernel[a].saturating_sub(1)) + 1;
+        let padded = u([s.height, s.width][a])
+            + u(s.padding[a])
+            + u(s.padding_end.map_or(s.padding[a], |e| e[a]));
+        if s.stride[a] == 0 || padded < span {
+            0
+        } else {
+            (padded - span) / u(s.stride[a]) + 1
+        }
+    };
+    let (oh, ow) = (out(0), out(1));
+    let groups = u(s.groups.max(1));
+    let outputs = u(s.batch) * u(s.out_channels) * oh * ow;
+    let inputs = u(s.batch) * u(s.in_channels) * u(s.height) * u(s.width);
+    let taps = u(s.in_channels) / groups * u(s.kernel[0]) * u(s.kernel[1]);
+    let weights = u(s.out_channels) * taps;
+    let macs = outputs.saturating_mul(taps);
+    let over = |what: String, v: u64, max: u64| -> Result<()> {
+        if v > max {
+            Err(Error::BadShape(format!(
+                "{what} is {v}; at most {max} ({:.1}x too many)",
+                v as f64 / max as f64
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    over(
+        format!("the output ({} x {oh} x {ow} values)", s.out_channels),
+        outputs,
+        limits::OUTPUT as u64,
+    )?;
+    over(
+        format!(
+            "the input ({} x {} x {} codes)",
+            s.in_channels, s.height, s.width
+        ),
+        inputs,
+        limits::INPUT as u64,
+    )?;
+    over(
+        format!(
+            "the weights ({} x {} x {} x {} codes)",
+            s.out_channels,
+            u(s.in_channels) / groups,
+            s.kernel[0],
+            s.kernel[1]
+        ),
+        weights,
+        limits::WEIGHTS as u64,
+    )?;
+    over(
+        format!("the work ({outputs} outputs x {taps} multiply-adds each)"),
+        macs,
+        limits::MACS,
+    )
 }
 
 impl Scenario {
@@ -197,6 +272,12 @@ impl Scenario {
     pub fn fit(&mut self, from: Option<&ConvShape>) -> Vec<(&'static str, String)> {
         let sc = self;
         let mut notes = vec![];
+        // Bound the work before anything of the new shape is allocated.
+        if let Err(e) = check_work(&sc.shape) {
+            notes.push(("", format!("{e}; showing the forum case")));
+            *sc = landing();
+            return notes;
+        }
         if let Some(old) = from {
             remap(sc, old);
         }
@@ -219,18 +300,6 @@ impl Scenario {
                 s.kernel[a] = 1;
                 s.dilation[a] = 1;
             }
-        }
-        if s.output_len() > limits::OUTPUT {
-            notes.push((
-                "co",
-                format!(
-                    "{} output values are more than the page allows ({}); 1 output channel used",
-                    s.output_len(),
-                    limits::OUTPUT
-                ),
-            ));
-            s.out_channels = 1;
-            s.groups = 1;
         }
         let shape: ConvShape = *s;
         let p = &mut sc.params;
@@ -308,7 +377,7 @@ impl Scenario {
         }
         // Anything the engine still refuses (e.g. scales whose product leaves
         // float32) falls back to the forum case as a whole.
-        if let Err(e) = sc.check_limits().and_then(|_| sc.run().map(|_| ())) {
+        if let Err(e) = sc.check_limits().and_then(|_| sc.check_runs()) {
             notes.push((
                 "",
                 format!("the case cannot be computed ({e}); showing the forum case"),
@@ -319,6 +388,30 @@ impl Scenario {
     }
 
     /// The page's bounds on top of the engine's own validation.
+    /// Whether `run` will succeed, without a full run where that can be
+    /// known: the input codes are checked as a whole, and the engines on the
+    /// same channels, kernel and parameters over a one-pixel output. A full
+    /// run only when the accumulator could pass int32 (more than 33,025 taps
+    /// of 255 · 255), the one failure that depends on the data.
+    pub fn check_runs(&self) -> Result<()> {
+        let s = &self.shape;
+        let taps = (s.in_channels / s.groups.max(1)) as u64 * (s.kernel[0] * s.kernel[1]) as u64;
+        if taps * 255 * 255 > i32::MAX as u64 || s.output_len() <= 4096 {
+            return self.run().map(|_| ());
+        }
+        let p = &self.params;
+        self.input
+            .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
+        let mut probe = self.clone();
+        let span = |a: usize| (s.kernel[a] - 1) * s.dilation[a] + 1;
+        let pads = |a: usize| s.padding[a] + s.padding_end.map_or(s.padding[a], |e| e[a]);
+        probe.shape.height = span(0).saturating_sub(pads(0)).max(1);
+        probe.shape.width = span(1).saturating_sub(pads(1)).max(1);
+        probe.input = InputSource::Ramp;
+        probe.view = View::default();
+        probe.run().map(|_| ())
+    }
+
     pub fn check_limits(&self) -> Result<()> {
         let s = &self.shape;
         let over = |what: &str, v: usize, max: usize| -> Result<()> {
@@ -341,8 +434,8 @@ impl Scenario {
             s.dilation[0].max(s.dilation[1]),
             limits::DILATION,
         )?;
-        s.validate()?;
-        over("output size", s.output_len(), limits::OUTPUT)
+        check_work(s)?;
+        s.validate()
     }
 }
 
@@ -1120,6 +1213,179 @@ mod tests {
             assert_eq!(run.out_a.len(), sc.shape.output_len());
         }
         assert!(preset("nope").unwrap_err().to_string().contains("forum"));
+    }
+
+    /// (cin, cout, side, kernel, stride, groups): a conv at `side` x `side`
+    /// with "same" padding.
+    fn layer(
+        cin: usize,
+        cout: usize,
+        side: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+    ) -> ConvShape {
+        ConvShape {
+            batch: 1,
+            in_channels: cin,
+            out_channels: cout,
+            height: side,
+            width: side,
+            kernel: [k, k],
+            stride: [stride, stride],
+            padding: [k / 2, k / 2],
+            padding_end: None,
+            dilation: [1, 1],
+            groups,
+        }
+    }
+
+    fn limits_of(s: ConvShape) -> Result<()> {
+        Scenario {
+            shape: s,
+            ..landing()
+        }
+        .check_limits()
+    }
+
+    #[test]
+    fn real_layers_fit() {
+        let dw = |c: usize, side: usize, k: usize, st: usize| layer(c, c, side, k, st, c);
+        let pw = |a: usize, b: usize, side: usize| layer(a, b, side, 1, 1, 1);
+        let mut layers = vec![
+            // ResNet-50 at 224x224: the stem, then each stage's distinct convs.
+            layer(3, 64, 224, 7, 2, 1),
+            pw(64, 64, 56),
+            layer(64, 64, 56, 3, 1, 1),
+            pw(64, 256, 56),
+            pw(256, 64, 56),
+            pw(256, 128, 56),
+            layer(128, 128, 56, 3, 2, 1),
+            layer(256, 512, 56, 1, 2, 1),
+            pw(128, 512, 28),
+            pw(512, 128, 28),
+            layer(128, 128, 28, 3, 1, 1),
+            pw(512, 256, 28),
+            layer(256, 256, 28, 3, 2, 1),
+            layer(512, 1024, 28, 1, 2, 1),
+            pw(256, 1024, 14),
+            pw(1024, 256, 14),
+            layer(256, 256, 14, 3, 1, 1),
+            pw(1024, 512, 14),
+            layer(512, 512, 14, 3, 2, 1),
+            layer(1024, 2048, 14, 1, 2, 1),
+            pw(512, 2048, 7),
+            pw(2048, 512, 7),
+            layer(512, 512, 7, 3, 1, 1),
+            // MobileNetV2: stem, depthwise at every stride and width, expansions, head.
+            layer(3, 32, 224, 3, 2, 1),
+            dw(32, 112, 3, 1),
+            pw(32, 16, 112),
+            pw(16, 96, 112),
+            dw(96, 112, 3, 2),
+            pw(96, 24, 56),
+            pw(24, 144, 56),
+            dw(144, 56, 3, 1),
+            dw(144, 56, 3, 2),
+            pw(144, 32, 28),
+            pw(32, 192, 28),
+            dw(192, 28, 3, 2),
+            pw(192, 64, 14),
+            pw(64, 384, 14),
+            dw(384, 14, 3, 1),
+            pw(384, 96, 14),
+            pw(96, 576, 14),
+            dw(576, 14, 3, 2),
+            pw(576, 160, 7),
+            pw(160, 960, 7),
+            dw(960, 7, 3, 1),
+            pw(960, 320, 7),
+            pw(320, 1280, 7),
+            // EfficientNet-B0: 5x5 depthwise included, squeeze-excite 1x1 convs on 1x1.
+            dw(144, 56, 5, 2),
+            pw(144, 40, 28),
+            pw(40, 240, 28),
+            dw(240, 28, 5, 1),
+            dw(240, 28, 3, 2),
+            pw(240, 80, 14),
+            pw(80, 480, 14),
+            dw(480, 14, 5, 1),
+            pw(480, 112, 14),
+            pw(112, 672, 14),
+            dw(672, 14, 5, 2),
+            pw(672, 192, 7),
+            pw(192, 1152, 7),
+            dw(1152, 7, 5, 1),
+            dw(1152, 7, 3, 1),
+            pw(1152, 320, 7),
+            pw(1152, 48, 1),
+            pw(48, 1152, 1),
+        ];
+        // Large inputs with few channels.
+        layers.push(layer(16, 16, 512, 3, 1, 1));
+        layers.push(layer(3, 16, 512, 3, 1, 1));
+        for l in layers {
+            limits_of(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn over_a_bound_names_the_quantity_and_by_how_much() {
+        let e = limits_of(layer(64, 64, 1024, 3, 1, 1))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "bad shape: the output (64 x 1024 x 1024 values) is 67108864; at most 4194304 (16.0x too many)");
+        // Within the output bound but not the work: 16 -> 16, 11x11 at 512x512.
+        let e = limits_of(layer(16, 16, 512, 11, 1, 1))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "bad shape: the work (4194304 outputs x 1936 multiply-adds each) is 8120172544; at most 1073741824 (7.6x too many)");
+        let e = limits_of(layer(4096, 4096, 8, 11, 1, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("bad shape: the weights (4096 x 4096 x 11 x 11 codes)"),
+            "{e}"
+        );
+        // A per-dimension cap still speaks for itself.
+        let e = limits_of(layer(5000, 1, 8, 1, 1, 1))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "bad shape: input channels is 5000; at most 4096");
+    }
+
+    #[test]
+    fn fit_refuses_oversized_work_before_allocating() {
+        // 4096 -> 4096, 11x11 at 1024x1024 would be 2G weights and 4G outputs:
+        // refused, the forum case shown, nothing of that size allocated.
+        let mut sc = landing();
+        sc.shape = layer(4096, 4096, 1024, 11, 1, 1);
+        let notes = sc.fit(None);
+        assert_eq!(sc, landing());
+        assert!(
+            notes[0]
+                .1
+                .contains("the output (4096 x 1024 x 1024 values)"),
+            "{notes:?}"
+        );
+        // A large layer that fits is kept, and checked without a full run.
+        let mut sc = landing();
+        sc.shape = layer(64, 64, 56, 3, 1, 1);
+        sc.params.weight_scales = vec![0.0037];
+        sc.params.weight_zero_points = vec![0];
+        sc.params.per_channel = false;
+        sc.params.bias = None;
+        let notes = sc.fit(None);
+        assert_eq!(sc.shape, layer(64, 64, 56, 3, 1, 1), "{notes:?}");
+        assert_eq!(sc.weights.len(), 64 * 64 * 9);
+        sc.check_runs().unwrap();
+        sc.run().unwrap();
+        // What the engine refuses (a product of scales that leaves float32)
+        // is found by the one-pixel probe as by a full run.
+        let mut bad = sc.clone();
+        bad.params.input_scale = 1e-30;
+        bad.params.weight_scales = vec![1e-30];
+        assert_eq!(bad.check_runs().is_err(), bad.run().is_err());
     }
 
     #[test]

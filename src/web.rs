@@ -29,7 +29,6 @@ mod page {
     use crate::scenario::Scenario;
     use crate::session::Session;
     use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
-    use serde::Serialize;
     use wasm_bindgen::prelude::*;
 
     fn set(obj: &JsValue, key: &str, v: &JsValue) -> Result<(), JsError> {

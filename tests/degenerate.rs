@@ -138,11 +138,28 @@ fn page_limits_refuse_huge_shapes_before_allocating() {
         .to_string()
         .contains("height"));
     let mut sc = preset("forum").unwrap();
-    sc.shape.in_channels = 64;
+    sc.shape.in_channels = 5000;
     assert!(sc
         .check_limits()
         .unwrap_err()
         .to_string()
         .contains("input channels"));
+    // Channels are bounded by the work and memory they need, not a constant:
+    // 64 -> 64 at 56x56 fits; 4096 -> 4096 at 512x512 is refused by its output.
+    let mut sc = preset("forum").unwrap();
+    sc.shape.in_channels = 64;
+    sc.shape.out_channels = 64;
+    sc.shape.height = 56;
+    sc.shape.width = 56;
+    assert!(sc.check_limits().is_ok());
+    sc.shape.in_channels = 4096;
+    sc.shape.out_channels = 4096;
+    sc.shape.height = 512;
+    sc.shape.width = 512;
+    let e = sc.check_limits().unwrap_err().to_string();
+    assert!(
+        e.contains("the output (4096 x 512 x 512 values)") && e.contains("256.0x too many"),
+        "{e}"
+    );
     assert!(preset("per-channel").unwrap().check_limits().is_ok());
 }
