@@ -894,14 +894,16 @@ pub fn landing() -> Scenario {
 pub fn preset(id: &str) -> Result<Scenario> {
     let mut s = preset_definition(id)?;
     // A preset opens on a pixel: its own, or the first where A and B differ
-    // (on the channel shown, else the first channel that has one).
+    // on the channel where most differ.
     if s.view.pixel.is_none() {
         let (oh, ow) = s.shape.output_hw();
         let plane = oh * ow;
         if let Ok(r) = s.run() {
             let differs = |i: usize| r.out_a[i] != r.out_b[i];
-            let mut order: Vec<usize> = vec![s.view.channel];
-            order.extend((0..s.shape.out_channels).filter(|&c| c != s.view.channel));
+            // The channel with the most differing pixels first.
+            let count = |c: usize| (0..plane).filter(|&i| differs(c * plane + i)).count();
+            let mut order: Vec<usize> = (0..s.shape.out_channels).collect();
+            order.sort_by_key(|&c| std::cmp::Reverse(count(c)));
             if let Some((c, i)) = order
                 .into_iter()
                 .find_map(|c| (0..plane).find(|&i| differs(c * plane + i)).map(|i| (c, i)))

@@ -64,6 +64,13 @@ export class Heatmap {
       clear(chSel);
       for (let c = 0; c < frame.channels; c++) chSel.append(el('option', { value: c }, String(c)));
     }
+    // Each channel with its number of differing pixels, so the one that
+    // matters can be found among many.
+    const counts = frame.differing_by_channel ?? [];
+    for (let c = 0; c < frame.channels; c++) {
+      const t = counts[c] ? `${c} (${counts[c]} differ)` : String(c);
+      if (chSel.options[c].textContent !== t) chSel.options[c].textContent = t;
+    }
     if (chSel.value !== String(frame.view.channel)) chSel.value = String(frame.view.channel);
     for (const radio of r.querySelectorAll('input[name=map]')) {
       if (radio.checked !== (radio.value === frame.view.map)) radio.checked = radio.value === frame.view.map;

@@ -61,6 +61,11 @@ test('every preset opens with a pixel selected and a story line of its own', asy
     assert.ok(line.length > 20, `${id}: ${line}`);
     lines.add(line);
     assert.match(await page.textContent('#story-pixel'), /gives? /, id);
+    // It opens on the channel where most pixels differ; the picker lists each channel's count.
+    const f = await page.evaluate(() => { const f = window.qconvLens.currentFrame(); return { ch: f.view.channel, counts: f.differing_by_channel }; });
+    assert.equal(f.counts[f.ch], Math.max(...f.counts), `${id}: ${JSON.stringify(f)}`);
+    const labels = await page.$$eval('#channel option', (o) => o.map((x) => x.textContent));
+    f.counts.forEach((n, c) => assert.equal(labels[c], n ? `${c} (${n} differ)` : String(c), id));
   }
   assert.equal(lines.size, ids.length, 'each preset has its own line');
   assert.deepEqual(errors, []);
