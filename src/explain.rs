@@ -63,6 +63,9 @@ pub struct Undo {
     pub hand: HandAssumptions,
     /// Its output code at this pixel.
     pub gives: i64,
+    /// The assumption undone (the cause named when `gives` matches the other side).
+    #[serde(skip)]
+    pub cause: Assumption,
 }
 
 fn undos(run: &Run, index: usize) -> Result<Vec<Undo>> {
@@ -80,6 +83,7 @@ fn undos(run: &Run, index: usize) -> Result<Vec<Undo>> {
                 side,
                 hand: fixed,
                 gives: run.output_with(Computation::hand(fixed), index)?,
+                cause: a,
             });
         }
     }
@@ -122,17 +126,26 @@ fn assumption_code(a: Assumption) -> &'static str {
     }
 }
 
-/// Blame for a hand calculation whose result `hand_out` differs from `target`.
-fn blame_hand(run: &Run, h: HandAssumptions, index: usize, target: i64) -> Result<Vec<Cause>> {
+/// Blame for a hand calculation (on `side`) whose result differs from
+/// `target`, from its assumptions undone one at a time (`undo`).
+fn blame_hand(
+    run: &Run,
+    h: HandAssumptions,
+    undo: &[Undo],
+    side: &str,
+    index: usize,
+    target: i64,
+) -> Result<Vec<Cause>> {
     let mut causes = vec![];
-    for (a, fixed) in h.single_fixes() {
-        let out = run.output_with(Computation::hand(fixed), index)?;
-        if out == target {
-            causes.push(Cause {
-                code: assumption_code(a),
-                text: format!("{} (undoing only this gives {out})", a.describe()),
-            });
-        }
+    for u in undo.iter().filter(|u| u.side == side && u.gives == target) {
+        causes.push(Cause {
+            code: assumption_code(u.cause),
+            text: format!(
+                "{} (undoing only this gives {})",
+                u.cause.describe(),
+                u.gives
+            ),
+        });
     }
     if causes.is_empty() {
         // No single mistake explains it: try the printouts together, then everything.
@@ -176,12 +189,14 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     let (out_a, out_b) = (run.out_a[index] as i64, run.out_b[index] as i64);
     let parts_at = first_divergence(&a, &b).map(|s| s.key);
     let mut pending = false;
+    // Each hand assumption undone alone: the page's buttons and the blame.
+    let undo = undos(run, index)?;
     let mut causes = if out_a == out_b {
         vec![]
     } else if let Some(h) = run.rb.computation.hand {
-        blame_hand(run, h, index, out_a)?
+        blame_hand(run, h, &undo, "b", index, out_a)?
     } else if let Some(h) = run.ra.computation.hand {
-        blame_hand(run, h, index, out_b)?
+        blame_hand(run, h, &undo, "a", index, out_b)?
     } else {
         let (c, later) = engine_causes(&a, &b);
         pending = later;
@@ -239,7 +254,6 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         parts_at,
         if pending { &[] } else { &causes },
     );
-    let undo = undos(run, index)?;
     Ok(Explanation {
         channel,
         row,

@@ -900,14 +900,12 @@ pub fn preset(id: &str) -> Result<Scenario> {
         let plane = oh * ow;
         if let Ok(r) = s.run() {
             let differs = |i: usize| r.out_a[i] != r.out_b[i];
-            // The channel with the most differing pixels first.
             let count = |c: usize| (0..plane).filter(|&i| differs(c * plane + i)).count();
-            let mut order: Vec<usize> = (0..s.shape.out_channels).collect();
-            order.sort_by_key(|&c| std::cmp::Reverse(count(c)));
-            if let Some((c, i)) = order
-                .into_iter()
-                .find_map(|c| (0..plane).find(|&i| differs(c * plane + i)).map(|i| (c, i)))
-            {
+            // The channel with the most differing pixels (the lowest of a tie).
+            let c = (0..s.shape.out_channels)
+                .max_by_key(|&c| (count(c), std::cmp::Reverse(c)))
+                .unwrap_or(0);
+            if let Some(i) = (0..plane).find(|&i| differs(c * plane + i)) {
                 s.view.channel = c;
                 s.view.pixel = Some((i / ow, i % ow));
             }

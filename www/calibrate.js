@@ -4,7 +4,7 @@
 // point with how it was derived (min/max, the formula with its numbers, the
 // HistogramObserver's histogram with the chosen range), the weight conversion,
 // and applies the converted scenario with {source: 'calibrate'}.
-import { el, clear } from './dom.js';
+import { el, clear, f32str } from './dom.js';
 import { setMessage } from './controls.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -17,8 +17,6 @@ function svg(tag, attrs = {}, ...children) {
   return e;
 }
 
-export { f32str } from './dom.js';
-import { f32str } from './dom.js';
 
 /** Floats from text: numbers separated by spaces, commas, brackets; `tensor(`, `)` and keywords are skipped. */
 export function parseFloats(text) {
