@@ -260,13 +260,13 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
 
 /// A scenario file, all or nothing: what is wrong goes in the error.
 fn scenario_file(path: &str) -> Result<qconv_lens::scenario::Scenario, String> {
-    use qconv_lens::scenario_file::{decode, MAX_FILE};
+    use qconv_lens::scenario_file::{decode, too_large};
     // The size first: a huge file is refused before it is read.
     let len = std::fs::metadata(path)
         .map_err(|e| format!("cannot read {path}: {e}"))?
         .len();
-    if len > MAX_FILE as u64 {
-        return Err(format!("{path}: the file is {len} bytes; at most {MAX_FILE}"));
+    if let Some(m) = too_large(len) {
+        return Err(format!("{path}: {m}"));
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let shown = |n: &qconv_lens::link::Note| {

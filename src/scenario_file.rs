@@ -66,6 +66,16 @@ pub fn encode(sc: &Scenario) -> String {
     t
 }
 
+/// Whether a file of `bytes` is refused before it is read, and why.
+pub fn too_large(bytes: u64) -> Option<String> {
+    (bytes > MAX_FILE as u64).then(|| {
+        format!(
+            "the file is {bytes} bytes; at most {MAX_FILE} ({:.1}x too large)",
+            bytes as f64 / MAX_FILE as f64
+        )
+    })
+}
+
 fn note(key: &str, message: impl Into<String>) -> Note {
     Note {
         key: key.into(),
@@ -77,15 +87,8 @@ fn note(key: &str, message: impl Into<String>) -> Note {
 /// stderr); then nothing of the file is used.
 pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
     let fail = |key: &str, m: String| Err(vec![note(key, m)]);
-    if text.len() > MAX_FILE {
-        return fail(
-            "",
-            format!(
-                "the file is {} bytes; at most {MAX_FILE} ({:.1}x too large)",
-                text.len(),
-                text.len() as f64 / MAX_FILE as f64
-            ),
-        );
+    if let Some(m) = too_large(text.len() as u64) {
+        return fail("", m);
     }
     let t = text.trim_start_matches('\u{feff}').trim_start();
     if t.is_empty() {

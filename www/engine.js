@@ -49,6 +49,10 @@ export class Engine {
   runtimeScript(scenario, runtime) { return this.request('runtime-script', { scenario, runtime }); }
   paste(text, scenario) { return this.request('paste', { text, scenario }); }
   pasteCheck(text, scenario) { return this.request('paste-check', { text, scenario }); }
+  decodeFile(file) { return this.request('decode-file', { file }); }
+  encodeFile(scenario) { return this.request('encode-file', { scenario }); }
+  snippet() { return this.request('snippet'); }
+  picture(values, scale, zeroPoint) { return this.request('picture', { values, scale, zeroPoint }); }
 
   /** Compute a scenario: resolves {ok, value: frame} | {ok: false, error} | {superseded: true}. */
   update(scenario) {
