@@ -256,8 +256,8 @@ mod links {
 
         /// A picture's float32 values (NCHW, 0..1) quantized to quint8 with
         /// the input scale and zero point, exactly as `quantize_per_tensor`.
-        pub fn picture_codes(values: Vec<f32>, scale: f64, zero_point: i64) -> Result<Vec<u8>, JsError> {
-            let q = crate::quant::quantize_per_tensor(&values, scale, zero_point, crate::quant::DType::QUInt8)
+        pub fn picture_codes(values: Vec<f32>, scale: f64, zero_point: i32) -> Result<Vec<u8>, JsError> {
+            let q = crate::quant::quantize_per_tensor(&values, scale, zero_point as i64, crate::quant::DType::QUInt8)
                 .map_err(|e| JsError::new(&e.to_string()))?;
             crate::quant::to_quint8("input", &q).map_err(|e| JsError::new(&e.to_string()))
         }
