@@ -146,3 +146,28 @@ fn the_snippet_is_printed_and_quoted_in_the_readme() {
         "README.md must quote src/scenario_file.py as it is"
     );
 }
+
+/// Files of each released version keep opening as they did: the fixture of
+/// a version is never edited, and its scenario's link is pinned beside it.
+#[test]
+fn released_versions_keep_their_meaning() {
+    let dir = root().join("tests/fixtures/files");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let d = decode(&std::fs::read_to_string(&p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
+        let link = std::fs::read_to_string(p.with_extension("link")).unwrap();
+        assert_eq!(
+            format!("#{}", qconv_lens::link::encode(&d.scenario)),
+            link.trim(),
+            "{}",
+            p.display()
+        );
+        n += 1;
+    }
+    assert!(n >= qconv_lens::scenario_file::VERSION as usize);
+}

@@ -72,6 +72,10 @@ test('save, then reopen by picker and by drop: the same scenario', async () => {
   await page.waitForFunction((l) => document.querySelector('#link-text').value !== l, link);
   assert.match(await drop(page, 'dropped.json', Buffer.from(text), 'application/json'), /^Opened dropped\.json/);
   assert.equal(await linkOf(page), link);
+  // The Python function that writes such files, from the same Rust constant as `qconv-lens snippet`.
+  await page.click('#snippet-details summary');
+  await page.waitForFunction(() => document.querySelector('#snippet-text').value !== '');
+  assert.match(await page.inputValue('#snippet-text'), /^import json, sys\n[\s\S]*def qconv_lens_scenario\(conv, x, path, quant=None\):[\s\S]*"format": "qconv-lens-scenario", "version": 1/);
   assert.deepEqual(errors, []);
 });
 
