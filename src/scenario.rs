@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Where the input activations come from. Generators make float32 values
 /// that are quantized with the input scale and zero point, as `QuantStub` does;
@@ -448,13 +449,21 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Takes back the buffers of a run that is no longer needed.
+    /// Takes back the buffers of a run that is no longer needed (accumulators
+    /// still shared with a later run stay with it).
     pub fn recycle(&mut self, run: Run) {
         let Run {
-            accs, out_a, out_b, ..
+            acc,
+            accs,
+            out_a,
+            out_b,
+            ..
         } = run;
-        self.spare
-            .extend(accs.into_iter().map(|(_, v)| v).chain([out_a, out_b]));
+        let accs = std::iter::once(acc).chain(accs.into_iter().map(|(_, v)| v));
+        self.spare.extend(
+            accs.filter_map(|v| Arc::try_unwrap(v).ok())
+                .chain([out_a, out_b]),
+        );
         // Keep at most what one run needs.
         self.spare.truncate(5);
     }
@@ -470,11 +479,14 @@ pub struct Run {
     pub shape: ConvShape,
     pub input: Activations,
     pub weights: Vec<i8>,
-    /// Exact accumulators `sum (qx - zx)(qw - zw)`.
-    pub acc: Vec<i32>,
+    /// Exact accumulators `sum (qx - zx)(qw - zw)` (shared with the next run
+    /// when only the requantization changes).
+    pub acc: Arc<Vec<i32>>,
     /// The other accumulations A and B need (raw codes, saturating kernels),
     /// each formed once.
-    accs: Vec<(Accumulation, Vec<i32>)>,
+    accs: Vec<(Accumulation, Arc<Vec<i32>>)>,
+    /// How many accumulations this run formed (0 when all came from the run before).
+    pub accumulated: usize,
     pub out_a: Vec<i32>,
     pub out_b: Vec<i32>,
     pub ra: Requant,
@@ -483,6 +495,21 @@ pub struct Run {
     pub platform: Platform,
     /// The parameters converted for the side of another runtime, if any.
     pub converted: Option<Converted>,
+}
+
+/// The accumulation `k` really forms on this conv: a fbgemm kernel that does
+/// not saturate here (VNNI) forms the exact sum, so it shares the exact buffer
+/// instead of summing the same products twice.
+fn effective(k: Accumulation, conv: &IntConv) -> Accumulation {
+    match k {
+        Accumulation::Fbgemm { isa }
+            if !conv.shape.is_asymmetric()
+                && !isa.saturates(isa.path(conv.shape, conv.weight_zero_points.len() > 1)) =>
+        {
+            Accumulation::Exact
+        }
+        k => k,
+    }
 }
 
 impl Scenario {
@@ -504,13 +531,21 @@ impl Scenario {
 
     /// `run`, reusing the buffers of earlier runs given back to `ws`.
     pub fn run_in(&self, ws: &mut Workspace) -> Result<Run> {
+        self.run_after(ws, None)
+    }
+
+    /// `run_in`, taking the accumulators from `prev` when they depend on
+    /// nothing that changed (the same shape, input codes and zero point,
+    /// weight codes and zero points; and for the float path its scales and
+    /// bias): a change of output scale, zero point, bias, ReLU, engine or hand
+    /// switch only requantizes.
+    pub fn run_after(&self, ws: &mut Workspace, prev: Option<&Run>) -> Result<Run> {
         self.validate()?;
         let s = &self.shape;
         let p = &self.params;
         let input = self
             .input
             .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
-        let weights = self.weights.clone();
         // A and B of different runtimes: the later one on the export path
         // runs on the converted parameters. The exact accumulator is the same
         // for both (codes and zero point shift together), and only PyTorch's
@@ -523,27 +558,58 @@ impl Scenario {
             shape: s,
             input: input.codes(),
             input_zero_point: p.input_zero_point,
-            weight: &weights,
+            weight: &self.weights,
             weight_zero_points: &p.weight_zero_points,
         };
-        let mut acc = ws.take();
-        Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
-        let mut accs: Vec<(Accumulation, Vec<i32>)> = vec![];
-        for r in [&ra, &rb] {
-            let k = r.kernel.accumulation;
-            if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
-                let mut v = ws.take();
-                let q = Converted::params(&converted, p, r.computation);
-                k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
-                accs.push((k, v));
+        let prev = prev.filter(|r| {
+            r.shape == *s
+                && r.params.input_zero_point == p.input_zero_point
+                && r.params.weight_zero_points == p.weight_zero_points
+                && r.weights == self.weights
+                && r.input == input
+        });
+        let mut accumulated = 0;
+        let acc = match prev {
+            Some(r) => r.acc.clone(),
+            None => {
+                let mut acc = ws.take();
+                Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
+                accumulated += 1;
+                Arc::new(acc)
             }
+        };
+        let mut accs: Vec<(Accumulation, Arc<Vec<i32>>)> = vec![];
+        for r in [&ra, &rb] {
+            let k = effective(r.kernel.accumulation, &conv);
+            if k == Accumulation::Exact || accs.iter().any(|(a, _)| *a == k) {
+                continue;
+            }
+            let q = Converted::params(&converted, p, r.computation);
+            // The float path's "accumulators" hold the scales and bias too.
+            let same = |old: &Run| {
+                k != Accumulation::DequantizedFloat || old.params_of(r.computation) == q
+            };
+            let kept = prev
+                .filter(|old| same(old))
+                .and_then(|old| old.accs.iter().find(|(a, _)| *a == k));
+            let v = match kept {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let mut v = ws.take();
+                    k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
+                    accumulated += 1;
+                    Arc::new(v)
+                }
+            };
+            accs.push((k, v));
         }
         let mut run = Run {
             shape: *s,
             input,
-            weights,
+            weights: self.weights.clone(),
             acc,
             accs,
+            accumulated,
             out_a: vec![],
             out_b: vec![],
             ra,
@@ -671,9 +737,7 @@ impl Run {
                 .iter()
                 .map(|t| t.product)
                 .sum::<i64>() as i32
-        } else if let Some((_, v)) = self.accs.iter().find(|(a, _)| *a == r.kernel.accumulation) {
-            v[index]
-        } else if r.kernel.accumulation.saturates() {
+        } else {
             let conv = IntConv {
                 shape: &self.shape,
                 input: self.input.codes(),
@@ -681,16 +745,21 @@ impl Run {
                 weight: &self.weights,
                 weight_zero_points: &self.params.weight_zero_points,
             };
-            let mut v = vec![];
-            r.kernel.accumulation.run_with(
-                &conv,
-                self.params_of(c),
-                &mut Scratch::default(),
-                &mut v,
-            )?;
-            v[index]
-        } else {
-            self.acc[index]
+            let k = effective(r.kernel.accumulation, &conv);
+            if let Some((_, v)) = self.accs.iter().find(|(a, _)| *a == k) {
+                v[index]
+            } else if k.saturates() {
+                let mut v = vec![];
+                r.kernel.accumulation.run_with(
+                    &conv,
+                    self.params_of(c),
+                    &mut Scratch::default(),
+                    &mut v,
+                )?;
+                v[index]
+            } else {
+                self.acc[index]
+            }
         };
         Ok(r.pixel(self.channel_of(index), acc, &mut crate::trace::NoTrace))
     }

@@ -37,6 +37,9 @@ pub struct Inspect {
 pub struct Frame {
     /// False when only the view changed (no engine run).
     pub recomputed: bool,
+    /// Accumulations formed for this frame: 0 when only the requantization
+    /// changed (the accumulators of the last run were kept) or the view.
+    pub accumulated: usize,
     /// The view actually shown (channel and pixel brought into range).
     pub view: View,
     pub rows: usize,
@@ -172,7 +175,7 @@ impl Session {
                 .as_ref()
                 .is_some_and(|old| same_but_view(old, &s));
         if !reuse {
-            let run = s.run_in(&mut self.ws)?;
+            let run = s.run_after(&mut self.ws, self.run.as_ref())?;
             if let Some(old) = self.run.replace(run) {
                 self.ws.recycle(old);
             }
@@ -323,6 +326,7 @@ fn frame(
         );
         Ok(Frame {
             recomputed,
+            accumulated: if recomputed { run.accumulated } else { 0 },
             view: s.view.clone(),
             rows,
             cols,
@@ -410,6 +414,7 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Computation;
     use crate::scenario::{preset, InputSource};
 
     #[test]
@@ -492,6 +497,166 @@ mod tests {
                 assert_eq!(s.rgba.len(), f.width * f.height * 4, "{id}");
             }
         }
+    }
+
+    /// A 16 -> 16, 3x3 conv at 12x12 with codes high enough that fbgemm's
+    /// int16 pairs saturate without VNNI.
+    fn layer() -> Scenario {
+        let mut sc = preset("forum").unwrap();
+        sc.shape.in_channels = 16;
+        sc.shape.out_channels = 16;
+        sc.shape.height = 12;
+        sc.shape.width = 12;
+        sc.shape.kernel = [3, 3];
+        sc.shape.padding = [1, 1];
+        sc.input = InputSource::Codes {
+            codes: (0..16 * 12 * 12)
+                .map(|i| 160 + (i * 7 % 96) as u8)
+                .collect(),
+        };
+        sc.weights = (0..16 * 16 * 9).map(|i| (60 + i * 13 % 68) as i8).collect();
+        sc.params.per_channel = false;
+        sc.params.weight_scales = vec![0.003];
+        sc.params.weight_zero_points = vec![0];
+        sc.params.bias = None;
+        sc.params.bias_i32 = None;
+        sc.params.output_scale = 0.2;
+        sc.params.output_zero_point = 128;
+        sc.view = View::default();
+        sc
+    }
+
+    /// `s` applied to a session that starts from nothing.
+    fn fresh(s: &Scenario) -> (Frame, Vec<u8>, Vec<i32>, Vec<i32>) {
+        let mut f = Session::new();
+        let frame = f.update(s.clone()).unwrap();
+        let run = f.run().unwrap();
+        (frame, f.rgba.clone(), run.out_a.clone(), run.out_b.clone())
+    }
+
+    #[test]
+    fn requantization_changes_keep_the_accumulators() {
+        let mut s = Session::new();
+        let base = layer();
+        let f = s.update(base.clone()).unwrap();
+        // fbgemm on AVX512-VNNI forms the exact sum: one accumulation for A and B.
+        assert_eq!(f.accumulated, 1, "{:?}", f.kernel_a);
+        let edits: Vec<(&str, Box<dyn Fn(&mut Scenario)>)> = vec![
+            ("output scale", Box::new(|s| s.params.output_scale *= 1.37)),
+            (
+                "output zero point",
+                Box::new(|s| s.params.output_zero_point = 100),
+            ),
+            ("relu", Box::new(|s| s.params.relu = !s.params.relu)),
+            (
+                "bias",
+                Box::new(|s| s.params.bias = Some((0..16).map(|c| 0.05 * c as f32).collect())),
+            ),
+            ("engine", Box::new(|s| s.a = Computation::ONEDNN)),
+            (
+                "hand switch",
+                Box::new(|s| {
+                    let mut h = s.b.hand.unwrap();
+                    h.rounding = match h.rounding {
+                        crate::engine::Rounding::HalfEven => crate::engine::Rounding::HalfAway,
+                        crate::engine::Rounding::HalfAway => crate::engine::Rounding::HalfEven,
+                    };
+                    s.b = Computation::hand(h);
+                }),
+            ),
+            ("swap", Box::new(|s| std::mem::swap(&mut s.a, &mut s.b))),
+            // Typed codes do not depend on the input scale (generated inputs do, below).
+            ("input scale", Box::new(|s| s.params.input_scale *= 2.0)),
+        ];
+        let mut sc = base.clone();
+        for (what, edit) in &edits {
+            edit(&mut sc);
+            let f = s.update(sc.clone()).unwrap();
+            assert!(f.recomputed, "{what}");
+            assert_eq!(
+                f.accumulated, 0,
+                "{what}: the accumulators were formed again"
+            );
+            let (g, rgba, a, b) = fresh(&sc);
+            assert_eq!(g.accumulated, 1, "{what}");
+            assert_eq!(
+                (&s.run().unwrap().out_a, &s.run().unwrap().out_b),
+                (&a, &b),
+                "{what}"
+            );
+            assert_eq!(s.rgba, rgba, "{what}");
+            assert_eq!(
+                (f.differing_by_channel, f.max_abs_diff),
+                (g.differing_by_channel, g.max_abs_diff),
+                "{what}"
+            );
+        }
+        // What the accumulators depend on forms them again.
+        let edits: Vec<(&str, Box<dyn Fn(&mut Scenario)>)> = vec![
+            (
+                "input",
+                Box::new(|s| s.input = InputSource::Random { seed: 6 }),
+            ),
+            (
+                "input zero point",
+                Box::new(|s| s.params.input_zero_point = 3),
+            ),
+            (
+                "weight",
+                Box::new(|s| s.weights[7] = s.weights[7].wrapping_add(1)),
+            ),
+            (
+                "weight zero point",
+                Box::new(|s| s.params.weight_zero_points = vec![1]),
+            ),
+            ("shape", Box::new(|s| s.shape.stride = [2, 2])),
+        ];
+        for (what, edit) in &edits {
+            let mut sc = base.clone();
+            edit(&mut sc);
+            s.update(base.clone()).unwrap();
+            let f = s.update(sc.clone()).unwrap();
+            assert_eq!(f.accumulated, 1, "{what}");
+            assert_eq!(s.run().unwrap().out_b, fresh(&sc).3, "{what}");
+        }
+        let mut sc = base.clone();
+        sc.input = InputSource::Random { seed: 6 };
+        s.update(sc.clone()).unwrap();
+        sc.params.input_scale *= 2.0;
+        assert_eq!(s.update(sc.clone()).unwrap().accumulated, 1);
+        assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
+    }
+
+    #[test]
+    fn saturating_kernels_keep_their_own_accumulators() {
+        let mut sc = layer();
+        sc.platform.cpu = crate::engine::Cpu::Avx2;
+        sc.a = Computation::FBGEMM;
+        let mut s = Session::new();
+        let f = s.update(sc.clone()).unwrap();
+        // The exact sum and fbgemm's saturating pairs.
+        assert_eq!(f.accumulated, 2);
+        let run = s.run().unwrap();
+        assert_ne!(
+            run.acc_for(&run.ra),
+            &run.acc[..],
+            "the codes should saturate here"
+        );
+        // A and B on the same saturating kernel share it.
+        sc.b = Computation::FBGEMM;
+        let f = s.update(sc.clone()).unwrap();
+        assert_eq!(f.accumulated, 0);
+        assert_eq!(fresh(&sc).0.accumulated, 2);
+        sc.params.output_scale *= 0.5;
+        let f = s.update(sc.clone()).unwrap();
+        assert_eq!(f.accumulated, 0);
+        assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
+        // The view alone: no run at all.
+        sc.view.channel = 9;
+        sc.view.pixel = Some((2, 3));
+        let f = s.update(sc).unwrap();
+        assert!(!f.recomputed);
+        assert_eq!(f.accumulated, 0);
     }
 
     #[test]
