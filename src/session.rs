@@ -625,6 +625,11 @@ mod tests {
         sc.params.input_scale *= 2.0;
         assert_eq!(s.update(sc.clone()).unwrap().accumulated, 1);
         assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
+        // A generated input kept with its generator: the codes are reused too.
+        sc.params.output_scale *= 3.0;
+        assert_eq!(s.update(sc.clone()).unwrap().accumulated, 0);
+        assert_eq!(s.run().unwrap().input, sc.run().unwrap().input);
+        assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
     }
 
     #[test]
