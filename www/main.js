@@ -31,14 +31,20 @@ let frame = null;
 const listeners = new Set();
 const timing = { navigationToFirstHeatmap: null, frames: 0 };
 
+// Progress of work that takes longer than 100 ms: its stage, the time so far,
+// and a Cancel. While the controls show an older scenario than the one being
+// opened (a link, a preset), they are marked stale and inert.
 const busy = {
   started: 0,
   tick: 0,
-  show(started) {
+  show(started, { text = 'computing', stale = false } = {}) {
     this.started = started;
     $('#busy').hidden = false;
+    $('#busy-stage').textContent = `${text}…`;
+    markStale(stale);
+    cancelAnimationFrame(this.tick);
     const step = () => {
-      $('#busy-text').textContent = `computing… ${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      $('#busy-time').textContent = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
       this.tick = requestAnimationFrame(step);
     };
     step();
@@ -46,10 +52,40 @@ const busy = {
   hide() {
     cancelAnimationFrame(this.tick);
     $('#busy').hidden = true;
+    markStale(false);
   },
 };
 
-const engine = new Engine({ onBusy: (t) => busy.show(t), onIdle: () => busy.hide() });
+function markStale(on) {
+  const form = $('#controls');
+  form.inert = on;
+  form.classList.toggle('stale', on);
+  if (on) form.setAttribute('aria-busy', 'true');
+  else form.removeAttribute('aria-busy');
+}
+
+const engine = new Engine({ onBusy: (t, stage) => busy.show(t, stage), onIdle: () => busy.hide() });
+
+/** Cancel: stop the work; the scenario on screen stays, and its controls. */
+function cancel() {
+  engine.cancel();
+  busy.hide();
+  if (scenario) {
+    controls.sync(scenario, frame, 'cancel');
+    permalink.follow(scenario, frame, { source: 'link' });
+  }
+  status(scenario ? 'Cancelled: showing the scenario before.' : 'Cancelled.');
+}
+$('#busy-cancel').addEventListener('click', cancel);
+
+/** What computing `next` after `prev` does: accumulate (and how much), or only requantize. */
+function stageOf(next, prev) {
+  const s = next.shape;
+  const same = prev && JSON.stringify([prev.shape, prev.input, prev.weights, prev.params.input_zero_point, prev.params.weight_zero_points])
+    === JSON.stringify([s, next.input, next.weights, next.params.input_zero_point, next.params.weight_zero_points]);
+  if (same) return 'requantizing';
+  return `accumulating ${s.in_channels} \u2192 ${s.out_channels} channels, ${s.kernel[0]}\u00d7${s.kernel[1]}, at ${s.height}\u00d7${s.width}`;
+}
 
 function status(text, kind = '') {
   const s = $('#status');
@@ -100,9 +136,12 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   const built = await schema;
   if (!built.ok) return built;
   const t0 = performance.now();
-  const reply = await engine.update(next);
+  // The controls show `next` only when they asked for it.
+  const stale = source !== 'controls' && source !== 'heatmap';
+  const reply = await engine.update(next, { text: stageOf(next, scenario), stale });
   const t1 = performance.now();
   if (reply.superseded) return { ok: false, superseded: true };
+  if (reply.cancelled) return { ok: false, cancelled: true, error: reply.error };
   if (!reply.ok) {
     const where = controls.showError(field, reply.error);
     if (!where) status(reply.error, 'error');
