@@ -150,9 +150,10 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   }
   frame = reply.value;
   scenario = { ...structuredClone(next), view: frame.view };
-  controls.sync(scenario, frame, source);
+  // The heatmap first: syncing the controls of a many-channel layer takes longer.
   heatmap.draw(frame);
   const tMap = performance.now();
+  controls.sync(scenario, frame, source);
   inspector.show(frame);
   showConversions(frame, scenario);
   if (source === 'link') hiding = scenario.view.hide.length > 0;
