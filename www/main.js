@@ -78,12 +78,23 @@ function cancel() {
 }
 $('#busy-cancel').addEventListener('click', cancel);
 
+/** Plain data equal, element by element (no strings built: weights may be millions). */
+function same(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!same(a[k], b[k])) return false;
+  return true;
+}
+
 /** What computing `next` after `prev` does: accumulate (and how much), or only requantize. */
 function stageOf(next, prev) {
   const s = next.shape;
-  const same = prev && JSON.stringify([prev.shape, prev.input, prev.weights, prev.params.input_zero_point, prev.params.weight_zero_points])
-    === JSON.stringify([s, next.input, next.weights, next.params.input_zero_point, next.params.weight_zero_points]);
-  if (same) return 'requantizing';
+  const keep = prev && same(prev.shape, s) && same(prev.input, next.input) && same(prev.weights, next.weights)
+    && prev.params.input_zero_point === next.params.input_zero_point
+    && same(prev.params.weight_zero_points, next.params.weight_zero_points);
+  if (keep) return 'requantizing';
   return `accumulating ${s.in_channels} \u2192 ${s.out_channels} channels, ${s.kernel[0]}\u00d7${s.kernel[1]}, at ${s.height}\u00d7${s.width}`;
 }
 
@@ -138,7 +149,8 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   const t0 = performance.now();
   // The controls show `next` only when they asked for it.
   const stale = source !== 'controls' && source !== 'heatmap';
-  const reply = await engine.update(next, { text: stageOf(next, scenario), stale });
+  const prev = scenario;
+  const reply = await engine.update(next, { get text() { return stageOf(next, prev); }, stale });
   const t1 = performance.now();
   if (reply.superseded) return { ok: false, superseded: true };
   if (reply.cancelled) return { ok: false, cancelled: true, error: reply.error };
