@@ -449,21 +449,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Takes back the buffers of a run that is no longer needed (accumulators
-    /// still shared with a later run stay with it).
+    /// Takes back the output buffers of a run that is no longer needed (its
+    /// accumulators may live on in the next run; freed ones go back to the
+    /// allocator).
     pub fn recycle(&mut self, run: Run) {
-        let Run {
-            acc,
-            accs,
-            out_a,
-            out_b,
-            ..
-        } = run;
-        let accs = std::iter::once(acc).chain(accs.into_iter().map(|(_, v)| v));
-        self.spare.extend(
-            accs.filter_map(|v| Arc::try_unwrap(v).ok())
-                .chain([out_a, out_b]),
-        );
+        self.spare.extend([run.out_a, run.out_b]);
         // Keep at most what one run needs.
         self.spare.truncate(5);
     }
@@ -754,7 +744,9 @@ impl Run {
                 .iter()
                 .map(|t| t.product)
                 .sum::<i64>() as i32
-        } else {
+        } else if let Some((_, v)) = self.accs.iter().find(|(a, _)| *a == r.kernel.accumulation) {
+            v[index]
+        } else if r.kernel.accumulation.saturates() {
             let conv = IntConv {
                 shape: &self.shape,
                 input: self.input.codes(),
@@ -762,21 +754,16 @@ impl Run {
                 weight: &self.weights,
                 weight_zero_points: &self.params.weight_zero_points,
             };
-            let k = effective(r.kernel.accumulation, &conv);
-            if let Some((_, v)) = self.accs.iter().find(|(a, _)| *a == k) {
-                v[index]
-            } else if k.saturates() {
-                let mut v = vec![];
-                r.kernel.accumulation.run_with(
-                    &conv,
-                    self.params_of(c),
-                    &mut Scratch::default(),
-                    &mut v,
-                )?;
-                v[index]
-            } else {
-                self.acc[index]
-            }
+            let mut v = vec![];
+            r.kernel.accumulation.run_with(
+                &conv,
+                self.params_of(c),
+                &mut Scratch::default(),
+                &mut v,
+            )?;
+            v[index]
+        } else {
+            self.acc[index]
         };
         Ok(r.pixel(self.channel_of(index), acc, &mut crate::trace::NoTrace))
     }

@@ -35,9 +35,6 @@ pub struct Inspect {
 pub struct Frame {
     /// False when only the view changed (no engine run).
     pub recomputed: bool,
-    /// Accumulations formed for this frame: 0 when only the requantization
-    /// changed (the accumulators of the last run were kept) or the view.
-    pub accumulated: usize,
     /// The view actually shown (channel and pixel brought into range).
     pub view: View,
     pub rows: usize,
@@ -345,7 +342,6 @@ fn frame(
         );
         Ok(Frame {
             recomputed,
-            accumulated: if recomputed { run.accumulated } else { 0 },
             view: s.view.clone(),
             rows,
             cols,
@@ -545,6 +541,12 @@ mod tests {
         sc
     }
 
+    /// How many accumulations applying `sc` formed.
+    fn formed(s: &mut Session, sc: &Scenario) -> usize {
+        assert!(s.update(sc.clone()).unwrap().recomputed);
+        s.run().unwrap().accumulated
+    }
+
     /// `s` applied to a session that starts from nothing.
     fn fresh(s: &Scenario) -> (Frame, Vec<u8>, Vec<i32>, Vec<i32>) {
         let mut f = Session::new();
@@ -557,9 +559,8 @@ mod tests {
     fn requantization_changes_keep_the_accumulators() {
         let mut s = Session::new();
         let base = layer();
-        let f = s.update(base.clone()).unwrap();
         // fbgemm on AVX512-VNNI forms the exact sum: one accumulation for A and B.
-        assert_eq!(f.accumulated, 1, "{:?}", f.kernel_a);
+        assert_eq!(formed(&mut s, &base), 1);
         let edits: Vec<(&str, Box<dyn Fn(&mut Scenario)>)> = vec![
             ("output scale", Box::new(|s| s.params.output_scale *= 1.37)),
             (
@@ -593,11 +594,12 @@ mod tests {
             let f = s.update(sc.clone()).unwrap();
             assert!(f.recomputed, "{what}");
             assert_eq!(
-                f.accumulated, 0,
+                s.run().unwrap().accumulated,
+                0,
                 "{what}: the accumulators were formed again"
             );
             let (g, rgba, a, b) = fresh(&sc);
-            assert_eq!(g.accumulated, 1, "{what}");
+            assert_eq!(formed(&mut Session::new(), &sc), 1, "{what}");
             assert_eq!(
                 (&s.run().unwrap().out_a, &s.run().unwrap().out_b),
                 (&a, &b),
@@ -634,19 +636,18 @@ mod tests {
             let mut sc = base.clone();
             edit(&mut sc);
             s.update(base.clone()).unwrap();
-            let f = s.update(sc.clone()).unwrap();
-            assert_eq!(f.accumulated, 1, "{what}");
+            assert_eq!(formed(&mut s, &sc), 1, "{what}");
             assert_eq!(s.run().unwrap().out_b, fresh(&sc).3, "{what}");
         }
         let mut sc = base.clone();
         sc.input = InputSource::Random { seed: 6 };
         s.update(sc.clone()).unwrap();
         sc.params.input_scale *= 2.0;
-        assert_eq!(s.update(sc.clone()).unwrap().accumulated, 1);
+        assert_eq!(formed(&mut s, &sc), 1);
         assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
         // A generated input kept with its generator: the codes are reused too.
         sc.params.output_scale *= 3.0;
-        assert_eq!(s.update(sc.clone()).unwrap().accumulated, 0);
+        assert_eq!(formed(&mut s, &sc), 0);
         assert_eq!(s.run().unwrap().input, sc.run().unwrap().input);
         assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
     }
@@ -657,9 +658,8 @@ mod tests {
         sc.platform.cpu = crate::engine::Cpu::Avx2;
         sc.a = Computation::FBGEMM;
         let mut s = Session::new();
-        let f = s.update(sc.clone()).unwrap();
         // The exact sum and fbgemm's saturating pairs.
-        assert_eq!(f.accumulated, 2);
+        assert_eq!(formed(&mut s, &sc), 2);
         let run = s.run().unwrap();
         assert_ne!(
             run.acc_for(&run.ra),
@@ -668,19 +668,16 @@ mod tests {
         );
         // A and B on the same saturating kernel share it.
         sc.b = Computation::FBGEMM;
-        let f = s.update(sc.clone()).unwrap();
-        assert_eq!(f.accumulated, 0);
-        assert_eq!(fresh(&sc).0.accumulated, 2);
+        assert_eq!(formed(&mut s, &sc), 0);
+        assert_eq!(formed(&mut Session::new(), &sc), 2);
         sc.params.output_scale *= 0.5;
-        let f = s.update(sc.clone()).unwrap();
-        assert_eq!(f.accumulated, 0);
+        assert_eq!(formed(&mut s, &sc), 0);
         assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
         // The view alone: no run at all.
         sc.view.channel = 9;
         sc.view.pixel = Some((2, 3));
         let f = s.update(sc).unwrap();
         assert!(!f.recomputed);
-        assert_eq!(f.accumulated, 0);
     }
 
     #[test]
