@@ -139,7 +139,7 @@ fn clamped_a(run: &Run, index: usize) -> bool {
 
 /// A new scenario opens on the channel where most pixels differ (the first
 /// such channel on a tie) and on its first differing pixel, unless the pixel
-/// selected is in that channel already. Nothing moves when no pixel differs.
+/// selected differs there already. Nothing moves when no pixel differs.
 fn show_most_differing(run: &Run, view: &mut View) {
     let (oh, ow) = run.shape.output_hw();
     let plane = oh * ow;
@@ -147,7 +147,8 @@ fn show_most_differing(run: &Run, view: &mut View) {
     let count = |c: usize| (c * plane..(c + 1) * plane).filter(|&i| differs(i)).count();
     let counts: Vec<usize> = (0..run.shape.out_channels).map(count).collect();
     let best = (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
-    if counts[best] == 0 || (best == view.channel && view.pixel.is_some()) {
+    let kept = view.pixel.is_some_and(|(r, c)| differs(best * plane + r * ow + c));
+    if counts[best] == 0 || (best == view.channel && kept) {
         return;
     }
     view.channel = best;
@@ -553,11 +554,20 @@ mod tests {
         assert_ne!(run.out_a[i], run.out_b[i]);
         assert!(!f.view.fresh);
         assert!(!s.scenario().unwrap().view.fresh);
-        // A pixel already on that channel stays selected.
+        // A differing pixel already on that channel stays selected; one
+        // where A and B agree gives way to the first that differs.
+        let plane = f.rows * f.cols;
+        let differs = |i: usize| run.out_a[best * plane + i] != run.out_b[best * plane + i];
+        let last = (0..plane).rev().find(|&i| differs(i)).unwrap();
+        let same = (0..plane).find(|&i| !differs(i)).unwrap();
+        let first = (0..plane).find(|&i| differs(i)).unwrap();
+        assert_ne!(last, first);
         sc.view.channel = best;
-        sc.view.pixel = Some((2, 3));
-        let f = s.update(sc).unwrap();
-        assert_eq!((f.view.channel, f.view.pixel), (best, Some((2, 3))));
+        for (at, want) in [(last, last), (same, first)] {
+            sc.view.pixel = Some((at / f.cols, at % f.cols));
+            let g = s.update(sc.clone()).unwrap();
+            assert_eq!((g.view.channel, g.view.pixel), (best, Some((want / f.cols, want % f.cols))));
+        }
     }
 
     #[test]
