@@ -251,6 +251,35 @@ test('wheel zoom about the pointer, then a click selects the pixel under it', as
   await page.close();
 });
 
+test('pinch: two touches moving apart zoom by the ratio of their distances, about their midpoint', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  await applyEdited(page, plainEdit(64, 64));
+  const f = await frameOf(page);
+  const box = await page.$eval('#heatmap-canvas', (c) => {
+    c.scrollIntoView({ block: 'center' });
+    const r = c.getBoundingClientRect();
+    return [r.left, r.top, r.width, r.height];
+  });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+  const cx = box[0] + box[2] / 2, cy = box[1] + box[3] / 2;
+  const touches = (d) => [{ x: cx - d, y: cy, id: 1 }, { x: cx + d, y: cy, id: 2 }];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: touches(20) });
+  for (const d of [30, 45, 60, 80]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: touches(d) });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await page.waitForFunction(() => document.querySelector('#heatmap-canvas').dataset.zoom !== '1');
+  // 40 px apart to 160 px apart: 4x, the centre staying at the centre (within
+  // a cell: each finger's move arrives alone, shifting the midpoint between them).
+  const z = Number(await page.getAttribute('#heatmap-canvas', 'data-zoom'));
+  assert.ok(Math.abs(z - 4) < 0.01, `zoom ${z}`);
+  const W = f.cols * f.cell;
+  const [vx, , vw] = (await page.getAttribute('#heatmap-canvas', 'data-view')).split(',').map(Number);
+  assert.ok(Math.abs(vx - (W / 2 - W / 8)) < f.cell && Math.abs(vw - W / 4) < 0.05, `${vx},${vw}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('keyboard: + and − zoom about the selected pixel, the view follows the arrow keys, 0 shows all', async () => {
   const { page, errors } = await openPage(browser, BASE_URL);
   await ready(page);
