@@ -403,13 +403,20 @@ mod tests {
     fn paint_fills_cells_grid_and_corner_marks() {
         let mut buf = vec![];
         let red = rgb(0xff0000);
-        paint(&mut buf, 2, 3, 8, |i| if i == 4 { (red, true) } else { (NEUTRAL, false) });
+        paint(&mut buf, 2, 3, 8, |i| {
+            if i == 4 {
+                (red, true)
+            } else {
+                (NEUTRAL, false)
+            }
+        });
         assert_eq!(buf.len(), 3 * 8 * 2 * 8 * 4);
         let px = |x, y| px(&buf, 24, x, y);
         assert_eq!(px(0, 0), NEUTRAL);
         assert_eq!(px(7, 0), GRID); // grid column
-        assert_eq!(px(0, 7), GRID); // grid row
-        // Cell (row 1, col 1): a 2 px mark in its top-left corner, red elsewhere.
+                                    // A grid row; then cell (row 1, col 1): a 2 px mark in its top-left
+                                    // corner, red elsewhere.
+        assert_eq!(px(0, 7), GRID);
         assert_eq!(px(8, 8), CLAMPED);
         assert_eq!(px(9, 9), CLAMPED);
         assert_eq!(px(10, 8), red);
@@ -432,7 +439,11 @@ mod tests {
                     .flat_map(|y| (0..inner).map(move |x| (cell + x, y)))
                     .filter(|&(x, y)| px(&buf, width, x, y) == c)
                     .count();
-                assert!(shown * 4 >= inner * inner * 3, "cell {cell}: {shown} of {}", inner * inner);
+                assert!(
+                    shown * 4 >= inner * inner * 3,
+                    "cell {cell}: {shown} of {}",
+                    inner * inner
+                );
                 // The unmarked cell is all colour.
                 assert_eq!(px(&buf, width, 0, 0), c);
             }

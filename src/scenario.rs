@@ -1513,7 +1513,10 @@ mod grow_tests {
         for oc in 0..8 {
             for ic in 0..8 {
                 for t in 0..9 {
-                    assert_eq!(sc.weights[(oc * 64 + ic) * 9 + t], kept[(oc * 8 + ic) * 9 + t]);
+                    assert_eq!(
+                        sc.weights[(oc * 64 + ic) * 9 + t],
+                        kept[(oc * 8 + ic) * 9 + t]
+                    );
                 }
             }
         }
@@ -1531,7 +1534,11 @@ mod grow_tests {
         let run = sc.run().unwrap();
         let clamped = |out: &[i32]| out.iter().filter(|&&v| v == 0 || v == 255).count();
         let n = run.out_a.len();
-        assert!(clamped(&run.out_a) * 20 < n, "{} of {n} clamped", clamped(&run.out_a));
+        assert!(
+            clamped(&run.out_a) * 20 < n,
+            "{} of {n} clamped",
+            clamped(&run.out_a)
+        );
         assert!(clamped(&before.out_a) * 20 < before.out_a.len());
         // Deterministic.
         let mut again = preset("per-channel").unwrap();

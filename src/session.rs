@@ -147,7 +147,9 @@ fn show_most_differing(run: &Run, view: &mut View) {
     let count = |c: usize| (c * plane..(c + 1) * plane).filter(|&i| differs(i)).count();
     let counts: Vec<usize> = (0..run.shape.out_channels).map(count).collect();
     let best = (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
-    let kept = view.pixel.is_some_and(|(r, c)| differs(best * plane + r * ow + c));
+    let kept = view
+        .pixel
+        .is_some_and(|(r, c)| differs(best * plane + r * ow + c));
     if counts[best] == 0 || (best == view.channel && kept) {
         return;
     }
@@ -253,7 +255,10 @@ fn frame(
         let (legend_title, legend) = match s.view.map {
             MapKind::Diff => {
                 paint(rgba, rows, cols, cell, |i| {
-                    (diff_colour(a[i] as i64 - b[i] as i64, max_abs), marks && clamp[i])
+                    (
+                        diff_colour(a[i] as i64 - b[i] as i64, max_abs),
+                        marks && clamp[i],
+                    )
                 });
                 (
                     format!(
@@ -566,7 +571,10 @@ mod tests {
         for (at, want) in [(last, last), (same, first)] {
             sc.view.pixel = Some((at / f.cols, at % f.cols));
             let g = s.update(sc.clone()).unwrap();
-            assert_eq!((g.view.channel, g.view.pixel), (best, Some((want / f.cols, want % f.cols))));
+            assert_eq!(
+                (g.view.channel, g.view.pixel),
+                (best, Some((want / f.cols, want % f.cols)))
+            );
         }
     }
 
