@@ -362,6 +362,7 @@ export class Controls {
     const takeChannel = () => {
       const n = this.draft?.shape.out_channels ?? 1;
       const r = parseInteger(wch.value, 0, n - 1);
+      setMessage(wch, r.error ?? null);
       if (r.error) return;
       if (r.value === this.weightsChannel) return;
       this.weightsChannel = r.value;

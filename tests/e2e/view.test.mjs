@@ -385,6 +385,11 @@ test('the weight grid of a 512 -> 512, 3x3 layer builds under 2,000 nodes, pages
   const first = Number(await page.$eval('#weights-grid input', (i) => i.dataset.index));
   assert.equal(Math.floor(first / (512 * 9)), 300);
   assert.ok((await nodes()) < 2000);
+  // A channel that does not exist says so beside the field.
+  await page.fill('#weights-channel', '512');
+  assert.match(await page.textContent('[data-group="weights"] .row .msg'), /from 0 to 511/);
+  await page.fill('#weights-channel', '7');
+  assert.equal(Math.floor(Number(await page.$eval('#weights-grid input', (i) => i.dataset.index)) / (512 * 9)), 7);
   assert.deepEqual(errors, []);
   await page.close();
 });
