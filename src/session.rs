@@ -138,6 +138,26 @@ fn clamped_a(run: &Run, index: usize) -> bool {
     }
 }
 
+/// A new scenario opens on the channel where most pixels differ (the first
+/// such channel on a tie) and on its first differing pixel, unless the pixel
+/// selected differs there already. Nothing moves when no pixel differs.
+fn show_most_differing(run: &Run, counts: &[usize], view: &mut View) {
+    let (oh, ow) = run.shape.output_hw();
+    let plane = oh * ow;
+    let differs = |i: usize| run.out_a[i] != run.out_b[i];
+    let best = (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
+    let kept = view
+        .pixel
+        .is_some_and(|(r, c)| differs(best * plane + r * ow + c));
+    if counts[best] == 0 || (best == view.channel && kept) {
+        return;
+    }
+    view.channel = best;
+    view.pixel = (0..plane)
+        .find(|&i| differs(best * plane + i))
+        .map(|i| (i / ow, i % ow));
+}
+
 impl Session {
     pub fn new() -> Session {
         Session::default()
@@ -188,6 +208,9 @@ impl Session {
         s.view.pixel = s.view.pixel.map(|(r, c)| (r.min(oh - 1), c.min(ow - 1)));
         if !reuse {
             self.counts = counts(run);
+        }
+        if std::mem::take(&mut s.view.fresh) {
+            show_most_differing(run, &self.counts.0, &mut s.view);
         }
         let frame = frame(run, &s, !reuse, &self.counts, &mut self.rgba, &mut self.pre)?;
         self.scenario = Some(s);
@@ -243,12 +266,17 @@ fn frame(
             .map(|i| (a[i] == 255 || a[i] == lo) && clamped_a(run, start + i))
             .collect();
         let clamped = clamp.iter().filter(|&&c| c).count();
+        // The clamp marks are an overlay the view can switch off.
+        let marks = s.view.clamp_marks;
         let cell = cell_size(rows, cols);
         let (mut exact_ties, mut near_ties, mut saturated) = (None, None, None);
         let (legend_title, legend) = match s.view.map {
             MapKind::Diff => {
                 paint(rgba, rows, cols, cell, |i| {
-                    (diff_colour(a[i] as i64 - b[i] as i64, max_abs), clamp[i])
+                    (
+                        diff_colour(a[i] as i64 - b[i] as i64, max_abs),
+                        marks && clamp[i],
+                    )
                 });
                 (
                     format!(
@@ -271,7 +299,7 @@ fn frame(
                 paint(rgba, rows, cols, cell, |i| {
                     (
                         saturation_colour(sa[i] != exact[i], sb[i] != exact[i]),
-                        clamp[i],
+                        marks && clamp[i],
                     )
                 });
                 (
@@ -291,7 +319,9 @@ fn frame(
                 let pre = &*pre;
                 exact_ties = Some(pre.iter().filter(|&&d| d == 0.0).count());
                 near_ties = Some(pre.iter().filter(|&&d| d < 1e-2).count());
-                paint(rgba, rows, cols, cell, |i| (tie_colour(pre[i]), clamp[i]));
+                paint(rgba, rows, cols, cell, |i| {
+                    (tie_colour(pre[i]), marks && clamp[i])
+                });
                 (
                     format!(
                         "distance of {}'s value before rounding to the nearest .5",
@@ -687,5 +717,63 @@ mod tests {
         sc.view.map = MapKind::Tie;
         let f = s.update(sc).unwrap();
         assert!(f.exact_ties.unwrap() >= 100, "{:?}", f.exact_ties);
+    }
+
+    #[test]
+    fn a_fresh_scenario_opens_on_the_channel_where_most_differ() {
+        let mut sc = preset("per-channel").unwrap();
+        let run = sc.run().unwrap();
+        let f = Session::new().update(sc.clone()).unwrap();
+        let counts = f.differing_by_channel.clone();
+        let best = (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
+        let other = (0..counts.len()).find(|&c| c != best).unwrap();
+        assert!(counts[best] > counts[other], "{counts:?}");
+        // Not fresh: the view asked for is kept (a recompute after a pick).
+        sc.view.channel = other;
+        sc.view.pixel = Some((1, 1));
+        let mut s = Session::new();
+        let f = s.update(sc.clone()).unwrap();
+        assert_eq!((f.view.channel, f.view.pixel), (other, Some((1, 1))));
+        // Fresh: the channel with the most, on its first differing pixel.
+        sc.view.fresh = true;
+        let f = s.update(sc.clone()).unwrap();
+        assert_eq!(f.view.channel, best);
+        let (r, c) = f.view.pixel.unwrap();
+        let i = run.index(best, r, c).unwrap();
+        assert_ne!(run.out_a[i], run.out_b[i]);
+        assert!(!f.view.fresh);
+        assert!(!s.scenario().unwrap().view.fresh);
+        // A differing pixel already on that channel stays selected; one
+        // where A and B agree gives way to the first that differs.
+        let plane = f.rows * f.cols;
+        let differs = |i: usize| run.out_a[best * plane + i] != run.out_b[best * plane + i];
+        let last = (0..plane).rev().find(|&i| differs(i)).unwrap();
+        let same = (0..plane).find(|&i| !differs(i)).unwrap();
+        let first = (0..plane).find(|&i| differs(i)).unwrap();
+        assert_ne!(last, first);
+        sc.view.channel = best;
+        for (at, want) in [(last, last), (same, first)] {
+            sc.view.pixel = Some((at / f.cols, at % f.cols));
+            let g = s.update(sc.clone()).unwrap();
+            assert_eq!(
+                (g.view.channel, g.view.pixel),
+                (best, Some((want / f.cols, want % f.cols)))
+            );
+        }
+    }
+
+    #[test]
+    fn clamp_marks_switch_off() {
+        let mut s = Session::new();
+        let mut sc = preset("clamping").unwrap();
+        let on = s.update(sc.clone()).unwrap();
+        assert!(on.clamped > 0);
+        let marked = |rgba: &[u8]| rgba.chunks_exact(4).filter(|p| *p == CLAMPED).count();
+        assert!(marked(&s.rgba) > 0);
+        sc.view.clamp_marks = false;
+        let off = s.update(sc).unwrap();
+        assert!(!off.recomputed, "a view change");
+        assert_eq!(off.clamped, on.clamped);
+        assert_eq!(marked(&s.rgba), 0);
     }
 }

@@ -146,6 +146,9 @@ function applyHide(hide = []) {
 export async function apply(next, { source = 'api', field = null } = {}) {
   const built = await schema;
   if (!built.ok) return built;
+  // A link or file that selects no pixel opens where most pixels differ
+  // (View::fresh, src/session.rs); one that names its pixel keeps its view.
+  if ((source === 'link' || source === 'file') && next?.view && !next.view.pixel) next = { ...next, view: { ...next.view, fresh: true } };
   const t0 = performance.now();
   // The controls show `next` only when they asked for it.
   const stale = source !== 'controls' && source !== 'heatmap';
