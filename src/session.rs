@@ -571,6 +571,9 @@ mod tests {
         sc
     }
 
+    /// A named change to a scenario.
+    type Edit = Box<dyn Fn(&mut Scenario)>;
+
     /// How many accumulations applying `sc` formed.
     fn formed(s: &mut Session, sc: &Scenario) -> usize {
         assert!(s.update(sc.clone()).unwrap().recomputed);
@@ -591,7 +594,7 @@ mod tests {
         let base = layer();
         // fbgemm on AVX512-VNNI forms the exact sum: one accumulation for A and B.
         assert_eq!(formed(&mut s, &base), 1);
-        let edits: Vec<(&str, Box<dyn Fn(&mut Scenario)>)> = vec![
+        let edits: Vec<(&str, Edit)> = vec![
             ("output scale", Box::new(|s| s.params.output_scale *= 1.37)),
             (
                 "output zero point",
@@ -643,7 +646,7 @@ mod tests {
             );
         }
         // What the accumulators depend on forms them again.
-        let edits: Vec<(&str, Box<dyn Fn(&mut Scenario)>)> = vec![
+        let edits: Vec<(&str, Edit)> = vec![
             (
                 "input",
                 Box::new(|s| s.input = InputSource::Random { seed: 6 }),
