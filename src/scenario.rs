@@ -436,30 +436,36 @@ impl Scenario {
     }
 
     pub fn check_limits(&self) -> Result<()> {
-        let s = &self.shape;
-        let over = |what: &str, v: usize, max: usize| -> Result<()> {
-            if v > max {
-                Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
-            } else {
-                Ok(())
-            }
-        };
-        over("batch", s.batch, limits::BATCH)?;
-        over("input channels", s.in_channels, limits::CHANNELS)?;
-        over("output channels", s.out_channels, limits::CHANNELS)?;
-        over("height", s.height, limits::SIDE)?;
-        over("width", s.width, limits::SIDE)?;
-        over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
-        over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
-        over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
-        over(
-            "dilation",
-            s.dilation[0].max(s.dilation[1]),
-            limits::DILATION,
-        )?;
-        check_work(s)?;
-        s.validate()
+        check_shape(&self.shape)
     }
+}
+
+/// A shape against the page's bounds: each field, then the work and memory
+/// ([`check_work`]), then the engine's own validation. Needs only the shape,
+/// so a file or link is bounded before its tensors are read.
+pub fn check_shape(s: &ConvShape) -> Result<()> {
+    let over = |what: &str, v: usize, max: usize| -> Result<()> {
+        if v > max {
+            Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
+        } else {
+            Ok(())
+        }
+    };
+    over("batch", s.batch, limits::BATCH)?;
+    over("input channels", s.in_channels, limits::CHANNELS)?;
+    over("output channels", s.out_channels, limits::CHANNELS)?;
+    over("height", s.height, limits::SIDE)?;
+    over("width", s.width, limits::SIDE)?;
+    over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
+    over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
+    over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
+    over(
+        "dilation",
+        s.dilation[0].max(s.dilation[1]),
+        limits::DILATION,
+    )?;
+    check_work(s)?;
+    s.validate()
 }
 
 /// Buffers kept between runs: the page recomputes on every slider step, and

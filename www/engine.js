@@ -70,6 +70,10 @@ export class Engine {
   runtimeScript(scenario, runtime) { return this.request('runtime-script', { scenario, runtime }); }
   paste(text, scenario) { return this.request('paste', { text, scenario }); }
   pasteCheck(text, scenario) { return this.request('paste-check', { text, scenario }); }
+  decodeFile(file) { return this.request('decode-file', { file }); }
+  encodeFile(scenario) { return this.request('encode-file', { scenario }); }
+  snippet() { return this.request('snippet'); }
+  picture(values, scale, zeroPoint) { return this.request('picture', { values, scale, zeroPoint }); }
 
   /** Report `stage` ({text, stale}) while `reply` takes longer than 100 ms. */
   async #staged(stage, reply) {

@@ -11,7 +11,7 @@ const DEBOUNCE_MS = 350;
 
 /** Is this change a deliberate step (its own history entry)? */
 function deliberate(source, field) {
-  if (source === 'preset' || source === 'paste' || source === 'calibrate' || source === 'story') return true;
+  if (['preset', 'paste', 'calibrate', 'story', 'file', 'picture'].includes(source)) return true;
   if (source !== 'controls' || !field) return false;
   const id = typeof field === 'string' ? field : field.id;
   return id === 'comp-a' || id === 'comp-b' || id === 'swap' || id === 'platform';

@@ -19,6 +19,7 @@ import { Calibrate } from './calibrate.js';
 import { Story } from './story.js';
 import { Paste } from './paste.js';
 import { Export } from './export.js';
+import { Files } from './files.js';
 
 const $ = (sel) => document.querySelector(sel);
 let groups = []; // hideable control groups, from the schema
@@ -240,6 +241,7 @@ const calibrate = new Calibrate($('[data-group="calibrate"]'), { engine, apply, 
 const paste = new Paste($('[data-group="paste"]'), { engine, apply, current });
 const exporter = new Export($('[data-group="export"]'), { engine, current, calibrationOf: (s) => calibrate.calibrationOf(s) });
 onApplied((s) => exporter.follow(s));
+const files = new Files($('#files'), { engine, apply, current, notes: (n) => permalink.showNotes(n) });
 
 // The vocabulary, once: every picker is built from it before the first frame.
 const schema = engine.schema().then((r) => {
@@ -265,5 +267,5 @@ document.querySelector('a.skip')?.addEventListener('click', (e) => {
   c.scrollIntoView({ block: 'nearest' });
 });
 
-window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter };
+window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter, files };
 start();
