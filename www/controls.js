@@ -144,6 +144,8 @@ export class Controls {
       return;
     }
     const { scenario, notes } = r.value;
+    // New channels make a new scenario: it opens where most pixels differ.
+    if (path === 'in_channels' || path === 'out_channels') scenario.view.fresh = true;
     if (notes.length) {
       setMessage(field, notes.map((n) => n.message).join('; '), 'note');
       this.notes.add(field);
@@ -354,9 +356,22 @@ export class Controls {
     codes.addEventListener('input', () => takeCodes(false));
     codes.addEventListener('change', () => takeCodes(true));
 
-    // Weights.
-    q('#weights-channel').addEventListener('change', (e) => {
-      this.weightsChannel = Number(e.target.value);
+    // Weights: one output channel and one page of its input channels at a
+    // time, so a 512 -> 512 layer builds a few hundred inputs, not millions.
+    const wch = q('#weights-channel');
+    const takeChannel = () => {
+      const n = this.draft?.shape.out_channels ?? 1;
+      const r = parseInteger(wch.value, 0, n - 1);
+      setMessage(wch, r.error ?? null);
+      if (r.error) return;
+      if (r.value === this.weightsChannel) return;
+      this.weightsChannel = r.value;
+      this.#buildWeights(true);
+    };
+    wch.addEventListener('input', takeChannel);
+    wch.addEventListener('change', takeChannel);
+    q('#weights-page').addEventListener('change', (e) => {
+      this.weightsPage = Number(e.target.value);
       this.#buildWeights(true);
     });
   }
@@ -374,7 +389,10 @@ export class Controls {
     const s = d.shape;
     const cinG = Math.floor(s.in_channels / s.groups);
     const [kh, kw] = s.kernel;
-    const key = `${s.out_channels}x${cinG}x${kh}x${kw}:${this.weightsChannel}`;
+    const per = weightsPerPage(kh, kw);
+    const pages = Math.ceil(cinG / per);
+    this.weightsPage = Math.min(this.weightsPage ?? 0, pages - 1);
+    const key = `${s.out_channels}x${cinG}x${kh}x${kw}:${this.weightsChannel}:${this.weightsPage}`;
     const grid = this.q('#weights-grid');
     if (!force && this.counts.weights === key) {
       for (const inp of grid.querySelectorAll('input')) {
@@ -385,8 +403,16 @@ export class Controls {
     }
     this.counts.weights = key;
     clear(grid);
+    const psel = this.q('#weights-page');
+    this.q('#weights-page-row').hidden = pages < 2;
+    if (psel.options.length !== pages || psel.dataset.per !== String(per)) {
+      clear(psel);
+      psel.dataset.per = String(per);
+      for (let p = 0; p < pages; p++) psel.append(el('option', { value: p }, `${p * per}–${Math.min(cinG, (p + 1) * per) - 1} of ${cinG}`));
+    }
+    if (psel.value !== String(this.weightsPage)) psel.value = String(this.weightsPage);
     const oc = Math.min(this.weightsChannel, s.out_channels - 1);
-    for (let ic = 0; ic < cinG; ic++) {
+    for (let ic = this.weightsPage * per; ic < Math.min(cinG, (this.weightsPage + 1) * per); ic++) {
       const table = el('table', { className: 'wgrid' }, el('caption', {}, `input channel ${ic}${s.groups > 1 ? ' of the group' : ''}`));
       for (let y = 0; y < kh; y++) {
         const tr = el('tr');
@@ -514,14 +540,16 @@ export class Controls {
       if (ta !== active) ta.value = formatCodes(inp.codes, d.shape);
     }
 
-    // Weights.
+    // Weights: they follow the channel the map shows (the picker here can
+    // look at another one until the map's channel changes).
     const wsel = q('#weights-channel');
-    if (wsel.options.length !== d.shape.out_channels) {
-      clear(wsel);
-      for (let c = 0; c < d.shape.out_channels; c++) wsel.append(el('option', { value: c }, String(c)));
-    }
+    wsel.max = String(d.shape.out_channels - 1);
+    const ofText = `of 0–${d.shape.out_channels - 1}`;
+    if (q('#weights-of').textContent !== ofText) q('#weights-of').textContent = ofText;
+    if (d.view.channel !== this.mapChannel) this.weightsChannel = d.view.channel;
+    this.mapChannel = d.view.channel;
     this.weightsChannel = Math.min(this.weightsChannel, d.shape.out_channels - 1);
-    choose(wsel, String(this.weightsChannel));
+    put(wsel, String(this.weightsChannel));
     this.#buildWeights(false);
 
     // A successful apply clears the engine's messages.
@@ -592,6 +620,11 @@ export class Controls {
     if (msg) msg.textContent = message;
     return msg;
   }
+}
+
+/** Input channels per page of the weight grid: about 150 weights. */
+function weightsPerPage(kh, kw) {
+  return Math.max(1, Math.min(32, Math.floor(150 / (kh * kw))));
 }
 
 function formatCodes(codes, shape) {

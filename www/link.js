@@ -52,6 +52,7 @@ export class Permalink {
     const text = location.hash.slice(1);
     if (!text || isAnchor(text)) return null;
     const r = await this.engine.unlink(text);
+    if (r.cancelled) return null;
     if (!r.ok) {
       this.showNotes([{ key: '', message: r.error }]);
       return null;
@@ -100,6 +101,7 @@ export class Permalink {
     if (!text || text === this.fragment || isAnchor(text)) return;
     this.fragment = text;
     const r = await this.engine.unlink(text);
+    if (r.cancelled) return;
     if (!r.ok) return this.showNotes([{ key: '', message: r.error }]);
     this.showNotes(r.value.notes);
     this.applying = true;

@@ -7,7 +7,7 @@
 //   {id, type: 'presets'}             -> {id, ok, value: [{id, title}]}   (these three from the link wasm)
 //   {id, type: 'preset', preset}      -> {id, ok, value: Scenario}
 //   {id, type: 'float32', value}      -> {id, ok, value: {decimal, bits, exact}}
-//   {id, type: 'link', scenario}      -> {id, ok, value: 'v=2&…'}  (permalink fragment)
+//   {id, type: 'link', scenario}      -> {id, ok, value: 'v=3&…'}  (permalink fragment)
 //   {id, type: 'conversions', scenario} -> {id, ok, value: [{field, channel, from, to, exact, rule, source}]}
 //   (update: an explanation with causes_pending gets its engine causes from the link wasm's diagnose)
 //   {id, type: 'unlink', text}        -> {id, ok, value: {scenario, version, notes}}
