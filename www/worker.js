@@ -101,7 +101,7 @@ self.onmessage = async (event) => {
         self.postMessage({ id, ok: true, value: (await links()).snippet() });
         break;
       case 'picture':
-        self.postMessage({ id, ok: true, value: (await links()).picture_codes(msg.values, Number(msg.scale), BigInt(Number(msg.zeroPoint))) });
+        self.postMessage({ id, ok: true, value: (await links()).picture_codes(msg.values, Number(msg.scale), Number(msg.zeroPoint)) });
         break;
       case 'schema':
         self.postMessage({ id, ok: true, value: Lens.schema() });
