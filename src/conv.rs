@@ -312,6 +312,12 @@ impl<'a> IntConv<'a> {
         let bound = max_x * max_w * s.taps() as u128;
         out.clear();
         out.resize(s.output_len(), 0);
+        if bound <= i32::MAX as u128 && crate::kernels::fits(max_x as u64, max_w as u64) {
+            if let Some(isa) = crate::kernels::best() {
+                crate::kernels::accumulate(isa, s, x, zx as i32, &wz, &mut scratch.pairs, out);
+                return Ok(());
+            }
+        }
         if bound < (1 << 24) {
             // zx is a checked 8-bit zero point, so int32 arithmetic is exact.
             let z = zx as i32;
@@ -392,6 +398,7 @@ impl<'a> IntConv<'a> {
 pub struct Scratch {
     f32s: Vec<f32>,
     i32s: Vec<i32>,
+    pairs: crate::kernels::PairBuffers,
 }
 
 /// The zero-point-centred input with explicit zero padding (a padded tap
