@@ -206,10 +206,20 @@ impl<'a> Codes<'a> {
     }
     /// (smallest, largest) code.
     fn range(&self) -> (i64, i64) {
-        let f = |(lo, hi): (i64, i64), q: i64| (lo.min(q), hi.max(q));
+        // Separate byte-wide min and max passes vectorise; an i64 fold does not.
+        // (`Iterator::min` keeps the first of equals and does not vectorise.)
+        if self.is_empty() {
+            return (i64::MAX, i64::MIN);
+        }
         match self {
-            Codes::QUInt8(v) => v.iter().map(|&q| q as i64).fold((i64::MAX, i64::MIN), f),
-            Codes::QInt8(v) => v.iter().map(|&q| q as i64).fold((i64::MAX, i64::MIN), f),
+            Codes::QUInt8(v) => (
+                v.iter().fold(u8::MAX, |a, &q| a.min(q)) as i64,
+                v.iter().fold(u8::MIN, |a, &q| a.max(q)) as i64,
+            ),
+            Codes::QInt8(v) => (
+                v.iter().fold(i8::MAX, |a, &q| a.min(q)) as i64,
+                v.iter().fold(i8::MIN, |a, &q| a.max(q)) as i64,
+            ),
         }
     }
 }

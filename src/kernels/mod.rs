@@ -61,8 +61,23 @@ pub fn available() -> Vec<Isa> {
     v
 }
 
-/// The fastest pair kernel here, if any.
+/// The fastest pair kernel here, if any. Natively `QCONV_PAIR_ISA=avx2` (or
+/// `none`) picks a slower one, so that a benchmark can time the AVX2 kernel on
+/// an AVX-512 host; it never picks one the CPU lacks.
 pub fn best() -> Option<Isa> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static CHOSEN: std::sync::OnceLock<Option<Isa>> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let all = available();
+            match std::env::var("QCONV_PAIR_ISA").as_deref() {
+                Ok("avx2") => all.into_iter().find(|&i| i == Isa::Avx2),
+                Ok("none") => None,
+                _ => all.first().copied(),
+            }
+        })
+    }
+    #[cfg(target_arch = "wasm32")]
     available().first().copied()
 }
 
