@@ -262,8 +262,17 @@ fn frame(
         let (differing_by_channel, max_abs) = (counts.0.clone(), counts.1);
         let differing = differing_by_channel.iter().sum();
         let lo = low_limit(run);
+        // A pixel's clamp depends only on its accumulator (one channel): each
+        // accumulator value at a limit is traced once, not each pixel.
+        let mut seen = std::collections::HashMap::new();
+        let acc = &run.acc_for(&run.ra)[start..start + plane];
         let clamp: Vec<bool> = (0..plane)
-            .map(|i| (a[i] == 255 || a[i] == lo) && clamped_a(run, start + i))
+            .map(|i| {
+                (a[i] == 255 || a[i] == lo)
+                    && *seen
+                        .entry((a[i], acc[i]))
+                        .or_insert_with(|| clamped_a(run, start + i))
+            })
             .collect();
         let clamped = clamp.iter().filter(|&&c| c).count();
         // The clamp marks are an overlay the view can switch off.

@@ -135,8 +135,57 @@ impl Channel for HandChannel {
         hand(&mut Dyn(rec), acc, self)
     }
     fn plane(&self, acc: &[i32], out: &mut [i32]) {
-        map_plane(acc, out, |a| code_i32(hand(&mut NoTrace, a, self)))
+        if self.h.fixed_point || self.h.arithmetic != Arithmetic::F64 {
+            return map_plane(acc, out, |a| code_i32(hand(&mut NoTrace, a, self)));
+        }
+        // The float64 formula with its per-channel terms taken out of the
+        // loop (a drag of the output scale requantizes millions of pixels):
+        // the same operations in the same order as `hand`, so the same codes.
+        let zy = if self.h.ignore_zero_points {
+            0
+        } else {
+            self.zy
+        };
+        let bt = self.bias.map_or(0.0, |b| {
+            bias_term64(b, self.sw, self.sx, self.h.bias_rounding).0
+        });
+        let (sx, sw, sy, z) = (self.sx, self.sw, self.sy, zy as f64);
+        let (lo, hi) = bounds(self, zy);
+        let (lo, hi) = (lo as f64, hi as f64);
+        let away = self.h.rounding == Rounding::HalfAway;
+        map_plane(acc, out, |a| {
+            let v = (a as f64 + bt) * sx * sw / sy + z;
+            let r = if away { v.round() } else { v.round_ties_even() };
+            // `hand` takes 0 for a value out of its range; the clamp (or
+            // int32's, when left out) then bounds it: both in float, exactly.
+            let r = if r.abs() < 1e15 { r } else { 0.0 };
+            r.clamp(lo, hi) as i32
+        })
     }
+}
+
+/// The bias in accumulator units, float64, as the switch rounds it.
+fn bias_term64(b: f64, sw: f64, sx: f64, r: BiasRounding) -> (f64, &'static str) {
+    let v = b / (sw * sx);
+    match r {
+        BiasRounding::Keep => (v, "b / (sw·sx)"),
+        BiasRounding::HalfEven => (
+            v.round_ties_even(),
+            "round(b / (sw·sx)), Python: half to even",
+        ),
+        BiasRounding::HalfAway => (v.round(), "round(b / (sw·sx)), C: half away from zero"),
+        BiasRounding::Truncate => (v.trunc(), "int(b / (sw·sx)): toward zero"),
+    }
+}
+
+/// The clamp's bounds (ReLU narrows the low one, ReLU6 the high one); int32's
+/// when the clamp is left out.
+fn bounds(ch: &HandChannel, zy: i64) -> (i64, i64) {
+    if ch.h.ignore_clamp {
+        return (i32::MIN as i64, i32::MAX as i64);
+    }
+    let lo = if ch.relu { ch.lo.max(zy) } else { ch.lo };
+    (lo, ch.six.map_or(ch.hi, |six| ch.hi.min(zy + six)))
 }
 
 /// How the hand calculation rounds the bias to an integer.
@@ -394,18 +443,7 @@ fn hand<R: Recorder>(rec: &mut R, acc: i32, ch: &HandChannel) -> i64 {
                 rec.step(key::BIAS, Value::F64(b), || {
                     ("bias".into(), printed_note(h.print_bias).into())
                 });
-                let v = b / (sw * sx);
-                match h.bias_rounding {
-                    BiasRounding::Keep => (v, "b / (sw·sx)"),
-                    BiasRounding::HalfEven => (
-                        v.round_ties_even(),
-                        "round(b / (sw·sx)), Python: half to even",
-                    ),
-                    BiasRounding::HalfAway => {
-                        (v.round(), "round(b / (sw·sx)), C: half away from zero")
-                    }
-                    BiasRounding::Truncate => (v.trunc(), "int(b / (sw·sx)): toward zero"),
-                }
+                bias_term64(b, sw, sx, h.bias_rounding)
             });
             if let Some((v, f)) = bt {
                 let val = if h.bias_rounding == BiasRounding::Keep {

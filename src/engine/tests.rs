@@ -487,3 +487,68 @@ fn hand_fixed_point_switch_by_hand() {
     assert!(h.tokens().contains("fixp"));
     assert_eq!(HandAssumptions::from_tokens(&h.tokens()).unwrap(), h);
 }
+
+/// The hand calculation's plane loop (its float64 terms taken out of the
+/// loop) gives each pixel's traced code, under every switch that it reads.
+#[test]
+fn hand_plane_equals_its_pixels() {
+    // Accumulators around ties, limits and int32's ends.
+    let acc: Vec<i32> = (-3000..3000)
+        .map(|i| i * 7)
+        .chain([i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX])
+        .collect();
+    let roundings = [Rounding::HalfEven, Rounding::HalfAway];
+    let biases = [
+        BiasRounding::Keep,
+        BiasRounding::HalfEven,
+        BiasRounding::HalfAway,
+        BiasRounding::Truncate,
+    ];
+    let mut checked = 0;
+    for (sy, zy, bias) in [
+        (0.05, 0, Some(0.01f32)),
+        (0.0123, 128, Some(-0.37)),
+        (1e-9, 3, None),
+    ] {
+        for (relu, relu6, print, ignore_zp, ignore_clamp) in [
+            (false, false, true, false, false),
+            (true, false, false, true, false),
+            (false, true, true, false, false),
+            (true, true, false, false, true),
+        ] {
+            for (&rounding, &bias_rounding) in roundings
+                .iter()
+                .zip(biases.iter().cycle())
+                .chain(biases.iter().map(|b| (&Rounding::HalfEven, b)))
+            {
+                let mut p = params(0.0078, 0.0037, sy, zy, bias);
+                (p.relu, p.relu6) = (relu, relu6);
+                let h = HandAssumptions {
+                    print_input_scale: print,
+                    print_weight_scale: print,
+                    print_output_scale: print,
+                    print_bias: print,
+                    bias_rounding,
+                    rounding,
+                    ignore_zero_points: ignore_zp,
+                    ignore_clamp,
+                    ..HandAssumptions::default()
+                };
+                let r = Requant::new(Computation::hand(h), &p, &shape1(), &Platform::default())
+                    .unwrap();
+                let mut out = vec![0; acc.len()];
+                r.plane(0, &acc, &mut out);
+                for (&a, &o) in acc.iter().zip(&out) {
+                    let one = r.pixel(0, a, &mut NoTrace);
+                    assert_eq!(
+                        o as i64,
+                        one.clamp(i32::MIN as i64, i32::MAX as i64),
+                        "acc {a}, {h:?}, {p:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100_000);
+}
