@@ -262,16 +262,20 @@ fn frame(
         let (differing_by_channel, max_abs) = (counts.0.clone(), counts.1);
         let differing = differing_by_channel.iter().sum();
         let lo = low_limit(run);
-        // A pixel's clamp depends only on its accumulator (one channel): each
-        // accumulator value at a limit is traced once, not each pixel.
-        let mut seen = std::collections::HashMap::new();
+        // A pixel's clamp depends only on its accumulator (one channel): a
+        // direct-mapped cache of accumulator -> clamped saves most traces.
         let acc = &run.acc_for(&run.ra)[start..start + plane];
+        let mut seen = vec![(i32::MIN, false); 4096];
         let clamp: Vec<bool> = (0..plane)
             .map(|i| {
-                (a[i] == 255 || a[i] == lo)
-                    && *seen
-                        .entry((a[i], acc[i]))
-                        .or_insert_with(|| clamped_a(run, start + i))
+                if a[i] != 255 && a[i] != lo {
+                    return false;
+                }
+                let slot = &mut seen[acc[i] as usize & 4095];
+                if slot.0 != acc[i] || acc[i] == i32::MIN {
+                    *slot = (acc[i], clamped_a(run, start + i));
+                }
+                slot.1
             })
             .collect();
         let clamped = clamp.iter().filter(|&&c| c).count();
