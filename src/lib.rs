@@ -30,6 +30,7 @@ pub mod quant;
 pub mod render;
 pub mod runtime_presets;
 pub mod scenario;
+pub mod scenario_file;
 pub mod schema;
 pub mod session;
 pub mod trace;

@@ -25,6 +25,9 @@
 //!   gets the platform v1 pages computed on (AVX512-VNNI Linux, native).
 //!   Values new in v2 are also read in a v1 link (no v1 page wrote them; a
 //!   hand-edited one loses nothing).
+//! - v3: `clamp` (0/1), whether the map marks pixels where A is clamped (an
+//!   overlay that can be switched off). A v2 link gets `clamp=1`, as v2
+//!   pages drew the marks.
 //!
 //! Floats are written as the shortest decimal that reads back to the same
 //! value (Rust's `Display`, like Python's `repr`); the decoder also takes
@@ -43,7 +46,7 @@ use crate::scenario::{limits, preset, InputSource, MapKind, Scenario};
 use serde::Serialize;
 
 /// The version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Longest fragment read; anything longer is refused as a whole.
 pub const MAX_LINK: usize = 256 * 1024;
@@ -375,6 +378,17 @@ const FIELDS: &[Field] = &[
         },
     },
     Field {
+        key: "clamp",
+        since: 3,
+        get: |s| flag(s.view.clamp_marks),
+        set: |s, v| {
+            flag_of(v).map(|b| {
+                s.view.clamp_marks = b;
+                None
+            })
+        },
+    },
+    Field {
         key: "hide",
         since: 1,
         get: |s| s.view.hide.join(","),
@@ -564,7 +578,7 @@ pub fn decode(link: &str) -> Decoded {
 /// version `i + 1` link into those of version `i + 2`. A released step is never
 /// edited; a new version appends one (and a fixture file in
 /// tests/fixtures/links/), which the assertion below asks for.
-const MIGRATIONS: &[fn(&mut Pairs)] = &[migrate_v1_to_v2];
+const MIGRATIONS: &[fn(&mut Pairs)] = &[migrate_v1_to_v2, migrate_v2_to_v3];
 const _: () = assert!(MIGRATIONS.len() as u32 + 1 == VERSION);
 
 /// Brings the pairs of a version `from` link (keys of that version's schema
@@ -595,6 +609,11 @@ fn migrate_v1_to_v2(pairs: &mut Pairs) {
     ] {
         pairs.push((k.into(), v.into()));
     }
+}
+
+/// v2 -> v3: the clamp marks became a switch; v2 pages always drew them.
+fn migrate_v2_to_v3(pairs: &mut Pairs) {
+    pairs.push(("clamp".into(), "1".into()));
 }
 
 /// The keys of a current link, in the order they are written (`v` first, not

@@ -5,7 +5,8 @@
 //!   PuOr scale (colour-blind safe; zero neutral; orange = A above B, purple =
 //!   A below B), and the distance of A's value before rounding to a .5 boundary
 //!   on a discrete sequential YlGnBu scale (dark = close to a tie).
-//! - A separate marker colour for pixels where A sits at its clamp limit.
+//! - A clamp mark (an overlay in a corner of the cell, switchable) for pixels
+//!   where A sits at its clamp limit; it never hides a difference colour.
 //! - `paint` fills an RGBA buffer, one square cell per output pixel.
 //! - `Session` holds the scenario, its last run and the reusable buffers, and
 //!   turns a new scenario into a `Frame` (recomputing only when more than the
@@ -220,13 +221,13 @@ pub fn cell_size(rows: usize, cols: usize) -> usize {
 
 /// Cells this large leave a 1 px grid line on their right and bottom edges.
 pub const GRID_FROM: usize = 6;
-/// Cells this large show the clamp marker as a dot; smaller ones show clamped
-/// pixels without a difference in the marker colour instead.
-pub const DOT_FROM: usize = 4;
 
 /// Fill `buf` with `rows x cols` cells of `cell x cell` pixels, RGBA row-major.
 /// `colour(i)` gives the fill of output pixel `i` (row-major) and whether it
-/// carries the clamp marker.
+/// carries the clamp mark. The mark is an overlay that never hides a
+/// difference colour: a square in the cell's top-left corner (a third of the
+/// cell) from 2 px cells up; in 1 px cells only a pixel without a difference
+/// (neutral fill) takes the mark colour.
 pub fn paint(
     buf: &mut Vec<u8>,
     rows: usize,
@@ -240,19 +241,17 @@ pub fn paint(
     buf.resize(stride * rows * cell, 0);
     let gap = usize::from(cell >= GRID_FROM);
     let inner = cell - gap;
-    let dot = (inner / 3).max(2).min(inner);
-    let dot_lo = (inner - dot) / 2;
-    let dot_hi = dot_lo + dot;
+    let mark = (inner / 3).max(1);
     for (y, band) in buf.chunks_exact_mut(stride * cell).enumerate() {
+        // The first pixel row of the band, then copies of it; marks last.
         let (first, rest) = band.split_at_mut(stride);
-        // The first pixel row of the band, then copies of it.
-        let mut dots = false;
+        let mut marks = false;
         for x in 0..cols {
-            let (mut fill, marker) = colour(y * cols + x);
-            if marker && cell < DOT_FROM && fill == NEUTRAL {
+            let (mut fill, marked) = colour(y * cols + x);
+            if marked && cell == 1 && fill == NEUTRAL {
                 fill = CLAMPED;
             }
-            dots |= marker && cell >= DOT_FROM;
+            marks |= marked && cell > 1;
             let px = &mut first[x * cell * 4..(x + 1) * cell * 4];
             for (i, p) in px.chunks_exact_mut(4).enumerate() {
                 p.copy_from_slice(if i < inner { &fill } else { &GRID });
@@ -267,16 +266,11 @@ pub fn paint(
                 }
             }
         }
-        if dots {
-            for x in 0..cols {
-                if !colour(y * cols + x).1 {
-                    continue;
-                }
-                for r in dot_lo..dot_hi {
-                    let line = &mut band[r * stride..(r + 1) * stride];
-                    for c in dot_lo..dot_hi {
-                        let o = (x * cell + c) * 4;
-                        line[o..o + 4].copy_from_slice(&CLAMPED);
+        if marks {
+            for x in (0..cols).filter(|&x| colour(y * cols + x).1) {
+                for line in band.chunks_exact_mut(stride).take(mark) {
+                    for p in line[x * cell * 4..(x * cell + mark) * 4].chunks_exact_mut(4) {
+                        p.copy_from_slice(&CLAMPED);
                     }
                 }
             }
@@ -400,8 +394,13 @@ mod tests {
         assert_eq!(cell_size(1000, 3), 1);
     }
 
+    fn px(buf: &[u8], width: usize, x: usize, y: usize) -> Rgba {
+        let o = (y * width + x) * 4;
+        [buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]
+    }
+
     #[test]
-    fn paint_fills_cells_grid_and_dots() {
+    fn paint_fills_cells_grid_and_corner_marks() {
         let mut buf = vec![];
         let red = rgb(0xff0000);
         paint(&mut buf, 2, 3, 8, |i| {
@@ -412,28 +411,50 @@ mod tests {
             }
         });
         assert_eq!(buf.len(), 3 * 8 * 2 * 8 * 4);
-        let px = |x: usize, y: usize| -> Rgba {
-            let o = (y * 24 + x) * 4;
-            [buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]
-        };
+        let px = |x, y| px(&buf, 24, x, y);
         assert_eq!(px(0, 0), NEUTRAL);
         assert_eq!(px(7, 0), GRID); // grid column
-        assert_eq!(px(0, 7), GRID); // grid row
-                                    // Cell (row 1, col 1): red with a centred clamp dot.
-        assert_eq!(px(8, 8), red);
-        assert_eq!(px(8 + 3, 8 + 3), CLAMPED);
+                                    // A grid row; then cell (row 1, col 1): a 2 px mark in its top-left
+                                    // corner, red elsewhere.
+        assert_eq!(px(0, 7), GRID);
+        assert_eq!(px(8, 8), CLAMPED);
+        assert_eq!(px(9, 9), CLAMPED);
+        assert_eq!(px(10, 8), red);
+        assert_eq!(px(8 + 3, 8 + 3), red);
         assert_eq!(px(16, 8), NEUTRAL);
     }
 
+    /// A clamped pixel that differs keeps its difference colour at every
+    /// cell size: most of its cell (all of it at 1 px) shows the colour.
     #[test]
-    fn small_cells_mark_clamped_pixels_without_difference() {
+    fn clamp_marks_never_hide_difference_colours() {
         let mut buf = vec![];
+        for d in [-4, -1, 1, 3] {
+            let c = diff_colour(d, 4);
+            for cell in 1..=32 {
+                paint(&mut buf, 1, 2, cell, |i| (c, i == 1));
+                let width = 2 * cell;
+                let inner = cell - usize::from(cell >= GRID_FROM);
+                let shown = (0..inner)
+                    .flat_map(|y| (0..inner).map(move |x| (cell + x, y)))
+                    .filter(|&(x, y)| px(&buf, width, x, y) == c)
+                    .count();
+                assert!(
+                    shown * 4 >= inner * inner * 3,
+                    "cell {cell}: {shown} of {}",
+                    inner * inner
+                );
+                // The unmarked cell is all colour.
+                assert_eq!(px(&buf, width, 0, 0), c);
+            }
+        }
+        // In 1 px cells a clamped pixel without a difference takes the mark colour.
         paint(&mut buf, 1, 2, 1, |i| (NEUTRAL, i == 1));
         assert_eq!(&buf[0..4], &NEUTRAL);
         assert_eq!(&buf[4..8], &CLAMPED);
-        // A differing clamped pixel keeps its difference colour.
-        paint(&mut buf, 1, 1, 1, |_| (diff_colour(1, 1), true));
-        assert_eq!(&buf[0..4], &diff_colour(1, 1));
+        // Without marks nothing is painted in the mark colour.
+        paint(&mut buf, 3, 3, 16, |_| (diff_colour(1, 1), false));
+        assert!(buf.chunks_exact(4).all(|p| p != CLAMPED));
     }
 
     #[test]

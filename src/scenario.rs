@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Where the input activations come from. Generators make float32 values
 /// that are quantized with the input scale and zero point, as `QuantStub` does;
@@ -148,7 +149,7 @@ pub struct Scenario {
 }
 
 /// What is looked at: part of the scenario so that a link reopens it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct View {
     /// Output channel shown in the heatmap.
@@ -158,6 +159,27 @@ pub struct View {
     pub map: MapKind,
     /// Control groups hidden (classroom links), by stable name.
     pub hide: Vec<String>,
+    /// Whether the map marks pixels where A is clamped (an overlay that never
+    /// hides the difference colours).
+    pub clamp_marks: bool,
+    /// A request, never stored or written: the scenario is new (a link
+    /// without a pixel, a paste, a reshape), so show the channel where most
+    /// pixels differ and its first differing pixel.
+    #[serde(skip_serializing)]
+    pub fresh: bool,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            channel: 0,
+            pixel: None,
+            map: MapKind::Diff,
+            hide: vec![],
+            clamp_marks: true,
+            fresh: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -266,7 +288,8 @@ impl Scenario {
     /// call it): shape within the page's bounds, one scale/zero point per
     /// channel, weights and input codes of the right length, view inside the
     /// output. With `from` (the shape before an edit), weights and typed codes
-    /// keep their positions and new output channels repeat the existing ones;
+    /// keep their positions, new channels and kernel taps get small weights
+    /// centred on the zero point (`new_weight`) and per-channel parameters repeat;
     /// without it (a link read part by part) lengths are padded or cut.
     /// Returns (link key, note) for each thing changed.
     pub fn fit(&mut self, from: Option<&ConvShape>) -> Vec<(&'static str, String)> {
@@ -413,30 +436,36 @@ impl Scenario {
     }
 
     pub fn check_limits(&self) -> Result<()> {
-        let s = &self.shape;
-        let over = |what: &str, v: usize, max: usize| -> Result<()> {
-            if v > max {
-                Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
-            } else {
-                Ok(())
-            }
-        };
-        over("batch", s.batch, limits::BATCH)?;
-        over("input channels", s.in_channels, limits::CHANNELS)?;
-        over("output channels", s.out_channels, limits::CHANNELS)?;
-        over("height", s.height, limits::SIDE)?;
-        over("width", s.width, limits::SIDE)?;
-        over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
-        over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
-        over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
-        over(
-            "dilation",
-            s.dilation[0].max(s.dilation[1]),
-            limits::DILATION,
-        )?;
-        check_work(s)?;
-        s.validate()
+        check_shape(&self.shape)
     }
+}
+
+/// A shape against the page's bounds: each field, then the work and memory
+/// ([`check_work`]), then the engine's own validation. Needs only the shape,
+/// so a file or link is bounded before its tensors are read.
+pub fn check_shape(s: &ConvShape) -> Result<()> {
+    let over = |what: &str, v: usize, max: usize| -> Result<()> {
+        if v > max {
+            Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
+        } else {
+            Ok(())
+        }
+    };
+    over("batch", s.batch, limits::BATCH)?;
+    over("input channels", s.in_channels, limits::CHANNELS)?;
+    over("output channels", s.out_channels, limits::CHANNELS)?;
+    over("height", s.height, limits::SIDE)?;
+    over("width", s.width, limits::SIDE)?;
+    over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
+    over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
+    over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
+    over(
+        "dilation",
+        s.dilation[0].max(s.dilation[1]),
+        limits::DILATION,
+    )?;
+    check_work(s)?;
+    s.validate()
 }
 
 /// Buffers kept between runs: the page recomputes on every slider step, and
@@ -448,13 +477,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Takes back the buffers of a run that is no longer needed.
+    /// Takes back the output buffers of a run that is no longer needed (its
+    /// accumulators may live on in the next run; freed ones go back to the
+    /// allocator).
     pub fn recycle(&mut self, run: Run) {
-        let Run {
-            accs, out_a, out_b, ..
-        } = run;
-        self.spare
-            .extend(accs.into_iter().map(|(_, v)| v).chain([out_a, out_b]));
+        self.spare.extend([run.out_a, run.out_b]);
         // Keep at most what one run needs.
         self.spare.truncate(5);
     }
@@ -469,12 +496,17 @@ impl Workspace {
 pub struct Run {
     pub shape: ConvShape,
     pub input: Activations,
+    /// The generator, scale, zero point and dtype of a generated input.
+    input_from: Option<(InputSource, f64, i64, DType)>,
     pub weights: Vec<i8>,
-    /// Exact accumulators `sum (qx - zx)(qw - zw)`.
-    pub acc: Vec<i32>,
+    /// Exact accumulators `sum (qx - zx)(qw - zw)` (shared with the next run
+    /// when only the requantization changes).
+    pub acc: Arc<Vec<i32>>,
     /// The other accumulations A and B need (raw codes, saturating kernels),
     /// each formed once.
-    accs: Vec<(Accumulation, Vec<i32>)>,
+    accs: Vec<(Accumulation, Arc<Vec<i32>>)>,
+    /// How many accumulations this run formed (0 when all came from the run before).
+    pub accumulated: usize,
     pub out_a: Vec<i32>,
     pub out_b: Vec<i32>,
     pub ra: Requant,
@@ -483,6 +515,21 @@ pub struct Run {
     pub platform: Platform,
     /// The parameters converted for the side of another runtime, if any.
     pub converted: Option<Converted>,
+}
+
+/// The accumulation `k` really forms on this conv: a fbgemm kernel that does
+/// not saturate here (VNNI) forms the exact sum, so it shares the exact buffer
+/// instead of summing the same products twice.
+fn effective(k: Accumulation, conv: &IntConv) -> Accumulation {
+    match k {
+        Accumulation::Fbgemm { isa }
+            if !conv.shape.is_asymmetric()
+                && !isa.saturates(isa.path(conv.shape, conv.weight_zero_points.len() > 1)) =>
+        {
+            Accumulation::Exact
+        }
+        k => k,
+    }
 }
 
 impl Scenario {
@@ -504,13 +551,37 @@ impl Scenario {
 
     /// `run`, reusing the buffers of earlier runs given back to `ws`.
     pub fn run_in(&self, ws: &mut Workspace) -> Result<Run> {
+        self.run_after(ws, None)
+    }
+
+    /// `run_in`, taking the accumulators from `prev` when they depend on
+    /// nothing that changed (the same shape, input codes and zero point,
+    /// weight codes and zero points; never for the float path, whose sums
+    /// hold the scales and bias): a change of output scale, zero point, bias, ReLU, engine or hand
+    /// switch only requantizes.
+    pub fn run_after(&self, ws: &mut Workspace, prev: Option<&Run>) -> Result<Run> {
         self.validate()?;
         let s = &self.shape;
         let p = &self.params;
-        let input = self
-            .input
-            .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
-        let weights = self.weights.clone();
+        // A generated input is made again only when its generator, scale,
+        // zero point, dtype or shape changed (a large one takes longer than
+        // requantizing it).
+        let input_from = (!matches!(self.input, InputSource::Codes { .. })).then(|| {
+            (
+                self.input.clone(),
+                p.input_scale,
+                p.input_zero_point,
+                p.input_dtype,
+            )
+        });
+        let input = match prev {
+            Some(r) if input_from.is_some() && r.input_from == input_from && r.shape == *s => {
+                r.input.clone()
+            }
+            _ => self
+                .input
+                .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?,
+        };
         // A and B of different runtimes: the later one on the export path
         // runs on the converted parameters. The exact accumulator is the same
         // for both (codes and zero point shift together), and only PyTorch's
@@ -523,27 +594,57 @@ impl Scenario {
             shape: s,
             input: input.codes(),
             input_zero_point: p.input_zero_point,
-            weight: &weights,
+            weight: &self.weights,
             weight_zero_points: &p.weight_zero_points,
         };
-        let mut acc = ws.take();
-        Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
-        let mut accs: Vec<(Accumulation, Vec<i32>)> = vec![];
-        for r in [&ra, &rb] {
-            let k = r.kernel.accumulation;
-            if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
-                let mut v = ws.take();
-                let q = Converted::params(&converted, p, r.computation);
-                k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
-                accs.push((k, v));
+        let prev = prev.filter(|r| {
+            r.shape == *s
+                && r.params.input_zero_point == p.input_zero_point
+                && r.params.weight_zero_points == p.weight_zero_points
+                && r.weights == self.weights
+                && r.input == input
+        });
+        let mut accumulated = 0;
+        let acc = match prev {
+            Some(r) => r.acc.clone(),
+            None => {
+                let mut acc = ws.take();
+                Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
+                accumulated += 1;
+                Arc::new(acc)
             }
+        };
+        let mut accs: Vec<(Accumulation, Arc<Vec<i32>>)> = vec![];
+        for r in [&ra, &rb] {
+            let k = effective(r.kernel.accumulation, &conv);
+            if k == Accumulation::Exact || accs.iter().any(|(a, _)| *a == k) {
+                continue;
+            }
+            let q = Converted::params(&converted, p, r.computation);
+            // The float path's "accumulators" hold the scales and bias too:
+            // formed again each time (ONNX Runtime's unfused QDQ only).
+            let kept = prev
+                .filter(|_| k != Accumulation::DequantizedFloat)
+                .and_then(|old| old.accs.iter().find(|(a, _)| *a == k));
+            let v = match kept {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let mut v = ws.take();
+                    k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
+                    accumulated += 1;
+                    Arc::new(v)
+                }
+            };
+            accs.push((k, v));
         }
         let mut run = Run {
             shape: *s,
             input,
-            weights,
+            input_from,
+            weights: self.weights.clone(),
             acc,
             accs,
+            accumulated,
             out_a: vec![],
             out_b: vec![],
             ra,
@@ -739,6 +840,29 @@ pub enum Side {
 /// positions when the shape changes from `old`: a new output channel repeats
 /// the weights of an existing one (a new layer of the same kind, rather than
 /// arbitrary codes), a new tap or input channel starts at 0.
+/// Largest |code - zero point| of the weights `fit` creates for new channels
+/// and kernel taps: small (at most 8) and scaled so that, with a typical
+/// |input code - zero point| of 64 over `taps` taps and `multiplier` =
+/// input scale x weight scale / output scale, three standard deviations of the
+/// new part of an output stay within 64 codes: a grown layer is not a map of
+/// clamped pixels.
+fn new_weight_amplitude(multiplier: f64, taps: usize) -> i32 {
+    let sd = 64.0 / (3.0 * multiplier.abs() * 64.0 * (taps.max(1) as f64).sqrt());
+    // A uniform spread over -a..=a has a standard deviation of about a/sqrt(3).
+    let a = sd * 3f64.sqrt();
+    if a.is_nan() {
+        return 1;
+    }
+    a.clamp(1.0, 8.0) as i32
+}
+
+/// A deterministic spread of codes over zw-amp..=zw+amp (mean zw), by position.
+fn new_weight(index: usize, amp: i32, zw: i64) -> i8 {
+    let h = (index as u64 ^ 0x9e37_79b9).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+    let v = (h % (2 * amp as u64 + 1)) as i64 - amp as i64;
+    (zw + v).clamp(-128, 127) as i8
+}
+
 fn remap(sc: &mut Scenario, old: &ConvShape) {
     let s = sc.shape;
     if s.groups == 0 || old.groups == 0 || s.in_channels % s.groups != 0 {
@@ -751,17 +875,31 @@ fn remap(sc: &mut Scenario, old: &ConvShape) {
     let [kh, kw] = s.kernel;
     let [okh, okw] = old.kernel;
     if sc.weights.len() == old.weight_len() && old.out_channels > 0 {
+        let p = &sc.params;
+        let taps = cin_g * kh * kw;
         let mut w = Vec::with_capacity(s.weight_len());
         for oc in 0..s.out_channels {
-            let src = oc % old.out_channels;
+            // Per-channel quantization repeats the old channels' parameters
+            // (below): the new weights are sized for those.
+            let c = oc % old.out_channels;
+            let at = |v: &[f64]| v.get(if p.per_channel { c } else { 0 }).copied();
+            let zw = p
+                .weight_zero_points
+                .get(if p.per_channel { c } else { 0 })
+                .copied()
+                .unwrap_or(0);
+            let amp = new_weight_amplitude(
+                p.input_scale * at(&p.weight_scales).unwrap_or(0.0) / p.output_scale,
+                taps,
+            );
             for ic in 0..cin_g {
                 for y in 0..kh {
                     for x in 0..kw {
-                        let inside = ic < ocin_g && y < okh && x < okw;
-                        w.push(if inside {
-                            sc.weights[((src * ocin_g + ic) * okh + y) * okw + x]
+                        let kept = oc < old.out_channels && ic < ocin_g && y < okh && x < okw;
+                        w.push(if kept {
+                            sc.weights[((oc * ocin_g + ic) * okh + y) * okw + x]
                         } else {
-                            0
+                            new_weight(w.len(), amp, zw)
                         });
                     }
                 }
@@ -1426,5 +1564,80 @@ mod workspace_tests {
                 ws.recycle(old);
             }
         }
+    }
+}
+#[cfg(test)]
+mod grow_tests {
+    use super::*;
+
+    /// Grows `sc` to `ci -> co` channels the way the page does (one field at a time).
+    fn grow(sc: &mut Scenario, ci: usize, co: usize) {
+        let old = sc.shape;
+        sc.shape.in_channels = ci;
+        sc.fit(Some(&old));
+        let old = sc.shape;
+        sc.shape.out_channels = co;
+        sc.fit(Some(&old));
+    }
+
+    #[test]
+    fn new_channels_get_small_weights_centred_on_zero() {
+        let mut sc = preset("per-channel").unwrap();
+        grow(&mut sc, 8, 8);
+        let kept = sc.weights.clone();
+        let before = sc.run().unwrap();
+        grow(&mut sc, 64, 64);
+        assert_eq!(sc.weights.len(), 64 * 64 * 9);
+        // The 8 -> 8 weights keep their positions.
+        for oc in 0..8 {
+            for ic in 0..8 {
+                for t in 0..9 {
+                    assert_eq!(
+                        sc.weights[(oc * 64 + ic) * 9 + t],
+                        kept[(oc * 8 + ic) * 9 + t]
+                    );
+                }
+            }
+        }
+        // Every other weight is new: small, centred on the zero point (0 here).
+        let new: Vec<i64> = (0..sc.weights.len())
+            .filter(|&i| !(i / (64 * 9) < 8 && (i / 9) % 64 < 8))
+            .map(|i| sc.weights[i] as i64)
+            .collect();
+        assert_eq!(new.len(), 64 * 64 * 9 - 8 * 8 * 9);
+        let mean = new.iter().sum::<i64>() as f64 / new.len() as f64;
+        assert!(mean.abs() < 0.25, "mean {mean}");
+        assert!(new.iter().all(|w| w.abs() <= 8));
+        assert!(new.iter().any(|&w| w != 0), "not all zero");
+        // The output is not a map of clamped pixels.
+        let run = sc.run().unwrap();
+        let clamped = |out: &[i32]| out.iter().filter(|&&v| v == 0 || v == 255).count();
+        let n = run.out_a.len();
+        assert!(
+            clamped(&run.out_a) * 20 < n,
+            "{} of {n} clamped",
+            clamped(&run.out_a)
+        );
+        assert!(clamped(&before.out_a) * 20 < before.out_a.len());
+        // Deterministic.
+        let mut again = preset("per-channel").unwrap();
+        grow(&mut again, 8, 8);
+        grow(&mut again, 64, 64);
+        assert_eq!(again.weights, sc.weights);
+    }
+
+    #[test]
+    fn new_weights_follow_the_zero_point_and_the_scales() {
+        assert_eq!(new_weight_amplitude(1e-6, 9), 8);
+        assert_eq!(new_weight_amplitude(1.0, 4608), 1);
+        assert_eq!(new_weight_amplitude(f64::NAN, 9), 1);
+        let ws: Vec<i8> = (0..9000).map(|i| new_weight(i, 3, 10)).collect();
+        assert!(ws.iter().all(|&w| (7..=13).contains(&w)));
+        let mean = ws.iter().map(|&w| w as f64).sum::<f64>() / ws.len() as f64;
+        assert!((mean - 10.0).abs() < 0.1, "{mean}");
+        assert_eq!(new_weight(5, 8, 125), new_weight(5, 8, 125));
+        // Clamped to int8 near the top of the range.
+        assert!((0..100).any(|i| new_weight(i, 8, 125) == 127));
+        assert!((0..100).all(|i| new_weight(i, 8, 125) >= 117));
     }
 }

@@ -134,6 +134,8 @@ pub struct Schema {
     /// Largest seed of the random input.
     pub seed_max: u32,
     pub maps: Vec<Named>,
+    /// Label of the switch of the clamp marks (`View::clamp_marks`).
+    pub clamp_marks: &'static str,
     pub presets: Vec<PresetInfo>,
 }
 
@@ -252,6 +254,7 @@ pub fn schema() -> Schema {
             .collect(),
         seed_max: u32::MAX,
         maps: named(MAPS),
+        clamp_marks: "mark pixels where A is clamped",
         presets: presets(),
     }
 }

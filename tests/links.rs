@@ -305,7 +305,7 @@ prop_compose! {
             params: ConvQParams { input_scale: sx, input_zero_point: zx, weight_scales: ws, weight_zero_points: zw, per_channel, bias, output_scale: sy, output_zero_point: zy, relu, input_dtype: DType::QUInt8, output_dtype: DType::QUInt8, bias_i32: None, relu6: false, weight_dtype: DType::QInt8, depthwise_op: false },
             a, b,
             platform,
-            view: View { channel: 0, pixel: Some((0, 0)), map, hide: hide.iter().map(|s| s.to_string()).collect() },
+            view: View { channel: 0, pixel: Some((0, 0)), map, hide: hide.iter().map(|s| s.to_string()).collect(), ..View::default() },
         }
     }
 }
@@ -322,4 +322,26 @@ proptest! {
         prop_assert_eq!(&d.scenario, &sc);
         prop_assert_eq!(encode(&d.scenario), link);
     }
+}
+
+/// A v2 link opens with the clamp marks on (v2 pages always drew them); a
+/// v3 link carries the switch both ways, and `clamp` is not read in a v2 link.
+#[test]
+fn clamp_marks_switch_round_trips_and_v2_links_keep_the_marks() {
+    let mut s = preset("clamping").unwrap();
+    s.view.clamp_marks = false;
+    let link = encode(&s);
+    assert!(link.contains("&clamp=0"), "{link}");
+    let d = decode(&link);
+    assert_eq!(d.notes, vec![]);
+    assert!(!d.scenario.view.clamp_marks);
+    let v2 = link.replacen(&format!("v={VERSION}&"), "v=2&", 1);
+    let v2_without = v2.replace("&clamp=0", "");
+    let d = decode(&v2_without);
+    assert_eq!(d.notes, vec![]);
+    assert!(d.scenario.view.clamp_marks);
+    let d = decode(&v2);
+    assert!(d.scenario.view.clamp_marks);
+    assert_eq!(d.notes.len(), 1);
+    assert!(d.notes[0].message.contains("not a setting of version 2"));
 }

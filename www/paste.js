@@ -57,7 +57,9 @@ export class Paste {
       this.error(r.error);
       return r;
     }
-    const a = await this.apply(r.value.scenario, { source: 'paste', field: this.input });
+    // An import is a new scenario: it opens where most pixels differ.
+    const next = r.value.scenario;
+    const a = await this.apply({ ...next, view: { ...next.view, fresh: true } }, { source: 'paste', field: this.input });
     if (!a.ok) {
       if (!a.superseded) this.error(a.error);
       return a;

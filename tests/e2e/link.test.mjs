@@ -60,7 +60,7 @@ for (const [name, fragment, expect] of HOSTILE) {
     assert.ok(!hash.startsWith('1x1'), hash);
     assert.match(await page.textContent('#count'), /of \d+ pixels differ/);
     // The address bar now holds the canonical link of what is shown.
-    await page.waitForFunction(() => location.hash.startsWith('#v=2&ci='));
+    await page.waitForFunction(() => location.hash.startsWith('#v=3&ci='));
     if (name === 'script tag') await screenshot(page, 'hostile-link');
     assert.deepEqual(errors, [], errors.join('\n'));
     await page.close();
@@ -78,7 +78,7 @@ test('a case built with the controls reopens from its copied link with identical
   await page.focus('#heatmap-canvas');
   await nextFrame(page, () => page.keyboard.press('ArrowLeft'));
   const link = await linkOf(page);
-  assert.match(link, /#v=2&/);
+  assert.match(link, /#v=3&/);
   assert.match(link, /sy=0\.0025&/);
   assert.match(link, /&b=qnnpack&/);
   const want = await canvasHash(page);
@@ -104,7 +104,7 @@ test('a case built with the controls reopens from its copied link with identical
 test('Back restores the previous preset; dragging replaces instead of pushing', async () => {
   const { page, errors } = await openPage(browser, BASE_URL);
   await ready(page);
-  await page.waitForFunction(() => location.hash.startsWith('#v=2&'));
+  await page.waitForFunction(() => location.hash.startsWith('#v=3&'));
   await nextFrame(page, () => page.selectOption('#preset', 'ties'));
   await page.waitForFunction(() => location.hash.includes('&h=16&'));
   const ties = await canvasHash(page);
