@@ -378,8 +378,16 @@ mod pytorch {
                 errors: Vec<crate::link::Note>,
             }
             to_js(&match crate::scenario_file::decode(text) {
-                Ok(d) => R { ok: true, decoded: Some(d), errors: vec![] },
-                Err(errors) => R { ok: false, decoded: None, errors },
+                Ok(d) => R {
+                    ok: true,
+                    decoded: Some(d),
+                    errors: vec![],
+                },
+                Err(errors) => R {
+                    ok: false,
+                    decoded: None,
+                    errors,
+                },
             })
         }
 
@@ -402,9 +410,18 @@ mod pytorch {
 
         /// A picture's float32 values (NCHW, 0..1) quantized to quint8 with
         /// the input scale and zero point, exactly as `quantize_per_tensor`.
-        pub fn picture_codes(values: Vec<f32>, scale: f64, zero_point: i32) -> Result<Vec<u8>, JsError> {
-            let q = crate::quant::quantize_per_tensor(&values, scale, zero_point as i64, crate::quant::DType::QUInt8)
-                .map_err(|e| JsError::new(&e.to_string()))?;
+        pub fn picture_codes(
+            values: Vec<f32>,
+            scale: f64,
+            zero_point: i32,
+        ) -> Result<Vec<u8>, JsError> {
+            let q = crate::quant::quantize_per_tensor(
+                &values,
+                scale,
+                zero_point as i64,
+                crate::quant::DType::QUInt8,
+            )
+            .map_err(|e| JsError::new(&e.to_string()))?;
             crate::quant::to_quint8("input", &q).map_err(|e| JsError::new(&e.to_string()))
         }
 
