@@ -7,6 +7,7 @@
 // (`build(schema)`, src/schema.rs); a shape edit is reconciled by the engine
 // (`fit`, Scenario::fit).
 import { el, clear } from './dom.js';
+import { Pager } from './pager.js';
 
 const LOG_MIN = -6; // slider range of scales: 1e-6 .. 10
 const LOG_MAX = 1;
@@ -97,6 +98,7 @@ export class Controls {
     this.frame = null;
     this.counts = {};
     this.weightsChannel = 0;
+    this.originParams = null; // the params Reset returns to (the last scenario from elsewhere)
     this.notes = new Set(); // fields showing a note of the last reshape
     this.q = (sel) => form.querySelector(sel);
   }
@@ -165,7 +167,8 @@ export class Controls {
     const msg = el('span', { className: 'msg', 'aria-live': 'polite', hidden: true });
     const row = el('div', { className: 'field scale' }, el('label', { htmlFor: id }, label), range, text, reset, out, msg);
     container.append(row);
-    const result = { row, range, text, out, path, reset, label, anchor: null, anchorPos: null, origin: null };
+    const origin = this.originParams ? getPath({ params: this.originParams }, path) : null;
+    const result = { row, range, text, out, path, reset, label, anchor: null, anchorPos: null, origin: typeof origin === 'number' ? origin : null };
     range.addEventListener('input', () => {
       const pos = Number(range.value);
       // Back on the position it started from: the exact value it started
@@ -275,6 +278,16 @@ export class Controls {
       this.#intRow(q('#zp-rows'), 'input-zp', 'input zero point', 'params.input_zero_point', ...this.range('quint8')),
       this.#intRow(q('#zp-rows'), 'output-zp', 'output zero point', 'params.output_zero_point', ...this.range('quint8')),
     ];
+    // Per-channel rows: a page of channels each (www/pager.js).
+    this.pagers = {};
+    for (const [key, container, what] of [['wscales', '#weight-scale-rows', 'weight scales'], ['wzps', '#weight-zp-rows', 'weight zero points'], ['biases', '#bias-rows', 'biases']]) {
+      const pager = new Pager(`${container.slice(1, -5)}-page`, what, (c) => {
+        pager.set(pager.n, c);
+        this.#perChannel(key);
+      });
+      q(container).before(pager.row);
+      this.pagers[key] = pager;
+    }
     q('#per-channel').addEventListener('change', (e) => this.commit(e.target, (d) => {
       const p = d.params;
       p.per_channel = e.target.checked;
@@ -376,12 +389,17 @@ export class Controls {
     });
   }
 
+  /** The rows of list `key` for the channels of its pager's page (rebuilt when they change). */
   #rebuildList(container, key, n, make) {
-    if (this.counts[key] === n) return false;
-    this.counts[key] = n;
+    const pager = this.pagers[key];
+    pager.set(n, pager.channel);
+    const [from, to] = n ? pager.span : [0, 0];
+    const k = `${n}:${from}`;
+    if (this.counts[key] === k) return;
+    this.counts[key] = k;
     clear(container);
-    this[key] = Array.from({ length: n }, (_, c) => make(c));
-    return true;
+    this[key] = [];
+    for (let c = from; c < to; c++) this[key].push(Object.assign(make(c), { c }));
   }
 
   #buildWeights(force) {
@@ -456,57 +474,30 @@ export class Controls {
     const active = document.activeElement;
     const put = (input, v) => { if (input !== active && input.value !== v) input.value = v; };
     const f = frame.floats;
-    const showF32 = (row, info) => {
-      const t = `float32 ${info.decimal} · ${info.bits}${info.exact ? '' : ' (rounded)'}`;
-      if (row.out.textContent !== t) row.out.textContent = t;
-    };
-    // Writing a slider's value forces a layout: only when it moves.
-    const putRange = (range, v) => {
-      if (range && range !== active && range.lastSet !== v) {
-        range.value = String(v);
-        range.lastSet = v;
-      }
-    };
     // A scenario that comes from elsewhere (preset, link, paste, ...) sets
     // the value Reset returns to.
     const fromOutside = source !== 'controls' && source !== 'heatmap';
-    const putScale = (row, v, info) => {
-      put(row.text, fmtNumber(v));
-      putRange(row.range, Math.log10(v));
-      if (row.range !== active) { row.anchor = v; row.anchorPos = Number(row.range.value); }
-      if (fromOutside || row.origin === null) row.origin = v;
-      const off = v !== row.origin;
-      if (row.reset.hidden === off) row.reset.hidden = !off;
-      const name = `Reset ${row.label} to ${fmtNumber(row.origin)}`;
-      if (off && row.reset.getAttribute('aria-label') !== name) row.reset.setAttribute('aria-label', name);
-      showF32(row, info);
-    };
-    putScale(this.scales[0], d.params.input_scale, f.input_scale);
-    putScale(this.scales[1], d.params.output_scale, f.output_scale);
+    if (fromOutside || !this.originParams) {
+      const { weight_scales: ws } = d.params;
+      this.originParams = { input_scale: d.params.input_scale, output_scale: d.params.output_scale, weight_scales: [...ws] };
+    }
+    this.#putScale(this.scales[0], d.params.input_scale, f.input_scale, fromOutside);
+    this.#putScale(this.scales[1], d.params.output_scale, f.output_scale, fromOutside);
 
     const p = d.params;
     const check = (box, v) => { if (box.checked !== v) box.checked = v; };
     const choose = (sel, v) => { if (sel.value !== v) sel.value = v; };
     check(q('#per-channel'), p.per_channel);
-    const nW = p.weight_scales.length;
-    this.#rebuildList(q('#weight-scale-rows'), 'wscales', nW, (c) =>
-      this.#scaleRow(q('#weight-scale-rows'), `weight-scale-${c}`, nW > 1 ? `weight scale, channel ${c}` : 'weight scale', `params.weight_scales.${c}`));
-    this.wscales.forEach((row, c) => putScale(row, p.weight_scales[c], f.weight_scales[c]));
-
-    const putInt = (row, v) => { put(row.num, String(v)); putRange(row.range, v); };
-    putInt(this.zps[0], p.input_zero_point);
-    putInt(this.zps[1], p.output_zero_point);
-    this.#rebuildList(q('#weight-zp-rows'), 'wzps', p.weight_zero_points.length, (c) =>
-      this.#intRow(q('#weight-zp-rows'), `weight-zp-${c}`, nW > 1 ? `weight zero point, channel ${c}` : 'weight zero point', `params.weight_zero_points.${c}`, ...this.range('qint8')));
-    this.wzps.forEach((row, c) => putInt(row, p.weight_zero_points[c]));
-
+    this.#putInt(this.zps[0], p.input_zero_point);
+    this.#putInt(this.zps[1], p.output_zero_point);
     check(q('#has-bias'), !!p.bias);
     check(q('#relu'), p.relu);
-    const nB = p.bias ? p.bias.length : 0;
-    this.#rebuildList(q('#bias-rows'), 'biases', nB, (c) => this.#biasRow(c));
-    (this.biases ?? []).forEach((row, c) => {
-      put(row.text, f.bias?.[c]?.decimal ?? fmtNumber(p.bias[c]));
-    });
+    // The per-channel pages follow the channel the map shows.
+    if (d.view.channel !== this.pagedChannel) {
+      this.pagedChannel = d.view.channel;
+      for (const pager of Object.values(this.pagers)) pager.channel = d.view.channel;
+    }
+    for (const key of Object.keys(this.pagers)) this.#perChannel(key, fromOutside);
 
     // Computations.
     for (const side of ['a', 'b']) {
@@ -556,6 +547,60 @@ export class Controls {
     for (const m of this.form.querySelectorAll('p.msg')) if (m.textContent) m.textContent = '';
     if (this.errorField) setMessage(this.errorField, null);
     this.errorField = null;
+  }
+
+  /** The rows of one per-channel list (weight scales, weight zero points, bias) for its page. */
+  #perChannel(key, fromOutside = false) {
+    const d = this.draft;
+    if (!d) return;
+    const p = d.params;
+    const f = this.frame.floats;
+    const q = this.q;
+    const nW = p.weight_scales.length;
+    if (key === 'wscales') {
+      this.#rebuildList(q('#weight-scale-rows'), key, nW, (c) =>
+        this.#scaleRow(q('#weight-scale-rows'), `weight-scale-${c}`, nW > 1 ? `weight scale, channel ${c}` : 'weight scale', `params.weight_scales.${c}`));
+      for (const row of this.wscales) this.#putScale(row, p.weight_scales[row.c], f.weight_scales[row.c], fromOutside);
+    } else if (key === 'wzps') {
+      this.#rebuildList(q('#weight-zp-rows'), key, p.weight_zero_points.length, (c) =>
+        this.#intRow(q('#weight-zp-rows'), `weight-zp-${c}`, nW > 1 ? `weight zero point, channel ${c}` : 'weight zero point', `params.weight_zero_points.${c}`, ...this.range('qint8')));
+      for (const row of this.wzps) this.#putInt(row, p.weight_zero_points[row.c]);
+    } else {
+      this.#rebuildList(q('#bias-rows'), key, p.bias ? p.bias.length : 0, (c) => this.#biasRow(c));
+      for (const row of this.biases) this.#put(row.text, f.bias?.[row.c]?.decimal ?? fmtNumber(p.bias[row.c]));
+    }
+  }
+
+  /** Write a value into a field the user is not typing in. */
+  #put(input, v) {
+    if (input !== document.activeElement && input.value !== v) input.value = v;
+  }
+
+  // Writing a slider's value forces a layout: only when it moves.
+  #putRange(range, v) {
+    if (range && range !== document.activeElement && range.lastSet !== v) {
+      range.value = String(v);
+      range.lastSet = v;
+    }
+  }
+
+  #putInt(row, v) {
+    this.#put(row.num, String(v));
+    this.#putRange(row.range, v);
+  }
+
+  /** A scale row: its value, slider, Reset (to the value from elsewhere) and float32 read-out. */
+  #putScale(row, v, info, fromOutside) {
+    this.#put(row.text, fmtNumber(v));
+    this.#putRange(row.range, Math.log10(v));
+    if (row.range !== document.activeElement) { row.anchor = v; row.anchorPos = Number(row.range.value); }
+    if (fromOutside || row.origin === null) row.origin = v;
+    const off = v !== row.origin;
+    if (row.reset.hidden === off) row.reset.hidden = !off;
+    const name = `Reset ${row.label} to ${fmtNumber(row.origin)}`;
+    if (off && row.reset.getAttribute('aria-label') !== name) row.reset.setAttribute('aria-label', name);
+    const t = `float32 ${info.decimal} · ${info.bits}${info.exact ? '' : ' (rounded)'}`;
+    if (row.out.textContent !== t) row.out.textContent = t;
   }
 
   /** The platform picker follows the scenario; it is enabled when A or B depends on the CPU. */

@@ -8,6 +8,27 @@
 // the painted buffer (drawImage without smoothing): they never ask the engine.
 import { el, clear } from './dom.js';
 import { ZoomView } from './zoom.js';
+import { parseInteger, setMessage } from './controls.js';
+
+const TOP_CHANNELS = 12; // channels listed under "where most differ"
+
+/** The channels with differing pixels, most first (ties: lower channel first), at most `k`. */
+export function mostDiffering(counts, k) {
+  const idx = [];
+  for (let c = 0; c < counts.length; c++) if (counts[c] > 0) idx.push(c);
+  idx.sort((x, y) => counts[y] - counts[x] || x - y);
+  return idx.slice(0, k);
+}
+
+/** The next channel after `from` (dir 1) or before it (dir -1) where pixels differ, wrapping; null if none other. */
+export function nextDiffering(counts, from, dir) {
+  const n = counts.length;
+  for (let i = 1; i < n; i++) {
+    const c = (((from + dir * i) % n) + n) % n;
+    if (counts[c] > 0) return c;
+  }
+  return null;
+}
 
 const signed = (d) => (d > 0 ? `+${d}` : d < 0 ? `−${-d}` : '0');
 
@@ -35,7 +56,7 @@ export class Heatmap {
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
     // The text table is built only while it is open (it can be long).
     root.querySelector('#diff-table-wrap').addEventListener('toggle', () => this.#table());
-    root.querySelector('#channel').addEventListener('change', (e) => this.onView({ channel: Number(e.target.value) }));
+    this.#channelPicker();
     this.maps = new Map();
   }
 
@@ -77,19 +98,7 @@ export class Heatmap {
     this.#paint();
 
     const r = this.root;
-    const chSel = r.querySelector('#channel');
-    if (chSel.options.length !== frame.channels) {
-      clear(chSel);
-      for (let c = 0; c < frame.channels; c++) chSel.append(el('option', { value: c }, String(c)));
-    }
-    // Each channel with its number of differing pixels, so the one that
-    // matters can be found among many.
-    const counts = frame.differing_by_channel ?? [];
-    for (let c = 0; c < frame.channels; c++) {
-      const t = counts[c] ? `${c} (${counts[c]} differ)` : String(c);
-      if (chSel.options[c].textContent !== t) chSel.options[c].textContent = t;
-    }
-    if (chSel.value !== String(frame.view.channel)) chSel.value = String(frame.view.channel);
+    this.#syncChannel(frame);
     const marks = r.querySelector('#clamp-marks');
     if (marks && marks.checked !== frame.view.clamp_marks) marks.checked = frame.view.clamp_marks;
     for (const radio of r.querySelectorAll('input[name=map]')) {
@@ -114,6 +123,71 @@ export class Heatmap {
     r.querySelector('#map-summary').textContent = frame.summary;
     this.#legend(frame);
     this.#table();
+  }
+
+  // ---- the channel picker -----------------------------------------------------
+  // A number for any channel, previous/next channel where A and B differ, and
+  // the few channels where most pixels differ: a bounded number of nodes at
+  // 4,096 channels, where one <option> per channel was not.
+
+  #channelPicker() {
+    const r = this.root;
+    const num = r.querySelector('#channel');
+    const take = (show) => {
+      const f = this.frame;
+      if (!f) return;
+      const v = num.validity.badInput ? { error: 'not a whole number' } : parseInteger(num.value, 0, f.channels - 1);
+      if (v.error) { if (show) setMessage(num, v.error); return; }
+      setMessage(num, null);
+      if (v.value !== f.view.channel) this.onView({ channel: v.value });
+    };
+    num.addEventListener('input', () => take(false));
+    num.addEventListener('change', () => take(true));
+    const step = (dir) => {
+      const c = nextDiffering(this.frame.differing_by_channel, this.frame.view.channel, dir);
+      if (c !== null) this.onView({ channel: c });
+    };
+    r.querySelector('#channel-prev').addEventListener('click', () => step(-1));
+    r.querySelector('#channel-next').addEventListener('click', () => step(1));
+    const top = r.querySelector('#channel-top');
+    top.addEventListener('change', () => {
+      if (top.value !== '') this.onView({ channel: Number(top.value) });
+    });
+  }
+
+  #syncChannel(frame) {
+    const r = this.root;
+    const n = frame.channels;
+    const ch = frame.view.channel;
+    const counts = frame.differing_by_channel ?? [];
+    const num = r.querySelector('#channel');
+    if (num.max !== String(n - 1)) num.max = String(n - 1);
+    if (num !== document.activeElement && num.value !== String(ch)) num.value = String(ch);
+    const of = `of 0–${n - 1}`;
+    if (r.querySelector('#channel-of').textContent !== of) r.querySelector('#channel-of').textContent = of;
+    const many = n > 1;
+    for (const id of ['#channel-steps', '#channel-top-row']) {
+      const node = r.querySelector(id);
+      if (node.hidden === many) node.hidden = !many;
+    }
+    const prev = r.querySelector('#channel-prev'), next = r.querySelector('#channel-next');
+    const noOther = nextDiffering(counts, ch, 1) === null;
+    if (prev.disabled !== noOther) prev.disabled = noOther;
+    if (next.disabled !== noOther) next.disabled = noOther;
+    // The channels where most pixels differ, each with its count; the one
+    // shown heads the list when it is not among them.
+    const best = mostDiffering(counts, TOP_CHANNELS);
+    const key = JSON.stringify([ch, best.map((c) => [c, counts[c]]), counts[ch]]);
+    const top = r.querySelector('#channel-top');
+    if (top.dataset.key === key) return;
+    top.dataset.key = key;
+    clear(top);
+    const label = (c) => `${c} (${counts[c]} differ)`;
+    if (!best.length) top.append(el('option', { value: '' }, 'no channel differs'));
+    else if (!best.includes(ch)) top.append(el('option', { value: '' }, `— ${ch} shown (${counts[ch] ?? 0} differ)`));
+    for (const c of best) top.append(el('option', { value: c }, label(c)));
+    top.value = best.includes(ch) ? String(ch) : '';
+    top.disabled = !best.length;
   }
 
   #legend(frame) {

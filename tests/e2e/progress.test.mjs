@@ -83,3 +83,22 @@ test('a large link left to finish: the stage goes away and its controls are curr
   assert.match(await page.textContent('#status'), /Computed/);
   assert.deepEqual(errors, []);
 });
+
+test('an edit that recomputes a large layer: Cancel puts the controls back on the scenario shown', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL + LARGE);
+  await ready(page);
+  await page.waitForSelector('#busy', { state: 'hidden' });
+  const before = await page.evaluate(() => structuredClone(window.qconvLens.current()));
+  assert.equal(await page.inputValue('#input-seed'), '3');
+  // A new seed: new codes, every accumulator formed again.
+  await page.fill('#input-seed', '4');
+  await page.press('#input-seed', 'Tab');
+  await accumulating(page);
+  // The controls show the edit being computed: not stale.
+  assert.deepEqual(await formState(page), { inert: false, stale: false, busy: null });
+  await page.click('#busy-cancel');
+  await page.waitForSelector('#busy', { state: 'hidden' });
+  assert.equal(await page.inputValue('#input-seed'), '3');
+  assert.deepEqual(await page.evaluate(() => window.qconvLens.current()), before);
+  assert.deepEqual(errors, []);
+});

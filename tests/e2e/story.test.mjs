@@ -61,11 +61,14 @@ test('every preset opens with a pixel selected and a story line of its own', asy
     assert.ok(line.length > 20, `${id}: ${line}`);
     lines.add(line);
     assert.match(await page.textContent('#story-pixel'), /gives? /, id);
-    // It opens on the channel where most pixels differ; the picker lists each channel's count.
+    // It opens on the channel where most pixels differ; the picker lists the
+    // differing channels with their counts, most first, the shown one chosen.
     const f = await page.evaluate(() => { const f = window.qconvLens.currentFrame(); return { ch: f.view.channel, counts: f.differing_by_channel }; });
     assert.equal(f.counts[f.ch], Math.max(...f.counts), `${id}: ${JSON.stringify(f)}`);
-    const labels = await page.$$eval('#channel option', (o) => o.map((x) => x.textContent));
-    f.counts.forEach((n, c) => assert.equal(labels[c], n ? `${c} (${n} differ)` : String(c), id));
+    const labels = await page.$$eval('#channel-top option', (o) => o.map((x) => x.textContent));
+    const ranked = f.counts.map((n, c) => [c, n]).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1] || x[0] - y[0]);
+    assert.deepEqual(labels, ranked.length ? ranked.slice(0, 12).map(([c, n]) => `${c} (${n} differ)`) : ['no channel differs'], id);
+    if (ranked.length) assert.equal(await page.$eval('#channel-top', (s) => s.value), String(f.ch), id);
   }
   assert.equal(lines.size, ids.length, 'each preset has its own line');
   assert.deepEqual(errors, []);
