@@ -64,6 +64,9 @@ pub fn cases() -> Vec<Case> {
     let depthwise = shape(32, 32, 112, 3, 32);
     let groupwise = shape(64, 64, 56, 3, 8);
     let resnet = shape(64, 64, 56, 3, 1);
+    // The browser budget's large conv: 16 = 16 channels in one group is
+    // groupwise again (numOfGroupsTogether 1).
+    let wide16 = shape(16, 16, 512, 3, 1);
     let c = |id, computation, platform, shape, expect| Case {
         id,
         computation,
@@ -149,6 +152,20 @@ pub fn cases() -> Vec<Case> {
             AVX2,
             resnet,
             ("fbgemm", "im2col"),
+        ),
+        c(
+            "fbgemm_16to16_512_vnni",
+            C::FBGEMM,
+            VNNI,
+            wide16,
+            ("fbgemm", "groupwise"),
+        ),
+        c(
+            "fbgemm_16to16_512_avx2",
+            C::FBGEMM,
+            AVX2,
+            wide16,
+            ("fbgemm", "groupwise"),
         ),
         c("onednn_8to8_256", C::ONEDNN, VNNI, issue, ("onednn", "")),
         c("x86_8to8_256", C::X86, VNNI, issue, ("onednn", "")),

@@ -35,6 +35,8 @@ CASES = {
     "fbgemm_groupwise_avx2": ("fbgemm",) + GROUPWISE,
     "fbgemm_resnet_vnni": ("fbgemm",) + RESNET,
     "fbgemm_resnet_avx2": ("fbgemm",) + RESNET,
+    "fbgemm_16to16_512_vnni": ("fbgemm", 16, 16, 512, 3, 1),
+    "fbgemm_16to16_512_avx2": ("fbgemm", 16, 16, 512, 3, 1),
     "onednn_8to8_256": ("onednn",) + ISSUE,
     "x86_8to8_256": ("x86",) + ISSUE,
     "qnnpack_8to8_256": ("qnnpack",) + ISSUE,

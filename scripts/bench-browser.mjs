@@ -44,7 +44,7 @@ out.recompute_64 = await page.evaluate(async (N) => {
   for (let i = 0; i < N; i++) {
     await settle();
     const next = structuredClone(L.current());
-    next.params.output_scale = 0.05 * (1 + ((i % 2) ? 0.01 : 0.02) + i * 1e-4); // a new scale: a full recompute
+    next.params.output_scale = 0.05 * (1 + ((i % 2) ? 0.01 : 0.02) + i * 1e-4); // a new scale: requantized and repainted (the accumulators are kept)
     const t0 = performance.now();
     const r = await L.apply(next, { source: 'bench' });
     total.push(performance.now() - t0);
@@ -56,7 +56,17 @@ out.recompute_64 = await page.evaluate(async (N) => {
   }
   const sorted = (xs) => [...xs].sort((a, b) => a - b);
   const med = (xs) => { const s = sorted(xs); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-  return { runs: N, heatmap_median_ms: med(heatmap), heatmap_p90_ms: sorted(heatmap)[Math.floor(0.9 * N)],
+  // The same with a new input each time: codes and accumulators formed again.
+  const fullHeatmap = [];
+  for (let i = 0; i < N; i++) {
+    await settle();
+    const next = structuredClone(L.current());
+    next.input = { kind: 'random', seed: 1000 + i };
+    const r = await L.apply(next, { source: 'bench' });
+    if (!r.ok) return { error: r.error };
+    fullHeatmap.push(L.timing.last.heatmap);
+  }
+  return { runs: N, full_heatmap_median_ms: med(fullHeatmap), heatmap_median_ms: med(heatmap), heatmap_p90_ms: sorted(heatmap)[Math.floor(0.9 * N)],
     page_median_ms: med(total), rendered_median_ms: med(painted), rendered_p90_ms: sorted(painted)[Math.floor(0.9 * N)],
     worker_median_ms: med(worker), main_median_ms: med(main), canvas: [document.querySelector('#heatmap-canvas').width, document.querySelector('#heatmap-canvas').height] };
 }, N);
@@ -79,7 +89,47 @@ out.large_512 = await page.evaluate(async () => {
   }
   return times;
 });
-// 4. Many channels: 512 -> 512, 3x3 at 7x7, per-channel weight scales and
+// 4. Issue 10's budgets: full recomputes (a new input: codes, accumulators,
+// requantization, heatmap) of 512x512 16->16 and ResNet's 56x56 64->64, 3x3,
+// and dragging the output scale on the first (the accumulators are kept).
+// Each against PyTorch's own time on the same shape (benches/torch_browser.py,
+// run by scripts/bench-browser before the browser starts).
+const REPS = Number(process.env.REPS ?? 5);
+out.budgets = {};
+for (const [name, cin, cout, side, drag] of [['512x512_16to16', 16, 16, 512, true], ['resnet_56x56_64to64', 64, 64, 56, false]]) {
+  out.budgets[name] = await page.evaluate(async ({ cin, cout, side, drag, REPS }) => {
+    const L = window.qconvLens;
+    const k = 3;
+    const s = structuredClone(L.current());
+    s.shape = { ...s.shape, in_channels: cin, out_channels: cout, height: side, width: side, kernel: [k, k], padding: [1, 1], groups: 1, stride: [1, 1], dilation: [1, 1] };
+    s.input = { kind: 'random', seed: 1 };
+    s.weights = Array.from({ length: cout * cin * k * k }, (_, i) => ((i * 37) % 255) - 127);
+    s.params = { ...s.params, per_channel: false, weight_scales: [0.0037], weight_zero_points: [0], bias: new Array(cout).fill(0.01), output_scale: 0.05, output_zero_point: 0 };
+    s.view = { ...s.view, channel: 0, pixel: [3, 3] };
+    const first = await L.apply(s, { source: 'bench' });
+    if (!first.ok) return { error: first.error };
+    const settle = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
+    const med = (xs) => { const t = [...xs].sort((a, b) => a - b); const m = t.length >> 1; return t.length % 2 ? t[m] : (t[m - 1] + t[m]) / 2; };
+    const time = async (edit) => {
+      const heatmap = [], worker = [];
+      for (let i = 0; i < REPS; i++) {
+        await settle();
+        const next = structuredClone(L.current());
+        edit(next, i);
+        const r = await L.apply(next, { source: 'bench' });
+        if (!r.ok) return { error: r.error };
+        heatmap.push(L.timing.last.heatmap);
+        worker.push(r.frame.ms);
+      }
+      return { heatmap_median_ms: med(heatmap), worker_median_ms: med(worker) };
+    };
+    const full = await time((n, i) => { n.input = { kind: 'random', seed: 100 + i }; });
+    const scale = drag ? await time((n, i) => { n.params.output_scale = 0.05 * (1 + 0.01 * (i + 1)); }) : null;
+    return { full, scale };
+  }, { cin, cout, side, drag, REPS });
+}
+out.torch = process.env.TORCH_JSON ? JSON.parse(process.env.TORCH_JSON) : null;
+// 5. Many channels: 512 -> 512, 3x3 at 7x7, per-channel weight scales and
 // zero points, a bias. Nodes in the controls and main-thread time per
 // view-only change (a pixel pick: no engine run; the page still sends the
 // whole scenario, 2.4 M weights, to the worker and back).
@@ -113,12 +163,22 @@ const r = out.recompute_64;
 if (r.error) console.log(`recompute 64x64 8->8 3x3: ERROR ${r.error}`);
 else {
   console.log(`recompute+repaint 64x64 8->8 3x3 (${r.runs} runs, medians):`);
-  console.log(`  request -> heatmap on the canvas: ${f(r.heatmap_median_ms)} ms (p90 ${f(r.heatmap_p90_ms)}); of which in the worker ${f(r.worker_median_ms)} ms`);
+  console.log(`  new input (full recompute) request -> heatmap on the canvas: ${f(r.full_heatmap_median_ms)} ms`);
+  console.log(`  new output scale, request -> heatmap on the canvas: ${f(r.heatmap_median_ms)} ms (p90 ${f(r.heatmap_p90_ms)}); of which in the worker ${f(r.worker_median_ms)} ms`);
   console.log(`  request -> whole page updated:    ${f(r.page_median_ms)} ms (main thread after the reply ${f(r.main_median_ms)} ms)`);
   console.log(`  request -> frame rendered:        ${f(r.rendered_median_ms)} ms (p90 ${f(r.rendered_p90_ms)})`);
 }
 if (Array.isArray(out.large_512)) for (const t of out.large_512) console.log(`512x512 3->16 3x3: ${f(t.total_ms)} ms (worker ${f(t.worker_ms)} ms)`);
 else console.log(`512x512: ERROR ${out.large_512.error}`);
+const torchMs = (name) => out.torch?.cases?.[name];
+const ratio = (ms, name) => (torchMs(name) ? `${(ms / torchMs(name)).toFixed(1)}x torch fbgemm 1 thread (${torchMs(name).toFixed(2)} ms, torch ${out.torch.torch})` : 'no torch time (set PYTHON to a python with torch)');
+if (!r.error) console.log(`budget 64x64 8->8 3x3 request -> canvas: ${f(r.heatmap_median_ms)} ms median for a new output scale, ${f(r.full_heatmap_median_ms)} ms for a new input (budget 5 ms); the new input = ${ratio(r.full_heatmap_median_ms, '64x64_8to8')}`);
+for (const [name, b] of Object.entries(out.budgets)) {
+  if (b.error || b.full.error) { console.log(`${name}: ERROR ${b.error ?? b.full.error}`); continue; }
+  const budget = name.startsWith('512') ? 10 : 15;
+  console.log(`budget ${name} full recompute (new input) request -> canvas: ${f(b.full.heatmap_median_ms)} ms median (worker ${f(b.full.worker_median_ms)} ms) = ${ratio(b.full.heatmap_median_ms, name)}; budget ${budget}x`);
+  if (b.scale && !b.scale.error) console.log(`budget ${name} output scale drag step: ${f(b.scale.heatmap_median_ms)} ms median (worker ${f(b.scale.worker_median_ms)} ms; the accumulators are kept); budget 50 ms`);
+}
 const m = out.channels_512;
 if (m.error) console.log(`512->512 channels: ERROR ${m.error}`);
 else console.log(`512->512 3x3 at 7x7, per-channel + bias: ${m.controls_nodes} nodes in the controls, ${m.map_controls_nodes} in the map's pickers; main thread per pixel pick ${f(m.main_median_ms)} ms (min ${f(m.main_min_ms)})`);

@@ -1,7 +1,8 @@
 //! The command-line interface (see `main.rs`).
 //!
 //!   qconv-lens verify FILE...        check golden files bit for bit
-//!   qconv-lens explain | compare | link [--preset ID | --link URL] ...
+//!   qconv-lens explain | compare | link | file [--preset ID | --link URL | --scenario FILE] ...
+//!   qconv-lens snippet               the Python function that writes a scenario file
 //!   qconv-lens import FILE | export  pasted printouts in, PyTorch / ONNX Runtime / LiteRT script out
 //!   qconv-lens presets               list the presets
 use qconv_lens::engine::{Computation, Cpu, Os, ENGINES};
@@ -20,20 +21,26 @@ fn usage() -> String {
       Check golden files (conv, quantize, observer or module; detected from the
       content) bit for bit. Prints each failing case and 'N passed, M failed'.
       Exit 0 when all pass, 1 when a case fails, 2 when a file cannot be read.
-  qconv-lens explain [--preset ID | --link URL] [--pixel ROW,COL] [--channel C] [--a COMP] [--b COMP]
+  qconv-lens explain [--preset ID | --link URL | --scenario FILE] [--pixel ROW,COL] [--channel C] [--a COMP] [--b COMP]
                      [--cpu CPU] [--os linux|other]
       Side-by-side trace of one output pixel for two computations
       (default: the forum preset, fbgemm vs the hand calculation, at the
       case's selected pixel), the kernel each ran and why, and the causes.
       COMP is one of {engines}; CPU is one of {cpus}.
-      --link takes a page link (whole URL or #fragment).
-  qconv-lens compare [--preset ID | --link URL] [--a COMP] [--b COMP] [--cpu CPU] [--os linux|other]
+      --link takes a page link (whole URL or #fragment); --scenario a scenario
+      file (.json, as the page saves it or `qconv-lens snippet` writes it).
+  qconv-lens compare [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP] [--cpu CPU] [--os linux|other]
       Every output pixel: A - B per channel ('.' where they agree), and the count.
-  qconv-lens link [--preset ID | --link URL] [--a COMP] [--b COMP]
+  qconv-lens link [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP]
       Print the case's permalink fragment (canonical, current version).
+  qconv-lens file [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP]
+      Print the case as a scenario file (JSON, the page's \"Save\").
+  qconv-lens snippet
+      Print the Python function that writes a quantized Conv2d / ConvReLU2d
+      and its input as a scenario file.
   qconv-lens import FILE|- [--preset ID] [--json]
       Read pasted PyTorch printouts into a case (see `qconv-lens import --help`).
-  qconv-lens export [--runtime pytorch|onnxruntime|litert] [--preset ID | --link URL] [--a COMP] [--b COMP]
+  qconv-lens export [--runtime pytorch|onnxruntime|litert] [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP]
                     [--cpu CPU] [--os linux|other]
       Print a Python script that reproduces the case. PyTorch (A's PyTorch
       engine, or fbgemm): it prints PyTorch's output codes and compares them
@@ -82,6 +89,20 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("file") => match parse_opts(&args[1..]) {
+            Ok(o) => {
+                print!("{}", qconv_lens::scenario_file::encode(&o.scenario));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("qconv-lens file: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some("snippet") => {
+            print!("{}", qconv_lens::scenario_file::SNIPPET);
+            ExitCode::SUCCESS
+        }
         Some("import") => import_cmd(&args[1..]),
         Some("export") => match export_cmd(&args[1..]) {
             Ok(text) => {
@@ -165,6 +186,7 @@ struct Opts {
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
     let mut preset_id = "forum".to_string();
     let mut link: Option<String> = None;
+    let mut file: Option<String> = None;
     let (mut pixel, mut channel) = (None, None);
     let (mut a, mut b) = (None, None);
     let (mut cpu, mut os) = (None, None);
@@ -178,6 +200,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         match flag.as_str() {
             "--preset" => preset_id = value()?,
             "--link" => link = Some(value()?),
+            "--scenario" => file = Some(value()?),
             "--pixel" => {
                 let v = value()?;
                 let (r, c) = v
@@ -210,7 +233,13 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             other => return Err(format!("unknown option {other:?}\n{}", usage())),
         }
     }
-    let mut sc = match link {
+    if link.is_some() && file.is_some() {
+        return Err("give --link or --scenario, not both".into());
+    }
+    if let Some(f) = file {
+        return finish(scenario_file(&f)?, pixel, channel, a, b, cpu, os);
+    }
+    let sc = match link {
         // A link never fails to open; what it got wrong is said on stderr.
         Some(l) => {
             let d = qconv_lens::link::decode(&l);
@@ -226,6 +255,48 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         }
         None => preset(&preset_id).map_err(|e| e.to_string())?,
     };
+    finish(sc, pixel, channel, a, b, cpu, os)
+}
+
+/// A scenario file, all or nothing: what is wrong goes in the error.
+fn scenario_file(path: &str) -> Result<qconv_lens::scenario::Scenario, String> {
+    use qconv_lens::scenario_file::{decode, too_large};
+    // The size first: a huge file is refused before it is read.
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {path}: {e}"))?
+        .len();
+    if let Some(m) = too_large(len) {
+        return Err(format!("{path}: {m}"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let shown = |n: &qconv_lens::link::Note| {
+        format!("{}{}{}", n.key, if n.key.is_empty() { "" } else { ": " }, n.message)
+    };
+    match decode(&text) {
+        Ok(d) => {
+            for n in &d.notes {
+                eprintln!("{path}: {}", shown(n));
+            }
+            Ok(d.scenario)
+        }
+        Err(notes) => Err(notes
+            .iter()
+            .map(|n| format!("{path}: {}", shown(n)))
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    mut sc: qconv_lens::scenario::Scenario,
+    pixel: Option<(usize, usize)>,
+    channel: Option<usize>,
+    a: Option<Computation>,
+    b: Option<Computation>,
+    cpu: Option<Cpu>,
+    os: Option<Os>,
+) -> Result<Opts, String> {
     let (row, col) = pixel.or(sc.view.pixel).unwrap_or((0, 0));
     let channel = channel.unwrap_or(sc.view.channel);
     if let Some(a) = a {
@@ -439,7 +510,7 @@ fn import_cmd(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `qconv-lens export [--runtime R] [--preset ID | --link URL] [--a COMP] [--b COMP] ...`:
+/// `qconv-lens export [--runtime R] [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP] ...`:
 /// the script that reproduces the case in PyTorch, ONNX Runtime or LiteRT.
 /// Without `--runtime`: the runtime of A, else of B, else PyTorch.
 fn export_cmd(args: &[String]) -> Result<String, String> {

@@ -206,10 +206,20 @@ impl<'a> Codes<'a> {
     }
     /// (smallest, largest) code.
     fn range(&self) -> (i64, i64) {
-        let f = |(lo, hi): (i64, i64), q: i64| (lo.min(q), hi.max(q));
+        // Separate byte-wide min and max passes vectorise; an i64 fold does not.
+        // (`Iterator::min` keeps the first of equals and does not vectorise.)
+        if self.is_empty() {
+            return (i64::MAX, i64::MIN);
+        }
         match self {
-            Codes::QUInt8(v) => v.iter().map(|&q| q as i64).fold((i64::MAX, i64::MIN), f),
-            Codes::QInt8(v) => v.iter().map(|&q| q as i64).fold((i64::MAX, i64::MIN), f),
+            Codes::QUInt8(v) => (
+                v.iter().fold(u8::MAX, |a, &q| a.min(q)) as i64,
+                v.iter().fold(u8::MIN, |a, &q| a.max(q)) as i64,
+            ),
+            Codes::QInt8(v) => (
+                v.iter().fold(i8::MAX, |a, &q| a.min(q)) as i64,
+                v.iter().fold(i8::MIN, |a, &q| a.max(q)) as i64,
+            ),
         }
     }
 }
@@ -312,6 +322,12 @@ impl<'a> IntConv<'a> {
         let bound = max_x * max_w * s.taps() as u128;
         out.clear();
         out.resize(s.output_len(), 0);
+        if bound <= i32::MAX as u128 && crate::kernels::fits(max_x as u64, max_w as u64) {
+            if let Some(isa) = crate::kernels::best() {
+                crate::kernels::accumulate(isa, s, x, zx as i32, &wz, &mut scratch.pairs, out);
+                return Ok(());
+            }
+        }
         if bound < (1 << 24) {
             // zx is a checked 8-bit zero point, so int32 arithmetic is exact.
             let z = zx as i32;
@@ -392,6 +408,7 @@ impl<'a> IntConv<'a> {
 pub struct Scratch {
     f32s: Vec<f32>,
     i32s: Vec<i32>,
+    pairs: crate::kernels::PairBuffers,
 }
 
 /// The zero-point-centred input with explicit zero padding (a padded tap

@@ -203,6 +203,22 @@ impl FbgemmIsa {
         pair_sums(conv)
     }
 
+    /// Like `accumulate`, into `out`, reusing `scratch` where the kernel is exact.
+    pub fn accumulate_into(
+        self,
+        conv: &IntConv,
+        scratch: &mut crate::conv::Scratch,
+        out: &mut Vec<i32>,
+    ) -> Result<()> {
+        conv.validate()?;
+        let path = self.path(conv.shape, conv.weight_zero_points.len() > 1);
+        if !self.saturates(path) {
+            return conv.accumulate_into(scratch, out);
+        }
+        *out = pair_sums(conv)?;
+        Ok(())
+    }
+
     /// The saturated pairs of one output element (see [`saturated_pairs`]).
     pub fn saturated_pairs(self, conv: &IntConv, index: usize) -> Vec<SaturatedPair> {
         if conv.validate().is_err() || index >= conv.shape.output_len() {

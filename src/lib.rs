@@ -20,6 +20,7 @@ pub mod fbgemm_gemm;
 pub mod flow;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod golden;
+pub mod kernels;
 pub mod link;
 pub mod mlas_u8s8;
 pub mod observe;
@@ -29,6 +30,7 @@ pub mod quant;
 pub mod render;
 pub mod runtime_presets;
 pub mod scenario;
+pub mod scenario_file;
 pub mod schema;
 pub mod session;
 pub mod trace;

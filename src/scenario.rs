@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Where the input activations come from. Generators make float32 values
 /// that are quantized with the input scale and zero point, as `QuantStub` does;
@@ -435,30 +436,36 @@ impl Scenario {
     }
 
     pub fn check_limits(&self) -> Result<()> {
-        let s = &self.shape;
-        let over = |what: &str, v: usize, max: usize| -> Result<()> {
-            if v > max {
-                Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
-            } else {
-                Ok(())
-            }
-        };
-        over("batch", s.batch, limits::BATCH)?;
-        over("input channels", s.in_channels, limits::CHANNELS)?;
-        over("output channels", s.out_channels, limits::CHANNELS)?;
-        over("height", s.height, limits::SIDE)?;
-        over("width", s.width, limits::SIDE)?;
-        over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
-        over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
-        over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
-        over(
-            "dilation",
-            s.dilation[0].max(s.dilation[1]),
-            limits::DILATION,
-        )?;
-        check_work(s)?;
-        s.validate()
+        check_shape(&self.shape)
     }
+}
+
+/// A shape against the page's bounds: each field, then the work and memory
+/// ([`check_work`]), then the engine's own validation. Needs only the shape,
+/// so a file or link is bounded before its tensors are read.
+pub fn check_shape(s: &ConvShape) -> Result<()> {
+    let over = |what: &str, v: usize, max: usize| -> Result<()> {
+        if v > max {
+            Err(Error::BadShape(format!("{what} is {v}; at most {max}")))
+        } else {
+            Ok(())
+        }
+    };
+    over("batch", s.batch, limits::BATCH)?;
+    over("input channels", s.in_channels, limits::CHANNELS)?;
+    over("output channels", s.out_channels, limits::CHANNELS)?;
+    over("height", s.height, limits::SIDE)?;
+    over("width", s.width, limits::SIDE)?;
+    over("kernel", s.kernel[0].max(s.kernel[1]), limits::KERNEL)?;
+    over("stride", s.stride[0].max(s.stride[1]), limits::STRIDE)?;
+    over("padding", s.padding[0].max(s.padding[1]), limits::PADDING)?;
+    over(
+        "dilation",
+        s.dilation[0].max(s.dilation[1]),
+        limits::DILATION,
+    )?;
+    check_work(s)?;
+    s.validate()
 }
 
 /// Buffers kept between runs: the page recomputes on every slider step, and
@@ -470,13 +477,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Takes back the buffers of a run that is no longer needed.
+    /// Takes back the output buffers of a run that is no longer needed (its
+    /// accumulators may live on in the next run; freed ones go back to the
+    /// allocator).
     pub fn recycle(&mut self, run: Run) {
-        let Run {
-            accs, out_a, out_b, ..
-        } = run;
-        self.spare
-            .extend(accs.into_iter().map(|(_, v)| v).chain([out_a, out_b]));
+        self.spare.extend([run.out_a, run.out_b]);
         // Keep at most what one run needs.
         self.spare.truncate(5);
     }
@@ -491,12 +496,17 @@ impl Workspace {
 pub struct Run {
     pub shape: ConvShape,
     pub input: Activations,
+    /// The generator, scale, zero point and dtype of a generated input.
+    input_from: Option<(InputSource, f64, i64, DType)>,
     pub weights: Vec<i8>,
-    /// Exact accumulators `sum (qx - zx)(qw - zw)`.
-    pub acc: Vec<i32>,
+    /// Exact accumulators `sum (qx - zx)(qw - zw)` (shared with the next run
+    /// when only the requantization changes).
+    pub acc: Arc<Vec<i32>>,
     /// The other accumulations A and B need (raw codes, saturating kernels),
     /// each formed once.
-    accs: Vec<(Accumulation, Vec<i32>)>,
+    accs: Vec<(Accumulation, Arc<Vec<i32>>)>,
+    /// How many accumulations this run formed (0 when all came from the run before).
+    pub accumulated: usize,
     pub out_a: Vec<i32>,
     pub out_b: Vec<i32>,
     pub ra: Requant,
@@ -505,6 +515,21 @@ pub struct Run {
     pub platform: Platform,
     /// The parameters converted for the side of another runtime, if any.
     pub converted: Option<Converted>,
+}
+
+/// The accumulation `k` really forms on this conv: a fbgemm kernel that does
+/// not saturate here (VNNI) forms the exact sum, so it shares the exact buffer
+/// instead of summing the same products twice.
+fn effective(k: Accumulation, conv: &IntConv) -> Accumulation {
+    match k {
+        Accumulation::Fbgemm { isa }
+            if !conv.shape.is_asymmetric()
+                && !isa.saturates(isa.path(conv.shape, conv.weight_zero_points.len() > 1)) =>
+        {
+            Accumulation::Exact
+        }
+        k => k,
+    }
 }
 
 impl Scenario {
@@ -526,13 +551,37 @@ impl Scenario {
 
     /// `run`, reusing the buffers of earlier runs given back to `ws`.
     pub fn run_in(&self, ws: &mut Workspace) -> Result<Run> {
+        self.run_after(ws, None)
+    }
+
+    /// `run_in`, taking the accumulators from `prev` when they depend on
+    /// nothing that changed (the same shape, input codes and zero point,
+    /// weight codes and zero points; never for the float path, whose sums
+    /// hold the scales and bias): a change of output scale, zero point, bias, ReLU, engine or hand
+    /// switch only requantizes.
+    pub fn run_after(&self, ws: &mut Workspace, prev: Option<&Run>) -> Result<Run> {
         self.validate()?;
         let s = &self.shape;
         let p = &self.params;
-        let input = self
-            .input
-            .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?;
-        let weights = self.weights.clone();
+        // A generated input is made again only when its generator, scale,
+        // zero point, dtype or shape changed (a large one takes longer than
+        // requantizing it).
+        let input_from = (!matches!(self.input, InputSource::Codes { .. })).then(|| {
+            (
+                self.input.clone(),
+                p.input_scale,
+                p.input_zero_point,
+                p.input_dtype,
+            )
+        });
+        let input = match prev {
+            Some(r) if input_from.is_some() && r.input_from == input_from && r.shape == *s => {
+                r.input.clone()
+            }
+            _ => self
+                .input
+                .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?,
+        };
         // A and B of different runtimes: the later one on the export path
         // runs on the converted parameters. The exact accumulator is the same
         // for both (codes and zero point shift together), and only PyTorch's
@@ -545,27 +594,57 @@ impl Scenario {
             shape: s,
             input: input.codes(),
             input_zero_point: p.input_zero_point,
-            weight: &weights,
+            weight: &self.weights,
             weight_zero_points: &p.weight_zero_points,
         };
-        let mut acc = ws.take();
-        Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
-        let mut accs: Vec<(Accumulation, Vec<i32>)> = vec![];
-        for r in [&ra, &rb] {
-            let k = r.kernel.accumulation;
-            if k != Accumulation::Exact && !accs.iter().any(|(a, _)| *a == k) {
-                let mut v = ws.take();
-                let q = Converted::params(&converted, p, r.computation);
-                k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
-                accs.push((k, v));
+        let prev = prev.filter(|r| {
+            r.shape == *s
+                && r.params.input_zero_point == p.input_zero_point
+                && r.params.weight_zero_points == p.weight_zero_points
+                && r.weights == self.weights
+                && r.input == input
+        });
+        let mut accumulated = 0;
+        let acc = match prev {
+            Some(r) => r.acc.clone(),
+            None => {
+                let mut acc = ws.take();
+                Accumulation::Exact.run(&conv, &mut ws.scratch, &mut acc)?;
+                accumulated += 1;
+                Arc::new(acc)
             }
+        };
+        let mut accs: Vec<(Accumulation, Arc<Vec<i32>>)> = vec![];
+        for r in [&ra, &rb] {
+            let k = effective(r.kernel.accumulation, &conv);
+            if k == Accumulation::Exact || accs.iter().any(|(a, _)| *a == k) {
+                continue;
+            }
+            let q = Converted::params(&converted, p, r.computation);
+            // The float path's "accumulators" hold the scales and bias too:
+            // formed again each time (ONNX Runtime's unfused QDQ only).
+            let kept = prev
+                .filter(|_| k != Accumulation::DequantizedFloat)
+                .and_then(|old| old.accs.iter().find(|(a, _)| *a == k));
+            let v = match kept {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let mut v = ws.take();
+                    k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
+                    accumulated += 1;
+                    Arc::new(v)
+                }
+            };
+            accs.push((k, v));
         }
         let mut run = Run {
             shape: *s,
             input,
-            weights,
+            input_from,
+            weights: self.weights.clone(),
             acc,
             accs,
+            accumulated,
             out_a: vec![],
             out_b: vec![],
             ra,

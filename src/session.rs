@@ -1,7 +1,6 @@
 //! The page's state between updates: the scenario shown, its last run,
 //! reusable buffers and the RGBA frame. A view change (channel, pixel, map)
 //! repaints without recomputing.
-use crate::conv::Tap;
 use crate::engine::Kernel;
 use crate::error::{Error, Result};
 use crate::explain::{explain, Explanation};
@@ -25,9 +24,8 @@ pub struct DiffPixel {
 /// The selected pixel, explained.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspect {
+    /// The explanation (its `taps`: the accumulator's taps in summation order).
     pub explanation: Explanation,
-    /// The accumulator's taps in summation order.
-    pub taps: Vec<Tap>,
     /// Whether A is clamped at this pixel.
     pub clamped: bool,
 }
@@ -97,6 +95,9 @@ pub struct Session {
     /// RGBA of the last frame.
     pub rgba: Vec<u8>,
     pre: Vec<f64>,
+    /// Differing pixels per channel and the largest |A - B| of the last run
+    /// (a view change reuses them).
+    counts: (Vec<usize>, i64),
 }
 
 fn same_but_view(a: &Scenario, b: &Scenario) -> bool {
@@ -140,12 +141,10 @@ fn clamped_a(run: &Run, index: usize) -> bool {
 /// A new scenario opens on the channel where most pixels differ (the first
 /// such channel on a tie) and on its first differing pixel, unless the pixel
 /// selected differs there already. Nothing moves when no pixel differs.
-fn show_most_differing(run: &Run, view: &mut View) {
+fn show_most_differing(run: &Run, counts: &[usize], view: &mut View) {
     let (oh, ow) = run.shape.output_hw();
     let plane = oh * ow;
     let differs = |i: usize| run.out_a[i] != run.out_b[i];
-    let count = |c: usize| (c * plane..(c + 1) * plane).filter(|&i| differs(i)).count();
-    let counts: Vec<usize> = (0..run.shape.out_channels).map(count).collect();
     let best = (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
     let kept = view
         .pixel
@@ -194,7 +193,7 @@ impl Session {
                 .as_ref()
                 .is_some_and(|old| same_but_view(old, &s));
         if !reuse {
-            let run = s.run_in(&mut self.ws)?;
+            let run = s.run_after(&mut self.ws, self.run.as_ref())?;
             if let Some(old) = self.run.replace(run) {
                 self.ws.recycle(old);
             }
@@ -207,20 +206,46 @@ impl Session {
         let channels = run.shape.out_channels;
         s.view.channel = s.view.channel.min(channels - 1);
         s.view.pixel = s.view.pixel.map(|(r, c)| (r.min(oh - 1), c.min(ow - 1)));
-        if std::mem::take(&mut s.view.fresh) {
-            show_most_differing(run, &mut s.view);
+        if !reuse {
+            self.counts = counts(run);
         }
-        let frame = frame(run, &s, !reuse, &mut self.rgba, &mut self.pre)?;
+        if std::mem::take(&mut s.view.fresh) {
+            show_most_differing(run, &self.counts.0, &mut s.view);
+        }
+        let frame = frame(run, &s, !reuse, &self.counts, &mut self.rgba, &mut self.pre)?;
         self.scenario = Some(s);
         Ok(frame)
     }
 }
 
 /// Paint `s.view` of `run` into `rgba` and describe it.
+/// Differing pixels per channel and the largest |A - B| over all channels.
+fn counts(run: &Run) -> (Vec<usize>, i64) {
+    let channels = run.shape.out_channels;
+    let (rows, cols) = run.shape.output_hw();
+    let mut by_channel = vec![0usize; channels];
+    let mut max_abs = 0i64;
+    // Plane by plane (NCHW): no division per element.
+    let planes = run
+        .out_a
+        .chunks(rows * cols)
+        .zip(run.out_b.chunks(rows * cols));
+    for (i, (pa, pb)) in planes.enumerate() {
+        for (x, y) in pa.iter().zip(pb) {
+            if x != y {
+                by_channel[i % channels] += 1;
+                max_abs = max_abs.max((*x as i64 - *y as i64).abs());
+            }
+        }
+    }
+    (by_channel, max_abs)
+}
+
 fn frame(
     run: &Run,
     s: &Scenario,
     recomputed: bool,
+    counts: &(Vec<usize>, i64),
     rgba: &mut Vec<u8>,
     pre: &mut Vec<f64>,
 ) -> Result<Frame> {
@@ -234,14 +259,7 @@ fn frame(
             &run.out_a[start..start + plane],
             &run.out_b[start..start + plane],
         );
-        let mut differing_by_channel = vec![0usize; channels];
-        let mut max_abs = 0i64;
-        for (i, (x, y)) in run.out_a.iter().zip(&run.out_b).enumerate() {
-            if x != y {
-                differing_by_channel[run.channel_of(i)] += 1;
-                max_abs = max_abs.max((*x as i64 - *y as i64).abs());
-            }
-        }
+        let (differing_by_channel, max_abs) = (counts.0.clone(), counts.1);
         let differing = differing_by_channel.iter().sum();
         let lo = low_limit(run);
         let clamp: Vec<bool> = (0..plane)
@@ -332,7 +350,6 @@ fn frame(
         let inspect = match s.view.pixel {
             Some((r, c)) => Some(Inspect {
                 explanation: explain(run, ch, r, c)?,
-                taps: run.taps(run.index(ch, r, c)?),
                 clamped: clamp[r * cols + c],
             }),
             None => None,
@@ -442,6 +459,7 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Computation;
     use crate::scenario::{preset, InputSource};
 
     #[test]
@@ -458,7 +476,7 @@ mod tests {
             .causes
             .iter()
             .any(|c| c.code == "printed_scale" && c.text.contains("output scale was shortened")));
-        assert_eq!(ins.taps.len(), 1);
+        assert_eq!(ins.explanation.taps.len(), 1);
         assert!(f
             .list
             .iter()
@@ -524,6 +542,175 @@ mod tests {
                 assert_eq!(s.rgba.len(), f.width * f.height * 4, "{id}");
             }
         }
+    }
+
+    /// A 16 -> 16, 3x3 conv at 12x12 with codes high enough that fbgemm's
+    /// int16 pairs saturate without VNNI.
+    fn layer() -> Scenario {
+        let mut sc = preset("forum").unwrap();
+        sc.shape.in_channels = 16;
+        sc.shape.out_channels = 16;
+        sc.shape.height = 12;
+        sc.shape.width = 12;
+        sc.shape.kernel = [3, 3];
+        sc.shape.padding = [1, 1];
+        sc.input = InputSource::Codes {
+            codes: (0..16 * 12 * 12)
+                .map(|i| 160 + (i * 7 % 96) as u8)
+                .collect(),
+        };
+        sc.weights = (0..16 * 16 * 9).map(|i| (60 + i * 13 % 68) as i8).collect();
+        sc.params.per_channel = false;
+        sc.params.weight_scales = vec![0.003];
+        sc.params.weight_zero_points = vec![0];
+        sc.params.bias = None;
+        sc.params.bias_i32 = None;
+        sc.params.output_scale = 0.2;
+        sc.params.output_zero_point = 128;
+        sc.view = View::default();
+        sc
+    }
+
+    /// A named change to a scenario.
+    type Edit = Box<dyn Fn(&mut Scenario)>;
+
+    /// How many accumulations applying `sc` formed.
+    fn formed(s: &mut Session, sc: &Scenario) -> usize {
+        assert!(s.update(sc.clone()).unwrap().recomputed);
+        s.run().unwrap().accumulated
+    }
+
+    /// `s` applied to a session that starts from nothing.
+    fn fresh(s: &Scenario) -> (Frame, Vec<u8>, Vec<i32>, Vec<i32>) {
+        let mut f = Session::new();
+        let frame = f.update(s.clone()).unwrap();
+        let run = f.run().unwrap();
+        (frame, f.rgba.clone(), run.out_a.clone(), run.out_b.clone())
+    }
+
+    #[test]
+    fn requantization_changes_keep_the_accumulators() {
+        let mut s = Session::new();
+        let base = layer();
+        // fbgemm on AVX512-VNNI forms the exact sum: one accumulation for A and B.
+        assert_eq!(formed(&mut s, &base), 1);
+        let edits: Vec<(&str, Edit)> = vec![
+            ("output scale", Box::new(|s| s.params.output_scale *= 1.37)),
+            (
+                "output zero point",
+                Box::new(|s| s.params.output_zero_point = 100),
+            ),
+            ("relu", Box::new(|s| s.params.relu = !s.params.relu)),
+            (
+                "bias",
+                Box::new(|s| s.params.bias = Some((0..16).map(|c| 0.05 * c as f32).collect())),
+            ),
+            ("engine", Box::new(|s| s.a = Computation::ONEDNN)),
+            (
+                "hand switch",
+                Box::new(|s| {
+                    let mut h = s.b.hand.unwrap();
+                    h.rounding = match h.rounding {
+                        crate::engine::Rounding::HalfEven => crate::engine::Rounding::HalfAway,
+                        crate::engine::Rounding::HalfAway => crate::engine::Rounding::HalfEven,
+                    };
+                    s.b = Computation::hand(h);
+                }),
+            ),
+            ("swap", Box::new(|s| std::mem::swap(&mut s.a, &mut s.b))),
+            // Typed codes do not depend on the input scale (generated inputs do, below).
+            ("input scale", Box::new(|s| s.params.input_scale *= 2.0)),
+        ];
+        let mut sc = base.clone();
+        for (what, edit) in &edits {
+            edit(&mut sc);
+            let f = s.update(sc.clone()).unwrap();
+            assert!(f.recomputed, "{what}");
+            assert_eq!(
+                s.run().unwrap().accumulated,
+                0,
+                "{what}: the accumulators were formed again"
+            );
+            let (g, rgba, a, b) = fresh(&sc);
+            assert_eq!(formed(&mut Session::new(), &sc), 1, "{what}");
+            assert_eq!(
+                (&s.run().unwrap().out_a, &s.run().unwrap().out_b),
+                (&a, &b),
+                "{what}"
+            );
+            assert_eq!(s.rgba, rgba, "{what}");
+            assert_eq!(
+                (f.differing_by_channel, f.max_abs_diff),
+                (g.differing_by_channel, g.max_abs_diff),
+                "{what}"
+            );
+        }
+        // What the accumulators depend on forms them again.
+        let edits: Vec<(&str, Edit)> = vec![
+            (
+                "input",
+                Box::new(|s| s.input = InputSource::Random { seed: 6 }),
+            ),
+            (
+                "input zero point",
+                Box::new(|s| s.params.input_zero_point = 3),
+            ),
+            (
+                "weight",
+                Box::new(|s| s.weights[7] = s.weights[7].wrapping_add(1)),
+            ),
+            (
+                "weight zero point",
+                Box::new(|s| s.params.weight_zero_points = vec![1]),
+            ),
+            ("shape", Box::new(|s| s.shape.stride = [2, 2])),
+        ];
+        for (what, edit) in &edits {
+            let mut sc = base.clone();
+            edit(&mut sc);
+            s.update(base.clone()).unwrap();
+            assert_eq!(formed(&mut s, &sc), 1, "{what}");
+            assert_eq!(s.run().unwrap().out_b, fresh(&sc).3, "{what}");
+        }
+        let mut sc = base.clone();
+        sc.input = InputSource::Random { seed: 6 };
+        s.update(sc.clone()).unwrap();
+        sc.params.input_scale *= 2.0;
+        assert_eq!(formed(&mut s, &sc), 1);
+        assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
+        // A generated input kept with its generator: the codes are reused too.
+        sc.params.output_scale *= 3.0;
+        assert_eq!(formed(&mut s, &sc), 0);
+        assert_eq!(s.run().unwrap().input, sc.run().unwrap().input);
+        assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
+    }
+
+    #[test]
+    fn saturating_kernels_keep_their_own_accumulators() {
+        let mut sc = layer();
+        sc.platform.cpu = crate::engine::Cpu::Avx2;
+        sc.a = Computation::FBGEMM;
+        let mut s = Session::new();
+        // The exact sum and fbgemm's saturating pairs.
+        assert_eq!(formed(&mut s, &sc), 2);
+        let run = s.run().unwrap();
+        assert_ne!(
+            run.acc_for(&run.ra),
+            &run.acc[..],
+            "the codes should saturate here"
+        );
+        // A and B on the same saturating kernel share it.
+        sc.b = Computation::FBGEMM;
+        assert_eq!(formed(&mut s, &sc), 0);
+        assert_eq!(formed(&mut Session::new(), &sc), 2);
+        sc.params.output_scale *= 0.5;
+        assert_eq!(formed(&mut s, &sc), 0);
+        assert_eq!(s.run().unwrap().out_a, fresh(&sc).2);
+        // The view alone: no run at all.
+        sc.view.channel = 9;
+        sc.view.pixel = Some((2, 3));
+        let f = s.update(sc).unwrap();
+        assert!(!f.recomputed);
     }
 
     #[test]

@@ -150,14 +150,14 @@ export class Inspector {
 
   #taps() {
     const r = this.root;
-    const ins = this.frame?.inspect;
+    const list = this.frame?.inspect?.explanation.taps;
     const taps = r.querySelector('#taps tbody');
     clear(taps);
-    if (!ins) return;
-    const sum = ins.taps.reduce((t, p) => t + p.product, 0);
-    r.querySelector('#taps-summary').textContent = `Accumulator: ${ins.taps.length} tap${ins.taps.length === 1 ? '' : 's'}, sum ${sum}`;
+    if (!list) return;
+    const sum = list.reduce((t, p) => t + p.product, 0);
+    r.querySelector('#taps-summary').textContent = `Accumulator: ${list.length} tap${list.length === 1 ? '' : 's'}, sum ${sum}`;
     if (!r.querySelector('#taps-wrap').open) return;
-    for (const t of ins.taps) {
+    for (const t of list) {
       taps.append(el('tr', {},
         el('td', {}, t.in_channel), el('td', {}, t.ky), el('td', {}, t.kx),
         el('td', {}, t.input_yx ? `${t.input_yx[0]}, ${t.input_yx[1]}` : 'padding'),

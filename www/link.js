@@ -11,7 +11,7 @@ const DEBOUNCE_MS = 350;
 
 /** Is this change a deliberate step (its own history entry)? */
 function deliberate(source, field) {
-  if (source === 'preset' || source === 'paste' || source === 'calibrate' || source === 'story') return true;
+  if (['preset', 'paste', 'calibrate', 'story', 'file', 'picture'].includes(source)) return true;
   if (source !== 'controls' || !field) return false;
   const id = typeof field === 'string' ? field : field.id;
   return id === 'comp-a' || id === 'comp-b' || id === 'swap' || id === 'platform';
@@ -52,6 +52,7 @@ export class Permalink {
     const text = location.hash.slice(1);
     if (!text || isAnchor(text)) return null;
     const r = await this.engine.unlink(text);
+    if (r.cancelled) return null;
     if (!r.ok) {
       this.showNotes([{ key: '', message: r.error }]);
       return null;
@@ -100,6 +101,7 @@ export class Permalink {
     if (!text || text === this.fragment || isAnchor(text)) return;
     this.fragment = text;
     const r = await this.engine.unlink(text);
+    if (r.cancelled) return;
     if (!r.ok) return this.showNotes([{ key: '', message: r.error }]);
     this.showNotes(r.value.notes);
     this.applying = true;

@@ -21,6 +21,7 @@ import { Calibrate } from './calibrate.js';
 import { Story } from './story.js';
 import { Paste } from './paste.js';
 import { Export } from './export.js';
+import { Files } from './files.js';
 
 const $ = (sel) => document.querySelector(sel);
 let groups = []; // hideable control groups, from the schema
@@ -33,14 +34,20 @@ let frame = null;
 const listeners = new Set();
 const timing = { navigationToFirstHeatmap: null, frames: 0 };
 
+// Progress of work that takes longer than 100 ms: its stage, the time so far,
+// and a Cancel. While the controls show an older scenario than the one being
+// opened (a link, a preset), they are marked stale and inert.
 const busy = {
   started: 0,
   tick: 0,
-  show(started) {
+  show(started, { text = 'computing', stale = false } = {}) {
     this.started = started;
     $('#busy').hidden = false;
+    $('#busy-stage').textContent = `${text}…`;
+    markStale(stale);
+    cancelAnimationFrame(this.tick);
     const step = () => {
-      $('#busy-text').textContent = `computing… ${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      $('#busy-time').textContent = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
       this.tick = requestAnimationFrame(step);
     };
     step();
@@ -48,10 +55,51 @@ const busy = {
   hide() {
     cancelAnimationFrame(this.tick);
     $('#busy').hidden = true;
+    markStale(false);
   },
 };
 
-const engine = new Engine({ onBusy: (t) => busy.show(t), onIdle: () => busy.hide() });
+function markStale(on) {
+  const form = $('#controls');
+  form.inert = on;
+  form.classList.toggle('stale', on);
+  if (on) form.setAttribute('aria-busy', 'true');
+  else form.removeAttribute('aria-busy');
+}
+
+const engine = new Engine({ onBusy: (t, stage) => busy.show(t, stage), onIdle: () => busy.hide() });
+
+/** Cancel: stop the work; the scenario on screen stays, and its controls. */
+function cancel() {
+  engine.cancel();
+  busy.hide();
+  if (scenario) {
+    controls.sync(scenario, frame, 'cancel');
+    permalink.follow(scenario, frame, { source: 'link' });
+  }
+  status(scenario ? 'Cancelled: showing the scenario before.' : 'Cancelled.');
+}
+$('#busy-cancel').addEventListener('click', cancel);
+
+/** Plain data equal, element by element (no strings built: weights may be millions). */
+function same(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!same(a[k], b[k])) return false;
+  return true;
+}
+
+/** What computing `next` after `prev` does: accumulate (and how much), or only requantize. */
+function stageOf(next, prev) {
+  const s = next.shape;
+  const keep = prev && same(prev.shape, s) && same(prev.input, next.input) && same(prev.weights, next.weights)
+    && prev.params.input_zero_point === next.params.input_zero_point
+    && same(prev.params.weight_zero_points, next.params.weight_zero_points);
+  if (keep) return 'requantizing';
+  return `accumulating ${s.in_channels} \u2192 ${s.out_channels} channels, ${s.kernel[0]}\u00d7${s.kernel[1]}, at ${s.height}\u00d7${s.width}`;
+}
 
 function status(text, kind = '') {
   const s = $('#status');
@@ -105,9 +153,13 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   // (View::fresh, src/session.rs); one that names its pixel keeps its view.
   if ((source === 'link' || source === 'file') && next?.view && !next.view.pixel) next = { ...next, view: { ...next.view, fresh: true } };
   const t0 = performance.now();
-  const reply = await engine.update(next);
+  // The controls show `next` only when they asked for it.
+  const stale = source !== 'controls' && source !== 'heatmap';
+  const prev = scenario;
+  const reply = await engine.update(next, { get text() { return stageOf(next, prev); }, stale });
   const t1 = performance.now();
   if (reply.superseded) return { ok: false, superseded: true };
+  if (reply.cancelled) return { ok: false, cancelled: true, error: reply.error };
   if (!reply.ok) {
     const where = controls.showError(field, reply.error);
     if (!where) status(reply.error, 'error');
@@ -118,9 +170,10 @@ export async function apply(next, { source = 'api', field = null } = {}) {
   // Its own copy, sharing the big arrays (weights, typed codes), which no
   // one writes into: a deep copy of 2.4 M weights cost ~0.4 s per frame.
   scenario = { ...draftOf(next), view: frame.view };
-  controls.sync(scenario, frame, source);
+  // The heatmap first: syncing the controls of a many-channel layer takes longer.
   heatmap.draw(frame);
   const tMap = performance.now();
+  controls.sync(scenario, frame, source);
   inspector.show(frame);
   showConversions(frame, scenario);
   if (source === 'link') hiding = scenario.view.hide.length > 0;
@@ -192,6 +245,7 @@ const calibrate = new Calibrate($('[data-group="calibrate"]'), { engine, apply, 
 const paste = new Paste($('[data-group="paste"]'), { engine, apply, current });
 const exporter = new Export($('[data-group="export"]'), { engine, current, calibrationOf: (s) => calibrate.calibrationOf(s) });
 onApplied((s) => exporter.follow(s));
+const files = new Files($('#files'), { engine, apply, current, notes: (n) => permalink.showNotes(n) });
 
 // The vocabulary, once: every picker is built from it before the first frame.
 const schema = engine.schema().then((r) => {
@@ -217,5 +271,5 @@ document.querySelector('a.skip')?.addEventListener('click', (e) => {
   c.scrollIntoView({ block: 'nearest' });
 });
 
-window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter };
+window.qconvLens = { apply, current, currentFrame, onApplied, loadPreset, timing, calibrate, paste, exporter, files };
 start();

@@ -25,6 +25,10 @@
 //                                        (Reproduce in ONNX Runtime / LiteRT; runtime: 'onnxruntime' | 'litert')
 //   {id, type: 'paste', text, scenario} -> {id, ok, value: {paste, scenario, notes, check}}
 //   {id, type: 'paste-check', text, scenario} -> {id, ok, value: OutputCheck | null}
+//   {id, type: 'decode-file', file | text} -> {id, ok, value: {ok, scenario, version, notes} | {ok: false, errors}}
+//   {id, type: 'encode-file', scenario} -> {id, ok, value: 'scenario file JSON'}
+//   {id, type: 'snippet'}             -> {id, ok, value: 'python source'}   (these four: src/scenario_file.rs,
+//   {id, type: 'picture', values, scale, zeroPoint} -> {id, ok, value: Uint8Array}   in the link wasm)
 //   any failure                       -> {id, ok: false, error: 'message'}
 import init, { Lens } from './pkg/qconv_lens.js';
 
@@ -80,6 +84,24 @@ self.onmessage = async (event) => {
         break;
       case 'unlink':
         self.postMessage({ id, ok: true, value: (await links()).decode_link(String(msg.text ?? '')) });
+        break;
+      case 'decode-file': {
+        // A File is read here only once Rust's bound says it is not too large.
+        const L = await links();
+        const big = msg.file ? L.file_too_large(msg.file.size) : null;
+        const text = big ? '' : msg.file ? await msg.file.text() : String(msg.text ?? '');
+        const value = big ? { ok: false, errors: [{ key: '', message: big }] } : L.decode_file(text);
+        self.postMessage({ id, ok: true, value });
+        break;
+      }
+      case 'encode-file':
+        self.postMessage({ id, ok: true, value: (await links()).encode_file(msg.scenario) });
+        break;
+      case 'snippet':
+        self.postMessage({ id, ok: true, value: (await links()).snippet() });
+        break;
+      case 'picture':
+        self.postMessage({ id, ok: true, value: (await links()).picture_codes(msg.values, Number(msg.scale), Number(msg.zeroPoint)) });
         break;
       case 'schema':
         self.postMessage({ id, ok: true, value: Lens.schema() });

@@ -232,10 +232,23 @@ impl Channel for FbgemmChannel {
             lo,
             ..
         } = *self;
-        map_plane(acc, out, move |a| {
-            let v = fbgemm_sum(a, bias, inv_aw, bias_term, per_channel) * m;
-            tail(Tail::Fbgemm, cvt_i32(v) as i64, zy, lo).1 as i32
-        })
+        // `tail(Tail::Fbgemm, ..)` in int32 lanes (the wrapped sum is an int32),
+        // one loop per bias kind so that each vectorises without a branch.
+        if !(i32::MIN as i64..=255).contains(&lo) {
+            return map_plane(acc, out, move |a| {
+                let v = fbgemm_sum(a, bias, inv_aw, bias_term, per_channel) * m;
+                tail(Tail::Fbgemm, cvt_i32(v) as i64, zy, lo).1 as i32
+            });
+        }
+        let (zy, lo) = (zy as i32, lo as i32);
+        let code = move |v: f32| cvt_i32(v).wrapping_add(zy).clamp(lo, 255);
+        match bias {
+            None => map_plane(acc, out, move |a| code(a as f32 * m)),
+            Some(b) if !per_channel => {
+                map_plane(acc, out, move |a| code(b.mul_add(inv_aw, a as f32) * m))
+            }
+            Some(_) => map_plane(acc, out, move |a| code((a as f32 + bias_term) * m)),
+        }
     }
     fn pre_round(&self, acc: i32) -> Option<f64> {
         Some(

@@ -387,8 +387,7 @@ impl Accumulation {
                         "fbgemm's kernels take symmetric padding only".into(),
                     ));
                 }
-                *out = isa.accumulate(conv)?;
-                Ok(())
+                isa.accumulate_into(conv, scratch, out)
             }
             Accumulation::MlasU8S8 => {
                 *out = crate::mlas_u8s8::accumulate(conv)?;

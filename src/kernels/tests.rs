@@ -1,0 +1,175 @@
+use super::*;
+use crate::conv::{ConvShape, IntConv};
+
+/// The reference: every tap of every output pixel, summed in int64
+/// (`IntConv::taps_of`).
+fn naive(c: &IntConv) -> Vec<i64> {
+    let s = c.shape;
+    let (oh, ow) = s.output_hw();
+    let mut out = vec![];
+    for n in 0..s.batch {
+        for oc in 0..s.out_channels {
+            for y in 0..oh {
+                for x in 0..ow {
+                    out.push(c.taps_of(n, oc, y, x).iter().map(|t| t.product).sum());
+                }
+            }
+        }
+    }
+    out
+}
+
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, m: i64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as i64) % m
+    }
+}
+
+/// Runs every pair kernel of this CPU on `c` and compares with the taps.
+fn check(c: &IntConv, isas: &[Isa]) {
+    let s = c.shape;
+    let per = s.weight_len() / s.out_channels;
+    let zp = |oc: usize| c.weight_zero_points[if c.weight_zero_points.len() == 1 { 0 } else { oc }];
+    let wz: Vec<i64> = c
+        .weight
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| q as i64 - zp(i / per))
+        .collect();
+    let want: Vec<i32> = naive(c).into_iter().map(|v| i32::try_from(v).unwrap()).collect();
+    let mut bufs = PairBuffers::default();
+    for &isa in isas {
+        // Twice with the same buffers: stale contents of a reused buffer must not leak.
+        for _ in 0..2 {
+            let mut out = vec![i32::MIN; s.output_len()];
+            accumulate(isa, s, c.input, c.input_zero_point as i32, &wz, &mut bufs, &mut out);
+            assert_eq!(out, want, "{isa:?} {s:?} zx {}", c.input_zero_point);
+        }
+    }
+}
+
+fn geometries() -> Vec<ConvShape> {
+    let mut v = vec![];
+    // (batch, cin, cout, h, w, k, stride, pad, pad_end, dil, groups)
+    for &(n, cin, cout, h, w, k, st, pad, pe, dil, g) in &[
+        (1, 8, 8, 9, 56, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+        (1, 8, 8, 5, 33, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+        (2, 3, 5, 7, 13, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+        (1, 5, 9, 11, 17, [3, 3], [2, 2], [1, 1], None, [1, 1], 1),
+        (1, 4, 6, 12, 19, [3, 2], [1, 3], [0, 2], Some([2, 0]), [2, 3], 2),
+        (1, 6, 6, 8, 40, [3, 3], [2, 1], [2, 2], None, [2, 2], 3),
+        (2, 12, 12, 6, 7, [1, 1], [1, 1], [0, 0], None, [1, 1], 12),
+        (1, 1, 1, 4, 4, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
+        (1, 16, 20, 6, 70, [5, 5], [1, 1], [2, 2], None, [1, 1], 1),
+        (1, 7, 3, 10, 1, [3, 1], [1, 1], [1, 0], None, [1, 1], 1),
+        (1, 64, 64, 5, 56, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+        (1, 9, 9, 9, 21, [3, 3], [3, 2], [1, 1], Some([0, 3]), [1, 2], 3),
+    ] {
+        let s = ConvShape {
+            batch: n,
+            in_channels: cin,
+            out_channels: cout,
+            height: h,
+            width: w,
+            kernel: k,
+            stride: st,
+            padding: pad,
+            padding_end: pe,
+            dilation: dil,
+            groups: g,
+        };
+        s.validate().unwrap();
+        v.push(s);
+    }
+    v
+}
+
+#[test]
+fn every_pair_kernel_matches_the_taps() {
+    let isas = available();
+    eprintln!("pair kernels here: {isas:?}");
+    let mut r = Rng(7);
+    for s in geometries() {
+        let x: Vec<u8> = (0..s.input_len()).map(|_| r.below(256) as u8).collect();
+        let w: Vec<i8> = (0..s.weight_len()).map(|_| (r.below(256) - 128) as i8).collect();
+        let zps: Vec<i64> = (0..s.out_channels).map(|_| r.below(21) - 10).collect();
+        for zx in [0, 3, 128, 255] {
+            let c = IntConv {
+                shape: &s,
+                input: Codes::QUInt8(&x),
+                input_zero_point: zx,
+                weight: &w,
+                weight_zero_points: &zps,
+            };
+            check(&c, &isas);
+        }
+        let xi: Vec<i8> = x.iter().map(|&q| q as i8).collect();
+        for zx in [-128, 0, 127] {
+            let c = IntConv {
+                shape: &s,
+                input: Codes::QInt8(&xi),
+                input_zero_point: zx,
+                weight: &w,
+                weight_zero_points: &[0],
+            };
+            check(&c, &isas);
+        }
+    }
+}
+
+/// Extreme codes: centred inputs of ±255 against weights -128/127 with zero
+/// points that push the centred weights to ±255 too.
+#[test]
+fn extreme_codes_are_exact() {
+    let isas = available();
+    for s in geometries() {
+        for (xv, zx) in [(0u8, 255i64), (255, 0)] {
+            for (wv, zw) in [(-128i8, 127i64), (127, -128), (-128, 0), (127, 0)] {
+                let x: Vec<u8> = (0..s.input_len()).map(|i| if i % 7 == 3 { 255 - xv } else { xv }).collect();
+                let w: Vec<i8> = (0..s.weight_len()).map(|i| if i % 5 == 1 { !wv } else { wv }).collect();
+                let c = IntConv {
+                    shape: &s,
+                    input: Codes::QUInt8(&x),
+                    input_zero_point: zx,
+                    weight: &w,
+                    weight_zero_points: &[zw],
+                };
+                check(&c, &isas);
+            }
+        }
+    }
+}
+
+/// A pair at the int16 extremes on both sides: -255·-255 + -255·-255 is the
+/// largest pair sum of 8-bit codes and must not wrap.
+#[test]
+fn largest_pair_sum_is_exact() {
+    let s = ConvShape {
+        batch: 1,
+        in_channels: 2,
+        out_channels: 1,
+        height: 1,
+        width: 40,
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [0, 0],
+        padding_end: None,
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let x = vec![0u8; s.input_len()];
+    let c = IntConv {
+        shape: &s,
+        input: Codes::QUInt8(&x),
+        input_zero_point: 255,
+        weight: &[-128, -128],
+        weight_zero_points: &[127],
+    };
+    check(&c, &available());
+    assert_eq!(naive(&c)[0], 2 * 255 * 255);
+}

@@ -1,0 +1,46 @@
+//! x86-64 register tiles of the pair kernels (see the parent module).
+use std::arch::x86_64::*;
+
+/// 8 output channels x 32 columns (two zmm per channel): per tap two loads,
+/// eight broadcasts and sixteen `vpdpwssd` (multiply pairs, add, in one).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn tile_vnni(x: *const i32, offs: &[usize], w: *const i32, acc: *mut i32) {
+    let mut a = [[_mm512_setzero_si512(); 2]; 8];
+    for (t, &off) in offs.iter().enumerate() {
+        let p = x.add(off);
+        let x0 = _mm512_loadu_si512(p as *const _);
+        let x1 = _mm512_loadu_si512(p.add(16) as *const _);
+        let wt = w.add(t * 8);
+        for (j, aj) in a.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(*wt.add(j));
+            aj[0] = _mm512_dpwssd_epi32(aj[0], x0, wv);
+            aj[1] = _mm512_dpwssd_epi32(aj[1], x1, wv);
+        }
+    }
+    for (j, aj) in a.iter().enumerate() {
+        _mm512_storeu_si512(acc.add(j * 32) as *mut _, aj[0]);
+        _mm512_storeu_si512(acc.add(j * 32 + 16) as *mut _, aj[1]);
+    }
+}
+
+/// 4 output channels x 16 columns (two ymm per channel): `vpmaddwd` forms the
+/// exact pair sums, `vpaddd` accumulates.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn tile_avx2(x: *const i32, offs: &[usize], w: *const i32, acc: *mut i32) {
+    let mut a = [[_mm256_setzero_si256(); 2]; 4];
+    for (t, &off) in offs.iter().enumerate() {
+        let p = x.add(off);
+        let x0 = _mm256_loadu_si256(p as *const _);
+        let x1 = _mm256_loadu_si256(p.add(8) as *const _);
+        let wt = w.add(t * 4);
+        for (j, aj) in a.iter_mut().enumerate() {
+            let wv = _mm256_set1_epi32(*wt.add(j));
+            aj[0] = _mm256_add_epi32(aj[0], _mm256_madd_epi16(x0, wv));
+            aj[1] = _mm256_add_epi32(aj[1], _mm256_madd_epi16(x1, wv));
+        }
+    }
+    for (j, aj) in a.iter().enumerate() {
+        _mm256_storeu_si256(acc.add(j * 16) as *mut _, aj[0]);
+        _mm256_storeu_si256(acc.add(j * 16 + 8) as *mut _, aj[1]);
+    }
+}
