@@ -51,10 +51,12 @@ const clone = (v) => structuredClone(v);
  * frame took about 0.4 s. Edits replace those arrays, never write into them.
  */
 export function draftOf(s) {
-  const { weights, input, ...rest } = s;
-  const codes = input?.codes;
-  const d = structuredClone({ ...rest, input: codes ? { ...input, codes: null } : input });
-  d.weights = weights;
+  // The keys stay in their order (files and links compare the JSON).
+  const shallow = 'weights' in s ? { ...s, weights: null } : { ...s };
+  const codes = s.input?.codes;
+  if (codes) shallow.input = { ...s.input, codes: null };
+  const d = structuredClone(shallow);
+  if ('weights' in s) d.weights = s.weights;
   if (codes) d.input.codes = codes;
   return d;
 }
