@@ -270,7 +270,12 @@ fn scenario_file(path: &str) -> Result<qconv_lens::scenario::Scenario, String> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let shown = |n: &qconv_lens::link::Note| {
-        format!("{}{}{}", n.key, if n.key.is_empty() { "" } else { ": " }, n.message)
+        format!(
+            "{}{}{}",
+            n.key,
+            if n.key.is_empty() { "" } else { ": " },
+            n.message
+        )
     };
     match decode(&text) {
         Ok(d) => {

@@ -100,13 +100,13 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
     // 1. The header, skipping (and so checking the syntax of) everything else.
     #[derive(Deserialize)]
     struct Header {
-        format: Option<serde_json::Value>,
-        version: Option<serde_json::Value>,
+        format: Option<Scalar>,
+        version: Option<Scalar>,
         scenario: Option<IgnoredAny>,
     }
     let h: Header = serde_json::from_str(t).map_err(|e| vec![note("", json_error(t, &e))])?;
     match &h.format {
-        Some(serde_json::Value::String(f)) if f == FORMAT => {}
+        Some(Scalar::Str(f)) if f == FORMAT => {}
         Some(f) => {
             return fail(
                 "format",
@@ -120,7 +120,10 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
             )
         }
     }
-    let version = match h.version.as_ref().map(|v| v.as_u64()) {
+    let version = match h.version.as_ref().map(|v| match v {
+        Scalar::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }) {
         Some(Some(v)) if (1..=VERSION as u64).contains(&v) => v as u32,
         Some(Some(v)) if v > VERSION as u64 => {
             return fail(
@@ -129,7 +132,10 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
             )
         }
         Some(Some(v)) => return fail("version", format!("there is no version {v} (versions 1 to {VERSION})")),
-        Some(None) => return fail("version", format!("{} is not a version number", h.version.unwrap_or_default())),
+        Some(None) => {
+            let v = h.version.map_or(String::new(), |v| v.to_string());
+            return fail("version", format!("{v} is not a version number"));
+        }
         None => return fail("version", "missing".into()),
     };
     if h.scenario.is_none() {
@@ -159,7 +165,9 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
     struct Full {
         scenario: Scenario,
     }
-    let full: Full = if version < VERSION {
+    // `MIGRATIONS` is a constant: while it is empty this branch (and
+    // serde_json::Value with it) is compiled out of the wasm.
+    let full: Full = if version < VERSION && !MIGRATIONS.is_empty() {
         let mut v: serde_json::Value =
             serde_json::from_str(t).map_err(|e| vec![note("", json_error(t, &e))])?;
         for step in &MIGRATIONS[version as usize - 1..] {
@@ -214,6 +222,63 @@ fn check(sc: &Scenario) -> Result<(), Vec<Note>> {
         }
     }
     sc.check_runs().map_err(|e| err("scenario", e))
+}
+
+/// A header value, whatever its JSON type (without serde_json::Value,
+/// which would add much to the wasm).
+enum Scalar {
+    Str(String),
+    Int(i128),
+    Other(&'static str),
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Str(s) => write!(f, "{s:?}"),
+            Scalar::Int(n) => write!(f, "{n}"),
+            Scalar::Other(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.chars().take(40).collect()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v as i128))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v as i128))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Other("a fraction"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Other("true or false"))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other("null"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other("a list"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other("an object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What a text that is not a JSON object looks like, in words.

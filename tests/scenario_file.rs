@@ -87,7 +87,10 @@ fn snippet_files_reproduce_the_modules_output_codes() {
         assert!(seen.iter().any(|s| s.0 == e && s.2), "{e}");
         assert!(seen.iter().any(|s| s.0 == e && !s.2), "{e}");
     }
-    eprintln!("{} snippet files reproduce PyTorch's output codes", cases.len());
+    eprintln!(
+        "{} snippet files reproduce PyTorch's output codes",
+        cases.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
