@@ -162,7 +162,8 @@ fn pack_input_of(
             for p in 0..l.pairs {
                 let c0 = g * cin_g + 2 * p;
                 let even = &x[(n * s.in_channels + c0) * hw..][..hw];
-                let odd = (2 * p + 1 < cin_g).then(|| &x[(n * s.in_channels + c0 + 1) * hw..][..hw]);
+                let odd =
+                    (2 * p + 1 < cin_g).then(|| &x[(n * s.in_channels + c0 + 1) * hw..][..hw]);
                 let plane = &mut buf[((n * s.groups + g) * l.pairs + p) * l.plane..][..l.plane];
                 for y in 0..h {
                     let dst = &mut plane[(y + s.padding[0]) * l.row..][..l.row];
