@@ -34,20 +34,46 @@ impl Rng {
 fn check(c: &IntConv, isas: &[Isa]) {
     let s = c.shape;
     let per = s.weight_len() / s.out_channels;
-    let zp = |oc: usize| c.weight_zero_points[if c.weight_zero_points.len() == 1 { 0 } else { oc }];
+    let zp = |oc: usize| {
+        c.weight_zero_points[if c.weight_zero_points.len() == 1 {
+            0
+        } else {
+            oc
+        }]
+    };
     let wz: Vec<i64> = c
         .weight
         .iter()
         .enumerate()
         .map(|(i, &q)| q as i64 - zp(i / per))
         .collect();
-    let want: Vec<i32> = naive(c).into_iter().map(|v| i32::try_from(v).unwrap()).collect();
+    let want: Vec<i32> = naive(c)
+        .into_iter()
+        .map(|v| i32::try_from(v).unwrap())
+        .collect();
     let mut bufs = PairBuffers::default();
+    #[cfg(target_arch = "x86_64")]
+    if quads::available() {
+        let zu = quads::byte_zero_point(c.input, c.input_zero_point).unwrap();
+        for _ in 0..2 {
+            let mut out = vec![i32::MIN; s.output_len()];
+            quads::accumulate(s, c.input, zu, c.weight, c.weight_zero_points, &mut bufs, &mut out);
+            assert_eq!(out, want, "quads {s:?} zx {}", c.input_zero_point);
+        }
+    }
     for &isa in isas {
         // Twice with the same buffers: stale contents of a reused buffer must not leak.
         for _ in 0..2 {
             let mut out = vec![i32::MIN; s.output_len()];
-            accumulate(isa, s, c.input, c.input_zero_point as i32, &wz, &mut bufs, &mut out);
+            accumulate(
+                isa,
+                s,
+                c.input,
+                c.input_zero_point as i32,
+                &wz,
+                &mut bufs,
+                &mut out,
+            );
             assert_eq!(out, want, "{isa:?} {s:?} zx {}", c.input_zero_point);
         }
     }
@@ -61,14 +87,38 @@ fn geometries() -> Vec<ConvShape> {
         (1, 8, 8, 5, 33, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
         (2, 3, 5, 7, 13, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
         (1, 5, 9, 11, 17, [3, 3], [2, 2], [1, 1], None, [1, 1], 1),
-        (1, 4, 6, 12, 19, [3, 2], [1, 3], [0, 2], Some([2, 0]), [2, 3], 2),
+        (
+            1,
+            4,
+            6,
+            12,
+            19,
+            [3, 2],
+            [1, 3],
+            [0, 2],
+            Some([2, 0]),
+            [2, 3],
+            2,
+        ),
         (1, 6, 6, 8, 40, [3, 3], [2, 1], [2, 2], None, [2, 2], 3),
         (2, 12, 12, 6, 7, [1, 1], [1, 1], [0, 0], None, [1, 1], 12),
         (1, 1, 1, 4, 4, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
         (1, 16, 20, 6, 70, [5, 5], [1, 1], [2, 2], None, [1, 1], 1),
         (1, 7, 3, 10, 1, [3, 1], [1, 1], [1, 0], None, [1, 1], 1),
         (1, 64, 64, 5, 56, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
-        (1, 9, 9, 9, 21, [3, 3], [3, 2], [1, 1], Some([0, 3]), [1, 2], 3),
+        (
+            1,
+            9,
+            9,
+            9,
+            21,
+            [3, 3],
+            [3, 2],
+            [1, 1],
+            Some([0, 3]),
+            [1, 2],
+            3,
+        ),
     ] {
         let s = ConvShape {
             batch: n,
@@ -96,7 +146,9 @@ fn every_pair_kernel_matches_the_taps() {
     let mut r = Rng(7);
     for s in geometries() {
         let x: Vec<u8> = (0..s.input_len()).map(|_| r.below(256) as u8).collect();
-        let w: Vec<i8> = (0..s.weight_len()).map(|_| (r.below(256) - 128) as i8).collect();
+        let w: Vec<i8> = (0..s.weight_len())
+            .map(|_| (r.below(256) - 128) as i8)
+            .collect();
         let zps: Vec<i64> = (0..s.out_channels).map(|_| r.below(21) - 10).collect();
         for zx in [0, 3, 128, 255] {
             let c = IntConv {
@@ -130,8 +182,12 @@ fn extreme_codes_are_exact() {
     for s in geometries() {
         for (xv, zx) in [(0u8, 255i64), (255, 0)] {
             for (wv, zw) in [(-128i8, 127i64), (127, -128), (-128, 0), (127, 0)] {
-                let x: Vec<u8> = (0..s.input_len()).map(|i| if i % 7 == 3 { 255 - xv } else { xv }).collect();
-                let w: Vec<i8> = (0..s.weight_len()).map(|i| if i % 5 == 1 { !wv } else { wv }).collect();
+                let x: Vec<u8> = (0..s.input_len())
+                    .map(|i| if i % 7 == 3 { 255 - xv } else { xv })
+                    .collect();
+                let w: Vec<i8> = (0..s.weight_len())
+                    .map(|i| if i % 5 == 1 { !wv } else { wv })
+                    .collect();
                 let c = IntConv {
                     shape: &s,
                     input: Codes::QUInt8(&x),
