@@ -27,8 +27,9 @@ fn usage() -> String {
       (default: the forum preset, fbgemm vs the hand calculation, at the
       case's selected pixel), the kernel each ran and why, and the causes.
       COMP is one of {engines}; CPU is one of {cpus}.
-      --link takes a page link (whole URL or #fragment); --scenario a scenario
-      file (.json, as the page saves it or `qconv-lens snippet` writes it).
+      --link takes a page link (whole URL or #fragment; an #f= link carries a
+      scenario file, as the snippet prints it); --scenario a scenario file
+      (.json, as the page saves it or `qconv-lens snippet` writes it).
   qconv-lens compare [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP] [--cpu CPU] [--os linux|other]
       Every output pixel: A - B per channel ('.' where they agree), and the count.
   qconv-lens link [--preset ID | --link URL | --scenario FILE] [--a COMP] [--b COMP]
@@ -239,6 +240,13 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     if let Some(f) = file {
         return finish(scenario_file(&f)?, pixel, channel, a, b, cpu, os);
     }
+    if let Some(p) = link
+        .as_deref()
+        .and_then(qconv_lens::scenario_file::file_link_payload)
+    {
+        let text = qconv_lens::scenario_file::decode_file_link(p);
+        return finish(opened("the f= link", text)?, pixel, channel, a, b, cpu, os);
+    }
     let sc = match link {
         // A link never fails to open; what it got wrong is said on stderr.
         Some(l) => {
@@ -260,7 +268,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
 
 /// A scenario file, all or nothing: what is wrong goes in the error.
 fn scenario_file(path: &str) -> Result<qconv_lens::scenario::Scenario, String> {
-    use qconv_lens::scenario_file::{decode, too_large};
+    use qconv_lens::scenario_file::too_large;
     // The size first: a huge file is refused before it is read.
     let len = std::fs::metadata(path)
         .map_err(|e| format!("cannot read {path}: {e}"))?
@@ -269,6 +277,16 @@ fn scenario_file(path: &str) -> Result<qconv_lens::scenario::Scenario, String> {
         return Err(format!("{path}: {m}"));
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    opened(path, qconv_lens::scenario_file::decode(&text))
+}
+
+/// A decoded file (or file link) named `what`: its notes on stderr, or its
+/// errors as the error.
+fn opened(
+    what: &str,
+    decoded: Result<qconv_lens::link::Decoded, Vec<qconv_lens::link::Note>>,
+) -> Result<qconv_lens::scenario::Scenario, String> {
+    let path = what;
     let shown = |n: &qconv_lens::link::Note| {
         format!(
             "{}{}{}",
@@ -277,7 +295,7 @@ fn scenario_file(path: &str) -> Result<qconv_lens::scenario::Scenario, String> {
             n.message
         )
     };
-    match decode(&text) {
+    match decoded {
         Ok(d) => {
             for n in &d.notes {
                 eprintln!("{path}: {}", shown(n));

@@ -323,27 +323,43 @@ impl<'a> IntConv<'a> {
         out.clear();
         out.resize(s.output_len(), 0);
         if bound <= i32::MAX as u128 && crate::kernels::fits(max_x as u64, max_w as u64) {
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::best() == Some(crate::kernels::Isa::Avx512Vnni) {
+                use crate::kernels::quads;
+                if let Some(zu) = quads::byte_zero_point(x, zx) {
+                    quads::accumulate(s, x, zu, self.weight, self.weight_zero_points, &mut scratch.pairs, out);
+                    return Ok(());
+                }
+            }
             if let Some(isa) = crate::kernels::best() {
                 crate::kernels::accumulate(isa, s, x, zx as i32, &wz, &mut scratch.pairs, out);
                 return Ok(());
             }
         }
+        // With SIMD128 the pair kernel above takes every conv of 8-bit codes
+        // with an int32 bound; the float and int32 lanes would only add size
+        // to the page's wasm, so the rare rest takes the int64 lanes.
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         if bound < (1 << 24) {
             // zx is a checked 8-bit zero point, so int32 arithmetic is exact.
             let z = zx as i32;
             padded(s, x, &mut scratch.f32s, |q| (q as i32 - z) as f32);
             let w: Vec<f32> = wz.iter().map(|&v| v as f32).collect();
-            lanes::f32_exact(s, &scratch.f32s, &w, out)
+            return lanes::f32_exact(s, &scratch.f32s, &w, out);
         } else if bound <= i32::MAX as u128 {
             let z = zx as i32;
             padded(s, x, &mut scratch.i32s, |q| q as i32 - z);
             let w: Vec<i32> = wz.iter().map(|&v| v as i32).collect();
-            lanes::i32_exact(s, &scratch.i32s, &w, out)
-        } else {
-            let mut xp = vec![];
-            padded(s, x, &mut xp, |q| q as i64 - zx);
-            conv_blocked::<i64, false>(s, &xp, &wz, out)
+            return lanes::i32_exact(s, &scratch.i32s, &w, out);
         }
+        let mut xp = vec![];
+        padded(s, x, &mut xp, |q| q as i64 - zx);
+        #[cfg(not(target_arch = "wasm32"))]
+        return conv_blocked::<i64, false>(s, &xp, &wz, out);
+        // In wasm only a conv past the pair kernel's int32 bound gets here
+        // (rare, and then usually an overflow): the short loop keeps the page small.
+        #[cfg(target_arch = "wasm32")]
+        conv_plain_i64(s, &xp, &wz, out)
     }
 
     fn weight_zero_centered(&self) -> Vec<i64> {
@@ -405,6 +421,7 @@ impl<'a> IntConv<'a> {
 
 /// Reusable buffers for the padded input.
 #[derive(Debug, Default)]
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 pub struct Scratch {
     f32s: Vec<f32>,
     i32s: Vec<i32>,
@@ -490,6 +507,41 @@ impl Lane for f32 {
     }
 }
 
+/// Direct convolution in int64 over the padded input, one output at a time.
+#[cfg(target_arch = "wasm32")]
+fn conv_plain_i64(s: &ConvShape, xp: &[i64], w: &[i64], out: &mut [i32]) -> Result<()> {
+    let (oh, ow) = s.output_hw();
+    let (hp, wp) = s.padded_hw();
+    let cin_g = s.in_channels / s.groups;
+    let cout_g = s.out_channels / s.groups;
+    let (kh, kw) = (s.kernel[0], s.kernel[1]);
+    let mut o = 0;
+    for n in 0..s.batch {
+        for oc in 0..s.out_channels {
+            let g = oc / cout_g;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut a = 0i64;
+                    for icg in 0..cin_g {
+                        let plane = (n * s.in_channels + g * cin_g + icg) * hp * wp;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let y = oy * s.stride[0] + ky * s.dilation[0];
+                                let x = ox * s.stride[1] + kx * s.dilation[1];
+                                a += xp[plane + y * wp + x] * w[((oc * cin_g + icg) * kh + ky) * kw + kx];
+                            }
+                        }
+                    }
+                    out[o] = i32::try_from(a)
+                        .map_err(|_| Error::AccumulatorOverflow { channel: oc, value: a })?;
+                    o += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Output columns computed together; their accumulators stay in registers
 /// while all taps are added (64 float32 = 8 AVX2 registers).
 const BLOCK: usize = 64;
@@ -568,6 +620,7 @@ fn conv_blocked<T: Lane, const FUSED: bool>(
 
 /// Entry points per lane type, with runtime CPU dispatch on x86-64 (same
 /// exact results; baseline x86-64 lacks FMA and 8-lane integer multiplies).
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 mod lanes {
     use super::{conv_blocked, ConvShape};
     use crate::error::Result;

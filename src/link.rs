@@ -946,7 +946,7 @@ fn computation_of(v: &str) -> Result<Computation, String> {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-fn b64_encode(bytes: &[u8]) -> String {
+pub(crate) fn b64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = (chunk[0] as u32) << 16
@@ -959,7 +959,7 @@ fn b64_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn b64_decode(s: &str, max: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn b64_decode(s: &str, max: usize) -> Result<Vec<u8>, String> {
     if s.len() / 4 * 3 > max + 3 {
         return Err(format!("more than {max} values"));
     }

@@ -1,4 +1,4 @@
-import json, sys
+import base64, json, sys, zlib
 import torch
 
 
@@ -50,8 +50,17 @@ def qconv_lens_scenario(conv, x, path, quant=None):
         "a": {"kind": torch.backends.quantized.engine}, "b": {"kind": "float"},
         "platform": {"cpu": cpu, "os": "linux" if linux else "other"},
     }
+    text = json.dumps({"format": "qconv-lens-scenario", "version": 1,
+                       "source": {"torch": torch.__version__, "module": repr(conv)},
+                       "scenario": scenario}, allow_nan=False)
     with open(path, "w") as f:
-        json.dump({"format": "qconv-lens-scenario", "version": 1,
-                   "source": {"torch": torch.__version__, "module": repr(conv)},
-                   "scenario": scenario}, f, allow_nan=False)
-    print(f"wrote {path}: open it on the qconv-lens page, or make a link with: qconv-lens link --scenario {path}")
+        f.write(text)
+    # A file link: the file itself, raw DEFLATE, base64url without padding.
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = z.compress(text.encode()) + z.flush()
+    fragment = "#f=" + base64.urlsafe_b64encode(packed).rstrip(b"=").decode()
+    print(f"wrote {path}: open it on the qconv-lens page (or qconv-lens link --scenario {path})")
+    if len(fragment) - 1 <= 8000:  # longer links get cut in chats and mail
+        print(f"link: append to the page's address: {fragment}")
+    else:
+        print(f"(no link: it would be {len(fragment) - 1} characters, over 8000)")

@@ -36,6 +36,19 @@ pub const VERSION: u32 = 1;
 /// as decimal lists (4M input codes, 4M weights) takes about 40 MB.
 pub const MAX_FILE: usize = 48 << 20;
 
+/// The fragment key of a file link: `#f=` then base64url (no padding) of
+/// the raw DEFLATE of the file's bytes. The file itself travels, so no
+/// second link codec is needed (the snippet writes one in a few lines of
+/// Python), and it opens as the file would: all or nothing.
+pub const FILE_LINK_KEY: &str = "f=";
+
+/// Longest file link the snippet prints (characters after `#`). Fragments
+/// never reach a server and browsers take megabytes, but links are pasted
+/// into chats, mail and issue trackers; 8000 is the length RFC 9110 (4.1)
+/// asks every sender and recipient to support. Longer: the snippet prints
+/// only the file and the CLI command.
+pub const FILE_LINK_PRINTED: usize = 8000;
+
 /// The Python function that writes a scenario file from a quantized module
 /// (printed by `qconv-lens snippet`, shown on the page, quoted in the README).
 pub const SNIPPET: &str = include_str!("scenario_file.py");
@@ -76,6 +89,51 @@ pub fn too_large(bytes: u64) -> Option<String> {
     })
 }
 
+/// Why a file link is refused once it has inflated to `bytes` (past
+/// `MAX_FILE`): inflating stops there, so a deflate bomb allocates no more.
+pub fn inflated_too_large(bytes: u64) -> Option<String> {
+    (bytes > MAX_FILE as u64).then(|| {
+        format!("the f= link inflates to more than {MAX_FILE} bytes, the bound for scenario files")
+    })
+}
+
+/// The payload of a file link (`#f=...`, a whole URL or the fragment), if
+/// `link` is one.
+pub fn file_link_payload(link: &str) -> Option<&str> {
+    let frag = link.split_once('#').map_or(link, |(_, f)| f);
+    frag.strip_prefix(FILE_LINK_KEY)
+}
+
+/// The file link of a file's text (what the snippet computes in Python).
+pub fn file_link(text: &str) -> String {
+    format!(
+        "{FILE_LINK_KEY}{}",
+        crate::link::b64_encode(&miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 9))
+    )
+}
+
+/// Reads a file link's payload (after `f=`): base64url, raw DEFLATE
+/// inflated to at most `MAX_FILE` bytes, then `decode` as a file.
+pub fn decode_file_link(payload: &str) -> Result<Decoded, Vec<Note>> {
+    inflate_file_link(payload, MAX_FILE).and_then(|text| decode(&text))
+}
+
+fn inflate_file_link(payload: &str, max: usize) -> Result<String, Vec<Note>> {
+    use miniz_oxide::inflate::{decompress_to_vec_with_limit, TINFLStatus};
+    let fail = |m: String| vec![note("", m)];
+    let packed = crate::link::b64_decode(payload.trim_end_matches('='), max)
+        .map_err(|e| fail(format!("the f= link is not base64url: {e}")))?;
+    // The limit stops a decompression bomb: the output grows only to `max`.
+    let bytes = decompress_to_vec_with_limit(&packed, max).map_err(|e| {
+        fail(match e.status {
+            TINFLStatus::HasMoreOutput => inflated_too_large(max as u64 + 1)
+                .unwrap_or_else(|| format!("the f= link inflates to more than {max} bytes")),
+            _ => "the f= link is not raw DEFLATE data (damaged or cut short)".into(),
+        })
+    })?;
+    String::from_utf8(bytes).map_err(|_| fail("the f= link's file is not UTF-8 text".into()))
+}
+
 fn note(key: &str, message: impl Into<String>) -> Note {
     Note {
         key: key.into(),
@@ -100,13 +158,13 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
     // 1. The header, skipping (and so checking the syntax of) everything else.
     #[derive(Deserialize)]
     struct Header {
-        format: Option<serde_json::Value>,
-        version: Option<serde_json::Value>,
+        format: Option<Scalar>,
+        version: Option<Scalar>,
         scenario: Option<IgnoredAny>,
     }
     let h: Header = serde_json::from_str(t).map_err(|e| vec![note("", json_error(t, &e))])?;
     match &h.format {
-        Some(serde_json::Value::String(f)) if f == FORMAT => {}
+        Some(Scalar::Str(f)) if f == FORMAT => {}
         Some(f) => {
             return fail(
                 "format",
@@ -120,7 +178,10 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
             )
         }
     }
-    let version = match h.version.as_ref().map(|v| v.as_u64()) {
+    let version = match h.version.as_ref().map(|v| match v {
+        Scalar::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }) {
         Some(Some(v)) if (1..=VERSION as u64).contains(&v) => v as u32,
         Some(Some(v)) if v > VERSION as u64 => {
             return fail(
@@ -129,7 +190,10 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
             )
         }
         Some(Some(v)) => return fail("version", format!("there is no version {v} (versions 1 to {VERSION})")),
-        Some(None) => return fail("version", format!("{} is not a version number", h.version.unwrap_or_default())),
+        Some(None) => {
+            let v = h.version.map_or(String::new(), |v| v.to_string());
+            return fail("version", format!("{v} is not a version number"));
+        }
         None => return fail("version", "missing".into()),
     };
     if h.scenario.is_none() {
@@ -159,7 +223,9 @@ pub fn decode(text: &str) -> Result<Decoded, Vec<Note>> {
     struct Full {
         scenario: Scenario,
     }
-    let full: Full = if version < VERSION {
+    // `MIGRATIONS` is a constant: while it is empty this branch (and
+    // serde_json::Value with it) is compiled out of the wasm.
+    let full: Full = if version < VERSION && !MIGRATIONS.is_empty() {
         let mut v: serde_json::Value =
             serde_json::from_str(t).map_err(|e| vec![note("", json_error(t, &e))])?;
         for step in &MIGRATIONS[version as usize - 1..] {
@@ -214,6 +280,63 @@ fn check(sc: &Scenario) -> Result<(), Vec<Note>> {
         }
     }
     sc.check_runs().map_err(|e| err("scenario", e))
+}
+
+/// A header value, whatever its JSON type (without serde_json::Value,
+/// which would add much to the wasm).
+enum Scalar {
+    Str(String),
+    Int(i128),
+    Other(&'static str),
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Str(s) => write!(f, "{s:?}"),
+            Scalar::Int(n) => write!(f, "{n}"),
+            Scalar::Other(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.chars().take(40).collect()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v as i128))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v as i128))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Other("a fraction"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Other("true or false"))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other("null"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other("a list"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other("an object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What a text that is not a JSON object looks like, in words.
@@ -407,6 +530,64 @@ mod tests {
         assert_eq!(d.scenario.view.pixel, None);
         assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
         assert!(d.notes[0].message.contains("outside"));
+    }
+
+    #[test]
+    fn a_file_link_opens_as_its_file() {
+        let text = encode(&preset("forum").unwrap());
+        let link = format!("https://example.org/qconv-lens/#{}", file_link(&text));
+        let payload = file_link_payload(&link).unwrap();
+        let d = decode_file_link(payload).unwrap();
+        assert_eq!(d.scenario, decode(&text).unwrap().scenario);
+        assert_eq!(d.version, VERSION);
+        assert!(file_link_payload("#v=3&a=fbgemm").is_none());
+    }
+
+    fn link_errors(payload: &str) -> String {
+        decode_file_link(payload)
+            .unwrap_err()
+            .iter()
+            .map(|n| format!("{}: {}", n.key, n.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn deflated(bytes: &[u8]) -> String {
+        crate::link::b64_encode(&miniz_oxide::deflate::compress_to_vec(bytes, 1))
+    }
+
+    #[test]
+    fn bad_file_links_say_what_is_wrong() {
+        assert!(link_errors("ab%cd").contains("not base64url"));
+        assert!(link_errors("aGVsbG8").contains("not raw DEFLATE"));
+        let whole = deflated(encode(&preset("forum").unwrap()).as_bytes());
+        assert!(link_errors(&whole[..whole.len() / 2]).contains("not raw DEFLATE"));
+        assert!(link_errors(&deflated(&[0xff, 0xfe, 0x7b])).contains("not UTF-8"));
+        assert!(link_errors(&deflated(b"{\"format\": ")).contains("JSON"));
+        let newer = forum_with(|v| v["version"] = 99.into());
+        assert!(link_errors(&deflated(newer.as_bytes())).contains("version"));
+    }
+
+    #[test]
+    fn a_deflate_bomb_stops_at_the_bound() {
+        // 48 MiB + 1 of spaces deflate (level 1) to about 300 KB; inflating stops at
+        // MAX_FILE, before the last byte, with the bound's message.
+        let bomb = deflated(&vec![b' '; MAX_FILE + 1]);
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        let e = link_errors(&bomb);
+        assert!(
+            e.contains(&format!("inflates to more than {MAX_FILE} bytes")),
+            "{e}"
+        );
+        // With a small bound the output never grows past it either.
+        let e = inflate_file_link(&deflated(&[b' '; 4096]), 1000).unwrap_err();
+        assert!(e[0].message.contains("more than 1000 bytes"), "{e:?}");
+        assert_eq!(
+            inflate_file_link(&deflated(&[b' '; 1000]), 1000)
+                .unwrap()
+                .len(),
+            1000
+        );
     }
 
     #[test]

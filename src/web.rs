@@ -219,66 +219,6 @@ mod links {
             to_js(&crate::link::decode(text))
         }
 
-        /// Reads a scenario file (`src/scenario_file.rs`): `{ok: true,
-        /// scenario, version, notes}` or `{ok: false, errors: [{key,
-        /// message}]}`. Nothing is applied here; on errors the page keeps its
-        /// scenario.
-        pub fn decode_file(text: &str) -> Result<JsValue, JsError> {
-            #[derive(Serialize)]
-            struct R {
-                ok: bool,
-                #[serde(flatten)]
-                decoded: Option<crate::link::Decoded>,
-                errors: Vec<crate::link::Note>,
-            }
-            to_js(&match crate::scenario_file::decode(text) {
-                Ok(d) => R {
-                    ok: true,
-                    decoded: Some(d),
-                    errors: vec![],
-                },
-                Err(errors) => R {
-                    ok: false,
-                    decoded: None,
-                    errors,
-                },
-            })
-        }
-
-        /// Why a file of `bytes` is refused unread (too large), or null.
-        pub fn file_too_large(bytes: f64) -> Option<String> {
-            crate::scenario_file::too_large(bytes as u64)
-        }
-
-        /// The scenario file (JSON text) of a scenario: the page's "Save".
-        pub fn encode_file(scenario: JsValue) -> Result<String, JsError> {
-            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
-                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
-            Ok(crate::scenario_file::encode(&s))
-        }
-
-        /// The Python function that writes a scenario file from a module.
-        pub fn snippet() -> String {
-            crate::scenario_file::SNIPPET.into()
-        }
-
-        /// A picture's float32 values (NCHW, 0..1) quantized to quint8 with
-        /// the input scale and zero point, exactly as `quantize_per_tensor`.
-        pub fn picture_codes(
-            values: Vec<f32>,
-            scale: f64,
-            zero_point: i32,
-        ) -> Result<Vec<u8>, JsError> {
-            let q = crate::quant::quantize_per_tensor(
-                &values,
-                scale,
-                zero_point as i64,
-                crate::quant::DType::QUInt8,
-            )
-            .map_err(|e| JsError::new(&e.to_string()))?;
-            crate::quant::to_quint8("input", &q).map_err(|e| JsError::new(&e.to_string()))
-        }
-
         /// Across runtimes: what the export path changes for the later
         /// runtime's side (`[{field, channel, from, to, exact, rule, source}]`).
         /// Here, not in the page's wasm: only the inspector shows it.
@@ -423,6 +363,66 @@ mod pytorch {
                 notes,
                 check,
             })
+        }
+
+        /// Reads a scenario file (`src/scenario_file.rs`): `{ok: true,
+        /// scenario, version, notes}` or `{ok: false, errors: [{key,
+        /// message}]}`. Nothing is applied here; on errors the page keeps its
+        /// scenario.
+        pub fn decode_file(text: &str) -> Result<JsValue, JsError> {
+            #[derive(Serialize)]
+            struct R {
+                ok: bool,
+                #[serde(flatten)]
+                decoded: Option<crate::link::Decoded>,
+                errors: Vec<crate::link::Note>,
+            }
+            to_js(&match crate::scenario_file::decode(text) {
+                Ok(d) => R {
+                    ok: true,
+                    decoded: Some(d),
+                    errors: vec![],
+                },
+                Err(errors) => R {
+                    ok: false,
+                    decoded: None,
+                    errors,
+                },
+            })
+        }
+
+        /// Why a file of `bytes` is refused unread (too large), or null.
+        pub fn file_too_large(bytes: f64) -> Option<String> {
+            crate::scenario_file::too_large(bytes as u64)
+        }
+
+        /// The scenario file (JSON text) of a scenario: the page's "Save".
+        pub fn encode_file(scenario: JsValue) -> Result<String, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            Ok(crate::scenario_file::encode(&s))
+        }
+
+        /// The Python function that writes a scenario file from a module.
+        pub fn snippet() -> String {
+            crate::scenario_file::SNIPPET.into()
+        }
+
+        /// A picture's float32 values (NCHW, 0..1) quantized to quint8 with
+        /// the input scale and zero point, exactly as `quantize_per_tensor`.
+        pub fn picture_codes(
+            values: Vec<f32>,
+            scale: f64,
+            zero_point: i32,
+        ) -> Result<Vec<u8>, JsError> {
+            let q = crate::quant::quantize_per_tensor(
+                &values,
+                scale,
+                zero_point as i64,
+                crate::quant::DType::QUInt8,
+            )
+            .map_err(|e| JsError::new(&e.to_string()))?;
+            crate::quant::to_quint8("input", &q).map_err(|e| JsError::new(&e.to_string()))
         }
 
         /// The pasted output (in `text`) against fbgemm on `scenario` (e.g. after

@@ -6,7 +6,9 @@
 //! `$QCONV_TORCH_PYTHON`, else `python3`; without it those runs are skipped,
 //! saying so. The CLI's `--scenario`, `file` and `snippet` are checked here too.
 use qconv_lens::scenario::preset;
-use qconv_lens::scenario_file::{decode, encode, SNIPPET};
+use qconv_lens::scenario_file::{
+    decode, decode_file_link, encode, file_link_payload, FILE_LINK_PRINTED, SNIPPET,
+};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -74,6 +76,21 @@ fn snippet_files_reproduce_the_modules_output_codes() {
         assert_eq!(differ, 0, "{file} ({}): {differ} codes differ", c["module"]);
         // Writing it again and reading it back is the same scenario.
         assert_eq!(decode(&encode(&sc)).unwrap().scenario, sc);
+        // The printed file link is the same scenario, read here and by the CLI.
+        let printed = c["printed"].as_str().unwrap();
+        let fragment = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("link: append to the page's address: "))
+            .unwrap_or_else(|| panic!("{file}: no link printed: {printed}"));
+        assert!(fragment.starts_with("#f=") && fragment.len() - 1 <= FILE_LINK_PRINTED);
+        let by_link = decode_file_link(file_link_payload(fragment).unwrap()).unwrap();
+        assert_eq!(by_link.scenario, sc, "{file}");
+        let path = dir.join(file);
+        let (ok, from_file, e) = cli(&["link", "--scenario", path.to_str().unwrap()]);
+        assert!(ok, "{e}");
+        let (ok, from_fragment, e) = cli(&["link", "--link", fragment]);
+        assert!(ok, "{e}");
+        assert_eq!(from_fragment, from_file, "{file}");
         seen.insert((
             c["engine"].as_str().unwrap().to_string(),
             c["module"].as_str().unwrap().to_string(),
@@ -87,6 +104,13 @@ fn snippet_files_reproduce_the_modules_output_codes() {
         assert!(seen.iter().any(|s| s.0 == e && s.2), "{e}");
         assert!(seen.iter().any(|s| s.0 == e && !s.2), "{e}");
     }
+    // Too long a link: only the file and the command are printed.
+    let big = std::fs::read_to_string(dir.join("big.txt")).unwrap();
+    assert!(!big.contains("#f=") && big.contains("no link"), "{big}");
+    assert!(big.contains("qconv-lens link --scenario"), "{big}");
+    let whole = std::fs::read_to_string(dir.join("big.json")).unwrap();
+    assert!(decode(&whole).is_ok());
+    assert!(qconv_lens::scenario_file::file_link(&whole).len() > FILE_LINK_PRINTED);
     eprintln!(
         "{} snippet files reproduce PyTorch's output codes",
         cases.len()
@@ -133,6 +157,16 @@ fn cli_takes_scenario_files_wherever_it_takes_links() {
     let (ok, out, err) = cli(&["compare", "--scenario", bad.to_str().unwrap()]);
     assert!(!ok && out.is_empty());
     assert!(err.contains("cut short"), "{err}");
+    // A file link of the file is the same case; a bad one is refused whole.
+    let fragment = format!("#{}", qconv_lens::scenario_file::file_link(&text));
+    let (ok, by_fragment, e) = cli(&["link", "--link", &fragment]);
+    assert!(ok, "{e}");
+    assert_eq!(by_fragment, by_file);
+    let (ok, out, err) = cli(&["compare", "--link", "https://example.org/#f=aGVsbG8"]);
+    assert!(!ok && out.is_empty());
+    assert!(err.contains("the f= link") && err.contains("not raw DEFLATE"), "{err}");
+    let (ok, _, err) = cli(&["link", "--link", &fragment[..fragment.len() / 2]]);
+    assert!(!ok && err.contains("not raw DEFLATE"), "{err}");
     let (ok, _, err) = cli(&["link", "--scenario", f, "--link", "#v=2"]);
     assert!(!ok && err.contains("not both"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -148,6 +182,8 @@ fn the_snippet_is_printed_and_quoted_in_the_readme() {
         readme.contains(SNIPPET.trim_end()),
         "README.md must quote src/scenario_file.py as it is"
     );
+    // The snippet prints a link up to the documented length, no further.
+    assert!(SNIPPET.contains(&format!(") - 1 <= {FILE_LINK_PRINTED}:")));
 }
 
 /// Files of each released version keep opening as they did: the fixture of

@@ -3,7 +3,7 @@
 # engine, runs them, and writes with the snippet (src/scenario_file.py, passed
 # as argv[1]) one scenario file per case into argv[2], plus the module's output
 # codes, so the Rust side can check that the file reproduces them.
-import json, os, sys
+import contextlib, io, json, os, sys
 import torch
 import torch.ao.quantization as tq
 
@@ -55,13 +55,26 @@ for i, (engine, per_channel, relu, cin, cout, hw, k, s, p, d, g, bias, kind) in 
     y = net.conv(xq)
     name = f"case{i}.json"
     path = os.path.join(out_dir, name)
-    if kind == "float":
-        qconv_lens_scenario(net.conv, x, path, quant=net.quant)
-    else:
-        qconv_lens_scenario(net.conv, xq, path)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        if kind == "float":
+            qconv_lens_scenario(net.conv, x, path, quant=net.quant)
+        else:
+            qconv_lens_scenario(net.conv, xq, path)
     manifest.append({
         "file": name, "engine": engine, "per_channel": per_channel, "relu": relu,
         "module": type(net.conv).__name__, "output": y[0].int_repr().flatten().tolist(),
+        "printed": printed.getvalue(),
     })
+
+# One case too large for a printed link (random codes barely compress).
+torch.backends.quantized.engine = "qnnpack"
+big = torch.ao.nn.quantized.Conv2d(16, 16, 3, padding=1)
+xb = torch.quantize_per_tensor(torch.rand(1, 16, 40, 40), 1 / 255, 0, torch.quint8)
+printed = io.StringIO()
+with contextlib.redirect_stdout(printed):
+    qconv_lens_scenario(big, xb, os.path.join(out_dir, "big.json"))
+with open(os.path.join(out_dir, "big.txt"), "w") as f:
+    f.write(printed.getvalue())
 with open(os.path.join(out_dir, "manifest.json"), "w") as f:
     json.dump(manifest, f)

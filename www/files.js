@@ -1,7 +1,7 @@
 // Scenario files and pictures: open a .json scenario file (picker or drop on
 // the page), save the scenario on screen as one, and take the input from a
 // PNG/JPEG (www/picture.js). Reading, checking and writing files is Rust's
-// (src/scenario_file.rs, in the link wasm, through the worker): a file either
+// (src/scenario_file.rs, in the pytorch wasm, loaded on first use, through the worker): a file either
 // applies whole ({source: 'file'}) or not at all, and then its messages go to
 // the banner and the scenario on screen stays. The Python snippet that writes
 // files from a model is shown here, from the same Rust constant the CLI prints.

@@ -28,7 +28,7 @@
 //   {id, type: 'decode-file', file | text} -> {id, ok, value: {ok, scenario, version, notes} | {ok: false, errors}}
 //   {id, type: 'encode-file', scenario} -> {id, ok, value: 'scenario file JSON'}
 //   {id, type: 'snippet'}             -> {id, ok, value: 'python source'}   (these four: src/scenario_file.rs,
-//   {id, type: 'picture', values, scale, zeroPoint} -> {id, ok, value: Uint8Array}   in the link wasm)
+//   {id, type: 'picture', values, scale, zeroPoint} -> {id, ok, value: Uint8Array}   in the pytorch wasm)
 //   any failure                       -> {id, ok: false, error: 'message'}
 import init, { Lens } from './pkg/qconv_lens.js';
 
@@ -87,7 +87,7 @@ self.onmessage = async (event) => {
         break;
       case 'decode-file': {
         // A File is read here only once Rust's bound says it is not too large.
-        const L = await links();
+        const L = await pytorch();
         const big = msg.file ? L.file_too_large(msg.file.size) : null;
         const text = big ? '' : msg.file ? await msg.file.text() : String(msg.text ?? '');
         const value = big ? { ok: false, errors: [{ key: '', message: big }] } : L.decode_file(text);
@@ -95,13 +95,13 @@ self.onmessage = async (event) => {
         break;
       }
       case 'encode-file':
-        self.postMessage({ id, ok: true, value: (await links()).encode_file(msg.scenario) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).encode_file(msg.scenario) });
         break;
       case 'snippet':
-        self.postMessage({ id, ok: true, value: (await links()).snippet() });
+        self.postMessage({ id, ok: true, value: (await pytorch()).snippet() });
         break;
       case 'picture':
-        self.postMessage({ id, ok: true, value: (await links()).picture_codes(msg.values, Number(msg.scale), Number(msg.zeroPoint)) });
+        self.postMessage({ id, ok: true, value: (await pytorch()).picture_codes(msg.values, Number(msg.scale), Number(msg.zeroPoint)) });
         break;
       case 'schema':
         self.postMessage({ id, ok: true, value: Lens.schema() });

@@ -16,6 +16,8 @@ use crate::conv::{Codes, ConvShape};
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 #[cfg(target_arch = "x86_64")]
+pub mod quads;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 /// An instruction set with a pair kernel.
@@ -93,7 +95,7 @@ pub struct PairBuffers {
 /// Where the paired input lives (all in 32-bit units).
 #[derive(Debug, Clone, Copy)]
 struct Layout {
-    /// Channel pairs per group.
+    /// Lanes of channels per group (channel pairs, or quads in [`quads`]).
     pairs: usize,
     /// Length of one phase row (padded columns / stride, plus slack).
     phase: usize,
@@ -104,7 +106,8 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(s: &ConvShape, cols: usize) -> Layout {
+    /// `per_lane` input channels share one 32-bit lane.
+    fn new(s: &ConvShape, cols: usize, per_lane: usize) -> Layout {
         let (hp, wp) = s.padded_hw();
         let (_, ow) = s.output_hw();
         let sw = s.stride[1];
@@ -112,7 +115,7 @@ impl Layout {
         let reach = (s.kernel[1] - 1) * s.dilation[1] / sw;
         let phase = wp.div_ceil(sw).max(ow.div_ceil(cols) * cols + reach);
         Layout {
-            pairs: cin_g.div_ceil(2),
+            pairs: cin_g.div_ceil(per_lane),
             phase,
             row: sw * phase,
             plane: hp * sw * phase,
@@ -127,18 +130,26 @@ fn pack(lo: i32, hi: i32) -> i32 {
 }
 
 fn pack_input(s: &ConvShape, x: Codes, zx: i32, l: &Layout, buf: &mut Vec<i32>) {
-    match x {
-        Codes::QUInt8(v) => pack_input_of(s, v, l, buf, |q| q as i32 - zx),
-        Codes::QInt8(v) => pack_input_of(s, v, l, buf, |q| q as i32 - zx),
-    }
+    // One copy of the loop for both dtypes (it is in the page's wasm): a qint8
+    // code q is the byte (q ^ 0x80) = q + 128 against the zero point zx + 128.
+    let (bytes, flip, z): (&[u8], u8, i32) = match x {
+        Codes::QUInt8(v) => (v, 0, zx),
+        // SAFETY: i8 and u8 have the same size and alignment; every bit pattern is valid.
+        Codes::QInt8(v) => (
+            unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len()) },
+            0x80,
+            zx + 128,
+        ),
+    };
+    pack_input_of(s, bytes, l, buf, |q| (q ^ flip) as i32 - z)
 }
 
-fn pack_input_of<Q: Copy>(
+fn pack_input_of(
     s: &ConvShape,
-    x: &[Q],
+    x: &[u8],
     l: &Layout,
     buf: &mut Vec<i32>,
-    centre: impl Fn(Q) -> i32,
+    centre: impl Fn(u8) -> i32,
 ) {
     let cin_g = s.in_channels / s.groups;
     let (h, w) = (s.height, s.width);
@@ -254,7 +265,7 @@ pub fn accumulate(
     out: &mut [i32],
 ) {
     let (ocb, cols) = isa.tile();
-    let l = Layout::new(s, cols);
+    let l = Layout::new(s, cols, 2);
     pack_input(s, x, zx, &l, &mut b.x);
     pack_weights(s, wz, ocb, &l, &mut b.w);
     tap_offsets(s, &l, &mut b.offs);

@@ -106,6 +106,16 @@ test('bad files: a message, and the scenario on screen stays', async () => {
     assert.equal(await linkOf(page), link, `${name}: the scenario stays`);
     assert.equal((await canvasState(page)).hash, hash, `${name}: the heatmap stays`);
   }
+  // Larger than the bound: refused from its size, before it is read.
+  await page.evaluate(() => {
+    document.querySelector('#files-msg').textContent = '';
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(49 << 20)], 'huge.json', { type: 'application/json' }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => /was not opened/.test(document.querySelector('#files-msg').textContent));
+  assert.match(await page.textContent('#link-banner'), /the file is 51380224 bytes; at most 50331648/);
+  assert.equal(await linkOf(page), link);
   // Still working: a good file opens and clears the banner.
   assert.match(await pick(page, 'good.json', good), /^Opened/);
   assert.equal(await page.isVisible('#link-banner'), false);
