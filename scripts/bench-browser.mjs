@@ -129,6 +129,31 @@ for (const [name, cin, cout, side, drag] of [['512x512_16to16', 16, 16, 512, tru
   }, { cin, cout, side, drag, REPS });
 }
 out.torch = process.env.TORCH_JSON ? JSON.parse(process.env.TORCH_JSON) : null;
+// 5. Many channels: 512 -> 512, 3x3 at 7x7, per-channel weight scales and
+// zero points, a bias. Nodes in the controls and main-thread time per
+// view-only change (a pixel pick: no engine run; the page still sends the
+// whole scenario, 2.4 M weights, to the worker and back).
+out.channels_512 = await page.evaluate(async () => {
+  const L = window.qconvLens;
+  const s = structuredClone(L.current());
+  const c = 512, k = 3;
+  s.shape = { ...s.shape, in_channels: c, out_channels: c, height: 7, width: 7, kernel: [k, k], padding: [1, 1], groups: 1 };
+  s.input = { kind: 'random', seed: 3 };
+  s.weights = Array.from({ length: c * c * k * k }, (_, i) => ((i * 7) % 17) - 8);
+  s.params = { ...s.params, per_channel: true, weight_scales: new Array(c).fill(0.0037), weight_zero_points: new Array(c).fill(0), bias: new Array(c).fill(0.01), output_scale: 0.05 };
+  s.view = { ...s.view, channel: 0, pixel: [0, 0] };
+  const first = await L.apply(s, { source: 'bench' });
+  if (!first.ok) return { error: first.error };
+  const count = (sel) => { const w = document.createTreeWalker(document.querySelector(sel)); let n = 0; while (w.nextNode()) n++; return n; };
+  const main = [];
+  for (let i = 0; i < 20; i++) {
+    const r = await L.apply({ ...L.current(), view: { ...L.current().view, pixel: [i % 7, (i * 3) % 7] } }, { source: 'heatmap' });
+    if (!r.ok) return { error: r.error };
+    main.push(L.timing.last.main);
+  }
+  main.sort((a, b) => a - b);
+  return { controls_nodes: count('#controls'), map_controls_nodes: count('.map-controls'), main_median_ms: main[10], main_min_ms: main[0] };
+});
 out.errors = errors;
 await browser.close();
 
@@ -154,5 +179,8 @@ for (const [name, b] of Object.entries(out.budgets)) {
   console.log(`budget ${name} full recompute (new input) request -> canvas: ${f(b.full.heatmap_median_ms)} ms median (worker ${f(b.full.worker_median_ms)} ms) = ${ratio(b.full.heatmap_median_ms, name)}; budget ${budget}x`);
   if (b.scale && !b.scale.error) console.log(`budget ${name} output scale drag step: ${f(b.scale.heatmap_median_ms)} ms median (worker ${f(b.scale.worker_median_ms)} ms; the accumulators are kept); budget 50 ms`);
 }
+const m = out.channels_512;
+if (m.error) console.log(`512->512 channels: ERROR ${m.error}`);
+else console.log(`512->512 3x3 at 7x7, per-channel + bias: ${m.controls_nodes} nodes in the controls, ${m.map_controls_nodes} in the map's pickers; main thread per pixel pick ${f(m.main_median_ms)} ms (min ${f(m.main_min_ms)})`);
 console.log(JSON.stringify(out));
 if (errors.length) { console.error(errors.join('\n')); process.exit(1); }

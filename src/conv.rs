@@ -323,27 +323,38 @@ impl<'a> IntConv<'a> {
         out.clear();
         out.resize(s.output_len(), 0);
         if bound <= i32::MAX as u128 && crate::kernels::fits(max_x as u64, max_w as u64) {
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::best() == Some(crate::kernels::Isa::Avx512Vnni) {
+                use crate::kernels::quads;
+                if let Some(zu) = quads::byte_zero_point(x, zx) {
+                    quads::accumulate(s, x, zu, self.weight, self.weight_zero_points, &mut scratch.pairs, out);
+                    return Ok(());
+                }
+            }
             if let Some(isa) = crate::kernels::best() {
                 crate::kernels::accumulate(isa, s, x, zx as i32, &wz, &mut scratch.pairs, out);
                 return Ok(());
             }
         }
+        // With SIMD128 the pair kernel above takes every conv of 8-bit codes
+        // with an int32 bound; the float and int32 lanes would only add size
+        // to the page's wasm, so the rare rest takes the int64 lanes.
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         if bound < (1 << 24) {
             // zx is a checked 8-bit zero point, so int32 arithmetic is exact.
             let z = zx as i32;
             padded(s, x, &mut scratch.f32s, |q| (q as i32 - z) as f32);
             let w: Vec<f32> = wz.iter().map(|&v| v as f32).collect();
-            lanes::f32_exact(s, &scratch.f32s, &w, out)
+            return lanes::f32_exact(s, &scratch.f32s, &w, out);
         } else if bound <= i32::MAX as u128 {
             let z = zx as i32;
             padded(s, x, &mut scratch.i32s, |q| q as i32 - z);
             let w: Vec<i32> = wz.iter().map(|&v| v as i32).collect();
-            lanes::i32_exact(s, &scratch.i32s, &w, out)
-        } else {
-            let mut xp = vec![];
-            padded(s, x, &mut xp, |q| q as i64 - zx);
-            conv_blocked::<i64, false>(s, &xp, &wz, out)
+            return lanes::i32_exact(s, &scratch.i32s, &w, out);
         }
+        let mut xp = vec![];
+        padded(s, x, &mut xp, |q| q as i64 - zx);
+        conv_blocked::<i64, false>(s, &xp, &wz, out)
     }
 
     fn weight_zero_centered(&self) -> Vec<i64> {
@@ -405,6 +416,7 @@ impl<'a> IntConv<'a> {
 
 /// Reusable buffers for the padded input.
 #[derive(Debug, Default)]
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 pub struct Scratch {
     f32s: Vec<f32>,
     i32s: Vec<i32>,
@@ -568,6 +580,7 @@ fn conv_blocked<T: Lane, const FUSED: bool>(
 
 /// Entry points per lane type, with runtime CPU dispatch on x86-64 (same
 /// exact results; baseline x86-64 lacks FMA and 8-lane integer multiplies).
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 mod lanes {
     use super::{conv_blocked, ConvShape};
     use crate::error::Result;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Where the input activations come from. Generators make float32 values
 /// that are quantized with the input scale and zero point, as `QuantStub` does;
 /// `Codes` are quint8 codes typed in directly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputSource {
     /// `torch.arange(n).to(torch.uint8) / 255`: the forum's input.
@@ -34,6 +34,49 @@ pub enum InputSource {
     Codes {
         codes: Vec<u8>,
     },
+}
+
+// Read through one flat record instead of serde's internally tagged enum:
+// the same JSON, without serde's buffering of every field (several KB of
+// the page's wasm, which has a size limit).
+impl<'de> Deserialize<'de> for InputSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        #[derive(Deserialize)]
+        struct Flat {
+            kind: String,
+            seed: Option<u32>,
+            value: Option<f32>,
+            codes: Option<Vec<u8>>,
+        }
+        let f = Flat::deserialize(d)?;
+        let need = |field| D::Error::missing_field(field);
+        Ok(match f.kind.as_str() {
+            "ramp" => InputSource::Ramp,
+            "random" => InputSource::Random {
+                seed: f.seed.ok_or_else(|| need("seed"))?,
+            },
+            "checkerboard" => InputSource::Checkerboard,
+            "gradient" => InputSource::Gradient,
+            "constant" => InputSource::Constant {
+                value: f.value.ok_or_else(|| need("value"))?,
+            },
+            "codes" => InputSource::Codes {
+                codes: f.codes.ok_or_else(|| need("codes"))?,
+            },
+            other => {
+                const KINDS: &[&str] = &[
+                    "ramp",
+                    "random",
+                    "checkerboard",
+                    "gradient",
+                    "constant",
+                    "codes",
+                ];
+                return Err(D::Error::unknown_variant(other, KINDS));
+            }
+        })
+    }
 }
 
 impl InputSource {
@@ -1324,6 +1367,36 @@ fn preset_definition(id: &str) -> Result<Scenario> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_sources_read_back_as_written_and_bad_ones_say_why() {
+        for src in [
+            InputSource::Ramp,
+            InputSource::Random { seed: 7 },
+            InputSource::Checkerboard,
+            InputSource::Gradient,
+            InputSource::Constant { value: 0.25 },
+            InputSource::Codes {
+                codes: vec![0, 3, 255],
+            },
+        ] {
+            let json = serde_json::to_string(&src).unwrap();
+            assert_eq!(
+                serde_json::from_str::<InputSource>(&json).unwrap(),
+                src,
+                "{json}"
+            );
+        }
+        let err = |j: &str| {
+            serde_json::from_str::<InputSource>(j)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#"{"kind":"random"}"#).contains("missing field `seed`"));
+        assert!(err(r#"{"kind":"codes","codes":[256]}"#).contains("256"));
+        assert!(err(r#"{"kind":"noise"}"#).contains("unknown variant `noise`"));
+        assert!(err(r#"{"seed":1}"#).contains("missing field `kind`"));
+    }
 
     #[test]
     fn generators_make_the_documented_floats() {

@@ -139,7 +139,11 @@ export class Heatmap {
       const v = num.validity.badInput ? { error: 'not a whole number' } : parseInteger(num.value, 0, f.channels - 1);
       if (v.error) { if (show) setMessage(num, v.error); return; }
       setMessage(num, null);
-      if (v.value !== f.view.channel) this.onView({ channel: v.value });
+      // Typing fires input, then change on Enter: one request per channel.
+      if (v.value !== (this.askedChannel ?? f.view.channel)) {
+        this.askedChannel = v.value;
+        this.onView({ channel: v.value });
+      }
     };
     num.addEventListener('input', () => take(false));
     num.addEventListener('change', () => take(true));
@@ -156,6 +160,7 @@ export class Heatmap {
   }
 
   #syncChannel(frame) {
+    this.askedChannel = null;
     const r = this.root;
     const n = frame.channels;
     const ch = frame.view.channel;

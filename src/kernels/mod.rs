@@ -16,6 +16,8 @@ use crate::conv::{Codes, ConvShape};
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 #[cfg(target_arch = "x86_64")]
+pub mod quads;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 /// An instruction set with a pair kernel.
@@ -93,7 +95,7 @@ pub struct PairBuffers {
 /// Where the paired input lives (all in 32-bit units).
 #[derive(Debug, Clone, Copy)]
 struct Layout {
-    /// Channel pairs per group.
+    /// Lanes of channels per group (channel pairs, or quads in [`quads`]).
     pairs: usize,
     /// Length of one phase row (padded columns / stride, plus slack).
     phase: usize,
@@ -104,7 +106,8 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(s: &ConvShape, cols: usize) -> Layout {
+    /// `per_lane` input channels share one 32-bit lane.
+    fn new(s: &ConvShape, cols: usize, per_lane: usize) -> Layout {
         let (hp, wp) = s.padded_hw();
         let (_, ow) = s.output_hw();
         let sw = s.stride[1];
@@ -112,7 +115,7 @@ impl Layout {
         let reach = (s.kernel[1] - 1) * s.dilation[1] / sw;
         let phase = wp.div_ceil(sw).max(ow.div_ceil(cols) * cols + reach);
         Layout {
-            pairs: cin_g.div_ceil(2),
+            pairs: cin_g.div_ceil(per_lane),
             phase,
             row: sw * phase,
             plane: hp * sw * phase,
@@ -254,7 +257,7 @@ pub fn accumulate(
     out: &mut [i32],
 ) {
     let (ocb, cols) = isa.tile();
-    let l = Layout::new(s, cols);
+    let l = Layout::new(s, cols, 2);
     pack_input(s, x, zx, &l, &mut b.x);
     pack_weights(s, wz, ocb, &l, &mut b.w);
     tap_offsets(s, &l, &mut b.offs);

@@ -52,6 +52,15 @@ fn check(c: &IntConv, isas: &[Isa]) {
         .map(|v| i32::try_from(v).unwrap())
         .collect();
     let mut bufs = PairBuffers::default();
+    #[cfg(target_arch = "x86_64")]
+    if quads::available() {
+        let zu = quads::byte_zero_point(c.input, c.input_zero_point).unwrap();
+        for _ in 0..2 {
+            let mut out = vec![i32::MIN; s.output_len()];
+            quads::accumulate(s, c.input, zu, c.weight, c.weight_zero_points, &mut bufs, &mut out);
+            assert_eq!(out, want, "quads {s:?} zx {}", c.input_zero_point);
+        }
+    }
     for &isa in isas {
         // Twice with the same buffers: stale contents of a reused buffer must not leak.
         for _ in 0..2 {

@@ -44,3 +44,25 @@ pub(super) unsafe fn tile_avx2(x: *const i32, offs: &[usize], w: *const i32, acc
         _mm256_storeu_si256(acc.add(j * 16 + 8) as *mut _, aj[1]);
     }
 }
+
+/// As `tile_vnni` on raw bytes: `vpdpbusd` sums four unsigned activation x
+/// signed weight byte products per lane, without saturation.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn tile_vnni_bytes(x: *const i32, offs: &[usize], w: *const i32, acc: *mut i32) {
+    let mut a = [[_mm512_setzero_si512(); 2]; 8];
+    for (t, &off) in offs.iter().enumerate() {
+        let p = x.add(off);
+        let x0 = _mm512_loadu_si512(p as *const _);
+        let x1 = _mm512_loadu_si512(p.add(16) as *const _);
+        let wt = w.add(t * 8);
+        for (j, aj) in a.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(*wt.add(j));
+            aj[0] = _mm512_dpbusd_epi32(aj[0], x0, wv);
+            aj[1] = _mm512_dpbusd_epi32(aj[1], x1, wv);
+        }
+    }
+    for (j, aj) in a.iter().enumerate() {
+        _mm512_storeu_si512(acc.add(j * 32) as *mut _, aj[0]);
+        _mm512_storeu_si512(acc.add(j * 32 + 16) as *mut _, aj[1]);
+    }
+}

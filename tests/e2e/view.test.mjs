@@ -375,11 +375,16 @@ test('the weight grid of a 512 -> 512, 3x3 layer builds under 2,000 nodes, pages
   assert.ok(ic >= 3 * 16, label);
   const index = Number(await page.$eval('#weights-grid input', (i) => i.dataset.index));
   assert.equal(index, ic * 9);
+  // The controls share the weights with the scenario on screen (no 2.4 M
+  // copy per frame): an edit makes new weights and leaves the old ones be.
+  const was = await page.evaluate((i) => { window.shownBefore = window.qconvLens.current(); return window.shownBefore.weights[i]; }, index);
+  assert.notEqual(was, 5);
   await nextFrame(page, async () => {
     await page.fill('#weights-grid input >> nth=0', '5');
     await page.press('#weights-grid input >> nth=0', 'Tab');
   });
   assert.equal(await page.evaluate((i) => window.qconvLens.current().weights[i], index), 5);
+  assert.equal(await page.evaluate((i) => window.shownBefore.weights[i], index), was);
   // The weights follow the channel the map shows.
   await nextFrame(page, async () => { await page.fill('#channel', '300'); await page.press('#channel', 'Enter'); });
   assert.equal(await page.inputValue('#weights-channel'), '300');
