@@ -54,21 +54,23 @@ export class Files {
   }
 
   scenario(file) {
-    return this.openFile(file.name, () => this.engine.decodeFile(file));
+    return this.openFile(file.name, file.name, () => this.engine.decodeFile(file));
   }
 
   /** A file link's payload (the address's `#f=…`): opened exactly as that file would be. */
   fileLink(payload) {
-    return this.openFile('the f= link', () => this.engine.decodeFileLink(payload));
+    // Its messages name it already ("the f= link is …"): no key in the banner.
+    return this.openFile('the file link', '', () => this.engine.decodeFileLink(payload));
   }
 
-  async openFile(name, read) {
+  /** name: said in the section; key: the banner's key for messages without one. */
+  async openFile(name, key, read) {
     this.say(`Reading ${name}…`);
     const r = await read();
     const d = r.ok ? r.value : { ok: false, errors: [{ key: '', message: r.error }] };
     if (!d.ok) {
       // Nothing applied: the scenario on screen stays.
-      this.notes(d.errors.map((n) => ({ ...n, key: n.key || name })));
+      this.notes(d.errors.map((n) => ({ ...n, key: n.key || key })));
       this.say(`${name} was not opened: ${d.errors[0].message}`);
       return { ok: false, error: d.errors[0].message };
     }

@@ -151,13 +151,13 @@ test('a file link (#f=) opens as its file would, then the address shows the usua
   // At start: the file link is read, opened, and replaced by the canonical link.
   const { page: p2, errors: errors2 } = await openPage(browser, `${BASE_URL}${fileLink(ties)}`);
   await ready(p2);
-  await p2.waitForFunction(() => /^Opened the f= link/.test(document.querySelector('#files-msg').textContent));
-  assert.match(await p2.textContent('#files-msg'), /^Opened the f= link \(scenario file version 1\)/);
+  await p2.waitForFunction(() => /^Opened the file link/.test(document.querySelector('#files-msg').textContent));
+  assert.match(await p2.textContent('#files-msg'), /^Opened the file link \(scenario file version 1\)/);
   await p2.waitForFunction((h) => location.hash === h, new URL(tiesLink).hash);
   assert.equal(JSON.stringify(await p2.evaluate(() => window.qconvLens.current())), JSON.stringify(JSON.parse(ties).scenario));
   assert.equal(await linkOf(p2), tiesLink);
   // An edited address (hashchange) opens another file link the same way.
-  assert.match(await goTo(p2, fileLink(forum)), /^Opened the f= link/);
+  assert.match(await goTo(p2, fileLink(forum)), /^Opened the file link/);
   await p2.waitForFunction((h) => location.hash === h, new URL(forumLink).hash);
   assert.equal(await linkOf(p2), forumLink);
   assert.equal(await p2.isVisible('#link-banner'), false);
@@ -189,14 +189,14 @@ test('bad file links: a message in the banner, and the page keeps working', asyn
   const hash = (await canvasState(page)).hash;
   // Later (an edited address): the message, and the scenario on screen stays.
   for (const [name, fragment, expect] of BAD) {
-    assert.match(await goTo(page, fragment), /^the f= link was not opened/, name);
+    assert.match(await goTo(page, fragment), /^the file link was not opened/, name);
     assert.equal(await page.isVisible('#link-banner'), true, name);
     assert.match(await page.textContent('#link-banner'), expect, name);
     assert.equal(await linkOf(page), link, `${name}: the scenario stays`);
     assert.equal((await canvasState(page)).hash, hash, `${name}: the heatmap stays`);
   }
   // Still working: a good file link opens and clears the banner.
-  assert.match(await goTo(page, fileLink(JSON.stringify(good))), /^Opened the f= link/);
+  assert.match(await goTo(page, fileLink(JSON.stringify(good))), /^Opened the file link/);
   assert.equal(await page.isVisible('#link-banner'), false);
   assert.deepEqual(errors, []);
 });
