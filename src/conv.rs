@@ -354,7 +354,12 @@ impl<'a> IntConv<'a> {
         }
         let mut xp = vec![];
         padded(s, x, &mut xp, |q| q as i64 - zx);
-        conv_blocked::<i64, false>(s, &xp, &wz, out)
+        #[cfg(not(target_arch = "wasm32"))]
+        return conv_blocked::<i64, false>(s, &xp, &wz, out);
+        // In wasm only a conv past the pair kernel's int32 bound gets here
+        // (rare, and then usually an overflow): the short loop keeps the page small.
+        #[cfg(target_arch = "wasm32")]
+        conv_plain_i64(s, &xp, &wz, out)
     }
 
     fn weight_zero_centered(&self) -> Vec<i64> {
@@ -500,6 +505,41 @@ impl Lane for f32 {
     fn store(self) -> std::result::Result<i32, i64> {
         Ok(self as i32)
     }
+}
+
+/// Direct convolution in int64 over the padded input, one output at a time.
+#[cfg(target_arch = "wasm32")]
+fn conv_plain_i64(s: &ConvShape, xp: &[i64], w: &[i64], out: &mut [i32]) -> Result<()> {
+    let (oh, ow) = s.output_hw();
+    let (hp, wp) = s.padded_hw();
+    let cin_g = s.in_channels / s.groups;
+    let cout_g = s.out_channels / s.groups;
+    let (kh, kw) = (s.kernel[0], s.kernel[1]);
+    let mut o = 0;
+    for n in 0..s.batch {
+        for oc in 0..s.out_channels {
+            let g = oc / cout_g;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut a = 0i64;
+                    for icg in 0..cin_g {
+                        let plane = (n * s.in_channels + g * cin_g + icg) * hp * wp;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let y = oy * s.stride[0] + ky * s.dilation[0];
+                                let x = ox * s.stride[1] + kx * s.dilation[1];
+                                a += xp[plane + y * wp + x] * w[((oc * cin_g + icg) * kh + ky) * kw + kx];
+                            }
+                        }
+                    }
+                    out[o] = i32::try_from(a)
+                        .map_err(|_| Error::AccumulatorOverflow { channel: oc, value: a })?;
+                    o += 1;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Output columns computed together; their accumulators stay in registers

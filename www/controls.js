@@ -285,7 +285,7 @@ export class Controls {
     });
     q('#swap').addEventListener('click', () => this.commit(q('#swap'), (d) => { [d.a, d.b] = [d.b, d.a]; }));
 
-    // Scales and zero points (fixed rows; per-channel rows are built in sync).
+    // Scales and zero points (fixed rows; per-channel rows: a page at a time, built in sync).
     this.scales = [
       this.#scaleRow(q('#scale-rows'), 'input-scale', 'input scale', 'params.input_scale'),
       this.#scaleRow(q('#scale-rows'), 'output-scale', 'output scale', 'params.output_scale'),

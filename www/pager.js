@@ -1,5 +1,5 @@
 // A page of channels: a list with one row per output channel (weight
-// scales, weight zero points, bias) shows `per` channels at a time, so a
+// scales, weight zero points, bias) shows CHANNELS_PER_PAGE (8) channels at a time, so a
 // 2,048-channel layer builds a few dozen rows, not thousands. The pager is a
 // channel number (its page is shown) and earlier/later buttons; it is hidden
 // while every channel fits on one page.

@@ -4,7 +4,7 @@
 //! (ARITHMETIC.md §4). The accumulation depends on the CPU: with VNNI the GEMM
 //! is exact, without it `vpmaddubsw` saturates pairs of u8·s8 products to
 //! int16; the depthwise kernels saturate on every CPU (`crate::depthwise`).
-use super::common::{cvt_i32, finish, map_plane, scales32, tail, Tail};
+use super::common::{cvt_i32, finish, map_plane, scales32, Tail};
 use super::{
     Accumulation, Channel, Computation, ConvQParams, Dyn, DynRecorder, Engine, EngineRow, Evidence,
     Family, Kernel, Platform,
@@ -234,13 +234,8 @@ impl Channel for FbgemmChannel {
         } = *self;
         // `tail(Tail::Fbgemm, ..)` in int32 lanes (the wrapped sum is an int32),
         // one loop per bias kind so that each vectorises without a branch.
-        if !(i32::MIN as i64..=255).contains(&lo) {
-            return map_plane(acc, out, move |a| {
-                let v = fbgemm_sum(a, bias, inv_aw, bias_term, per_channel) * m;
-                tail(Tail::Fbgemm, cvt_i32(v) as i64, zy, lo).1 as i32
-            });
-        }
-        let (zy, lo) = (zy as i32, lo as i32);
+        // The wrapped sum is an int32, so a bound below int32 acts as int32's least.
+        let (zy, lo) = (zy as i32, lo.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
         let code = move |v: f32| cvt_i32(v).wrapping_add(zy).clamp(lo, 255);
         match bias {
             None => map_plane(acc, out, move |a| code(a as f32 * m)),

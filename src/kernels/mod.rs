@@ -130,18 +130,26 @@ fn pack(lo: i32, hi: i32) -> i32 {
 }
 
 fn pack_input(s: &ConvShape, x: Codes, zx: i32, l: &Layout, buf: &mut Vec<i32>) {
-    match x {
-        Codes::QUInt8(v) => pack_input_of(s, v, l, buf, |q| q as i32 - zx),
-        Codes::QInt8(v) => pack_input_of(s, v, l, buf, |q| q as i32 - zx),
-    }
+    // One copy of the loop for both dtypes (it is in the page's wasm): a qint8
+    // code q is the byte (q ^ 0x80) = q + 128 against the zero point zx + 128.
+    let (bytes, flip, z): (&[u8], u8, i32) = match x {
+        Codes::QUInt8(v) => (v, 0, zx),
+        // SAFETY: i8 and u8 have the same size and alignment; every bit pattern is valid.
+        Codes::QInt8(v) => (
+            unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len()) },
+            0x80,
+            zx + 128,
+        ),
+    };
+    pack_input_of(s, bytes, l, buf, |q| (q ^ flip) as i32 - z)
 }
 
-fn pack_input_of<Q: Copy>(
+fn pack_input_of(
     s: &ConvShape,
-    x: &[Q],
+    x: &[u8],
     l: &Layout,
     buf: &mut Vec<i32>,
-    centre: impl Fn(Q) -> i32,
+    centre: impl Fn(u8) -> i32,
 ) {
     let cin_g = s.in_channels / s.groups;
     let (h, w) = (s.height, s.width);
