@@ -130,7 +130,13 @@ fn window_sums(s: &ConvShape, l: &Layout, x: &[i32], offs: &[usize], out: &mut V
     let (oh, ow) = s.output_hw();
     out.clear();
     out.resize(oh * ow, 0);
-    let bytes = |v: i32| (v as u32).to_le_bytes().iter().map(|&b| b as i32).sum::<i32>();
+    let bytes = |v: i32| {
+        (v as u32)
+            .to_le_bytes()
+            .iter()
+            .map(|&b| b as i32)
+            .sum::<i32>()
+    };
     for oy in 0..oh {
         for ox in 0..ow {
             let origin = oy * s.stride[0] * l.row + ox;
@@ -171,7 +177,8 @@ fn pack_input_of<Q: Copy>(
                 for y in 0..h {
                     let dst = &mut plane[(y + s.padding[0]) * l.row..][..l.row];
                     for c in 0..real {
-                        let src = &x[((n * s.in_channels + g * cin_g + 4 * p + c) * h + y) * w..][..w];
+                        let src =
+                            &x[((n * s.in_channels + g * cin_g + 4 * p + c) * h + y) * w..][..w];
                         let (shift, keep) = (8 * c as u32, !(0xffu32 << (8 * c)));
                         let (mut q, mut r) = (pl / sw, pl % sw);
                         for &v in src {
