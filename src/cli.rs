@@ -245,7 +245,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         .and_then(qconv_lens::scenario_file::file_link_payload)
     {
         let text = qconv_lens::scenario_file::decode_file_link(p);
-        return finish(opened("the f= link", text)?, pixel, channel, a, b, cpu, os);
+        return finish(opened("link", text)?, pixel, channel, a, b, cpu, os);
     }
     let sc = match link {
         // A link never fails to open; what it got wrong is said on stderr.

@@ -327,7 +327,16 @@ impl<'a> IntConv<'a> {
             if crate::kernels::best() == Some(crate::kernels::Isa::Avx512Vnni) {
                 use crate::kernels::quads;
                 if let Some(zu) = quads::byte_zero_point(x, zx) {
-                    quads::accumulate(quads::Products::Exact, s, x, zu, self.weight, self.weight_zero_points, &mut scratch.pairs, out);
+                    quads::accumulate(
+                        quads::Products::Exact,
+                        s,
+                        x,
+                        zu,
+                        self.weight,
+                        self.weight_zero_points,
+                        &mut scratch.pairs,
+                        out,
+                    );
                     return Ok(());
                 }
             }
@@ -421,7 +430,10 @@ impl<'a> IntConv<'a> {
 
 /// Reusable buffers for the padded input.
 #[derive(Debug, Default)]
-#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 pub struct Scratch {
     f32s: Vec<f32>,
     i32s: Vec<i32>,
@@ -535,12 +547,15 @@ fn conv_plain_i64(s: &ConvShape, xp: &[i64], w: &[i64], out: &mut [i32]) -> Resu
                             for kx in 0..kw {
                                 let y = oy * s.stride[0] + ky * s.dilation[0];
                                 let x = ox * s.stride[1] + kx * s.dilation[1];
-                                a += xp[plane + y * wp + x] * w[((oc * cin_g + icg) * kh + ky) * kw + kx];
+                                a += xp[plane + y * wp + x]
+                                    * w[((oc * cin_g + icg) * kh + ky) * kw + kx];
                             }
                         }
                     }
-                    out[o] = i32::try_from(a)
-                        .map_err(|_| Error::AccumulatorOverflow { channel: oc, value: a })?;
+                    out[o] = i32::try_from(a).map_err(|_| Error::AccumulatorOverflow {
+                        channel: oc,
+                        value: a,
+                    })?;
                     o += 1;
                 }
             }
@@ -627,7 +642,10 @@ fn conv_blocked<T: Lane, const FUSED: bool>(
 
 /// Entry points per lane type, with runtime CPU dispatch on x86-64 (same
 /// exact results; baseline x86-64 lacks FMA and 8-lane integer multiplies).
-#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 mod lanes {
     use super::{conv_blocked, ConvShape};
     use crate::error::Result;

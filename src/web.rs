@@ -396,6 +396,11 @@ mod pytorch {
             crate::scenario_file::too_large(bytes as u64)
         }
 
+        /// Why a file link is refused once it inflates to `bytes`, or null.
+        pub fn file_link_too_large(bytes: f64) -> Option<String> {
+            crate::scenario_file::inflated_too_large(bytes as u64)
+        }
+
         /// The scenario file (JSON text) of a scenario: the page's "Save".
         pub fn encode_file(scenario: JsValue) -> Result<String, JsError> {
             let s: Scenario = serde_wasm_bindgen::from_value(scenario)

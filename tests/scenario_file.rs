@@ -164,7 +164,10 @@ fn cli_takes_scenario_files_wherever_it_takes_links() {
     assert_eq!(by_fragment, by_file);
     let (ok, out, err) = cli(&["compare", "--link", "https://example.org/#f=aGVsbG8"]);
     assert!(!ok && out.is_empty());
-    assert!(err.contains("the f= link") && err.contains("not raw DEFLATE"), "{err}");
+    assert!(
+        err.contains("the f= link") && err.contains("not raw DEFLATE"),
+        "{err}"
+    );
     let (ok, _, err) = cli(&["link", "--link", &fragment[..fragment.len() / 2]]);
     assert!(!ok && err.contains("not raw DEFLATE"), "{err}");
     let (ok, _, err) = cli(&["link", "--scenario", f, "--link", "#v=2"]);

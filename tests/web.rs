@@ -251,10 +251,15 @@ mod simd128_pairs {
 
     #[wasm_bindgen_test]
     fn simd128_kernel_matches_the_taps() {
-        assert!(available().contains(&Isa::Simd128), "built without +simd128");
+        assert!(
+            available().contains(&Isa::Simd128),
+            "built without +simd128"
+        );
         let mut seed = 99u64;
         let mut rnd = |m: i64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as i64) % m
         };
         let mut bufs = PairBuffers::default();
@@ -262,7 +267,18 @@ mod simd128_pairs {
         for &(cin, cout, h, w, k, st, pad, pe, dil, g) in &[
             (8, 8, 6, 13, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
             (3, 5, 7, 9, [3, 3], [2, 2], [1, 1], None, [1, 1], 1),
-            (4, 6, 10, 11, [3, 2], [1, 3], [0, 2], Some([2, 0]), [2, 3], 2),
+            (
+                4,
+                6,
+                10,
+                11,
+                [3, 2],
+                [1, 3],
+                [0, 2],
+                Some([2, 0]),
+                [2, 3],
+                2,
+            ),
             (6, 6, 8, 17, [3, 3], [2, 1], [2, 2], None, [2, 2], 3),
             (5, 7, 5, 1, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
             (16, 4, 4, 30, [5, 5], [1, 1], [2, 2], None, [1, 1], 1),
@@ -282,9 +298,15 @@ mod simd128_pairs {
             };
             s.validate().unwrap();
             let x: Vec<u8> = (0..s.input_len()).map(|_| rnd(256) as u8).collect();
-            let wq: Vec<i8> = (0..s.weight_len()).map(|_| (rnd(256) - 128) as i8).collect();
-            let extreme_x: Vec<u8> = (0..s.input_len()).map(|i| if i % 5 == 0 { 255 } else { 0 }).collect();
-            let extreme_w: Vec<i8> = (0..s.weight_len()).map(|i| if i % 3 == 0 { 127 } else { -128 }).collect();
+            let wq: Vec<i8> = (0..s.weight_len())
+                .map(|_| (rnd(256) - 128) as i8)
+                .collect();
+            let extreme_x: Vec<u8> = (0..s.input_len())
+                .map(|i| if i % 5 == 0 { 255 } else { 0 })
+                .collect();
+            let extreme_w: Vec<i8> = (0..s.weight_len())
+                .map(|i| if i % 3 == 0 { 127 } else { -128 })
+                .collect();
             let xi: Vec<i8> = x.iter().map(|&q| q as i8).collect();
             let zps: Vec<i64> = (0..cout).map(|_| rnd(21) - 10).collect();
             let cases: Vec<(Codes, i64, &[i8], Vec<i64>)> = vec![

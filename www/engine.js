@@ -71,6 +71,7 @@ export class Engine {
   paste(text, scenario) { return this.request('paste', { text, scenario }); }
   pasteCheck(text, scenario) { return this.request('paste-check', { text, scenario }); }
   decodeFile(file) { return this.request('decode-file', { file }); }
+  decodeFileLink(payload) { return this.request('decode-file', { link: payload }); }
   encodeFile(scenario) { return this.request('encode-file', { scenario }); }
   snippet() { return this.request('snippet'); }
   picture(values, scale, zeroPoint) { return this.request('picture', { values, scale, zeroPoint }); }

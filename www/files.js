@@ -1,7 +1,8 @@
 // Scenario files and pictures: open a .json scenario file (picker or drop on
 // the page), save the scenario on screen as one, and take the input from a
 // PNG/JPEG (www/picture.js). Reading, checking and writing files is Rust's
-// (src/scenario_file.rs, in the pytorch wasm, loaded on first use, through the worker): a file either
+// (src/scenario_file.rs, in the pytorch wasm, loaded on first use, through the worker; a file link,
+// `#f=…` in the address, is the same file, see www/link.js and www/file-text.js): a file either
 // applies whole ({source: 'file'}) or not at all, and then its messages go to
 // the banner and the scenario on screen stays. The Python snippet that writes
 // files from a model is shown here, from the same Rust constant the CLI prints.
@@ -52,23 +53,34 @@ export class Files {
     return IMAGE.test(file.type) ? this.picture(file) : this.scenario(file);
   }
 
-  async scenario(file) {
-    this.say(`Reading ${file.name}…`);
-    const r = await this.engine.decodeFile(file);
+  scenario(file) {
+    return this.openFile(file.name, file.name, () => this.engine.decodeFile(file));
+  }
+
+  /** A file link's payload (the address's `#f=…`): opened exactly as that file would be. */
+  fileLink(payload) {
+    // Its messages name it already ("the f= link is …"): no key in the banner.
+    return this.openFile('the file link', '', () => this.engine.decodeFileLink(payload));
+  }
+
+  /** name: said in the section; key: the banner's key for messages without one. */
+  async openFile(name, key, read) {
+    this.say(`Reading ${name}…`);
+    const r = await read();
     const d = r.ok ? r.value : { ok: false, errors: [{ key: '', message: r.error }] };
     if (!d.ok) {
       // Nothing applied: the scenario on screen stays.
-      this.notes(d.errors.map((n) => ({ ...n, key: n.key || file.name })));
-      this.say(`${file.name} was not opened: ${d.errors[0].message}`);
+      this.notes(d.errors.map((n) => ({ ...n, key: n.key || key })));
+      this.say(`${name} was not opened: ${d.errors[0].message}`);
       return { ok: false, error: d.errors[0].message };
     }
     const a = await this.apply(d.scenario, { source: 'file' });
     if (!a.ok) {
-      if (!a.superseded) this.say(`${file.name} was not opened: ${a.error}`);
+      if (!a.superseded) this.say(`${name} was not opened: ${a.error}`);
       return a;
     }
     this.notes(d.notes);
-    this.say(`Opened ${file.name} (scenario file version ${d.version}).`);
+    this.say(`Opened ${name} (scenario file version ${d.version}).`);
     return a;
   }
 

@@ -22,10 +22,11 @@ export class Permalink {
    * engine: www/engine.js Engine; root: the element holding the link controls
    * (#link-tools) and the banner (#link-banner).
    */
-  constructor(engine, { apply, current }) {
+  constructor(engine, { apply, current, openFileLink }) {
     this.engine = engine;
     this.apply = apply;
     this.current = current;
+    this.openFileLink = openFileLink; // (payload) => opens it as a scenario file (www/files.js)
     this.fragment = null; // the fragment of the state on screen
     this.pendingTimer = 0;
     this.applying = false;
@@ -51,6 +52,11 @@ export class Permalink {
   async initial() {
     const text = location.hash.slice(1);
     if (!text || isAnchor(text)) return null;
+    if (isFileLink(text)) {
+      // Opened (or refused, with its messages) as a file; null leaves the rest to the caller.
+      await this.fileLink(text);
+      return null;
+    }
     const r = await this.engine.unlink(text);
     if (r.cancelled) return null;
     if (!r.ok) {
@@ -63,6 +69,8 @@ export class Permalink {
 
   /** onApplied listener: keep the address bar on the state shown. */
   async follow(scenario, _frame, { source, field }) {
+    // Read before awaiting: `applying` is only true while its apply runs.
+    const replacing = source === 'start' || source === 'link' || this.applying;
     const r = await this.engine.link(scenario);
     if (!r.ok) return;
     const fragment = r.value;
@@ -70,7 +78,7 @@ export class Permalink {
     this.linkText.value = this.url(fragment);
     this.syncHideBoxes(scenario.view?.hide ?? []);
     clearTimeout(this.pendingTimer);
-    if (source === 'start' || source === 'link' || this.applying) {
+    if (replacing) {
       this.write('replace', fragment);
     } else if (deliberate(source, field)) {
       this.write('push', fragment);
@@ -100,6 +108,7 @@ export class Permalink {
     const text = location.hash.slice(1);
     if (!text || text === this.fragment || isAnchor(text)) return;
     this.fragment = text;
+    if (isFileLink(text)) return this.fileLink(text);
     const r = await this.engine.unlink(text);
     if (r.cancelled) return;
     if (!r.ok) return this.showNotes([{ key: '', message: r.error }]);
@@ -107,6 +116,20 @@ export class Permalink {
     this.applying = true;
     try {
       await this.apply(r.value.scenario, { source: 'link', field: why });
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /**
+   * `#f=…`: the scenario file itself in the address. It opens as a file would
+   * (same reading, messages and all-or-nothing); on success the address is
+   * replaced by the scenario's usual link, as after any link.
+   */
+  async fileLink(text) {
+    this.applying = true;
+    try {
+      return await this.openFileLink(text.slice(2));
     } finally {
       this.applying = false;
     }
@@ -171,6 +194,11 @@ export class Permalink {
   syncHideBoxes(hide) {
     for (const b of this.hideBoxes?.querySelectorAll('input') ?? []) b.checked = hide.includes(b.value);
   }
+}
+
+/** `#f=…`: a file link (src/scenario_file.rs FILE_LINK_KEY). */
+function isFileLink(text) {
+  return text.startsWith('f=');
 }
 
 /** A fragment naming an element of the page (`#heatmap-canvas`) is an in-page anchor, not a link. */

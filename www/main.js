@@ -237,7 +237,8 @@ async function start() {
 
 const story = new Story($('#story'), { apply, current });
 onApplied((s, f, how) => story.follow(s, f, how));
-const permalink = new Permalink(engine, { apply, current });
+// A file link opens through the file section (declared below, used only once the page runs).
+const permalink = new Permalink(engine, { apply, current, openFileLink: (p) => files.fileLink(p) });
 onApplied((s, f, how) => permalink.follow(s, f, how));
 
 // From PyTorch and back: calibrate, paste import, export (each applies through `apply`).

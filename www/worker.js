@@ -25,12 +25,13 @@
 //                                        (Reproduce in ONNX Runtime / LiteRT; runtime: 'onnxruntime' | 'litert')
 //   {id, type: 'paste', text, scenario} -> {id, ok, value: {paste, scenario, notes, check}}
 //   {id, type: 'paste-check', text, scenario} -> {id, ok, value: OutputCheck | null}
-//   {id, type: 'decode-file', file | text} -> {id, ok, value: {ok, scenario, version, notes} | {ok: false, errors}}
+//   {id, type: 'decode-file', file | link | text} -> {id, ok, value: {ok, scenario, version, notes} | {ok: false, errors}}
 //   {id, type: 'encode-file', scenario} -> {id, ok, value: 'scenario file JSON'}
 //   {id, type: 'snippet'}             -> {id, ok, value: 'python source'}   (these four: src/scenario_file.rs,
 //   {id, type: 'picture', values, scale, zeroPoint} -> {id, ok, value: Uint8Array}   in the pytorch wasm)
 //   any failure                       -> {id, ok: false, error: 'message'}
 import init, { Lens } from './pkg/qconv_lens.js';
+import { fileText } from './file-text.js';
 
 const ready = init().then(() => new Lens());
 
@@ -86,11 +87,10 @@ self.onmessage = async (event) => {
         self.postMessage({ id, ok: true, value: (await links()).decode_link(String(msg.text ?? '')) });
         break;
       case 'decode-file': {
-        // A File is read here only once Rust's bound says it is not too large.
+        // A File or a file link is read only within Rust's bound (www/file-text.js).
         const L = await pytorch();
-        const big = msg.file ? L.file_too_large(msg.file.size) : null;
-        const text = big ? '' : msg.file ? await msg.file.text() : String(msg.text ?? '');
-        const value = big ? { ok: false, errors: [{ key: '', message: big }] } : L.decode_file(text);
+        const r = await fileText(msg, L);
+        const value = r.ok ? L.decode_file(r.text) : { ok: false, errors: [{ key: '', message: r.error }] };
         self.postMessage({ id, ok: true, value });
         break;
       }

@@ -13,10 +13,10 @@
 //! block of columns may run past the row's end (the extra lanes are not stored).
 use crate::conv::{Codes, ConvShape};
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd128;
 #[cfg(target_arch = "x86_64")]
 pub mod quads;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

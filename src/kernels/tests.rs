@@ -57,7 +57,16 @@ fn check(c: &IntConv, isas: &[Isa]) {
         let zu = quads::byte_zero_point(c.input, c.input_zero_point).unwrap();
         for _ in 0..2 {
             let mut out = vec![i32::MIN; s.output_len()];
-            quads::accumulate(quads::Products::Exact, s, c.input, zu, c.weight, c.weight_zero_points, &mut bufs, &mut out);
+            quads::accumulate(
+                quads::Products::Exact,
+                s,
+                c.input,
+                zu,
+                c.weight,
+                c.weight_zero_points,
+                &mut bufs,
+                &mut out,
+            );
             assert_eq!(out, want, "quads {s:?} zx {}", c.input_zero_point);
         }
     }

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, deflateRawSync } from 'node:zlib';
 import { launch, openPage, BASE_URL, ready, canvasState } from './browser.mjs';
 
 let browser;
@@ -75,7 +75,7 @@ test('save, then reopen by picker and by drop: the same scenario', async () => {
   // The Python function that writes such files, from the same Rust constant as `qconv-lens snippet`.
   await page.click('#snippet-details summary');
   await page.waitForFunction(() => document.querySelector('#snippet-text').value !== '');
-  assert.match(await page.inputValue('#snippet-text'), /^import json, sys\n[\s\S]*def qconv_lens_scenario\(conv, x, path, quant=None\):[\s\S]*"format": "qconv-lens-scenario", "version": 1/);
+  assert.match(await page.inputValue('#snippet-text'), /^import base64, json, sys, zlib\n[\s\S]*def qconv_lens_scenario\(conv, x, path, quant=None\):[\s\S]*"format": "qconv-lens-scenario", "version": 1[\s\S]*"#f="/);
   assert.deepEqual(errors, []);
 });
 
@@ -118,6 +118,85 @@ test('bad files: a message, and the scenario on screen stays', async () => {
   assert.equal(await linkOf(page), link);
   // Still working: a good file opens and clears the banner.
   assert.match(await pick(page, 'good.json', good), /^Opened/);
+  assert.equal(await page.isVisible('#link-banner'), false);
+  assert.deepEqual(errors, []);
+});
+
+// ------------------------------------------------------------------ file links
+
+/** `#f=` and the file: raw DEFLATE, base64url without padding (as the snippet makes it). */
+const fileLink = (bytes) => `#f=${deflateRawSync(Buffer.from(bytes), { level: 9 }).toString('base64url')}`;
+
+/** Sets the address's fragment; resolves once the file section has said something about it. */
+async function goTo(page, hash) {
+  await page.evaluate(() => { document.querySelector('#files-msg').textContent = ''; });
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForFunction(() => /^(Opened|.* was not opened)/.test(document.querySelector('#files-msg').textContent));
+  return page.textContent('#files-msg');
+}
+
+test('a file link (#f=) opens as its file would, then the address shows the usual link', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  await page.selectOption('#preset', 'ties');
+  await page.waitForFunction(() => window.qconvLens.current()?.params && document.querySelector('#preset').value === 'ties');
+  const ties = await save(page);
+  const tiesLink = await linkOf(page);
+  await page.selectOption('#preset', 'forum');
+  await page.waitForFunction((l) => document.querySelector('#link-text').value !== l, tiesLink);
+  const forum = await save(page);
+  const forumLink = await linkOf(page);
+  await page.close();
+
+  // At start: the file link is read, opened, and replaced by the canonical link.
+  const { page: p2, errors: errors2 } = await openPage(browser, `${BASE_URL}${fileLink(ties)}`);
+  await ready(p2);
+  await p2.waitForFunction(() => /^Opened the file link/.test(document.querySelector('#files-msg').textContent));
+  assert.match(await p2.textContent('#files-msg'), /^Opened the file link \(scenario file version 1\)/);
+  await p2.waitForFunction((h) => location.hash === h, new URL(tiesLink).hash);
+  assert.equal(JSON.stringify(await p2.evaluate(() => window.qconvLens.current())), JSON.stringify(JSON.parse(ties).scenario));
+  assert.equal(await linkOf(p2), tiesLink);
+  // An edited address (hashchange) opens another file link the same way.
+  assert.match(await goTo(p2, fileLink(forum)), /^Opened the file link/);
+  await p2.waitForFunction((h) => location.hash === h, new URL(forumLink).hash);
+  assert.equal(await linkOf(p2), forumLink);
+  assert.equal(await p2.isVisible('#link-banner'), false);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(errors2, []);
+});
+
+test('bad file links: a message in the banner, and the page keeps working', async () => {
+  const good = JSON.parse((await readFile(new URL('../fixtures/files/v1-per-channel.json', import.meta.url), 'utf8')));
+  const edited = (f) => { const v = structuredClone(good); f(v); return JSON.stringify(v); };
+  const BAD = [
+    ['not base64url', '#f=ab%cd', /the f= link is not base64url/],
+    ['not deflate', '#f=aGVsbG8', /the f= link is not raw DEFLATE data/],
+    ['cut short', fileLink(JSON.stringify(good)).slice(0, 200), /the f= link is not raw DEFLATE data/],
+    ['not UTF-8', fileLink([0xff, 0xfe, 0x7b]), /not UTF-8 text/],
+    ['bad JSON', fileLink('{"format": "qconv-lens-scenario", '), /cut short|JSON/],
+    ['newer version', fileLink(edited((v) => { v.version = 9; })), /version 9 is newer/],
+    ['zero scale', fileLink(edited((v) => { v.scenario.params.output_scale = 0; })), /output scale must be a positive finite number/],
+    // 49 MiB of spaces deflate to about 50 KB: inflating stops at the file bound.
+    ['deflate bomb', fileLink(Buffer.alloc(49 << 20, 32)), /the f= link inflates to more than 50331648 bytes/],
+  ];
+  // At start: the message, and the landing case instead.
+  const { page, errors } = await openPage(browser, `${BASE_URL}#f=aGVsbG8`);
+  await ready(page);
+  await page.waitForFunction(() => !document.querySelector('#link-banner').hidden);
+  assert.match(await page.textContent('#link-banner'), /the f= link is not raw DEFLATE data/);
+  assert.ok(await page.evaluate(() => window.qconvLens.current()?.params));
+  const link = await linkOf(page);
+  const hash = (await canvasState(page)).hash;
+  // Later (an edited address): the message, and the scenario on screen stays.
+  for (const [name, fragment, expect] of BAD) {
+    assert.match(await goTo(page, fragment), /^the file link was not opened/, name);
+    assert.equal(await page.isVisible('#link-banner'), true, name);
+    assert.match(await page.textContent('#link-banner'), expect, name);
+    assert.equal(await linkOf(page), link, `${name}: the scenario stays`);
+    assert.equal((await canvasState(page)).hash, hash, `${name}: the heatmap stays`);
+  }
+  // Still working: a good file link opens and clears the banner.
+  assert.match(await goTo(page, fileLink(JSON.stringify(good))), /^Opened the file link/);
   assert.equal(await page.isVisible('#link-banner'), false);
   assert.deepEqual(errors, []);
 });
