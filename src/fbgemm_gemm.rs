@@ -456,7 +456,7 @@ mod sat {
     /// included) pair across taps: the scalar model runs them.
     #[cfg(target_arch = "x86_64")]
     fn bytes_pair_like_fbgemm(s: &ConvShape) -> bool {
-        (s.in_channels / s.groups) % 2 == 0
+        (s.in_channels / s.groups).is_multiple_of(2)
     }
 
     #[cfg(target_arch = "x86_64")]
