@@ -328,6 +328,7 @@ impl<'a> IntConv<'a> {
                 use crate::kernels::quads;
                 if let Some(zu) = quads::byte_zero_point(x, zx) {
                     quads::accumulate(
+                        quads::Products::Exact,
                         s,
                         x,
                         zu,
@@ -437,6 +438,13 @@ pub struct Scratch {
     f32s: Vec<f32>,
     i32s: Vec<i32>,
     pairs: crate::kernels::PairBuffers,
+}
+
+impl Scratch {
+    /// The buffers of the pair and byte kernels.
+    pub(crate) fn pair_buffers(&mut self) -> &mut crate::kernels::PairBuffers {
+        &mut self.pairs
+    }
 }
 
 /// The zero-point-centred input with explicit zero padding (a padded tap

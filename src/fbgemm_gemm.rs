@@ -215,8 +215,7 @@ impl FbgemmIsa {
         if !self.saturates(path) {
             return conv.accumulate_into(scratch, out);
         }
-        *out = pair_sums(conv)?;
-        Ok(())
+        pair_sums_into(conv, scratch, out)
     }
 
     /// The saturated pairs of one output element (see [`saturated_pairs`]).
@@ -235,12 +234,24 @@ impl FbgemmIsa {
 /// (see the module notes), then the zero-point corrections, on any path. MLAS's
 /// U8S8 kernels pair the same way ([`crate::mlas_u8s8`]).
 pub(crate) fn pair_sums(conv: &IntConv) -> Result<Vec<i32>> {
+    let mut out = vec![];
+    pair_sums_into(conv, &mut crate::conv::Scratch::default(), &mut out)?;
+    Ok(out)
+}
+
+/// As [`pair_sums`], into `out`, with the kernel buffers of `scratch`.
+pub(crate) fn pair_sums_into(
+    conv: &IntConv,
+    scratch: &mut crate::conv::Scratch,
+    out: &mut Vec<i32>,
+) -> Result<()> {
     conv.validate()?;
     check_zero_points(conv)?;
     conv.input.as_quint8()?;
-    let mut out = vec![0i32; conv.shape.output_len()];
-    sat::run(conv, &mut out);
-    Ok(out)
+    out.clear();
+    out.resize(conv.shape.output_len(), 0);
+    sat::run(conv, scratch.pair_buffers(), out);
+    Ok(())
 }
 
 /// fbgemm's `numOfGroupsTogether` on a CPU with `host`'s vector width: how many
@@ -413,13 +424,39 @@ mod sat {
         w1: i16,
     }
 
-    pub fn run(conv: &IntConv, out: &mut [i32]) {
+    /// The caller checked the zero points and that the input is quint8.
+    pub fn run(conv: &IntConv, bufs: &mut crate::kernels::PairBuffers, out: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
+            if bytes_pair_like_fbgemm(conv.shape) && crate::kernels::best().is_some() {
+                use crate::kernels::quads;
+                // `vpmaddubsw` on the byte layout; the zero point is a byte (checked).
+                let zu = conv.input_zero_point as u8;
+                return quads::accumulate(
+                    quads::Products::SaturatingPairs,
+                    conv.shape,
+                    conv.input,
+                    zu,
+                    conv.weight,
+                    conv.weight_zero_points,
+                    bufs,
+                    out,
+                );
+            }
             // SAFETY: the CPU has AVX2.
             return unsafe { run_avx2(conv, out) };
         }
+        let _ = bufs;
         run_generic(conv, out)
+    }
+
+    /// The byte layout pairs channels (2i, 2i+1) of one tap; fbgemm pairs
+    /// reduction indices (2i, 2i+1) counted over (tap, channel), the same pairs
+    /// exactly when a group has an even channel count. Odd counts (depthwise
+    /// included) pair across taps: the scalar model runs them.
+    #[cfg(target_arch = "x86_64")]
+    fn bytes_pair_like_fbgemm(s: &ConvShape) -> bool {
+        (s.in_channels / s.groups).is_multiple_of(2)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -429,7 +466,7 @@ mod sat {
     }
 
     #[inline(always)]
-    fn run_generic(conv: &IntConv, out: &mut [i32]) {
+    pub(super) fn run_generic(conv: &IntConv, out: &mut [i32]) {
         let s: &ConvShape = conv.shape;
         let zx = conv.input_zero_point as i32;
         // fbgemm's kernels take quint8 activations only.
@@ -571,6 +608,145 @@ mod sat {
                 }
             }
         }
+    }
+}
+
+/// The AVX2 byte kernel against the scalar model: same bits on every shape
+/// whose pairs it takes, saturating pairs included.
+#[cfg(all(test, target_arch = "x86_64"))]
+mod byte_kernel_tests {
+    use super::sat::run_generic;
+    use crate::conv::{Codes, ConvShape, IntConv};
+    use crate::kernels::{quads, PairBuffers};
+
+    #[test]
+    fn saturating_bytes_match_the_scalar_model() {
+        if !quads::Products::SaturatingPairs.available() {
+            return;
+        }
+        let mut seed = 11u64;
+        let mut rnd = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        let mut bufs = PairBuffers::default();
+        let mut saturated = 0;
+        // (cin, cout, groups, h, w, kernel, stride, padding, padding_end, dilation, batch)
+        type Case = (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 2],
+            [usize; 2],
+            Option<[usize; 2]>,
+            [usize; 2],
+            usize,
+        );
+        let cases: &[Case] = &[
+            (2, 1, 1, 1, 1, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
+            (8, 8, 1, 16, 16, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+            (8, 16, 1, 9, 37, [3, 3], [1, 1], [1, 1], None, [1, 1], 2),
+            (6, 5, 1, 7, 23, [2, 3], [2, 1], [1, 2], None, [1, 1], 1),
+            (
+                12,
+                6,
+                3,
+                8,
+                19,
+                [3, 3],
+                [1, 2],
+                [2, 1],
+                Some([0, 3]),
+                [2, 1],
+                2,
+            ),
+            (64, 64, 8, 6, 17, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+            (16, 16, 1, 5, 40, [3, 3], [2, 2], [1, 1], None, [1, 1], 1),
+            (10, 7, 1, 4, 33, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
+            (4, 3, 1, 3, 5, [1, 5], [1, 3], [0, 2], None, [1, 2], 1),
+            (32, 10, 2, 5, 5, [5, 5], [1, 1], [2, 2], None, [1, 1], 1),
+        ];
+        for &(cin, cout, g, h, w, k, st, p, pe, d, n) in cases {
+            let s = ConvShape {
+                batch: n,
+                in_channels: cin,
+                out_channels: cout,
+                height: h,
+                width: w,
+                kernel: k,
+                stride: st,
+                padding: p,
+                padding_end: pe,
+                dilation: d,
+                groups: g,
+            };
+            s.validate().unwrap();
+            for mode in 0..4 {
+                // 0: random; 1: all 255 x 127 (every pair saturates high);
+                // 2: 255 x -128 (low); 3: large codes of random sign.
+                let x: Vec<u8> = (0..s.input_len())
+                    .map(|_| match mode {
+                        0 => rnd(256) as u8,
+                        1 | 2 => 255,
+                        _ => 200 + rnd(56) as u8,
+                    })
+                    .collect();
+                let wq: Vec<i8> = (0..s.weight_len())
+                    .map(|_| match mode {
+                        0 => (rnd(256) as i64 - 128) as i8,
+                        1 => 127,
+                        2 => -128,
+                        _ => {
+                            if rnd(2) == 0 {
+                                127 - rnd(8) as i8
+                            } else {
+                                -128 + rnd(8) as i8
+                            }
+                        }
+                    })
+                    .collect();
+                let zx = [3i64, 255, 0, 131][mode];
+                let zw: Vec<i64> = if mode % 2 == 0 {
+                    (0..cout).map(|_| rnd(255) as i64 - 127).collect()
+                } else {
+                    vec![rnd(9) as i64 - 4]
+                };
+                let c = IntConv {
+                    shape: &s,
+                    input: Codes::QUInt8(&x),
+                    input_zero_point: zx,
+                    weight: &wq,
+                    weight_zero_points: &zw,
+                };
+                let mut want = vec![0i32; s.output_len()];
+                run_generic(&c, &mut want);
+                if c.accumulate().map_or(true, |e| e != want) {
+                    saturated += 1;
+                }
+                // Twice on the same buffers: nothing stale may leak.
+                for _ in 0..2 {
+                    let mut got = vec![i32::MIN; s.output_len()];
+                    quads::accumulate(
+                        quads::Products::SaturatingPairs,
+                        &s,
+                        c.input,
+                        zx as u8,
+                        &wq,
+                        &zw,
+                        &mut bufs,
+                        &mut got,
+                    );
+                    assert_eq!(got, want, "{s:?} mode {mode}");
+                }
+            }
+        }
+        // The saturating cases really saturated.
+        assert!(saturated >= 2 * cases.len(), "{saturated}");
     }
 }
 

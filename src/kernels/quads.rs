@@ -8,14 +8,43 @@
 //! padded positions holding `zu`, so they contribute 0 like the centred taps.
 //! Every step wraps in int32; the caller has checked that the exact result
 //! fits int32, so the wrapped result is that result (sums modulo 2^32).
+//!
+//! The same layout and corrections serve fbgemm's saturating model
+//! ([`Products::SaturatingPairs`]): `vpmaddubsw` sums bytes (0, 1) and (2, 3) of
+//! each lane, channels (4p, 4p+1) and (4p+2, 4p+3) of one tap, with int16
+//! saturation: fbgemm's pairs whenever a group has an even channel count.
 use super::{tap_offsets, Layout, PairBuffers};
 use crate::conv::{Codes, ConvShape};
 
-/// Output channels and columns of one tile (as [`super::Isa::Avx512Vnni`]).
-const OCB: usize = 8;
-const COLS: usize = 32;
+/// How the four byte products of a lane are summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Products {
+    /// `vpdpbusd`: exactly (AVX512-VNNI, 8 output channels x 32 columns).
+    Exact,
+    /// `vpmaddubsw` then `vpmaddwd` by ones: each pair saturated to int16, the
+    /// two pair sums added exactly (AVX2, 4 output channels x 16 columns).
+    SaturatingPairs,
+}
 
-/// Whether this CPU runs the byte kernel.
+impl Products {
+    /// Output channels and columns of one tile.
+    fn tile(self) -> (usize, usize) {
+        match self {
+            Products::Exact => (8, 32),
+            Products::SaturatingPairs => (4, 16),
+        }
+    }
+
+    /// Whether this CPU runs the kernel.
+    pub fn available(self) -> bool {
+        match self {
+            Products::Exact => available(),
+            Products::SaturatingPairs => std::is_x86_feature_detected!("avx2"),
+        }
+    }
+}
+
+/// Whether this CPU runs the exact byte kernel.
 pub fn available() -> bool {
     std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512bw")
@@ -31,11 +60,13 @@ pub fn byte_zero_point(x: Codes, zx: i64) -> Option<u8> {
     u8::try_from(z).ok()
 }
 
-/// Exact accumulators, flat NCHW. `weight` are the raw qint8 codes (OIHW),
+/// Accumulators, flat NCHW. `weight` are the raw qint8 codes (OIHW),
 /// `wzp` one zero point or one per output channel; `zu` from [`byte_zero_point`].
-/// The caller checked [`available`] and that every exact sum fits int32.
+/// The caller checked `products.available()` and, for [`Products::Exact`], that
+/// every exact sum fits int32.
 #[allow(clippy::too_many_arguments)]
 pub fn accumulate(
+    products: Products,
     s: &ConvShape,
     x: Codes,
     zu: u8,
@@ -44,16 +75,17 @@ pub fn accumulate(
     b: &mut PairBuffers,
     out: &mut [i32],
 ) {
-    let l = Layout::new(s, COLS, 4);
+    let (ocb, cols) = products.tile();
+    let l = Layout::new(s, cols, 4);
     pack_input(s, x, zu, &l, &mut b.x);
-    pack_weights(s, weight, &l, &mut b.w);
+    pack_weights(s, weight, ocb, &l, &mut b.w);
     tap_offsets(s, &l, &mut b.offs);
     b.acc.clear();
-    b.acc.resize(OCB * COLS, 0);
+    b.acc.resize(ocb * cols, 0);
     let (oh, ow) = s.output_hw();
     let cin_g = s.in_channels / s.groups;
     let cout_g = s.out_channels / s.groups;
-    let blocks = cout_g.div_ceil(OCB);
+    let blocks = cout_g.div_ceil(ocb);
     let taps = b.offs.len();
     let per = cin_g * s.kernel[0] * s.kernel[1];
     let zp = |oc: usize| wzp[if wzp.len() == 1 { 0 } else { oc }] as i32;
@@ -71,10 +103,10 @@ pub fn accumulate(
     let any_zw = (0..s.out_channels).any(|oc| zp(oc) != 0);
     let last_origin = ((s.batch * s.groups - 1) * l.pairs) * l.plane
         + (oh - 1) * s.stride[0] * l.row
-        + (ow - 1) / COLS * COLS;
-    let reach = b.offs.iter().max().copied().unwrap_or(0) + COLS;
+        + (ow - 1) / cols * cols;
+    let reach = b.offs.iter().max().copied().unwrap_or(0) + cols;
     assert!(last_origin + reach <= b.x.len(), "quad kernel layout");
-    assert!(b.w.len() == s.groups * blocks * taps * OCB);
+    assert!(b.w.len() == s.groups * blocks * taps * ocb);
     let mut sum_u = vec![];
     for n in 0..s.batch {
         for g in 0..s.groups {
@@ -83,28 +115,30 @@ pub fn accumulate(
                 window_sums(s, &l, &b.x[base..], &b.offs, &mut sum_u);
             }
             for blk in 0..blocks {
-                let w = &b.w[(g * blocks + blk) * taps * OCB..][..taps * OCB];
-                let live = OCB.min(cout_g - blk * OCB);
-                let oc0 = g * cout_g + blk * OCB;
+                let w = &b.w[(g * blocks + blk) * taps * ocb..][..taps * ocb];
+                let live = ocb.min(cout_g - blk * ocb);
+                let oc0 = g * cout_g + blk * ocb;
                 for oy in 0..oh {
                     let row = base + oy * s.stride[0] * l.row;
-                    for ox0 in (0..ow).step_by(COLS) {
+                    for ox0 in (0..ow).step_by(cols) {
+                        let (xp, wp, ap) = (b.x.as_ptr(), w.as_ptr(), b.acc.as_mut_ptr());
                         // SAFETY: as in `super::accumulate` (bounds asserted
                         // above); the caller checked the CPU.
                         unsafe {
-                            super::x86::tile_vnni_bytes(
-                                b.x.as_ptr().add(row + ox0),
-                                &b.offs,
-                                w.as_ptr(),
-                                b.acc.as_mut_ptr(),
-                            )
+                            let xp = xp.add(row + ox0);
+                            match products {
+                                Products::Exact => super::x86::tile_vnni_bytes(xp, &b.offs, wp, ap),
+                                Products::SaturatingPairs => {
+                                    super::x86::tile_avx2_bytes_sat(xp, &b.offs, wp, ap)
+                                }
+                            }
                         };
-                        let len = COLS.min(ow - ox0);
+                        let len = cols.min(ow - ox0);
                         for j in 0..live {
                             let oc = oc0 + j;
                             let o = ((n * s.out_channels + oc) * oh + oy) * ow + ox0;
                             let (f, z) = (fixed[oc], zp(oc));
-                            let acc = &b.acc[j * COLS..][..len];
+                            let acc = &b.acc[j * cols..][..len];
                             let dst = &mut out[o..o + len];
                             if z == 0 {
                                 for (d, &a) in dst.iter_mut().zip(acc) {
@@ -198,18 +232,18 @@ fn pack_input_of<Q: Copy>(
 }
 
 /// Raw weight bytes per (group, channel block, tap, channel of the block).
-fn pack_weights(s: &ConvShape, weight: &[i8], l: &Layout, buf: &mut Vec<i32>) {
+fn pack_weights(s: &ConvShape, weight: &[i8], ocb: usize, l: &Layout, buf: &mut Vec<i32>) {
     let cin_g = s.in_channels / s.groups;
     let cout_g = s.out_channels / s.groups;
     let (kh, kw) = (s.kernel[0], s.kernel[1]);
-    let blocks = cout_g.div_ceil(OCB);
+    let blocks = cout_g.div_ceil(ocb);
     let taps = l.pairs * kh * kw;
     buf.clear();
-    buf.resize(s.groups * blocks * taps * OCB, 0);
+    buf.resize(s.groups * blocks * taps * ocb, 0);
     for g in 0..s.groups {
         for b in 0..blocks {
-            for j in 0..OCB.min(cout_g - b * OCB) {
-                let oc = g * cout_g + b * OCB + j;
+            for j in 0..ocb.min(cout_g - b * ocb) {
+                let oc = g * cout_g + b * ocb + j;
                 let mut t = 0;
                 for p in 0..l.pairs {
                     for ky in 0..kh {
@@ -222,7 +256,7 @@ fn pack_weights(s: &ConvShape, weight: &[i8], l: &Layout, buf: &mut Vec<i32>) {
                                     0
                                 }
                             });
-                            buf[((g * blocks + b) * taps + t) * OCB + j] = i32::from_le_bytes(q);
+                            buf[((g * blocks + b) * taps + t) * ocb + j] = i32::from_le_bytes(q);
                             t += 1;
                         }
                     }

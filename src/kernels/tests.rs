@@ -58,6 +58,7 @@ fn check(c: &IntConv, isas: &[Isa]) {
         for _ in 0..2 {
             let mut out = vec![i32::MIN; s.output_len()];
             quads::accumulate(
+                quads::Products::Exact,
                 s,
                 c.input,
                 zu,

@@ -66,3 +66,35 @@ pub(super) unsafe fn tile_vnni_bytes(x: *const i32, offs: &[usize], w: *const i3
         _mm512_storeu_si512(acc.add(j * 32 + 16) as *mut _, aj[1]);
     }
 }
+
+/// 4 output channels x 16 columns on raw bytes (two ymm per channel):
+/// `vpmaddubsw` sums each pair of unsigned activation x signed weight byte
+/// products with int16 saturation (fbgemm's AVX2 step), `vpmaddwd` by ones adds
+/// the two pair sums of a lane exactly, `vpaddd` accumulates (wrapping).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn tile_avx2_bytes_sat(
+    x: *const i32,
+    offs: &[usize],
+    w: *const i32,
+    acc: *mut i32,
+) {
+    let ones = _mm256_set1_epi16(1);
+    let mut a = [[_mm256_setzero_si256(); 2]; 4];
+    for (t, &off) in offs.iter().enumerate() {
+        let p = x.add(off);
+        let x0 = _mm256_loadu_si256(p as *const _);
+        let x1 = _mm256_loadu_si256(p.add(8) as *const _);
+        let wt = w.add(t * 4);
+        for (j, aj) in a.iter_mut().enumerate() {
+            let wv = _mm256_set1_epi32(*wt.add(j));
+            let s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones);
+            let s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones);
+            aj[0] = _mm256_add_epi32(aj[0], s0);
+            aj[1] = _mm256_add_epi32(aj[1], s1);
+        }
+    }
+    for (j, aj) in a.iter().enumerate() {
+        _mm256_storeu_si256(acc.add(j * 16) as *mut _, aj[0]);
+        _mm256_storeu_si256(acc.add(j * 16 + 8) as *mut _, aj[1]);
+    }
+}
