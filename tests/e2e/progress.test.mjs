@@ -93,10 +93,18 @@ test('an edit that recomputes a large layer: Cancel puts the controls back on th
   // A new seed: new codes, every accumulator formed again.
   await page.fill('#input-seed', '4');
   await page.press('#input-seed', 'Tab');
-  await accumulating(page);
-  // The controls show the edit being computed: not stale.
-  assert.deepEqual(await formState(page), { inert: false, stale: false, busy: null });
-  await page.click('#busy-cancel');
+  // Seen and cancelled in one step of the page: with the SIMD kernels the
+  // recompute can end between a separate wait and click.
+  const seen = await (await page.waitForFunction(() => {
+    const stage = document.querySelector('#busy-stage').textContent;
+    if (document.querySelector('#busy').hidden || !/accumulating 16 \u2192 16 channels, 3\u00d73, at 512\u00d7512/.test(stage)) return false;
+    const f = document.querySelector('#controls');
+    const state = { inert: f.inert, stale: f.classList.contains('stale'), busy: f.getAttribute('aria-busy') };
+    document.querySelector('#busy-cancel').click();
+    return state;
+  }, null, { timeout: 20000, polling: 'raf' })).jsonValue();
+  // The controls showed the edit being computed: not stale.
+  assert.deepEqual(seen, { inert: false, stale: false, busy: null });
   await page.waitForSelector('#busy', { state: 'hidden' });
   assert.equal(await page.inputValue('#input-seed'), '3');
   assert.deepEqual(await page.evaluate(() => window.qconvLens.current()), before);
