@@ -46,7 +46,9 @@ impl ConvShape {
                 return bad(format!("{name} must be at least 1"));
             }
         }
-        if self.in_channels % self.groups != 0 || self.out_channels % self.groups != 0 {
+        if !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
+        {
             return bad(format!(
                 "groups ({}) must divide input channels ({}) and output channels ({})",
                 self.groups, self.in_channels, self.out_channels

@@ -65,7 +65,7 @@ pub fn fbgemm_uses_depthwise(shape: &ConvShape, per_channel: bool) -> bool {
     let k = shape.kernel[0];
     g > 0
         && g == shape.in_channels
-        && g % 8 == 0
+        && g.is_multiple_of(8)
         && (shape.out_channels == g || shape.out_channels == 2 * g)
         && shape.kernel[1] == k
         && matches!(k, 3 | 5 | 7)

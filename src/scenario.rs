@@ -348,7 +348,7 @@ impl Scenario {
             remap(sc, old);
         }
         let s = &mut sc.shape;
-        if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
+        if !s.in_channels.is_multiple_of(s.groups) || !s.out_channels.is_multiple_of(s.groups) {
             notes.push((
                 "g",
                 format!(
@@ -908,7 +908,7 @@ fn new_weight(index: usize, amp: i32, zw: i64) -> i8 {
 
 fn remap(sc: &mut Scenario, old: &ConvShape) {
     let s = sc.shape;
-    if s.groups == 0 || old.groups == 0 || s.in_channels % s.groups != 0 {
+    if s.groups == 0 || old.groups == 0 || !s.in_channels.is_multiple_of(s.groups) {
         return;
     }
     let (cin_g, ocin_g) = (

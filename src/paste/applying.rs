@@ -93,7 +93,7 @@ pub(super) fn build(
                 .as_ref()
                 .and_then(|i| i.shape.get(i.shape.len().wrapping_sub(3)).copied());
             let cin = cin.unwrap_or(ig * base.shape.groups);
-            if ig == 0 || cin % ig != 0 {
+            if ig == 0 || !cin.is_multiple_of(ig) {
                 return err(lines.first, PasteErrorKind::Shape, format!("the weight takes {ig} input channels per group, which does not divide the {cin} input channels"));
             }
             s.in_channels = cin;

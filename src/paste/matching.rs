@@ -53,7 +53,7 @@ impl Reader<'_> {
         } else {
             &self.out.output_qparams
         };
-        q.as_ref().map_or(true, |q| {
+        q.as_ref().is_none_or(|q| {
             let (a, b) = q.scale.interval();
             let (c, d) = scale.interval();
             a.max(c) <= b.min(d) * (1.0 + 1e-12)

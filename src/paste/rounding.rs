@@ -70,7 +70,7 @@ pub(super) fn weight_scale_suggestions(p: &Paste) -> Vec<Suggestion> {
             };
             lo = lo.max(a);
             hi = hi.min(b);
-            if best.map_or(true, |(bk, _)| k.abs() > bk.abs()) {
+            if best.is_none_or(|(bk, _)| k.abs() > bk.abs()) {
                 best = Some((k, &deq[i]));
             }
         }
