@@ -174,7 +174,7 @@ fn most_differing(counts: &[usize]) -> usize {
 #[derive(Debug)]
 pub enum Step {
     /// The scenario runs whole (small, or it does not split): the frame.
-    Whole(Frame),
+    Whole(Box<Frame>),
     /// This worker's channels are computed: their difference counts.
     Part(Part),
     /// The scenario has fewer parts than workers: nothing for this one.
@@ -267,7 +267,7 @@ impl Session {
         s.validate()?;
         let ranges = s.parts(parts);
         if ranges.len() == 1 && part == 0 {
-            return Ok(Step::Whole(self.update(s)?));
+            return Ok(Step::Whole(Box::new(self.update(s)?)));
         }
         let Some(range) = ranges.get(part).filter(|_| ranges.len() > 1).cloned() else {
             // Nothing to hold: an older part's buffers would only take memory.
