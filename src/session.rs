@@ -122,7 +122,9 @@ fn low_limit(run: &Run) -> i32 {
 }
 
 /// Whether A's code at `index` is the result of clamping: only pixels at a
-/// limit are traced, to compare the value before and after the clamp.
+/// limit are traced, to compare the value before and after the clamp (one
+/// pixel at a time: what [`clamp_marks`] must agree with).
+#[cfg(test)]
 fn clamped_a(run: &Run, index: usize) -> bool {
     let out = run.out_a[run.at(index)];
     if out != 255 && out != low_limit(run) {
@@ -138,6 +140,57 @@ fn clamped_a(run: &Run, index: usize) -> bool {
         Some(v) => v.as_f64() != out as f64,
         None => false,
     }
+}
+
+/// Which pixels of one channel's plane A clamps (`start`: the flat index of
+/// its first pixel; `a`, `acc`: its codes and A's accumulators). A code at a
+/// limit is clamped when the value before the clamp is past the limit. That
+/// value never decreases as the accumulator grows (every requantization
+/// multiplies by a positive scale, adds and rounds), so among the distinct
+/// accumulators at the upper limit the clamped ones are the largest, and at
+/// the lower limit the smallest: a binary search traces O(log n) of them
+/// instead of every pixel. (Both limits equal: each distinct one is traced.)
+fn clamp_marks(run: &Run, start: usize, a: &[i32], acc: &[i32]) -> Vec<bool> {
+    let lo = low_limit(run);
+    let c = run.channel_of(start);
+    let clamped = |acc: i32, out: i32| {
+        let mut p = Probe {
+            key: key::PLUS_ZP,
+            value: None,
+        };
+        run.ra.pixel(c, acc, &mut p);
+        p.value.is_some_and(|v| v.as_f64() != out as f64)
+    };
+    let at = |limit: i32| {
+        let mut v: Vec<i32> = (0..a.len())
+            .filter(|&i| a[i] == limit)
+            .map(|i| acc[i])
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if lo == 255 {
+        let v = at(255);
+        let marked: Vec<i32> = v.into_iter().filter(|&x| clamped(x, 255)).collect();
+        return (0..a.len())
+            .map(|i| a[i] == 255 && marked.binary_search(&acc[i]).is_ok())
+            .collect();
+    }
+    // Clamped above from the first accumulator that is, below up to the last.
+    let high = at(255);
+    let from = high.partition_point(|&x| !clamped(x, 255));
+    let above = high.get(from).copied().unwrap_or(i32::MAX);
+    let above_any = from < high.len();
+    let low = at(lo);
+    let upto = low.partition_point(|&x| clamped(x, lo));
+    let below = if upto > 0 { Some(low[upto - 1]) } else { None };
+    (0..a.len())
+        .map(|i| {
+            (a[i] == 255 && above_any && acc[i] >= above)
+                || (a[i] == lo && below.is_some_and(|b| acc[i] <= b))
+        })
+        .collect()
 }
 
 /// A new scenario opens on the channel where most pixels differ (the first
@@ -396,23 +449,8 @@ fn frame(
         );
         let (differing_by_channel, max_abs) = (counts.0.clone(), counts.1);
         let differing = differing_by_channel.iter().sum();
-        let lo = low_limit(run);
-        // A pixel's clamp depends only on its accumulator (one channel): a
-        // direct-mapped cache of accumulator -> clamped saves most traces.
         let acc = &run.acc_for(&run.ra)[local..local + plane];
-        let mut seen = vec![(i32::MIN, false); 4096];
-        let clamp: Vec<bool> = (0..plane)
-            .map(|i| {
-                if a[i] != 255 && a[i] != lo {
-                    return false;
-                }
-                let slot = &mut seen[acc[i] as usize & 4095];
-                if slot.0 != acc[i] || acc[i] == i32::MIN {
-                    *slot = (acc[i], clamped_a(run, start + i));
-                }
-                slot.1
-            })
-            .collect();
+        let clamp = clamp_marks(run, start, a, acc);
         let clamped = clamp.iter().filter(|&&c| c).count();
         // The clamp marks are an overlay the view can switch off.
         let marks = s.view.clamp_marks;
@@ -1047,5 +1085,64 @@ mod split_tests {
         let mut other = Session::new();
         assert!(matches!(other.update_part(s, 1, 2).unwrap(), Step::Idle));
         assert!(other.show(View::default(), vec![0], 0, false).is_err());
+    }
+}
+
+#[cfg(test)]
+mod clamp_tests {
+    use super::*;
+    use crate::engine::{Computation, HandAssumptions};
+    use crate::scenario::{preset, InputSource, PRESETS};
+
+    /// `clamp_marks` agrees with tracing each pixel, on every channel.
+    fn agrees(s: &Scenario) -> usize {
+        let run = s.run().unwrap();
+        let (oh, ow) = run.shape.output_hw();
+        let plane = oh * ow;
+        let mut marked = 0;
+        for c in 0..run.shape.out_channels {
+            let start = c * plane;
+            let a = &run.out_a[start..start + plane];
+            let acc = &run.acc_for(&run.ra)[start..start + plane];
+            let fast = clamp_marks(&run, start, a, acc);
+            let each: Vec<bool> = (0..plane).map(|i| clamped_a(&run, start + i)).collect();
+            assert_eq!(fast, each, "channel {c} of {s:?}");
+            marked += each.iter().filter(|&&m| m).count();
+        }
+        marked
+    }
+
+    #[test]
+    fn clamp_marks_equal_each_pixels_trace() {
+        for (id, _) in PRESETS {
+            agrees(&preset(id).unwrap());
+        }
+        // A layer where both limits clamp, on several engines, with and
+        // without ReLU, and ReLU with the zero point at the top.
+        let mut s = preset("forum").unwrap();
+        s.shape.in_channels = 8;
+        s.shape.out_channels = 4;
+        (s.shape.height, s.shape.width) = (40, 40);
+        (s.shape.kernel, s.shape.padding) = ([3, 3], [1, 1]);
+        s.input = InputSource::Random { seed: 3 };
+        s.weights = (0..s.shape.weight_len())
+            .map(|i| (((i * 61) % 255) as i32 - 127) as i8)
+            .collect();
+        s.params.weight_scales = vec![0.004, 0.002, 0.001, 0.0005];
+        s.params.weight_zero_points = vec![0; 4];
+        s.params.bias = Some(vec![0.1, -0.2, 0.0, 0.3]);
+        s.params.output_scale = 0.02;
+        s.params.output_zero_point = 120;
+        let hand = Computation::hand(HandAssumptions::default());
+        let mut total = 0;
+        for a in [Computation::FBGEMM, Computation::QNNPACK, hand] {
+            for (relu, zp) in [(false, 120), (true, 120), (true, 255), (false, 0)] {
+                s.a = a;
+                s.params.relu = relu;
+                s.params.output_zero_point = zp;
+                total += agrees(&s);
+            }
+        }
+        assert!(total > 1000, "the layer clamps: {total}");
     }
 }
