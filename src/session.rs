@@ -146,10 +146,11 @@ fn clamped_a(run: &Run, index: usize) -> bool {
 /// its first pixel; `a`, `acc`: its codes and A's accumulators). A code at a
 /// limit is clamped when the value before the clamp is past the limit. That
 /// value never decreases as the accumulator grows (every requantization
-/// multiplies by a positive scale, adds and rounds), so among the distinct
-/// accumulators at the upper limit the clamped ones are the largest, and at
-/// the lower limit the smallest: a binary search traces O(log n) of them
-/// instead of every pixel. (Both limits equal: each distinct one is traced.)
+/// multiplies by a positive scale, adds and rounds), so at the upper limit
+/// the clamped accumulators are those from some threshold up, and at the
+/// lower limit those up to one: a binary search over the accumulators'
+/// range traces about 32 values instead of every pixel. (Both limits equal:
+/// each distinct accumulator is traced.)
 fn clamp_marks(run: &Run, start: usize, a: &[i32], acc: &[i32]) -> Vec<bool> {
     let lo = low_limit(run);
     let c = run.channel_of(start);
@@ -177,18 +178,35 @@ fn clamp_marks(run: &Run, start: usize, a: &[i32], acc: &[i32]) -> Vec<bool> {
             .map(|i| a[i] == 255 && marked.binary_search(&acc[i]).is_ok())
             .collect();
     }
-    // Clamped above from the first accumulator that is, below up to the last.
-    let high = at(255);
-    let from = high.partition_point(|&x| !clamped(x, 255));
-    let above = high.get(from).copied().unwrap_or(i32::MAX);
-    let above_any = from < high.len();
-    let low = at(lo);
-    let upto = low.partition_point(|&x| clamped(x, lo));
-    let below = if upto > 0 { Some(low[upto - 1]) } else { None };
+    // The accumulators' range at each limit, then the first value in it
+    // that `clamped` holds for (above), or the first it does not (below).
+    let range = |limit: i32| {
+        (0..a.len())
+            .filter(|&i| a[i] == limit)
+            .fold(None, |r: Option<(i64, i64)>, i| {
+                let x = acc[i] as i64;
+                Some(r.map_or((x, x), |(l, h)| (l.min(x), h.max(x))))
+            })
+    };
+    let first = |(mut l, mut h): (i64, i64), holds: &dyn Fn(i32) -> bool| {
+        // The first x in l..=h+1 where `holds` is true (h+1: none is).
+        h += 1;
+        while l < h {
+            let m = l + (h - l) / 2;
+            if holds(m as i32) {
+                h = m;
+            } else {
+                l = m + 1;
+            }
+        }
+        l
+    };
+    let above = range(255).map(|r| first(r, &|x| clamped(x, 255)));
+    let below = range(lo).map(|r| first(r, &|x| !clamped(x, lo)));
     (0..a.len())
         .map(|i| {
-            (a[i] == 255 && above_any && acc[i] >= above)
-                || (a[i] == lo && below.is_some_and(|b| acc[i] <= b))
+            (a[i] == 255 && above.is_some_and(|t| acc[i] as i64 >= t))
+                || (a[i] == lo && below.is_some_and(|t| (acc[i] as i64) < t))
         })
         .collect()
 }
@@ -405,18 +423,19 @@ fn counts(run: &Run) -> (Vec<usize>, i64) {
     let (rows, cols) = run.shape.output_hw();
     let mut by_channel = vec![0usize; channels];
     let mut max_abs = 0i64;
-    // Plane by plane (NCHW): no division per element.
+    // Plane by plane (NCHW), without branches (the loops vectorise);
+    // |A - B| is 0 where they agree.
     let planes = run
         .out_a
         .chunks(rows * cols)
         .zip(run.out_b.chunks(rows * cols));
     for (i, (pa, pb)) in planes.enumerate() {
-        for (x, y) in pa.iter().zip(pb) {
-            if x != y {
-                by_channel[i % channels] += 1;
-                max_abs = max_abs.max((*x as i64 - *y as i64).abs());
-            }
-        }
+        let (n, m) = pa.iter().zip(pb).fold((0u32, 0u32), |(n, m), (x, y)| {
+            let d = x.abs_diff(*y);
+            (n + (d != 0) as u32, m.max(d))
+        });
+        by_channel[i % channels] += n as usize;
+        max_abs = max_abs.max(m as i64);
     }
     (by_channel, max_abs)
 }
