@@ -149,37 +149,21 @@ fn clamped_a(run: &Run, index: usize) -> bool {
 /// multiplies by a positive scale, adds and rounds), so at the upper limit
 /// the clamped accumulators are those from some threshold up, and at the
 /// lower limit those up to one: a binary search over the accumulators'
-/// range traces about 32 values instead of every pixel. (Both limits equal:
-/// each distinct accumulator is traced.)
+/// range traces about 32 values instead of every pixel.
 fn clamp_marks(run: &Run, start: usize, a: &[i32], acc: &[i32]) -> Vec<bool> {
     let lo = low_limit(run);
     let c = run.channel_of(start);
-    let clamped = |acc: i32, out: i32| {
+    // A's value before the clamp (none: the engine has no such step).
+    let before = |acc: i32| {
         let mut p = Probe {
             key: key::PLUS_ZP,
             value: None,
         };
         run.ra.pixel(c, acc, &mut p);
-        p.value.is_some_and(|v| v.as_f64() != out as f64)
+        p.value.map(|v| v.as_f64())
     };
-    let at = |limit: i32| {
-        let mut v: Vec<i32> = (0..a.len())
-            .filter(|&i| a[i] == limit)
-            .map(|i| acc[i])
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    if lo == 255 {
-        let v = at(255);
-        let marked: Vec<i32> = v.into_iter().filter(|&x| clamped(x, 255)).collect();
-        return (0..a.len())
-            .map(|i| a[i] == 255 && marked.binary_search(&acc[i]).is_ok())
-            .collect();
-    }
     // The accumulators' range at each limit, then the first value in it
-    // that `clamped` holds for (above), or the first it does not (below).
+    // where `past` stops (below) or starts (above) to hold.
     let range = |limit: i32| {
         (0..a.len())
             .filter(|&i| a[i] == limit)
@@ -201,8 +185,8 @@ fn clamp_marks(run: &Run, start: usize, a: &[i32], acc: &[i32]) -> Vec<bool> {
         }
         l
     };
-    let above = range(255).map(|r| first(r, &|x| clamped(x, 255)));
-    let below = range(lo).map(|r| first(r, &|x| !clamped(x, lo)));
+    let above = range(255).map(|r| first(r, &|x| before(x).is_some_and(|v| v > 255.0)));
+    let below = range(lo).map(|r| first(r, &|x| !before(x).is_some_and(|v| v < lo as f64)));
     (0..a.len())
         .map(|i| {
             (a[i] == 255 && above.is_some_and(|t| acc[i] as i64 >= t))
