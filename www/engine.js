@@ -59,6 +59,7 @@ export class Engine {
     this.waiting = null;
     this.workers = [this.#spawn()];
     this.worker = this.workers[0];
+    this.fast = false;
     for (const call of calls) call.resolve({ ok: false, cancelled: true, error: 'cancelled' });
   }
 
@@ -134,8 +135,13 @@ export class Engine {
     } else {
       this.onIdle();
     }
-    // The other workers start once a frame is shown (not competing with the first).
-    while (reply.ok && this.workers.length < this.size) this.workers.push(this.#spawn());
+    // The other workers, and the engine built for speed, load once a frame
+    // is shown (not competing with the first).
+    if (reply.ok && !this.fast) {
+      this.fast = true;
+      while (this.workers.length < this.size) this.workers.push(this.#spawn());
+      for (const w of this.workers) this.request('fast', {}, w);
+    }
     return reply;
   }
 

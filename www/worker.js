@@ -22,6 +22,7 @@
 //                                        (one of `parts` workers sharing a run: src/session.rs update_part)
 //   {id, type: 'show', view, counts, maxAbs, recomputed} -> {id, ok, value: Frame | null}
 //                                        (the frame, from the worker holding the channel shown)
+//   {id, type: 'fast'}                -> {id, ok, value: whether the speed-built engine loaded}
 //   {id, type: 'qconfigs'}          -> {id, ok, value: [{name, activation, weight}]} (get_default_qconfig)
 //   {id, type: 'calibrate', config}  -> {id, ok, value: Calibrated}  (src/flow.rs Calibration -> Calibrated)
 //   {id, type: 'calibration-script', config} -> {id, ok, value: 'python source'}
@@ -39,6 +40,22 @@ import init, { Lens } from './pkg/qconv_lens.js';
 import { fileText } from './file-text.js';
 
 const ready = init().then(() => new Lens());
+
+// The same engine built for speed (opt-level 3, www/pkg/qconv_lens_fast*),
+// loaded when the page asks ('fast', after its first frame): updates then
+// run on it. Its Lens starts empty, so the first update after the switch
+// computes in full. If it cannot load, the page's own engine goes on.
+let fast = null;
+let fastLens = null; // set once loaded: updates never wait for it
+let active = null; // the Lens that computed the last update ('show' draws from it)
+function loadFast() {
+  fast ??= import('./pkg/qconv_lens_fast.js').then(async (m) => {
+    await m.default();
+    fastLens = new m.Lens();
+    return fastLens;
+  }).catch(() => null);
+  return fast;
+}
 
 // Permalinks (the link codec and its deflate) are a wasm of their own, loaded
 // the first time the address bar is read or written.
@@ -156,23 +173,28 @@ self.onmessage = async (event) => {
       case 'paste-check':
         self.postMessage({ id, ok: true, value: (await pytorch()).paste_check(String(msg.text ?? ''), msg.scenario) });
         break;
+      case 'fast':
+        self.postMessage({ id, ok: true, value: Boolean(await loadFast()) });
+        break;
       case 'update': {
         const t0 = performance.now();
-        await sendFrame(id, lens.update(msg.scenario), t0);
+        active = fastLens ?? lens;
+        await sendFrame(id, active.update(msg.scenario), t0);
         break;
       }
       case 'part': {
         // One of several workers sharing a run (www/engine.js): its channels'
         // counts, or the whole frame when the scenario runs on one worker.
         const t0 = performance.now();
-        const r = lens.update_part(msg.scenario, Number(msg.part), Number(msg.parts));
+        active = fastLens ?? lens;
+        const r = active.update_part(msg.scenario, Number(msg.part), Number(msg.parts));
         if (r.whole) await sendFrame(id, r.whole, t0);
         else self.postMessage({ id, ok: true, value: { part: r.part ?? null, ms: performance.now() - t0 } });
         break;
       }
       case 'show': {
         const t0 = performance.now();
-        const frame = lens.show(msg.view, msg.counts, Number(msg.maxAbs), Boolean(msg.recomputed));
+        const frame = (active ?? lens).show(msg.view, msg.counts, Number(msg.maxAbs), Boolean(msg.recomputed));
         if (frame) await sendFrame(id, frame, t0);
         else self.postMessage({ id, ok: true, value: null });
         break;
