@@ -2,7 +2,10 @@
 // that at most one runs and one waits (the newest scenario wins; older
 // waiting ones resolve as {superseded: true}). Reports busy time and the
 // stage of the work so the page can show progress when a recompute takes
-// longer than 100 ms; `cancel` stops the work by replacing the worker.
+// longer than 100 ms; `cancel` stops the work by replacing the worker. A
+// scenario's big arrays cross to the worker only when they change (www/wire.js).
+import { Outbox } from './wire.js';
+
 export class Engine {
   constructor({ onBusy = () => {}, onIdle = () => {} } = {}) {
     this.next = 1;
@@ -16,6 +19,7 @@ export class Engine {
 
   #spawn() {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.outbox = new Outbox();
     this.worker.onmessage = (e) => {
       const { id, ok, value, error } = e.data;
       const call = this.calls.get(id);
@@ -50,7 +54,14 @@ export class Engine {
     const id = this.next++;
     return new Promise((resolve) => {
       this.calls.set(id, { resolve });
-      this.worker.postMessage({ id, type, ...fields });
+      const message = { id, type, ...fields };
+      if (fields.scenario) message.scenario = this.outbox.pack(fields.scenario);
+      try {
+        this.worker.postMessage(message);
+      } catch (err) {
+        this.outbox = new Outbox(); // nothing was sent: send every array again next time
+        throw err;
+      }
     });
   }
 
