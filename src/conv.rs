@@ -252,7 +252,7 @@ impl Activations {
 }
 
 /// The integer operands of a conv: codes, zero points, shape.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IntConv<'a> {
     pub shape: &'a ConvShape,
     /// Activation codes with their dtype, NCHW.

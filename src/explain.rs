@@ -186,7 +186,10 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
     let index = run.index(channel, row, col)?;
     let a = run.trace(Side::A, index);
     let b = run.trace(Side::B, index);
-    let (out_a, out_b) = (run.out_a[index] as i64, run.out_b[index] as i64);
+    let (out_a, out_b) = (
+        run.out_a[run.at(index)] as i64,
+        run.out_b[run.at(index)] as i64,
+    );
     let parts_at = first_divergence(&a, &b).map(|s| s.key);
     let mut pending = false;
     // Each hand assumption undone alone: the page's buttons and the blame.
@@ -202,16 +205,16 @@ pub fn explain(run: &Run, channel: usize, row: usize, col: usize) -> Result<Expl
         pending = later;
         c
     };
-    let exact = run.acc[index];
+    let exact = run.acc[run.at(index)];
     let saturated = [&run.ra, &run.rb].into_iter().find(|r| {
         matches!(
             r.kernel.accumulation,
             crate::engine::Accumulation::Fbgemm { .. } | crate::engine::Accumulation::MlasU8S8
-        ) && run.acc_for(r)[index] != exact
+        ) && run.acc_for(r)[run.at(index)] != exact
     });
     let mut pairs = vec![];
     if let Some(r) = saturated {
-        let fb = run.acc_for(r)[index];
+        let fb = run.acc_for(r)[run.at(index)];
         pairs = run.saturated_pairs(r, index);
         let named = match pairs.first() {
             Some(p) => format!(

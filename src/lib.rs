@@ -24,6 +24,7 @@ pub mod kernels;
 pub mod link;
 pub mod mlas_u8s8;
 pub mod observe;
+pub mod parts;
 pub mod paste;
 pub mod printed;
 pub mod quant;

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::quant::{quantize_per_tensor, to_qint8, to_quint8, DType};
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Where the input activations come from. Generators make float32 values
@@ -93,33 +94,52 @@ impl InputSource {
 
     /// The float32 input (for generators), NCHW.
     pub fn floats(&self, s: &ConvShape) -> Option<Vec<f32>> {
+        self.generated(s, |levels| Ok(levels.to_vec())).ok()?
+    }
+
+    /// A generator's input, each element mapped through `table`: a generator
+    /// takes few distinct values (its levels), so each level is converted
+    /// once (`table(levels)`, e.g. quantized) and the elements index the
+    /// result. `None` for typed codes.
+    fn generated<T: Copy>(
+        &self,
+        s: &ConvShape,
+        table: impl Fn(&[f32]) -> Result<Vec<T>>,
+    ) -> Result<Option<Vec<T>>> {
         let n = s.input_len();
         let (h, w) = (s.height, s.width);
-        Some(match self {
-            InputSource::Ramp => (0..n).map(|i| (i % 256) as f32 / 255.0).collect(),
+        // Level j is `j / d` in float32, exactly as each element's value.
+        let levels =
+            |count: usize, d: f32| -> Vec<f32> { (0..count).map(|j| j as f32 / d).collect() };
+        fn map<T: Copy>(t: &[T], n: usize, mut level: impl FnMut(usize) -> usize) -> Vec<T> {
+            (0..n).map(|i| t[level(i)]).collect()
+        }
+        Ok(Some(match self {
+            InputSource::Ramp => map(&table(&levels(256, 255.0))?, n, |i| i % 256),
             InputSource::Random { seed } => {
+                let t = table(&levels(255, 255.0))?;
                 let mut st = *seed as u64 ^ 0x9E37_79B9_7F4A_7C15;
-                (0..n)
-                    .map(|_| {
-                        st = st.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                        let mut z = st;
-                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                        z ^= z >> 31;
-                        (z % 255) as f32 / 255.0
-                    })
-                    .collect()
+                map(&t, n, |_| {
+                    st = st.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = st;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^= z >> 31;
+                    (z % 255) as usize
+                })
             }
-            InputSource::Checkerboard => (0..n)
-                .map(|i| (((i % w) + (i / w) % h) % 2) as f32)
-                .collect(),
+            InputSource::Checkerboard => {
+                map(&table(&[0.0, 1.0])?, n, |i| ((i % w) + (i / w) % h) % 2)
+            }
             InputSource::Gradient => {
                 let d = (h + w).saturating_sub(2).max(1) as f32;
-                (0..n).map(|i| ((i % w) + (i / w) % h) as f32 / d).collect()
+                map(&table(&levels((h + w).saturating_sub(1), d))?, n, |i| {
+                    (i % w) + (i / w) % h
+                })
             }
-            InputSource::Constant { value } => vec![*value; n],
-            InputSource::Codes { .. } => return None,
-        })
+            InputSource::Constant { value } => map(&table(&[*value])?, n, |_| 0),
+            InputSource::Codes { .. } => return Ok(None),
+        }))
     }
 
     /// The activation codes in `dtype`: generators quantize to it; typed
@@ -137,13 +157,15 @@ impl InputSource {
                 "typed input codes are quint8 (0..255); {} activations take a generated input",
                 dtype.name()
             ))),
-            (_, DType::QInt8) => {
-                let x = self.floats(s).unwrap_or_default();
-                Ok(Activations::QInt8(to_qint8(
-                    "input",
-                    &quantize_per_tensor(&x, scale, zero_point, DType::QInt8)?,
-                )?))
-            }
+            (_, DType::QInt8) => Ok(Activations::QInt8(
+                self.generated(s, |x| {
+                    to_qint8(
+                        "input",
+                        &quantize_per_tensor(x, scale, zero_point, DType::QInt8)?,
+                    )
+                })?
+                .unwrap_or_default(),
+            )),
             (_, d) => Err(Error::Input(format!(
                 "{} is not an activation dtype",
                 d.name()
@@ -164,13 +186,14 @@ impl InputSource {
                 }
                 Ok(codes.clone())
             }
-            _ => {
-                let x = self.floats(s).unwrap_or_default();
-                to_quint8(
-                    "input",
-                    &quantize_per_tensor(&x, scale, zero_point, DType::QUInt8)?,
-                )
-            }
+            _ => Ok(self
+                .generated(s, |x| {
+                    to_quint8(
+                        "input",
+                        &quantize_per_tensor(x, scale, zero_point, DType::QUInt8)?,
+                    )
+                })?
+                .unwrap_or_default()),
         }
     }
 }
@@ -550,6 +573,10 @@ pub struct Run {
     accs: Vec<(Accumulation, Arc<Vec<i32>>)>,
     /// How many accumulations this run formed (0 when all came from the run before).
     pub accumulated: usize,
+    /// The output channels the buffers (`acc`, `out_a`, ...) hold: all of
+    /// them, or one worker's part ([`Scenario::parts`]). Flat output indexes
+    /// stay those of the whole output; [`Run::at`] maps one into the buffers.
+    pub channels: Range<usize>,
     pub out_a: Vec<i32>,
     pub out_b: Vec<i32>,
     pub ra: Requant,
@@ -603,9 +630,29 @@ impl Scenario {
     /// hold the scales and bias): a change of output scale, zero point, bias, ReLU, engine or hand
     /// switch only requantizes.
     pub fn run_after(&self, ws: &mut Workspace, prev: Option<&Run>) -> Result<Run> {
+        self.run_part(ws, prev, 0..self.shape.out_channels)
+    }
+
+    /// `run_after` for the output channels `channels` only: one of the parts
+    /// [`Scenario::parts`] gives, so that several workers share a run. Every
+    /// choice (kernels, printed scales, conversions) is made on the whole
+    /// scenario; only the accumulation and requantization are limited.
+    pub fn run_part(
+        &self,
+        ws: &mut Workspace,
+        prev: Option<&Run>,
+        channels: Range<usize>,
+    ) -> Result<Run> {
         self.validate()?;
         let s = &self.shape;
         let p = &self.params;
+        let whole = channels == (0..s.out_channels);
+        if !whole && !self.part_fits(&channels) {
+            return Err(Error::Input(format!(
+                "channels {}..{} cannot be computed apart from the others",
+                channels.start, channels.end
+            )));
+        }
         // A generated input is made again only when its generator, scale,
         // zero point, dtype or shape changed (a large one takes longer than
         // requantizing it).
@@ -633,15 +680,37 @@ impl Scenario {
         let ra = Converted::requant(&converted, p, self.a, s, &self.platform)?;
         let rb = Converted::requant(&converted, p, self.b, s, &self.platform)?;
         // One zero point (per-tensor) or one per channel: IntConv takes either.
-        let conv = IntConv {
+        let full = IntConv {
             shape: s,
             input: input.codes(),
             input_zero_point: p.input_zero_point,
             weight: &self.weights,
             weight_zero_points: &p.weight_zero_points,
         };
+        // A part accumulates the conv of its channels alone (groups 1, batch
+        // 1: the same sums in the same order; `splits` checked the kernels).
+        let part_shape = ConvShape {
+            out_channels: channels.len(),
+            ..*s
+        };
+        let per_out = s.weight_len() / s.out_channels.max(1);
+        let conv = if whole {
+            full
+        } else {
+            IntConv {
+                shape: &part_shape,
+                weight: &self.weights[channels.start * per_out..channels.end * per_out],
+                weight_zero_points: if p.weight_zero_points.len() > 1 {
+                    &p.weight_zero_points[channels.clone()]
+                } else {
+                    &p.weight_zero_points
+                },
+                ..full
+            }
+        };
         let prev = prev.filter(|r| {
-            r.shape == *s
+            r.channels == channels
+                && r.shape == *s
                 && r.params.input_zero_point == p.input_zero_point
                 && r.params.weight_zero_points == p.weight_zero_points
                 && r.weights == self.weights
@@ -659,7 +728,7 @@ impl Scenario {
         };
         let mut accs: Vec<(Accumulation, Arc<Vec<i32>>)> = vec![];
         for r in [&ra, &rb] {
-            let k = effective(r.kernel.accumulation, &conv);
+            let k = effective(r.kernel.accumulation, &full);
             if k == Accumulation::Exact || accs.iter().any(|(a, _)| *a == k) {
                 continue;
             }
@@ -688,6 +757,7 @@ impl Scenario {
             acc,
             accs,
             accumulated,
+            channels,
             out_a: vec![],
             out_b: vec![],
             ra,
@@ -764,8 +834,15 @@ impl Run {
         out.clear();
         out.resize(acc.len(), 0);
         for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
-            r.plane(i % self.shape.out_channels, a, o);
+            r.plane((self.channels.start + i) % self.shape.out_channels, a, o);
         }
+    }
+
+    /// Where the flat output index `index` is in this run's buffers (which
+    /// may hold a part of the channels).
+    pub fn at(&self, index: usize) -> usize {
+        let (oh, ow) = self.shape.output_hw();
+        index - self.channels.start * oh * ow
     }
 
     pub fn channel_of(&self, index: usize) -> usize {
@@ -776,7 +853,10 @@ impl Run {
     /// The value computation A held just before rounding, at one output element.
     pub fn pre_round_a(&self, index: usize) -> f64 {
         self.ra
-            .pre_round(self.channel_of(index), self.acc_for(&self.ra)[index])
+            .pre_round(
+                self.channel_of(index),
+                self.acc_for(&self.ra)[self.at(index)],
+            )
             .unwrap_or(f64::NAN)
     }
 
@@ -788,7 +868,11 @@ impl Run {
             kernel: r.kernel.why.clone(),
             steps: vec![],
         };
-        r.pixel(self.channel_of(index), self.acc_for(r)[index], &mut t);
+        r.pixel(
+            self.channel_of(index),
+            self.acc_for(r)[self.at(index)],
+            &mut t,
+        );
         t
     }
 
@@ -816,7 +900,7 @@ impl Run {
                 .map(|t| t.product)
                 .sum::<i64>() as i32
         } else if let Some((_, v)) = self.accs.iter().find(|(a, _)| *a == r.kernel.accumulation) {
-            v[index]
+            v[self.at(index)]
         } else if r.kernel.accumulation.saturates() {
             let conv = IntConv {
                 shape: &self.shape,
@@ -834,7 +918,7 @@ impl Run {
             )?;
             v[index]
         } else {
-            self.acc[index]
+            self.acc[self.at(index)]
         };
         Ok(r.pixel(self.channel_of(index), acc, &mut crate::trace::NoTrace))
     }
@@ -1396,6 +1480,66 @@ mod tests {
         assert!(err(r#"{"kind":"codes","codes":[256]}"#).contains("256"));
         assert!(err(r#"{"kind":"noise"}"#).contains("unknown variant `noise`"));
         assert!(err(r#"{"seed":1}"#).contains("missing field `kind`"));
+    }
+
+    /// Each element's float, computed alone (the documented formulas).
+    fn element_floats(src: &InputSource, s: &ConvShape) -> Vec<f32> {
+        let (h, w) = (s.height, s.width);
+        let mut st = match src {
+            InputSource::Random { seed } => *seed as u64 ^ 0x9E37_79B9_7F4A_7C15,
+            _ => 0,
+        };
+        (0..s.input_len())
+            .map(|i| match src {
+                InputSource::Ramp => (i % 256) as f32 / 255.0,
+                InputSource::Random { .. } => {
+                    st = st.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = st;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^= z >> 31;
+                    (z % 255) as f32 / 255.0
+                }
+                InputSource::Checkerboard => (((i % w) + (i / w) % h) % 2) as f32,
+                InputSource::Gradient => {
+                    ((i % w) + (i / w) % h) as f32 / (h + w).saturating_sub(2).max(1) as f32
+                }
+                InputSource::Constant { value } => *value,
+                InputSource::Codes { .. } => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generated_codes_are_each_elements_float_quantized() {
+        let mut s = shape(1, 3, 37, 300, 1, 0);
+        for (h, w) in [(37, 300), (1, 1), (2, 129)] {
+            (s.height, s.width) = (h, w);
+            for src in [
+                InputSource::Ramp,
+                InputSource::Random { seed: 11 },
+                InputSource::Checkerboard,
+                InputSource::Gradient,
+                InputSource::Constant { value: 0.3 },
+            ] {
+                let x = element_floats(&src, &s);
+                assert_eq!(src.floats(&s).unwrap(), x, "{src:?}");
+                for (scale, zp) in [(1.0 / 255.0, 0), (0.0123, 17), (0.5, 200)] {
+                    let q = quantize_per_tensor(&x, scale, zp, DType::QUInt8).unwrap();
+                    assert_eq!(
+                        src.codes(&s, scale, zp).unwrap(),
+                        to_quint8("x", &q).unwrap()
+                    );
+                    let q = quantize_per_tensor(&x, scale, zp - 128, DType::QInt8).unwrap();
+                    let Activations::QInt8(v) =
+                        src.activations(&s, scale, zp - 128, DType::QInt8).unwrap()
+                    else {
+                        panic!("qint8")
+                    };
+                    assert_eq!(v, to_qint8("x", &q).unwrap(), "{src:?} {scale} {zp}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Session {
     /// Differing pixels per channel and the largest |A - B| of the last run
     /// (a view change reuses them).
     counts: (Vec<usize>, i64),
+    /// The same for this worker's part of a split run.
+    part_counts: (Vec<usize>, i64),
 }
 
 fn same_but_view(a: &Scenario, b: &Scenario) -> bool {
@@ -122,7 +124,7 @@ fn low_limit(run: &Run) -> i32 {
 /// Whether A's code at `index` is the result of clamping: only pixels at a
 /// limit are traced, to compare the value before and after the clamp.
 fn clamped_a(run: &Run, index: usize) -> bool {
-    let out = run.out_a[index];
+    let out = run.out_a[run.at(index)];
     if out != 255 && out != low_limit(run) {
         return false;
     }
@@ -131,7 +133,7 @@ fn clamped_a(run: &Run, index: usize) -> bool {
         value: None,
     };
     let c = run.channel_of(index);
-    run.ra.pixel(c, run.acc_for(&run.ra)[index], &mut p);
+    run.ra.pixel(c, run.acc_for(&run.ra)[run.at(index)], &mut p);
     match p.value {
         Some(v) => v.as_f64() != out as f64,
         None => false,
@@ -141,21 +143,55 @@ fn clamped_a(run: &Run, index: usize) -> bool {
 /// A new scenario opens on the channel where most pixels differ (the first
 /// such channel on a tie) and on its first differing pixel, unless the pixel
 /// selected differs there already. Nothing moves when no pixel differs.
+/// `counts` are of all channels; the channel moved to must be in `run`'s
+/// part (a split run asks every part, and the one holding it shows it).
 fn show_most_differing(run: &Run, counts: &[usize], view: &mut View) {
     let (oh, ow) = run.shape.output_hw();
     let plane = oh * ow;
-    let differs = |i: usize| run.out_a[i] != run.out_b[i];
-    let best = (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
+    let differs = |i: usize| run.out_a[run.at(i)] != run.out_b[run.at(i)];
+    let best = most_differing(counts);
+    if counts[best] == 0 {
+        return;
+    }
     let kept = view
         .pixel
         .is_some_and(|(r, c)| differs(best * plane + r * ow + c));
-    if counts[best] == 0 || (best == view.channel && kept) {
+    if best == view.channel && kept {
         return;
     }
     view.channel = best;
     view.pixel = (0..plane)
         .find(|&i| differs(best * plane + i))
         .map(|i| (i / ow, i % ow));
+}
+
+/// The channel where most pixels differ (the first such channel on a tie).
+fn most_differing(counts: &[usize]) -> usize {
+    (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b })
+}
+
+/// One worker's answer to [`Session::update_part`].
+#[derive(Debug)]
+pub enum Step {
+    /// The scenario runs whole (small, or it does not split): the frame.
+    Whole(Frame),
+    /// This worker's channels are computed: their difference counts.
+    Part(Part),
+    /// The scenario has fewer parts than workers: nothing for this one.
+    Idle,
+}
+
+/// A worker's part of a split run: which channels, and their counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Part {
+    /// The output channels `start..end` this worker holds.
+    pub start: usize,
+    pub end: usize,
+    /// Differing pixels per channel of the part, and the largest |A - B| in it.
+    pub differing_by_channel: Vec<usize>,
+    pub max_abs_diff: i64,
+    /// False when the part's run was kept (only the view changed).
+    pub recomputed: bool,
 }
 
 impl Session {
@@ -175,7 +211,10 @@ impl Session {
     pub fn planes(&self) -> Option<(&[i32], &[i32])> {
         let (run, s) = (self.run.as_ref()?, self.scenario.as_ref()?);
         let (oh, ow) = run.shape.output_hw();
-        let start = s.view.channel * oh * ow;
+        if !run.channels.contains(&s.view.channel) {
+            return None;
+        }
+        let start = run.at(s.view.channel * oh * ow);
         Some((
             &run.out_a[start..start + oh * ow],
             &run.out_b[start..start + oh * ow],
@@ -187,7 +226,8 @@ impl Session {
     pub fn update(&mut self, mut s: Scenario) -> Result<Frame> {
         s.check_limits()?;
         s.validate()?;
-        let reuse = self.run.is_some()
+        let whole = 0..s.shape.out_channels;
+        let reuse = self.run.as_ref().is_some_and(|r| r.channels == whole)
             && self
                 .scenario
                 .as_ref()
@@ -216,12 +256,99 @@ impl Session {
         self.scenario = Some(s);
         Ok(frame)
     }
+
+    /// Worker `part` of `parts` (all given the same scenario): computes its
+    /// share of [`Scenario::parts`] and answers with its counts, then
+    /// [`Session::show`] draws the frame on the worker holding the channel
+    /// shown. A scenario that runs whole is worker 0's alone. On error
+    /// nothing changes.
+    pub fn update_part(&mut self, s: Scenario, part: usize, parts: usize) -> Result<Step> {
+        s.check_limits()?;
+        s.validate()?;
+        let ranges = s.parts(parts);
+        if ranges.len() == 1 && part == 0 {
+            return Ok(Step::Whole(self.update(s)?));
+        }
+        let Some(range) = ranges.get(part).filter(|_| ranges.len() > 1).cloned() else {
+            // Nothing to hold: an older part's buffers would only take memory.
+            if let Some(old) = self.run.take() {
+                self.ws.recycle(old);
+            }
+            self.scenario = None;
+            return Ok(Step::Idle);
+        };
+        let reuse = self.run.as_ref().is_some_and(|r| r.channels == range)
+            && self
+                .scenario
+                .as_ref()
+                .is_some_and(|old| same_but_view(old, &s));
+        if !reuse {
+            let run = s.run_part(&mut self.ws, self.run.as_ref(), range.clone())?;
+            self.part_counts = counts(&run);
+            if let Some(old) = self.run.replace(run) {
+                self.ws.recycle(old);
+            }
+        }
+        self.scenario = Some(s);
+        Ok(Step::Part(Part {
+            start: range.start,
+            end: range.end,
+            differing_by_channel: self.part_counts.0.clone(),
+            max_abs_diff: self.part_counts.1,
+            recomputed: !reuse,
+        }))
+    }
+
+    /// The frame of `view` from a split run, given every part's counts put
+    /// together (`counts` per channel, `max_abs` over all): `None` when the
+    /// channel shown is another worker's. `recomputed`: whether any part ran.
+    pub fn show(
+        &mut self,
+        mut view: View,
+        counts: Vec<usize>,
+        max_abs: i64,
+        recomputed: bool,
+    ) -> Result<Option<Frame>> {
+        let (Some(run), Some(s)) = (self.run.as_ref(), self.scenario.as_mut()) else {
+            return Err(Error::Input("nothing computed to show".into()));
+        };
+        let (oh, ow) = run.shape.output_hw();
+        let channels = run.shape.out_channels;
+        if counts.len() != channels {
+            return Err(Error::Input(format!(
+                "{} channel counts for {channels} channels",
+                counts.len()
+            )));
+        }
+        view.channel = view.channel.min(channels - 1);
+        view.pixel = view.pixel.map(|(r, c)| (r.min(oh - 1), c.min(ow - 1)));
+        let best = most_differing(&counts);
+        let shown = if view.fresh && counts[best] > 0 {
+            best
+        } else {
+            view.channel
+        };
+        if !run.channels.contains(&shown) {
+            return Ok(None);
+        }
+        if std::mem::take(&mut view.fresh) {
+            show_most_differing(run, &counts, &mut view);
+        }
+        let old = std::mem::replace(&mut s.view, view);
+        let counts = (counts, max_abs);
+        match frame(run, s, recomputed, &counts, &mut self.rgba, &mut self.pre) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) => {
+                s.view = old;
+                Err(e)
+            }
+        }
+    }
 }
 
-/// Paint `s.view` of `run` into `rgba` and describe it.
-/// Differing pixels per channel and the largest |A - B| over all channels.
+/// Differing pixels per channel of `run`'s part and the largest |A - B| there.
 fn counts(run: &Run) -> (Vec<usize>, i64) {
-    let channels = run.shape.out_channels;
+    let channels = run.channels.len();
     let (rows, cols) = run.shape.output_hw();
     let mut by_channel = vec![0usize; channels];
     let mut max_abs = 0i64;
@@ -241,6 +368,7 @@ fn counts(run: &Run) -> (Vec<usize>, i64) {
     (by_channel, max_abs)
 }
 
+/// Paint `s.view` of `run` into `rgba` and describe it (`counts`: of all channels).
 fn frame(
     run: &Run,
     s: &Scenario,
@@ -254,17 +382,24 @@ fn frame(
         let plane = rows * cols;
         let channels = run.shape.out_channels;
         let ch = s.view.channel;
+        if !run.channels.contains(&ch) {
+            return Err(Error::Input(format!(
+                "channel {ch} is not in this worker's part"
+            )));
+        }
+        // `start` indexes the whole output (traces), `local` the run's part.
         let start = ch * plane;
+        let local = run.at(start);
         let (a, b) = (
-            &run.out_a[start..start + plane],
-            &run.out_b[start..start + plane],
+            &run.out_a[local..local + plane],
+            &run.out_b[local..local + plane],
         );
         let (differing_by_channel, max_abs) = (counts.0.clone(), counts.1);
         let differing = differing_by_channel.iter().sum();
         let lo = low_limit(run);
         // A pixel's clamp depends only on its accumulator (one channel): a
         // direct-mapped cache of accumulator -> clamped saves most traces.
-        let acc = &run.acc_for(&run.ra)[start..start + plane];
+        let acc = &run.acc_for(&run.ra)[local..local + plane];
         let mut seen = vec![(i32::MIN, false); 4096];
         let clamp: Vec<bool> = (0..plane)
             .map(|i| {
@@ -301,9 +436,9 @@ fn frame(
                 )
             }
             MapKind::Saturation => {
-                let exact = &run.acc[start..start + plane];
-                let sa = &run.acc_for(&run.ra)[start..start + plane];
-                let sb = &run.acc_for(&run.rb)[start..start + plane];
+                let exact = &run.acc[local..local + plane];
+                let sa = &run.acc_for(&run.ra)[local..local + plane];
+                let sb = &run.acc_for(&run.rb)[local..local + plane];
                 saturated = Some(
                     (0..plane)
                         .filter(|&i| sa[i] != exact[i] || sb[i] != exact[i])
@@ -791,5 +926,126 @@ mod tests {
         assert!(!off.recomputed, "a view change");
         assert_eq!(off.clamped, on.clamped);
         assert_eq!(marked(&s.rgba), 0);
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    //! A split run, put together the way the page's workers do
+    //! (`www/engine.js`), gives the whole run's frame and pixels.
+    use super::*;
+    use crate::engine::Cpu;
+    use crate::scenario::{preset, InputSource};
+
+    fn layer(cin: usize, cout: usize, side: usize) -> Scenario {
+        let mut s = preset("forum").unwrap();
+        s.shape.in_channels = cin;
+        s.shape.out_channels = cout;
+        (s.shape.height, s.shape.width) = (side, side);
+        (s.shape.kernel, s.shape.padding) = ([3, 3], [1, 1]);
+        s.input = InputSource::Random { seed: 9 };
+        s.weights = (0..s.shape.weight_len())
+            .map(|i| (((i * 53) % 255) as i32 - 127) as i8)
+            .collect();
+        s.params.weight_scales = (0..cout).map(|c| 0.003 + 0.0002 * c as f64).collect();
+        s.params.weight_zero_points = vec![0; cout];
+        s.params.bias = Some((0..cout).map(|c| 0.02 * c as f32).collect());
+        s.params.output_scale = 0.04;
+        s.view = View {
+            fresh: true,
+            pixel: None,
+            ..View::default()
+        };
+        s
+    }
+
+    /// Phase 1 on every worker, the counts put together, phase 2 on every
+    /// worker: exactly one answers with the frame.
+    fn split(workers: &mut [Session], s: &Scenario) -> (Frame, Vec<u8>, Vec<i32>) {
+        let n = workers.len();
+        let channels = s.shape.out_channels;
+        let mut counts = vec![usize::MAX; channels];
+        let (mut max_abs, mut recomputed) = (0, false);
+        for (i, w) in workers.iter_mut().enumerate() {
+            match w.update_part(s.clone(), i, n).unwrap() {
+                Step::Whole(_) => panic!("expected a split run"),
+                Step::Idle => {}
+                Step::Part(p) => {
+                    counts[p.start..p.end].copy_from_slice(&p.differing_by_channel);
+                    max_abs = max_abs.max(p.max_abs_diff);
+                    recomputed |= p.recomputed;
+                }
+            }
+        }
+        assert!(
+            counts.iter().all(|&c| c != usize::MAX),
+            "every channel in a part"
+        );
+        let mut shown = vec![];
+        for w in workers.iter_mut() {
+            if let Some(f) = w
+                .show(s.view.clone(), counts.clone(), max_abs, recomputed)
+                .unwrap()
+            {
+                let b = w.planes().unwrap().1.to_vec();
+                shown.push((f, w.rgba.clone(), b));
+            }
+        }
+        assert_eq!(shown.len(), 1, "one worker shows the frame");
+        shown.pop().unwrap()
+    }
+
+    fn same(whole: &mut Session, workers: &mut [Session], s: &Scenario) -> Frame {
+        let f = whole.update(s.clone()).unwrap();
+        let (g, rgba, b) = split(workers, s);
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            serde_json::to_string(&g).unwrap()
+        );
+        assert_eq!(whole.rgba, rgba);
+        assert_eq!(whole.planes().unwrap().1, &b[..]);
+        g
+    }
+
+    #[test]
+    fn split_frames_equal_whole_ones() {
+        let mut s = layer(16, 12, 96);
+        let mut whole = Session::new();
+        let mut workers: Vec<Session> = (0..3).map(|_| Session::new()).collect();
+        assert_eq!(s.parts(3).len(), 3);
+        // A new scenario opens on the channel where most differ.
+        let f = same(&mut whole, &mut workers, &s);
+        assert!(f.recomputed && f.differing > 0);
+        // A view change in another part: not recomputed.
+        s.view = View {
+            channel: 10,
+            pixel: Some((5, 7)),
+            ..View::default()
+        };
+        for map in [MapKind::Saturation, MapKind::Tie, MapKind::Diff] {
+            s.view.map = map;
+            assert!(!same(&mut whole, &mut workers, &s).recomputed);
+        }
+        // A new output scale: requantized in every part.
+        s.params.output_scale = 0.031;
+        assert!(same(&mut whole, &mut workers, &s).recomputed);
+        // fbgemm's saturating AVX2 kernels.
+        s.platform.cpu = Cpu::Avx2;
+        s.view.channel = 1;
+        let f = same(&mut whole, &mut workers, &s);
+        assert!(f.recomputed);
+    }
+
+    #[test]
+    fn small_scenarios_are_worker_zeros_alone() {
+        let s = preset("forum").unwrap();
+        let mut w = Session::new();
+        assert!(matches!(
+            w.update_part(s.clone(), 0, 2).unwrap(),
+            Step::Whole(_)
+        ));
+        let mut other = Session::new();
+        assert!(matches!(other.update_part(s, 1, 2).unwrap(), Step::Idle));
+        assert!(other.show(View::default(), vec![0], 0, false).is_err());
     }
 }

@@ -26,8 +26,8 @@ pub use page::Lens;
 mod page {
     use super::{install_panic_hook, to_js};
     use crate::render::f32_info;
-    use crate::scenario::Scenario;
-    use crate::session::Session;
+    use crate::scenario::{Scenario, View};
+    use crate::session::{Frame, Session, Step};
     use js_sys::{Int32Array, Reflect, Uint8ClampedArray};
     use wasm_bindgen::prelude::*;
 
@@ -83,7 +83,75 @@ mod page {
                 .session
                 .update(s)
                 .map_err(|e| JsError::new(&e.to_string()))?;
-            let obj = to_js(&frame)?;
+            self.frame_js(&frame)
+        }
+
+        /// Worker `part` of `parts`, all given the same scenario
+        /// (`Session::update_part`): `{whole: frame}` when it runs whole here,
+        /// `{part: {start, end, differing_by_channel, max_abs_diff,
+        /// recomputed}}` for this worker's channels, or `{}` when it has none.
+        pub fn update_part(
+            &mut self,
+            scenario: JsValue,
+            part: usize,
+            parts: usize,
+        ) -> Result<JsValue, JsError> {
+            let s: Scenario = serde_wasm_bindgen::from_value(scenario)
+                .map_err(|e| JsError::new(&format!("scenario: {e}")))?;
+            let step = self
+                .session
+                .update_part(s, part, parts)
+                .map_err(|e| JsError::new(&e.to_string()))?;
+            let obj = js_sys::Object::new().into();
+            match step {
+                Step::Whole(frame) => set(&obj, "whole", &self.frame_js(&frame)?)?,
+                Step::Part(p) => set(&obj, "part", &to_js(&p)?)?,
+                Step::Idle => {}
+            }
+            Ok(obj)
+        }
+
+        /// The frame of `view` from a split run (`Session::show`), given all
+        /// channels' counts, or null when another worker holds the channel.
+        pub fn show(
+            &mut self,
+            view: JsValue,
+            counts: Vec<usize>,
+            max_abs: f64,
+            recomputed: bool,
+        ) -> Result<JsValue, JsError> {
+            let view: View = serde_wasm_bindgen::from_value(view)
+                .map_err(|e| JsError::new(&format!("view: {e}")))?;
+            match self
+                .session
+                .show(view, counts, max_abs as i64, recomputed)
+                .map_err(|e| JsError::new(&e.to_string()))?
+            {
+                Some(frame) => self.frame_js(&frame),
+                None => Ok(JsValue::NULL),
+            }
+        }
+
+        /// The scenario on screen (the last one `update` accepted), or null.
+        pub fn scenario(&self) -> Result<JsValue, JsError> {
+            match self.session.scenario() {
+                Some(s) => to_js(s),
+                None => Ok(JsValue::NULL),
+            }
+        }
+
+        /// The shared vocabulary (`schema::Schema`): engines grouped by
+        /// runtime, hand switches, CPUs and platforms, shape bounds, control
+        /// groups, input kinds, heatmap kinds, presets. The page asks once and
+        /// builds its pickers, bounds and labels from it.
+        pub fn schema() -> Result<JsValue, JsError> {
+            to_js(&crate::schema::schema())
+        }
+    }
+
+    impl Lens {
+        fn frame_js(&self, frame: &Frame) -> Result<JsValue, JsError> {
+            let obj = to_js(frame)?;
             // The inspected pixel's saturated pairs in words, as the CLI says them.
             if let Some(ins) = &frame.inspect {
                 let words: Vec<String> = ins
@@ -104,22 +172,6 @@ mod page {
                 set(&obj, "b", &Int32Array::from(b))?;
             }
             Ok(obj)
-        }
-
-        /// The scenario on screen (the last one `update` accepted), or null.
-        pub fn scenario(&self) -> Result<JsValue, JsError> {
-            match self.session.scenario() {
-                Some(s) => to_js(s),
-                None => Ok(JsValue::NULL),
-            }
-        }
-
-        /// The shared vocabulary (`schema::Schema`): engines grouped by
-        /// runtime, hand switches, CPUs and platforms, shape bounds, control
-        /// groups, input kinds, heatmap kinds, presets. The page asks once and
-        /// builds its pickers, bounds and labels from it.
-        pub fn schema() -> Result<JsValue, JsError> {
-            to_js(&crate::schema::schema())
         }
     }
 }

@@ -17,6 +17,11 @@
 //   {id, type: 'update', scenario}    -> {id, ok, value: Frame}   (Frame: see src/render.rs,
 //                                        plus rgba/a/b typed arrays, transferred; saturated_pairs_text:
 //                                        the inspected pixel's saturated pairs in words; ms: time in the worker)
+//   {id, type: 'part', scenario, part, parts} -> {id, ok, value: Frame | {part: {start, end,
+//                                        differing_by_channel, max_abs_diff, recomputed} | null, ms}}
+//                                        (one of `parts` workers sharing a run: src/session.rs update_part)
+//   {id, type: 'show', view, counts, maxAbs, recomputed} -> {id, ok, value: Frame | null}
+//                                        (the frame, from the worker holding the channel shown)
 //   {id, type: 'qconfigs'}          -> {id, ok, value: [{name, activation, weight}]} (get_default_qconfig)
 //   {id, type: 'calibrate', config}  -> {id, ok, value: Calibrated}  (src/flow.rs Calibration -> Calibrated)
 //   {id, type: 'calibration-script', config} -> {id, ok, value: 'python source'}
@@ -60,6 +65,27 @@ function pytorch() {
     return m.PyTorch;
   });
   return tools;
+}
+
+// Post a frame, its pixel buffers transferred. Two engines part at the
+// inspected pixel: their causes come from the link wasm (kept out of the
+// first load), then the summary's "Why".
+async function sendFrame(id, frame, t0) {
+  const ex = frame.inspect?.explanation;
+  if (ex?.causes_pending) {
+    // The frame is drawn even if that wasm cannot load; the summary says so.
+    try {
+      ex.causes.push(...(await links()).diagnose(ex.a, ex.b));
+    } catch (err) {
+      ex.summary += ` (The causes could not be computed: ${err?.message ?? err}.)`;
+    }
+    if (ex.causes.length) ex.summary += ` Why: ${ex.causes.map((c) => c.text).join('; ')}.`;
+    delete ex.causes_pending;
+  }
+  frame.ms = performance.now() - t0;
+  const transfer = [frame.rgba.buffer];
+  if (frame.a) transfer.push(frame.a.buffer, frame.b.buffer);
+  self.postMessage({ id, ok: true, value: frame }, transfer);
 }
 
 self.onmessage = async (event) => {
@@ -137,24 +163,23 @@ self.onmessage = async (event) => {
         break;
       case 'update': {
         const t0 = performance.now();
-        const frame = lens.update(msg.scenario);
-        // Two engines part at the inspected pixel: their causes come from the
-        // link wasm (kept out of the first load), then the summary's "Why".
-        const ex = frame.inspect?.explanation;
-        if (ex?.causes_pending) {
-          // The frame is drawn even if that wasm cannot load; the summary says so.
-          try {
-            ex.causes.push(...(await links()).diagnose(ex.a, ex.b));
-          } catch (err) {
-            ex.summary += ` (The causes could not be computed: ${err?.message ?? err}.)`;
-          }
-          if (ex.causes.length) ex.summary += ` Why: ${ex.causes.map((c) => c.text).join('; ')}.`;
-          delete ex.causes_pending;
-        }
-        frame.ms = performance.now() - t0;
-        const transfer = [frame.rgba.buffer];
-        if (frame.a) transfer.push(frame.a.buffer, frame.b.buffer);
-        self.postMessage({ id, ok: true, value: frame }, transfer);
+        await sendFrame(id, lens.update(msg.scenario), t0);
+        break;
+      }
+      case 'part': {
+        // One of several workers sharing a run (www/engine.js): its channels'
+        // counts, or the whole frame when the scenario runs on one worker.
+        const t0 = performance.now();
+        const r = lens.update_part(msg.scenario, Number(msg.part), Number(msg.parts));
+        if (r.whole) await sendFrame(id, r.whole, t0);
+        else self.postMessage({ id, ok: true, value: { part: r.part ?? null, ms: performance.now() - t0 } });
+        break;
+      }
+      case 'show': {
+        const t0 = performance.now();
+        const frame = lens.show(msg.view, msg.counts, Number(msg.maxAbs), Boolean(msg.recomputed));
+        if (frame) await sendFrame(id, frame, t0);
+        else self.postMessage({ id, ok: true, value: null });
         break;
       }
       default:
