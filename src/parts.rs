@@ -23,6 +23,7 @@ impl Scenario {
     /// The output channels each of at most `workers` workers computes
     /// ([`Scenario::run_part`]): one range of all channels when the scenario
     /// is small or does not split, else consecutive ranges of near-equal size.
+    #[allow(clippy::single_range_in_vec_init)] // one range of all channels
     pub fn parts(&self, workers: usize) -> Vec<Range<usize>> {
         let c = self.shape.out_channels;
         let (oh, ow) = self.shape.output_hw();
@@ -68,6 +69,7 @@ impl Scenario {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use crate::engine::Cpu;
     use crate::engine::{Computation, HandAssumptions};

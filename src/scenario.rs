@@ -831,7 +831,7 @@ impl Run {
         let acc = self.acc_for(r);
         let (oh, ow) = self.shape.output_hw();
         let plane = oh * ow;
-        out.clear();
+        // Every element is written below: a reused buffer is not zeroed first.
         out.resize(acc.len(), 0);
         for (i, (a, o)) in acc.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
             r.plane((self.channels.start + i) % self.shape.out_channels, a, o);
