@@ -429,13 +429,19 @@ export class Controls {
     const key = `${s.out_channels}x${cinG}x${kh}x${kw}:${this.weightsChannel}:${this.weightsPage}`;
     const grid = this.q('#weights-grid');
     if (!force && this.counts.weights === key) {
+      // The same array as the grid shows (a scale, a seed, a view): nothing to write.
+      if (this.weightsShown === d.weights) return;
+      this.weightsShown = d.weights;
       for (const inp of grid.querySelectorAll('input')) {
-        const v = d.weights[Number(inp.dataset.index)];
-        if (inp !== document.activeElement && inp.value !== String(v)) inp.value = String(v);
+        const v = String(d.weights[Number(inp.dataset.index)]);
+        if (inp.value === v) continue;
+        if (inp !== document.activeElement) inp.value = v;
+        else this.weightsShown = null; // being typed in: written by a later sync
       }
       return;
     }
     this.counts.weights = key;
+    this.weightsShown = d.weights;
     clear(grid);
     const psel = this.q('#weights-page');
     this.q('#weights-page-row').hidden = pages < 2;
@@ -459,6 +465,8 @@ export class Controls {
           });
           const take = (show) => {
             const r = inp.validity.badInput ? { error: 'not a whole number' } : parseInteger(inp.value, ...this.range('qint8'));
+            // The grid no longer shows an array as it is: the next sync writes every weight.
+            this.weightsShown = null;
             if (r.error) { if (show) this.#weightsMessage(inp, r.error); return; }
             this.#weightsMessage(inp, null);
             // A new array: the draft shares its weights with the scenario on screen.

@@ -2,7 +2,8 @@
 // so that at most one runs and one waits (the newest scenario wins; older
 // waiting ones resolve as {superseded: true}). Reports busy time and the
 // stage of the work so the page can show progress when a recompute takes
-// longer than 100 ms; `cancel` stops the work by replacing the workers.
+// longer than 100 ms; `cancel` stops the work by replacing the workers. A
+// scenario's big arrays cross to each worker only when they change (www/wire.js).
 //
 // Worker 0 answers every request. Once the first frame is shown, one more
 // worker per core (at most WORKERS in all) shares large runs: each computes
@@ -10,6 +11,8 @@
 // and runs small or unsplittable scenarios on worker 0 alone), the page
 // puts their difference counts together, and the worker holding the channel
 // shown draws the frame. No memory is shared: each owns its channels.
+import { Outbox } from './wire.js';
+
 const WORKERS = 4;
 
 export class Engine {
@@ -27,6 +30,7 @@ export class Engine {
 
   #spawn() {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    worker.outbox = new Outbox(); // what this worker keeps of the scenario
     worker.onmessage = (e) => {
       const { id, ok, value, error } = e.data;
       const call = this.calls.get(id);
@@ -67,7 +71,14 @@ export class Engine {
     const id = this.next++;
     return new Promise((resolve) => {
       this.calls.set(id, { resolve, worker });
-      worker.postMessage({ id, type, ...fields });
+      const message = { id, type, ...fields };
+      if (fields.scenario) message.scenario = worker.outbox.pack(fields.scenario);
+      try {
+        worker.postMessage(message);
+      } catch (err) {
+        worker.outbox = new Outbox(); // nothing was sent: send every array again next time
+        throw err;
+      }
     });
   }
 

@@ -74,7 +74,7 @@ export class Heatmap {
     }
   }
 
-  /** Draw a frame (the worker's reply). */
+  /** Put a frame's pixels (the worker's reply) on the canvas; `describe` then writes the text around them. */
   draw(frame) {
     this.frame = frame;
     const { width, height } = frame;
@@ -96,7 +96,10 @@ export class Heatmap {
     this.image = true;
     this.selected = frame.view.pixel ? [...frame.view.pixel] : null;
     this.#paint();
+  }
 
+  /** Everything around the pixels of a drawn frame: pickers, counts, legend, text alternative. */
+  describe(frame) {
     const r = this.root;
     this.#syncChannel(frame);
     const marks = r.querySelector('#clamp-marks');

@@ -71,21 +71,26 @@ export class Permalink {
   async follow(scenario, _frame, { source, field }) {
     // Read before awaiting: `applying` is only true while its apply runs.
     const replacing = source === 'start' || source === 'link' || this.applying;
+    clearTimeout(this.pendingTimer);
+    if (replacing || deliberate(source, field)) {
+      await this.show(scenario, replacing ? 'replace' : 'push');
+    } else {
+      // Dragging a slider or typing: one entry, once the edits pause for
+      // DEBOUNCE_MS. The link is encoded then too: the worker encodes it
+      // (deflating every weight), and the drag's next step would wait for it.
+      this.pendingTimer = setTimeout(() => this.show(scenario, 'replace'), DEBOUNCE_MS);
+    }
+  }
+
+  /** Encode `scenario`'s link, show it and write it to the address (`how`: 'push' or 'replace'). */
+  async show(scenario, how) {
     const r = await this.engine.link(scenario);
     if (!r.ok) return;
     const fragment = r.value;
     this.fragment = fragment;
     this.linkText.value = this.url(fragment);
     this.syncHideBoxes(scenario.view?.hide ?? []);
-    clearTimeout(this.pendingTimer);
-    if (replacing) {
-      this.write('replace', fragment);
-    } else if (deliberate(source, field)) {
-      this.write('push', fragment);
-    } else {
-      // Dragging a slider or typing: one entry, updated at most every DEBOUNCE_MS.
-      this.pendingTimer = setTimeout(() => this.write('replace', fragment), DEBOUNCE_MS);
-    }
+    this.write(how, fragment);
   }
 
   url(fragment) {

@@ -46,8 +46,12 @@ const busy = {
     $('#busy-stage').textContent = `${text}…`;
     markStale(stale);
     cancelAnimationFrame(this.tick);
+    // Written only when the tenth of a second changes: each write costs the
+    // page a layout and paint, which a reply arriving meanwhile waits for.
+    const time = $('#busy-time');
     const step = () => {
-      $('#busy-time').textContent = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      const shown = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      if (time.textContent !== shown) time.textContent = shown;
       this.tick = requestAnimationFrame(step);
     };
     step();
@@ -167,12 +171,14 @@ export async function apply(next, { source = 'api', field = null } = {}) {
     return { ok: false, error: reply.error };
   }
   frame = reply.value;
+  // The heatmap's pixels first, then its text, then the rest of the page:
+  // syncing the controls of a many-channel layer takes longer.
+  heatmap.draw(frame);
+  const tMap = performance.now();
   // Its own copy, sharing the big arrays (weights, typed codes), which no
   // one writes into: a deep copy of 2.4 M weights cost ~0.4 s per frame.
   scenario = { ...draftOf(next), view: frame.view };
-  // The heatmap first: syncing the controls of a many-channel layer takes longer.
-  heatmap.draw(frame);
-  const tMap = performance.now();
+  heatmap.describe(frame);
   controls.sync(scenario, frame, source);
   inspector.show(frame);
   showConversions(frame, scenario);

@@ -38,8 +38,11 @@
 //   any failure                       -> {id, ok: false, error: 'message'}
 import init, { Lens } from './pkg/qconv_lens.js';
 import { fileText } from './file-text.js';
+import { Inbox } from './wire.js';
 
 const ready = init().then(() => new Lens());
+// The scenario's big arrays arrive once and are referred to after (www/wire.js).
+const inbox = new Inbox();
 
 // The same engine built for speed (opt-level 3, www/pkg/qconv_lens_fast*),
 // loaded when the page asks ('fast', after its first frame): updates then
@@ -106,6 +109,8 @@ self.onmessage = async (event) => {
   const msg = event.data ?? {};
   const { id, type } = msg;
   try {
+    // Before any await: the inbox follows the order the messages came in.
+    if (msg.scenario) inbox.unpack(msg.scenario);
     const lens = await ready;
     switch (type) {
       case 'landing':

@@ -372,3 +372,26 @@ test('the weight grid of a 512 -> 512, 3x3 layer builds under 2,000 nodes, pages
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a weight typed out of range is written back by the next frame (a scale edit), as the grid skips unchanged weights', async () => {
+  const { page, errors } = await openPage(browser, BASE_URL);
+  await ready(page);
+  const cell = '#weights-grid input >> nth=0';
+  const weight = await page.inputValue(cell);
+  await page.fill(cell, '999');
+  await page.press(cell, 'Tab');
+  assert.match(await page.textContent('#weights-msg'), /from -128 to 127/);
+  await nextFrame(page, async () => {
+    await page.fill('#output-scale', '0.0025');
+    await page.press('#output-scale', 'Tab');
+  });
+  assert.equal(await page.inputValue(cell), weight);
+  // And a scale edit with nothing typed leaves the grid as it is.
+  await nextFrame(page, async () => {
+    await page.fill('#output-scale', '0.003');
+    await page.press('#output-scale', 'Tab');
+  });
+  assert.equal(await page.inputValue(cell), weight);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
