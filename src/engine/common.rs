@@ -15,6 +15,33 @@ pub(crate) fn cvt_i32(v: f32) -> i32 {
     }
 }
 
+/// `x * y + z` in float32 with one rounding (`f32::mul_add`), for targets
+/// without an FMA instruction (wasm calls a slow software `fmaf`): the
+/// product of two float32 is exact in float64; the sum is rounded to odd in
+/// float64 (TwoSum gives its error: an inexact sum with an even last bit moves
+/// one ulp toward the exact value), and a float64 rounded to odd rounds to
+/// the float32 the exact sum rounds to (53 >= 24 + 2 bits). Branch-free so
+/// plane loops vectorise.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // tested natively, used on wasm
+pub(crate) fn fma32(x: f32, y: f32, z: f32) -> f32 {
+    let (p, q) = (x as f64 * y as f64, z as f64);
+    let s = p + q;
+    let b = s - q;
+    let e = (p - b) + (q - (s - b));
+    let bits = s.to_bits();
+    // One ulp toward the exact value (a larger magnitude when e has s's
+    // sign) when the sum is inexact and its last bit even; an infinite or
+    // NaN sum (e is NaN) is kept. Selects, not branches.
+    let fix = ((e != 0.0) & s.is_finite() & (bits & 1 == 0)) as u64;
+    let step = if (e > 0.0) == (s > 0.0) {
+        fix
+    } else {
+        fix.wrapping_neg()
+    };
+    f64::from_bits(bits.wrapping_add(step)) as f32
+}
+
 /// How a kernel adds the output zero point to the rounded value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Tail {
@@ -109,4 +136,61 @@ unsafe fn map_plane_avx2<F: Fn(i32) -> i32>(acc: &[i32], out: &mut [i32], f: F) 
 /// An output code as an int32 (a hand calculation without clamping may leave 0..255).
 pub(crate) fn code_i32(v: i64) -> i32 {
     v.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+#[cfg(test)]
+mod fma_tests {
+    use super::fma32;
+
+    fn check(x: f32, y: f32, z: f32) {
+        let (want, got) = (x.mul_add(y, z), fma32(x, y, z));
+        assert!(
+            want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+            "fma({x:e}, {y:e}, {z:e}) = {want:e}, fma32 gives {got:e}"
+        );
+    }
+
+    #[test]
+    fn fma32_rounds_once_like_mul_add() {
+        let mut st = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            st
+        };
+        for _ in 0..2_000_000 {
+            // fbgemm's use: a bias times 1/(sx*sw) plus an int32 accumulator.
+            let r = next();
+            let x = f32::from_bits(r as u32 & 0xbfff_ffff); // finite, below 2 in magnitude
+            let y = f32::from_bits((r >> 32) as u32 & 0xbfff_ffff);
+            let z = ((next() as i64) >> (next() % 64)) as i32 as f32;
+            check(x, y, z);
+            check(x, y, f32::from_bits(next() as u32 & 0xbfff_ffff));
+            // any finite operands (products up to overflow)
+            let any = |v: u64| Some(f32::from_bits(v as u32)).filter(|f| f.is_finite());
+            if let (Some(x), Some(y), Some(z)) = (any(next()), any(next()), any(next())) {
+                check(x, y, z);
+                check(x, y, z * y);
+            }
+        }
+        // Sums on a float32 midpoint but for the low part, signs across
+        // zero, overflow, subnormals, infinities and NaN.
+        for (x, y, z) in [
+            (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, -1.0),
+            (0.5, f32::EPSILON, 1.0),
+            (3.0, 1.0 / 3.0, -1.0),
+            (-1.5, 2.0 - f32::EPSILON, 3.0),
+            (f32::MAX, 2.0, -f32::MAX),
+            (f32::MIN_POSITIVE, 0.5, 0.0),
+            (1e-45, 0.5, 1e-45),
+            (16777217.0, 1.0, 0.5),
+            (0.0, -0.0, 0.0),
+            (f32::INFINITY, 0.0, 1.0),
+            (f32::INFINITY, 1.0, f32::NEG_INFINITY),
+            (f32::NAN, 1.0, 2.0),
+        ] {
+            check(x, y, z);
+        }
+    }
 }

@@ -217,6 +217,16 @@ impl FbgemmChannel {
     }
 }
 
+/// The one-rounding multiply-add of the plane loop: the instruction where
+/// there is one, [`fma32`](super::common::fma32) on wasm (no FMA there).
+#[inline(always)]
+fn fma(x: f32, y: f32, z: f32) -> f32 {
+    #[cfg(target_arch = "wasm32")]
+    return super::common::fma32(x, y, z);
+    #[cfg(not(target_arch = "wasm32"))]
+    x.mul_add(y, z)
+}
+
 impl Channel for FbgemmChannel {
     fn pixel(&self, acc: i32, rec: &mut dyn DynRecorder) -> i64 {
         self.run(acc, &mut Dyn(rec))
@@ -240,7 +250,7 @@ impl Channel for FbgemmChannel {
         match bias {
             None => map_plane(acc, out, move |a| code(a as f32 * m)),
             Some(b) if !per_channel => {
-                map_plane(acc, out, move |a| code(b.mul_add(inv_aw, a as f32) * m))
+                map_plane(acc, out, move |a| code(fma(b, inv_aw, a as f32) * m))
             }
             Some(_) => map_plane(acc, out, move |a| code((a as f32 + bias_term) * m)),
         }
