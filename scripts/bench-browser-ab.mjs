@@ -6,6 +6,7 @@
 // main thread; scripts/bench-browser is the benchmark of record.
 //   A_URL=http://127.0.0.1:PORT_A/ B_URL=http://127.0.0.1:PORT_B/ [REPS=15] node scripts/bench-browser-ab.mjs
 import { launch, openPage } from '../tests/e2e/browser.mjs';
+import { applyLayer } from './bench-layer.mjs';
 
 const REPS = Number(process.env.REPS ?? 15);
 const urls = { A: process.env.A_URL, B: process.env.B_URL };
@@ -25,18 +26,7 @@ for (const [name, url] of Object.entries(urls)) {
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 for (const [label, cin, cout, side, edit] of CASES) {
   for (const { page } of Object.values(pages)) {
-    const err = await page.evaluate(async ({ cin, cout, side }) => {
-      const L = window.qconvLens;
-      const k = 3;
-      const s = structuredClone(L.current());
-      s.shape = { ...s.shape, in_channels: cin, out_channels: cout, height: side, width: side, kernel: [k, k], padding: [1, 1], groups: 1, stride: [1, 1], dilation: [1, 1] };
-      s.input = { kind: 'random', seed: 1 };
-      s.weights = Array.from({ length: cout * cin * k * k }, (_, i) => ((i * 37) % 255) - 127);
-      s.params = { ...s.params, per_channel: false, weight_scales: [0.0037], weight_zero_points: [0], bias: new Array(cout).fill(0.01), output_scale: 0.05, output_zero_point: 0 };
-      s.view = { ...s.view, channel: 0, pixel: [3, 3] };
-      const r = await L.apply(s, { source: 'bench' });
-      return r.ok ? null : r.error;
-    }, { cin, cout, side });
+    const err = await page.evaluate(applyLayer, { cin, cout, side });
     if (err) throw new Error(`${label}: ${err}`);
   }
   const got = { A: [], B: [] };

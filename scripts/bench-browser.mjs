@@ -1,5 +1,6 @@
 // Driven by scripts/bench-browser (which serves the page and sets BASE_URL).
 import { launch, openPage, BASE_URL } from '../tests/e2e/browser.mjs';
+import { applyLayer } from './bench-layer.mjs';
 
 const N = Number(process.env.N ?? 60);
 const LOADS = Number(process.env.LOADS ?? 7);
@@ -97,17 +98,10 @@ out.large_512 = await page.evaluate(async () => {
 const REPS = Number(process.env.REPS ?? 5);
 out.budgets = {};
 for (const [name, cin, cout, side, drag] of [['512x512_16to16', 16, 16, 512, true], ['resnet_56x56_64to64', 64, 64, 56, false]]) {
-  out.budgets[name] = await page.evaluate(async ({ cin, cout, side, drag, REPS }) => {
+  const error = await page.evaluate(applyLayer, { cin, cout, side });
+  if (error) { out.budgets[name] = { error }; continue; }
+  out.budgets[name] = await page.evaluate(async ({ drag, REPS }) => {
     const L = window.qconvLens;
-    const k = 3;
-    const s = structuredClone(L.current());
-    s.shape = { ...s.shape, in_channels: cin, out_channels: cout, height: side, width: side, kernel: [k, k], padding: [1, 1], groups: 1, stride: [1, 1], dilation: [1, 1] };
-    s.input = { kind: 'random', seed: 1 };
-    s.weights = Array.from({ length: cout * cin * k * k }, (_, i) => ((i * 37) % 255) - 127);
-    s.params = { ...s.params, per_channel: false, weight_scales: [0.0037], weight_zero_points: [0], bias: new Array(cout).fill(0.01), output_scale: 0.05, output_zero_point: 0 };
-    s.view = { ...s.view, channel: 0, pixel: [3, 3] };
-    const first = await L.apply(s, { source: 'bench' });
-    if (!first.ok) return { error: first.error };
     const settle = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
     const med = (xs) => { const t = [...xs].sort((a, b) => a - b); const m = t.length >> 1; return t.length % 2 ? t[m] : (t[m - 1] + t[m]) / 2; };
     const time = async (edit) => {
@@ -126,7 +120,7 @@ for (const [name, cin, cout, side, drag] of [['512x512_16to16', 16, 16, 512, tru
     const full = await time((n, i) => { n.input = { kind: 'random', seed: 100 + i }; });
     const scale = drag ? await time((n, i) => { n.params.output_scale = 0.05 * (1 + 0.01 * (i + 1)); }) : null;
     return { full, scale };
-  }, { cin, cout, side, drag, REPS });
+  }, { drag, REPS });
 }
 out.torch = process.env.TORCH_JSON ? JSON.parse(process.env.TORCH_JSON) : null;
 // 5. Many channels: 512 -> 512, 3x3 at 7x7, per-channel weight scales and

@@ -7,6 +7,7 @@
 // Cases: resnet (56x56 64->64 new input), big (512x512 16->16 new input),
 // drag (512x512 16->16 new output scale), small (64x64 8->8 new input).
 import { launch, openPage, BASE_URL } from '../tests/e2e/browser.mjs';
+import { applyLayer } from './bench-layer.mjs';
 
 const REPS = Number(process.env.REPS ?? 8);
 const TOP = Number(process.env.TOP ?? 25);
@@ -96,18 +97,7 @@ function jsSelf(events) {
 
 for (const name of names) {
   const c = CASES[name];
-  const setup = await page.evaluate(async ({ cin, cout, side }) => {
-    const L = window.qconvLens;
-    const k = 3;
-    const s = structuredClone(L.current());
-    s.shape = { ...s.shape, in_channels: cin, out_channels: cout, height: side, width: side, kernel: [k, k], padding: [1, 1], groups: 1, stride: [1, 1], dilation: [1, 1] };
-    s.input = { kind: 'random', seed: 1 };
-    s.weights = Array.from({ length: cout * cin * k * k }, (_, i) => ((i * 37) % 255) - 127);
-    s.params = { ...s.params, per_channel: false, weight_scales: [0.0037], weight_zero_points: [0], bias: new Array(cout).fill(0.01), output_scale: 0.05, output_zero_point: 0 };
-    s.view = { ...s.view, channel: 0, pixel: [3, 3] };
-    const r = await L.apply(s, { source: 'bench' });
-    return r.ok ? null : r.error;
-  }, c);
+  const setup = await page.evaluate(applyLayer, c);
   if (setup) throw new Error(`${name}: ${setup}`);
   const { events, result } = await trace(() => page.evaluate(async ({ edit, REPS }) => {
     const L = window.qconvLens;
