@@ -240,7 +240,8 @@ fn pack_input(s: &ConvShape, x: Codes, zu: u8, l: &Layout, buf: &mut Vec<i32>) {
     // Every lane is written below (padding, data, slack), so only a buffer that
     // grows gets zeroed.
     buf.resize(s.batch * s.groups * l.pairs * l.plane, 0);
-    let zeros = vec![0u8; if cin_g % 4 == 0 { 0 } else { w }];
+    // Channels past the group's end read zeros.
+    let zeros = vec![0u8; if cin_g.is_multiple_of(4) { 0 } else { w }];
     for n in 0..s.batch {
         for g in 0..s.groups {
             for p in 0..l.pairs {
@@ -256,18 +257,11 @@ fn pack_input(s: &ConvShape, x: Codes, zu: u8, l: &Layout, buf: &mut Vec<i32>) {
                 } else {
                     plane.fill(fill);
                 }
-                let src = |c: usize| -> &[u8] {
-                    if c < real {
-                        &bytes[(n * s.in_channels + g * cin_g + 4 * p + c) * h * w..][..h * w]
-                    } else {
-                        &zeros[..0]
-                    }
-                };
-                let chans = [0, 1, 2, 3].map(src);
+                let first = (n * s.in_channels + g * cin_g + 4 * p) * h * w;
                 for y in 0..h {
                     let row = |c: usize| -> &[u8] {
                         if c < real {
-                            &chans[c][y * w..][..w]
+                            &bytes[first + (c * h + y) * w..][..w]
                         } else {
                             &zeros[..w]
                         }
