@@ -107,6 +107,9 @@ pub fn accumulate(
     let reach = b.offs.iter().max().copied().unwrap_or(0) + cols;
     assert!(last_origin + reach <= b.x.len(), "quad kernel layout");
     assert!(b.w.len() == s.groups * blocks * taps * ocb);
+    assert!(out.len() == s.output_len(), "quad kernel output");
+    let plane_len = oh * ow;
+    let no_add = [0i32; 8];
     let mut sum_u = vec![];
     for n in 0..s.batch {
         for g in 0..s.groups {
@@ -118,25 +121,48 @@ pub fn accumulate(
                 let w = &b.w[(g * blocks + blk) * taps * ocb..][..taps * ocb];
                 let live = ocb.min(cout_g - blk * ocb);
                 let oc0 = g * cout_g + blk * ocb;
+                // A full block without weight zero points needs only the fixed
+                // terms: the tile adds them and stores into the output rows.
+                let direct = live == ocb && (oc0..oc0 + ocb).all(|oc| zp(oc) == 0);
                 for oy in 0..oh {
                     let row = base + oy * s.stride[0] * l.row;
                     for ox0 in (0..ow).step_by(cols) {
-                        let (xp, wp, ap) = (b.x.as_ptr(), w.as_ptr(), b.acc.as_mut_ptr());
-                        // SAFETY: as in `super::accumulate` (bounds asserted
-                        // above); the caller checked the CPU.
-                        unsafe {
-                            let xp = xp.add(row + ox0);
-                            match products {
-                                Products::Exact => super::x86::tile_vnni_bytes(xp, &b.offs, wp, ap),
-                                Products::SaturatingPairs => {
-                                    super::x86::tile_avx2_bytes_sat(xp, &b.offs, wp, ap)
-                                }
-                            }
-                        };
                         let len = cols.min(ow - ox0);
+                        let o0 = ((n * s.out_channels + oc0) * oh + oy) * ow + ox0;
+                        let xp = b.x.as_ptr().wrapping_add(row + ox0);
+                        if direct && len == cols {
+                            // SAFETY: as in `super::accumulate` for the loads; the
+                            // stores are `cols` lanes at o0 + j·oh·ow for j < ocb,
+                            // within `out` (asserted length, j < live, len == cols);
+                            // `fixed[oc0..]` holds ocb values (live == ocb).
+                            unsafe {
+                                tile(
+                                    products,
+                                    xp,
+                                    &b.offs,
+                                    w.as_ptr(),
+                                    out.as_mut_ptr().add(o0),
+                                    plane_len,
+                                    fixed[oc0..oc0 + ocb].as_ptr(),
+                                )
+                            };
+                            continue;
+                        }
+                        // SAFETY: as above, into the ocb·cols scratch tile.
+                        unsafe {
+                            tile(
+                                products,
+                                xp,
+                                &b.offs,
+                                w.as_ptr(),
+                                b.acc.as_mut_ptr(),
+                                cols,
+                                no_add.as_ptr(),
+                            )
+                        };
                         for j in 0..live {
                             let oc = oc0 + j;
-                            let o = ((n * s.out_channels + oc) * oh + oy) * ow + ox0;
+                            let o = o0 + j * plane_len;
                             let (f, z) = (fixed[oc], zp(oc));
                             let acc = &b.acc[j * cols..][..len];
                             let dst = &mut out[o..o + len];
@@ -155,6 +181,23 @@ pub fn accumulate(
                 }
             }
         }
+    }
+}
+
+/// One register tile of `products` at `x` (every load in bounds, checked by
+/// the caller, as is the CPU), stored as the x86 tiles store.
+unsafe fn tile(
+    products: Products,
+    x: *const i32,
+    offs: &[usize],
+    w: *const i32,
+    dst: *mut i32,
+    stride: usize,
+    add: *const i32,
+) {
+    match products {
+        Products::Exact => super::x86::tile_vnni_bytes(x, offs, w, dst, stride, add),
+        Products::SaturatingPairs => super::x86::tile_avx2_bytes_sat(x, offs, w, dst, stride, add),
     }
 }
 
@@ -182,42 +225,66 @@ fn window_sums(s: &ConvShape, l: &Layout, x: &[i32], offs: &[usize], out: &mut V
 /// Four activation bytes per lane (channel 4p in the low byte); padded
 /// positions of real channels hold `zu`, missing channels 0 (their weights are 0).
 fn pack_input(s: &ConvShape, x: Codes, zu: u8, l: &Layout, buf: &mut Vec<i32>) {
-    match x {
-        Codes::QUInt8(v) => pack_input_of(s, v, zu, l, buf, |q| q),
-        Codes::QInt8(v) => pack_input_of(s, v, zu, l, buf, |q| (q as i16 + 128) as u8),
-    }
-}
-
-fn pack_input_of<Q: Copy>(
-    s: &ConvShape,
-    x: &[Q],
-    zu: u8,
-    l: &Layout,
-    buf: &mut Vec<i32>,
-    byte: impl Fn(Q) -> u8,
-) {
+    // A qint8 code q is the unsigned byte q + 128 = (q as u8) ^ 0x80.
+    let (bytes, flip): (&[u8], u8) = match x {
+        Codes::QUInt8(v) => (v, 0),
+        // SAFETY: i8 and u8 have the same size and alignment; every bit pattern is valid.
+        Codes::QInt8(v) => (
+            unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len()) },
+            0x80,
+        ),
+    };
     let cin_g = s.in_channels / s.groups;
     let (h, w) = (s.height, s.width);
-    let (sw, pl) = (s.stride[1], s.padding[1]);
-    buf.clear();
+    let (sw, pl, pt) = (s.stride[1], s.padding[1], s.padding[0]);
+    // Every lane is written below (padding, data, slack), so only a buffer that
+    // grows gets zeroed.
     buf.resize(s.batch * s.groups * l.pairs * l.plane, 0);
+    // Channels past the group's end read zeros.
+    let zeros = vec![0u8; if cin_g.is_multiple_of(4) { 0 } else { w }];
     for n in 0..s.batch {
         for g in 0..s.groups {
             for p in 0..l.pairs {
                 let real = (cin_g - 4 * p).min(4);
-                let fill = u32::from_le_bytes([0, 1, 2, 3].map(|c| if c < real { zu } else { 0 }));
+                let byte = |c: usize, v: u8| if c < real { v } else { 0 };
+                let fill = u32::from_le_bytes([0, 1, 2, 3].map(|c| byte(c, zu))) as i32;
+                let flips = u32::from_le_bytes([0, 1, 2, 3].map(|c| byte(c, flip)));
                 let plane = &mut buf[((n * s.groups + g) * l.pairs + p) * l.plane..][..l.plane];
-                plane.fill(fill as i32);
+                if sw == 1 {
+                    // Padding rows, then each data row's padding and slack.
+                    plane[..pt * l.row].fill(fill);
+                    plane[(pt + h) * l.row..].fill(fill);
+                } else {
+                    plane.fill(fill);
+                }
+                let first = (n * s.in_channels + g * cin_g + 4 * p) * h * w;
                 for y in 0..h {
-                    let dst = &mut plane[(y + s.padding[0]) * l.row..][..l.row];
-                    for c in 0..real {
-                        let src =
-                            &x[((n * s.in_channels + g * cin_g + 4 * p + c) * h + y) * w..][..w];
-                        let (shift, keep) = (8 * c as u32, !(0xffu32 << (8 * c)));
+                    let row = |c: usize| -> &[u8] {
+                        if c < real {
+                            &bytes[first + (c * h + y) * w..][..w]
+                        } else {
+                            &zeros[..w]
+                        }
+                    };
+                    let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                    let word = |i: usize| u32::from_le_bytes([r0[i], r1[i], r2[i], r3[i]]) ^ flips;
+                    let dst = &mut plane[(y + pt) * l.row..][..l.row];
+                    if sw == 1 {
+                        let (pad, rest) = dst.split_at_mut(pl);
+                        let (data, tail) = rest.split_at_mut(w);
+                        pad.fill(fill);
+                        tail.fill(fill);
+                        for ((((d, &a), &b), &c), &e) in
+                            data.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3)
+                        {
+                            *d = (u32::from_le_bytes([a, b, c, e]) ^ flips) as i32;
+                        }
+                    } else {
+                        // Column pl + xx goes to phase (pl + xx) % sw at
+                        // (pl + xx) / sw, stepped without a division per code.
                         let (mut q, mut r) = (pl / sw, pl % sw);
-                        for &v in src {
-                            let d = &mut dst[r * l.phase + q];
-                            *d = ((*d as u32 & keep) | (byte(v) as u32) << shift) as i32;
+                        for xx in 0..w {
+                            dst[r * l.phase + q] = word(xx) as i32;
                             r += 1;
                             if r == sw {
                                 r = 0;

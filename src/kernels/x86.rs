@@ -46,9 +46,18 @@ pub(super) unsafe fn tile_avx2(x: *const i32, offs: &[usize], w: *const i32, acc
 }
 
 /// As `tile_vnni` on raw bytes: `vpdpbusd` sums four unsigned activation x
-/// signed weight byte products per lane, without saturation.
+/// signed weight byte products per lane, without saturation. Channel `j`'s 32
+/// sums, plus `add[j]`, go to `dst + j·stride` (a row of the output, or a
+/// scratch tile).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn tile_vnni_bytes(x: *const i32, offs: &[usize], w: *const i32, acc: *mut i32) {
+pub(super) unsafe fn tile_vnni_bytes(
+    x: *const i32,
+    offs: &[usize],
+    w: *const i32,
+    dst: *mut i32,
+    stride: usize,
+    add: *const i32,
+) {
     let mut a = [[_mm512_setzero_si512(); 2]; 8];
     for (t, &off) in offs.iter().enumerate() {
         let p = x.add(off);
@@ -62,21 +71,26 @@ pub(super) unsafe fn tile_vnni_bytes(x: *const i32, offs: &[usize], w: *const i3
         }
     }
     for (j, aj) in a.iter().enumerate() {
-        _mm512_storeu_si512(acc.add(j * 32) as *mut _, aj[0]);
-        _mm512_storeu_si512(acc.add(j * 32 + 16) as *mut _, aj[1]);
+        let f = _mm512_set1_epi32(*add.add(j));
+        let d = dst.add(j * stride);
+        _mm512_storeu_si512(d as *mut _, _mm512_add_epi32(aj[0], f));
+        _mm512_storeu_si512(d.add(16) as *mut _, _mm512_add_epi32(aj[1], f));
     }
 }
 
 /// 4 output channels x 16 columns on raw bytes (two ymm per channel):
 /// `vpmaddubsw` sums each pair of unsigned activation x signed weight byte
 /// products with int16 saturation (fbgemm's AVX2 step), `vpmaddwd` by ones adds
-/// the two pair sums of a lane exactly, `vpaddd` accumulates (wrapping).
+/// the two pair sums of a lane exactly, `vpaddd` accumulates (wrapping). Stored
+/// as `tile_vnni_bytes` stores.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn tile_avx2_bytes_sat(
     x: *const i32,
     offs: &[usize],
     w: *const i32,
-    acc: *mut i32,
+    dst: *mut i32,
+    stride: usize,
+    add: *const i32,
 ) {
     let ones = _mm256_set1_epi16(1);
     let mut a = [[_mm256_setzero_si256(); 2]; 4];
@@ -94,7 +108,9 @@ pub(super) unsafe fn tile_avx2_bytes_sat(
         }
     }
     for (j, aj) in a.iter().enumerate() {
-        _mm256_storeu_si256(acc.add(j * 16) as *mut _, aj[0]);
-        _mm256_storeu_si256(acc.add(j * 16 + 8) as *mut _, aj[1]);
+        let f = _mm256_set1_epi32(*add.add(j));
+        let d = dst.add(j * stride);
+        _mm256_storeu_si256(d as *mut _, _mm256_add_epi32(aj[0], f));
+        _mm256_storeu_si256(d.add(8) as *mut _, _mm256_add_epi32(aj[1], f));
     }
 }
