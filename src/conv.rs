@@ -322,7 +322,8 @@ impl<'a> IntConv<'a> {
         let max_x = (lo - zx).unsigned_abs().max((hi - zx).unsigned_abs()) as u128;
         let max_w = wz.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
         let bound = max_x * max_w * s.taps() as u128;
-        out.clear();
+        // The SIMD kernels write every output (their tests hand them a
+        // poisoned buffer): a reused buffer is not zeroed for them.
         out.resize(s.output_len(), 0);
         if bound <= i32::MAX as u128 && crate::kernels::fits(max_x as u64, max_w as u64) {
             #[cfg(target_arch = "x86_64")]
@@ -347,6 +348,7 @@ impl<'a> IntConv<'a> {
                 return Ok(());
             }
         }
+        out.fill(0);
         // With SIMD128 the pair kernel above takes every conv of 8-bit codes
         // with an int32 bound; the float and int32 lanes would only add size
         // to the page's wasm, so the rare rest takes the int64 lanes.
