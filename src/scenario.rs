@@ -561,7 +561,8 @@ impl Workspace {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub shape: ConvShape,
-    pub input: Activations,
+    /// Shared with the next run when it is the same generated input.
+    pub input: Arc<Activations>,
     /// The generator, scale, zero point and dtype of a generated input.
     input_from: Option<(InputSource, f64, i64, DType)>,
     pub weights: Vec<i8>,
@@ -668,9 +669,12 @@ impl Scenario {
             Some(r) if input_from.is_some() && r.input_from == input_from && r.shape == *s => {
                 r.input.clone()
             }
-            _ => self
-                .input
-                .activations(s, p.input_scale, p.input_zero_point, p.input_dtype)?,
+            _ => Arc::new(self.input.activations(
+                s,
+                p.input_scale,
+                p.input_zero_point,
+                p.input_dtype,
+            )?),
         };
         // A and B of different runtimes: the later one on the export path
         // runs on the converted parameters. The exact accumulator is the same
@@ -714,7 +718,7 @@ impl Scenario {
                 && r.params.input_zero_point == p.input_zero_point
                 && r.params.weight_zero_points == p.weight_zero_points
                 && r.weights == self.weights
-                && r.input == input
+                && (Arc::ptr_eq(&r.input, &input) || r.input == input)
         });
         let mut accumulated = 0;
         let acc = match prev {

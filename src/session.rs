@@ -544,7 +544,7 @@ fn frame(
             None => None,
         };
         // Typed codes are quint8 (qint8 activations come from a generator).
-        let input_codes = match &run.input {
+        let input_codes = match &*run.input {
             crate::conv::Activations::QUInt8(v) if v.len() <= TYPED_MAX => Some(v.clone()),
             _ => None,
         };

@@ -21,7 +21,7 @@ const FORUM_OUTPUT: [i32; 64] = [
 #[test]
 fn fbgemm_reproduces_the_forum_printout() {
     let run = preset("forum").unwrap().run().unwrap();
-    assert_eq!(run.input, Activations::QUInt8(FORUM_INPUT.to_vec()));
+    assert_eq!(*run.input, Activations::QUInt8(FORUM_INPUT.to_vec()));
     assert_eq!(run.out_a, FORUM_OUTPUT);
 }
 
