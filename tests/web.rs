@@ -382,3 +382,83 @@ mod simd128_pairs {
         }
     }
 }
+
+/// fbgemm's per-tensor-bias plane (SIMD128 in wasm, `bias_plane_simd128`)
+/// gives each pixel's code as the scalar trace does (libm's `fmaf`), over
+/// wide accumulators, tiny and large output scales (codes past int32),
+/// ReLU, and plane lengths that leave a remainder.
+mod fbgemm_bias_plane {
+    use qconv_lens::engine::Computation;
+    use qconv_lens::scenario::{preset, InputSource};
+    use wasm_bindgen_test::*;
+
+    #[wasm_bindgen_test]
+    fn plane_equals_each_pixel() {
+        let mut checked = 0;
+        for (side, cin, scale, bias, relu) in [
+            (31usize, 16usize, 0.05, 0.0317f32, false),
+            (17, 8, 1e-7, 1000.0, false),
+            (20, 16, 0.5, -3.0, true),
+            (9, 32, 0.004, 1e-6, true),
+        ] {
+            let mut s = preset("forum").unwrap();
+            s.shape.in_channels = cin;
+            s.shape.out_channels = 3;
+            (s.shape.height, s.shape.width) = (side, side + 1);
+            (s.shape.kernel, s.shape.padding) = ([3, 3], [1, 1]);
+            s.input = InputSource::Random { seed: side as u32 };
+            s.weights = (0..s.shape.weight_len())
+                .map(|i| (((i * 97) % 255) as i32 - 127) as i8)
+                .collect();
+            s.params.per_channel = false;
+            s.params.weight_scales = vec![0.0037];
+            s.params.weight_zero_points = vec![0];
+            s.params.bias = Some(vec![bias, -bias, bias * 0.5]);
+            s.params.output_scale = scale;
+            s.params.output_zero_point = 7;
+            s.params.relu = relu;
+            s.a = Computation::FBGEMM;
+            let run = s.run().unwrap();
+            for i in 0..run.out_a.len() {
+                let want = run.output_with(Computation::FBGEMM, i).unwrap();
+                assert_eq!(
+                    run.out_a[i] as i64,
+                    want,
+                    "pixel {i} of {side}x{} scale {scale}",
+                    side + 1
+                );
+            }
+            checked += run.out_a.len();
+        }
+        assert!(checked > 5000);
+    }
+
+    /// Where the float64 sum lands on a float32 midpoint: a bias and scales
+    /// that make `b · (1/(sx·sw))` half an ulp of odd accumulators near 2^23
+    /// minus 2^-47, so a plain float64 sum would round up twice; the output
+    /// scale puts a code boundary in reach of that one-unit difference.
+    #[wasm_bindgen_test]
+    fn plane_rounds_the_sum_once_at_midpoints() {
+        use qconv_lens::conv::ConvShape;
+        use qconv_lens::engine::{Platform, Requant};
+        let mut s = preset("forum").unwrap();
+        s.params.per_channel = false;
+        s.params.input_scale = 1.0 + f32::EPSILON as f64; // 1/(sx·sw) = 1 - 2^-23
+        s.params.weight_scales = vec![1.0];
+        s.params.bias = Some(vec![0.5 * (1.0 + f32::EPSILON)]);
+        s.params.output_scale = 65536.0;
+        s.params.output_zero_point = 0;
+        let shape: ConvShape = s.shape;
+        let r = Requant::new(Computation::FBGEMM, &s.params, &shape, &Platform::default()).unwrap();
+        let acc: Vec<i32> = (0..1 << 20).map(|i| (1 << 23) + 2 * i + 1).collect();
+        let mut out = vec![0; acc.len()];
+        r.plane(0, &acc, &mut out);
+        let mut codes = std::collections::BTreeSet::new();
+        for (&a, &o) in acc.iter().zip(&out) {
+            let want = r.pixel(0, a, &mut qconv_lens::trace::NoTrace);
+            assert_eq!(o as i64, want, "accumulator {a}");
+            codes.insert(o);
+        }
+        assert!(codes.len() > 10, "{codes:?}");
+    }
+}

@@ -25,7 +25,14 @@ pub(crate) fn cvt_i32(v: f32) -> i32 {
 #[inline(always)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // tested natively, used on wasm
 pub(crate) fn fma32(x: f32, y: f32, z: f32) -> f32 {
-    let (p, q) = (x as f64 * y as f64, z as f64);
+    fma32_sum(x as f64 * y as f64, z)
+}
+
+/// [`fma32`] given the product `p` (exact in float64).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn fma32_sum(p: f64, z: f32) -> f32 {
+    let q = z as f64;
     let s = p + q;
     let b = s - q;
     let e = (p - b) + (q - (s - b));

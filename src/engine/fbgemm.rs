@@ -227,6 +227,61 @@ fn fma(x: f32, y: f32, z: f32) -> f32 {
     x.mul_add(y, z)
 }
 
+/// The per-tensor-bias plane on wasm SIMD128, four pixels at a time:
+/// `clamp(cvt(f32(p + f32(a)) · m) + zy)` with `p = b · inv_aw` (exact in
+/// float64) and the sum rounded once, as [`fma32`](super::common::fma32)
+/// does it (a float64 sum rounded to odd, two lanes at a time). The same
+/// operations as the scalar loop; `tests/web.rs` compares them pixel by pixel.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn bias_plane_simd128(acc: &[i32], out: &mut [i32], p: f64, m: f32, zy: i32, lo: i32) {
+    use core::arch::wasm32::*;
+    let pv = f64x2_splat(p);
+    let (zero, inf) = (f64x2_splat(0.0), f64x2_splat(f64::INFINITY));
+    let one = i64x2_splat(1);
+    // Two lanes of f32(a) as float64 -> f32(p + a) in the low two lanes.
+    let sum = |q: v128| -> v128 {
+        let s = f64x2_add(pv, q);
+        let b = f64x2_sub(s, q);
+        let e = f64x2_add(f64x2_sub(pv, b), f64x2_sub(q, f64x2_sub(s, b)));
+        let fix = v128_and(
+            v128_and(f64x2_ne(e, zero), f64x2_lt(f64x2_abs(s), inf)),
+            v128_and(i64x2_eq(v128_and(s, one), i64x2_splat(0)), one),
+        );
+        let away = v128_not(v128_xor(f64x2_gt(e, zero), f64x2_gt(s, zero)));
+        f32x4_demote_f64x2_zero(i64x2_add(s, v128_bitselect(fix, i64x2_neg(fix), away)))
+    };
+    let (mv, zv, lov, hiv) = (
+        f32x4_splat(m),
+        i32x4_splat(zy),
+        i32x4_splat(lo),
+        i32x4_splat(255),
+    );
+    let (low, high) = (f32x4_splat(-2147483648.0), f32x4_splat(2147483648.0));
+    let whole = acc.len() / 4 * 4;
+    for (a4, o4) in acc[..whole]
+        .chunks_exact(4)
+        .zip(out[..whole].chunks_exact_mut(4))
+    {
+        // SAFETY: four i32 are in each chunk (unaligned loads and stores).
+        let a = unsafe { v128_load(a4.as_ptr() as *const v128) };
+        let af = f32x4_convert_i32x4(a);
+        let lo2 = sum(f64x2_promote_low_f32x4(af));
+        let hi2 = sum(f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(af, af)));
+        let v = f32x4_mul(i32x4_shuffle::<0, 1, 4, 5>(lo2, hi2), mv);
+        let r = f32x4_nearest(v);
+        // vcvtps2dq: out of int32 (and NaN) gives INT32_MIN.
+        let inside = v128_and(f32x4_ge(r, low), f32x4_lt(r, high));
+        let c = v128_bitselect(i32x4_trunc_sat_f32x4(r), i32x4_splat(i32::MIN), inside);
+        let c = i32x4_min(i32x4_max(i32x4_add(c, zv), lov), hiv);
+        unsafe { v128_store(o4.as_mut_ptr() as *mut v128, c) };
+    }
+    let b = (p, m);
+    for (o, &a) in out[whole..].iter_mut().zip(&acc[whole..]) {
+        let s = super::common::fma32_sum(b.0, a as f32);
+        *o = cvt_i32(s * b.1).wrapping_add(zy).clamp(lo, 255);
+    }
+}
+
 impl Channel for FbgemmChannel {
     fn pixel(&self, acc: i32, rec: &mut dyn DynRecorder) -> i64 {
         self.run(acc, &mut Dyn(rec))
@@ -250,6 +305,9 @@ impl Channel for FbgemmChannel {
         match bias {
             None => map_plane(acc, out, move |a| code(a as f32 * m)),
             Some(b) if !per_channel => {
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                return bias_plane_simd128(acc, out, b as f64 * inv_aw as f64, m, zy, lo);
+                #[allow(unreachable_code)]
                 map_plane(acc, out, move |a| code(fma(b, inv_aw, a as f32) * m))
             }
             Some(_) => map_plane(acc, out, move |a| code((a as f32 + bias_term) * m)),
