@@ -232,7 +232,7 @@ fn fma(x: f32, y: f32, z: f32) -> f32 {
 /// float64) and the sum rounded once, as [`fma32`](super::common::fma32)
 /// does it (a float64 sum rounded to odd, two lanes at a time). The same
 /// operations as the scalar loop; `tests/web.rs` compares them pixel by pixel.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "fast"))]
 fn bias_plane_simd128(acc: &[i32], out: &mut [i32], p: f64, m: f32, zy: i32, lo: i32) {
     use core::arch::wasm32::*;
     let pv = f64x2_splat(p);
@@ -305,7 +305,7 @@ impl Channel for FbgemmChannel {
         match bias {
             None => map_plane(acc, out, move |a| code(a as f32 * m)),
             Some(b) if !per_channel => {
-                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "fast"))]
                 return bias_plane_simd128(acc, out, b as f64 * inv_aw as f64, m, zy, lo);
                 #[allow(unreachable_code)]
                 map_plane(acc, out, move |a| code(fma(b, inv_aw, a as f32) * m))
