@@ -165,8 +165,10 @@ export class Engine {
   async #compute(scenario) {
     // What Rust's split depends on: while it stays what ran whole last
     // time, only worker 0 is asked (the others would only answer idle).
+    // (Keyed by the number of workers too: a run that was whole on one
+    // worker may split once the others have started.)
     const p = scenario.params ?? {};
-    const plan = JSON.stringify([scenario.shape, scenario.a, scenario.b, scenario.platform,
+    const plan = JSON.stringify([this.workers.length, scenario.shape, scenario.a, scenario.b, scenario.platform,
       p.weight_zero_points?.length, p.per_channel, p.input_dtype, p.output_dtype]);
     const ws = this.whole === plan ? this.workers.slice(0, 1) : this.workers;
     const parts = await Promise.all(ws.map((w, i) => this.request('part', { scenario, part: i, parts: ws.length }, w)));

@@ -55,13 +55,22 @@ test('a run split across workers draws the frames of one worker', async () => {
         recomputed: [a.value.recomputed, b.value.recomputed], channel: b.value.view.channel, differing: b.value.differing });
       cur = next;
     }
+    // A large scenario as an engine's first frame runs on worker 0 alone; the
+    // next edit of it is split once the other workers have started.
+    const fresh = new Engine({ workers: 3 });
+    const first = await fresh.update(s);
+    const edit = structuredClone(s);
+    edit.params.output_scale = 0.031;
+    const second = await fresh.update(edit);
+    const opened = [first.value?.workers ?? 1, second.value?.workers ?? 1];
+    for (const w of fresh.workers) w.terminate();
     // A bad scenario: the same message from both, and both keep working.
     const bad = structuredClone(cur);
     bad.params.output_scale = 0;
     const [ea, eb] = [await one.update(bad), await three.update(bad)];
     const again = await three.update(cur);
     for (const e of [one, three]) for (const w of e.workers) w.terminate();
-    return { out, errors: [ea.error, eb.error], again: again.ok };
+    return { out, errors: [ea.error, eb.error], again: again.ok, opened };
   });
   assert.equal(r.error, undefined, r.error);
   for (const [i, o] of r.out.entries()) {
@@ -77,6 +86,7 @@ test('a run split across workers draws the frames of one worker', async () => {
   assert.equal(r.errors[0], r.errors[1]);
   assert.match(r.errors[1], /output scale/);
   assert.ok(r.again);
+  assert.deepEqual(r.opened, [1, 3]);
   assert.deepEqual(errors, []);
 });
 
