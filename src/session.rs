@@ -11,6 +11,7 @@ use crate::render::{
 use crate::scenario::{MapKind, Run, Scenario, View, Workspace};
 use crate::trace::{key, Probe};
 use serde::Serialize;
+use std::ops::Range;
 
 /// One differing pixel, for the heatmap's text alternative.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -276,23 +277,29 @@ impl Session {
         ))
     }
 
+    /// Runs `s` on `channels` unless the run held is of the same channels of
+    /// a scenario that differs only in its view: whether it ran.
+    fn compute(&mut self, s: &Scenario, channels: Range<usize>) -> Result<bool> {
+        let kept = self.run.as_ref().is_some_and(|r| r.channels == channels)
+            && self
+                .scenario
+                .as_ref()
+                .is_some_and(|old| same_but_view(old, s));
+        if !kept {
+            let run = s.run_part(&mut self.ws, self.run.as_ref(), channels)?;
+            if let Some(old) = self.run.replace(run) {
+                self.ws.recycle(old);
+            }
+        }
+        Ok(!kept)
+    }
+
     /// Apply a new scenario: check it, run the engine unless only the view
     /// changed, paint, explain the selected pixel. On error nothing changes.
     pub fn update(&mut self, mut s: Scenario) -> Result<Frame> {
         s.check_limits()?;
         s.validate()?;
-        let whole = 0..s.shape.out_channels;
-        let reuse = self.run.as_ref().is_some_and(|r| r.channels == whole)
-            && self
-                .scenario
-                .as_ref()
-                .is_some_and(|old| same_but_view(old, &s));
-        if !reuse {
-            let run = s.run_after(&mut self.ws, self.run.as_ref())?;
-            if let Some(old) = self.run.replace(run) {
-                self.ws.recycle(old);
-            }
-        }
+        let reuse = !self.compute(&s, 0..s.shape.out_channels)?;
         let Some(run) = self.run.as_ref() else {
             return Err(Error::Input("no run".into()));
         };
@@ -332,17 +339,9 @@ impl Session {
             self.scenario = None;
             return Ok(Step::Idle);
         };
-        let reuse = self.run.as_ref().is_some_and(|r| r.channels == range)
-            && self
-                .scenario
-                .as_ref()
-                .is_some_and(|old| same_but_view(old, &s));
-        if !reuse {
-            let run = s.run_part(&mut self.ws, self.run.as_ref(), range.clone())?;
-            self.part_counts = counts(&run);
-            if let Some(old) = self.run.replace(run) {
-                self.ws.recycle(old);
-            }
+        let reuse = !self.compute(&s, range.clone())?;
+        if let (false, Some(run)) = (reuse, &self.run) {
+            self.part_counts = counts(run);
         }
         self.scenario = Some(s);
         Ok(Step::Part(Part {
