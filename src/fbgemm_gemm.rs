@@ -428,7 +428,7 @@ mod sat {
     pub fn run(conv: &IntConv, bufs: &mut crate::kernels::PairBuffers, out: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
-            if bytes_pair_like_fbgemm(conv.shape) && crate::kernels::best().is_some() {
+            if pairs_within_taps(conv.shape) && crate::kernels::best().is_some() {
                 use crate::kernels::quads;
                 // `vpmaddubsw` on the byte layout; the zero point is a byte (checked).
                 let zu = conv.input_zero_point as u8;
@@ -446,16 +446,25 @@ mod sat {
             // SAFETY: the CPU has AVX2.
             return unsafe { run_avx2(conv, out) };
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "fast"))]
+        if pairs_within_taps(conv.shape) {
+            let Ok(input) = conv.input.as_quint8() else {
+                return;
+            };
+            let zu = conv.input_zero_point as u8;
+            crate::kernels::saturating_pair_sums(conv.shape, input, zu, conv.weight, bufs, out);
+            return subtract_offsets(conv, &padded(conv), out);
+        }
         let _ = bufs;
         run_generic(conv, out)
     }
 
-    /// The byte layout pairs channels (2i, 2i+1) of one tap; fbgemm pairs
+    /// The pair kernels pair channels (2i, 2i+1) of one tap; fbgemm pairs
     /// reduction indices (2i, 2i+1) counted over (tap, channel), the same pairs
     /// exactly when a group has an even channel count. Odd counts (depthwise
     /// included) pair across taps: the scalar model runs them.
-    #[cfg(target_arch = "x86_64")]
-    fn bytes_pair_like_fbgemm(s: &ConvShape) -> bool {
+    #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", feature = "fast")))]
+    fn pairs_within_taps(s: &ConvShape) -> bool {
         (s.in_channels / s.groups).is_multiple_of(2)
     }
 
@@ -465,26 +474,26 @@ mod sat {
         run_generic(conv, out)
     }
 
+    /// The scalar model: pair sums, then the corrections.
     #[inline(always)]
     pub(super) fn run_generic(conv: &IntConv, out: &mut [i32]) {
-        let s: &ConvShape = conv.shape;
-        let zx = conv.input_zero_point as i32;
-        // fbgemm's kernels take quint8 activations only.
-        let Ok(input) = conv.input.as_quint8() else {
-            return;
-        };
-        let (oh, ow) = s.output_hw();
-        // Start padding at the top left, end padding (ONNX pads may differ) after.
-        let (hp, wp) = s.padded_hw();
-        let cin_g = s.in_channels / s.groups;
-        let cout_g = s.out_channels / s.groups;
-        let (kh, kw) = (s.kernel[0], s.kernel[1]);
-        let (sh, sw) = (s.stride[0], s.stride[1]);
-        let order = reduction_order(s);
-        let k_len = order.len() as i32;
+        let xp = padded(conv);
+        sums(conv, &xp, out);
+        subtract_offsets(conv, &xp, out);
+    }
 
-        // Raw codes, zero-point padded.
-        let mut xp = vec![zx as i16; s.batch * s.in_channels * hp * wp];
+    /// Raw codes as i16, NCHW, each plane padded with the zero point (start
+    /// padding at the top left, end padding, which ONNX pads may make differ, after).
+    // Inlined into `run_avx2`, compiled for AVX2 there.
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    fn padded(conv: &IntConv) -> Vec<i16> {
+        let s = conv.shape;
+        let (hp, wp) = s.padded_hw();
+        // fbgemm's kernels take quint8 activations only (checked by the caller).
+        let Ok(input) = conv.input.as_quint8() else {
+            return vec![];
+        };
+        let mut xp = vec![conv.input_zero_point as i16; s.batch * s.in_channels * hp * wp];
         for (plane, src) in xp.chunks_mut(hp * wp).zip(input.chunks(s.height * s.width)) {
             for (y, row) in src.chunks(s.width).enumerate() {
                 let dst = &mut plane[(y + s.padding[0]) * wp + s.padding[1]..][..s.width];
@@ -493,67 +502,56 @@ mod sat {
                 }
             }
         }
-        let image = s.in_channels * hp * wp;
-        let tap_off = |g: usize, (c, ky, kx): (usize, usize, usize)| {
-            (g * cin_g + c) * hp * wp + ky * s.dilation[0] * wp + kx * s.dilation[1]
-        };
+        xp
+    }
 
-        let mut rowsum = vec![0i32; oh * ow];
+    /// Offset of tap `t` of group `g` in a batch image of the padded input.
+    fn tap_offset(s: &ConvShape, g: usize, (c, ky, kx): (usize, usize, usize)) -> usize {
+        let (hp, wp) = s.padded_hw();
+        (g * (s.in_channels / s.groups) + c) * hp * wp
+            + ky * s.dilation[0] * wp
+            + kx * s.dilation[1]
+    }
+
+    /// `out = sum over pairs sat16(x0*w0 + x1*w1)` (wrapping), pairs taken in
+    /// reduction order, an odd last one with a zero weight.
+    // Inlined into `run_avx2`, compiled for AVX2 there.
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    fn sums(conv: &IntConv, xp: &[i16], out: &mut [i32]) {
+        let s: &ConvShape = conv.shape;
+        if xp.is_empty() {
+            return;
+        }
+        let (oh, ow) = s.output_hw();
+        let (hp, wp) = s.padded_hw();
+        let cin_g = s.in_channels / s.groups;
+        let cout_g = s.out_channels / s.groups;
+        let (kh, kw) = (s.kernel[0], s.kernel[1]);
+        let (sh, sw) = (s.stride[0], s.stride[1]);
+        let order = reduction_order(s);
+        let image = s.in_channels * hp * wp;
         let mut pairs: Vec<Pair> = Vec::with_capacity(order.len() / 2 + 1);
-        let mut taps: Vec<usize> = Vec::with_capacity(order.len());
         for n in 0..s.batch {
             let xn = &xp[n * image..(n + 1) * image];
             for g in 0..s.groups {
-                // Row offsets: the sum of the K activations of each output pixel.
-                taps.clear();
-                taps.extend(order.iter().map(|&t| tap_off(g, t)));
-                for oy in 0..oh {
-                    let row = oy * sh * wp;
-                    let rs = &mut rowsum[oy * ow..(oy + 1) * ow];
-                    rs.fill(0);
-                    for &off in &taps {
-                        let base = off + row;
-                        if sw == 1 {
-                            for (r, &x) in rs.iter_mut().zip(&xn[base..base + ow]) {
-                                *r += x as i32;
-                            }
-                        } else {
-                            for (j, r) in rs.iter_mut().enumerate() {
-                                *r += xn[base + j * sw] as i32;
-                            }
-                        }
-                    }
-                }
                 for oc in g * cout_g..(g + 1) * cout_g {
-                    let zw = if conv.weight_zero_points.len() == 1 {
-                        conv.weight_zero_points[0]
-                    } else {
-                        conv.weight_zero_points[oc]
-                    } as i32;
                     let wt = |(c, ky, kx): (usize, usize, usize)| {
                         conv.weight[((oc * cin_g + c) * kh + ky) * kw + kx] as i16
                     };
                     pairs.clear();
-                    let mut wsum = 0i32;
                     for p in order.chunks(2) {
-                        let (w0, w1) = (wt(p[0]), p.get(1).map_or(0, |&t| wt(t)));
-                        wsum += w0 as i32 + w1 as i32;
-                        let off0 = tap_off(g, p[0]);
+                        let off0 = tap_offset(s, g, p[0]);
                         pairs.push(Pair {
                             off0,
-                            w0,
-                            off1: p.get(1).map_or(off0, |&t| tap_off(g, t)),
-                            w1,
+                            w0: wt(p[0]),
+                            off1: p.get(1).map_or(off0, |&t| tap_offset(s, g, t)),
+                            w1: p.get(1).map_or(0, |&t| wt(t)),
                         });
                     }
-                    // PyTorch's column offset: sum(w) - zw * K.
-                    let col = wsum.wrapping_sub(zw.wrapping_mul(k_len));
-                    let corr = zx.wrapping_mul(col);
                     let obase = (n * s.out_channels + oc) * oh * ow;
                     for oy in 0..oh {
                         let row = oy * sh * wp;
                         let orow = &mut out[obase + oy * ow..obase + (oy + 1) * ow];
-                        let rs = &rowsum[oy * ow..(oy + 1) * ow];
                         let mut ox0 = 0;
                         while ox0 < ow {
                             let len = BLOCK.min(ow - ox0);
@@ -595,15 +593,74 @@ mod sat {
                                     }
                                 }
                             }
-                            for ((o, &a), &r) in orow[ox0..ox0 + len]
-                                .iter_mut()
-                                .zip(&acc[..len])
-                                .zip(&rs[ox0..ox0 + len])
-                            {
-                                *o = a.wrapping_sub(zw.wrapping_mul(r)).wrapping_sub(corr);
-                            }
+                            orow[ox0..ox0 + len].copy_from_slice(&acc[..len]);
                             ox0 += len;
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The zero-point corrections on the pair sums in `out`:
+    /// `out - zw * rowsum(x) - zx * (sum(w) - zw * K)`, wrapping.
+    // Inlined into `run_avx2`, compiled for AVX2 there.
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    fn subtract_offsets(conv: &IntConv, xp: &[i16], out: &mut [i32]) {
+        let s: &ConvShape = conv.shape;
+        if xp.is_empty() {
+            return;
+        }
+        let zx = conv.input_zero_point as i32;
+        let (oh, ow) = s.output_hw();
+        let (hp, wp) = s.padded_hw();
+        let cout_g = s.out_channels / s.groups;
+        let per = s.weight_len() / s.out_channels;
+        let (sh, sw) = (s.stride[0], s.stride[1]);
+        let order = reduction_order(s);
+        let k_len = order.len() as i32;
+        let image = s.in_channels * hp * wp;
+        let mut rowsum = vec![0i32; oh * ow];
+        let mut taps: Vec<usize> = Vec::with_capacity(order.len());
+        for n in 0..s.batch {
+            let xn = &xp[n * image..(n + 1) * image];
+            for g in 0..s.groups {
+                // Row offsets: the sum of the K activations of each output pixel.
+                taps.clear();
+                taps.extend(order.iter().map(|&t| tap_offset(s, g, t)));
+                for oy in 0..oh {
+                    let row = oy * sh * wp;
+                    let rs = &mut rowsum[oy * ow..(oy + 1) * ow];
+                    rs.fill(0);
+                    for &off in &taps {
+                        let base = off + row;
+                        if sw == 1 {
+                            for (r, &x) in rs.iter_mut().zip(&xn[base..base + ow]) {
+                                *r += x as i32;
+                            }
+                        } else {
+                            for (j, r) in rs.iter_mut().enumerate() {
+                                *r += xn[base + j * sw] as i32;
+                            }
+                        }
+                    }
+                }
+                for oc in g * cout_g..(g + 1) * cout_g {
+                    let zw = if conv.weight_zero_points.len() == 1 {
+                        conv.weight_zero_points[0]
+                    } else {
+                        conv.weight_zero_points[oc]
+                    } as i32;
+                    let wsum: i32 = conv.weight[oc * per..][..per]
+                        .iter()
+                        .map(|&q| q as i32)
+                        .sum();
+                    // PyTorch's column offset: sum(w) - zw * K.
+                    let col = wsum.wrapping_sub(zw.wrapping_mul(k_len));
+                    let corr = zx.wrapping_mul(col);
+                    let obase = (n * s.out_channels + oc) * oh * ow;
+                    for (o, &r) in out[obase..obase + oh * ow].iter_mut().zip(&rowsum) {
+                        *o = o.wrapping_sub(zw.wrapping_mul(r)).wrapping_sub(corr);
                     }
                 }
             }

@@ -141,21 +141,23 @@ fn pack_input(s: &ConvShape, x: Codes, zx: i32, l: &Layout, buf: &mut Vec<i32>) 
             zx + 128,
         ),
     };
-    pack_input_of(s, bytes, l, buf, |q| (q ^ flip) as i32 - z)
+    pack_input_of(s, bytes, l, buf, |q| (q ^ flip) as i32 - z, 0)
 }
 
+/// Pairs of `code(q)` per lane; padding (and row slack) holds `fill` in both halves.
 fn pack_input_of(
     s: &ConvShape,
     x: &[u8],
     l: &Layout,
     buf: &mut Vec<i32>,
-    centre: impl Fn(u8) -> i32,
+    code: impl Fn(u8) -> i32,
+    fill: i32,
 ) {
     let cin_g = s.in_channels / s.groups;
     let (h, w) = (s.height, s.width);
     let sw = s.stride[1];
     buf.clear();
-    buf.resize(s.batch * s.groups * l.pairs * l.plane, 0);
+    buf.resize(s.batch * s.groups * l.pairs * l.plane, pack(fill, fill));
     let hw = h * w;
     for n in 0..s.batch {
         for g in 0..s.groups {
@@ -172,7 +174,7 @@ fn pack_input_of(
                     match od {
                         Some(od) if sw == 1 => {
                             for ((d, &e), &o) in dst[pl..pl + w].iter_mut().zip(ev).zip(od) {
-                                *d = pack(centre(e), centre(o));
+                                *d = pack(code(e), code(o));
                             }
                         }
                         _ => {
@@ -180,8 +182,8 @@ fn pack_input_of(
                             // (pl + xx) / sw, stepped without a division per code.
                             let (mut q, mut r) = (pl / sw, pl % sw);
                             for xx in 0..w {
-                                let hi = od.map_or(0, |o| centre(o[xx]));
-                                dst[r * l.phase + q] = pack(centre(ev[xx]), hi);
+                                let hi = od.map_or(0, |o| code(o[xx]));
+                                dst[r * l.phase + q] = pack(code(ev[xx]), hi);
                                 r += 1;
                                 if r == sw {
                                     r = 0;
@@ -198,7 +200,14 @@ fn pack_input_of(
 
 /// Weights per (group, channel block, tap, channel of the block), packed in
 /// pairs like the input; channels past the group's end get zero weights.
-fn pack_weights(s: &ConvShape, wz: &[i64], ocb: usize, l: &Layout, buf: &mut Vec<i32>) {
+/// `wt(i)`: the weight at flat OIHW index `i`.
+fn pack_weights(
+    s: &ConvShape,
+    wt: impl Fn(usize) -> i32,
+    ocb: usize,
+    l: &Layout,
+    buf: &mut Vec<i32>,
+) {
     let cin_g = s.in_channels / s.groups;
     let cout_g = s.out_channels / s.groups;
     let (kh, kw) = (s.kernel[0], s.kernel[1]);
@@ -208,7 +217,7 @@ fn pack_weights(s: &ConvShape, wz: &[i64], ocb: usize, l: &Layout, buf: &mut Vec
     buf.resize(s.groups * blocks * taps * ocb, 0);
     let at = |oc: usize, ic: usize, ky: usize, kx: usize| -> i32 {
         if ic < cin_g {
-            wz[((oc * cin_g + ic) * kh + ky) * kw + kx] as i32
+            wt(((oc * cin_g + ic) * kh + ky) * kw + kx)
         } else {
             0
         }
@@ -267,8 +276,50 @@ pub fn accumulate(
     let (ocb, cols) = isa.tile();
     let l = Layout::new(s, cols, 2);
     pack_input(s, x, zx, &l, &mut b.x);
-    pack_weights(s, wz, ocb, &l, &mut b.w);
-    tap_offsets(s, &l, &mut b.offs);
+    pack_weights(s, |i| wz[i] as i32, ocb, &l, &mut b.w);
+    run_tiles(isa, false, s, &l, b, out);
+}
+
+/// fbgemm's saturating pairs on AVX2 (`vpmaddubsw`), in wasm: per output element
+/// the wrapping int32 sum over channel pairs (2i, 2i+1) of each tap of
+/// `sat16(u0·w0 + u1·w1)`, with `u` the raw quint8 codes (padding holds `zu`) and
+/// `w` the raw weights; the zero-point corrections are the caller's. fbgemm pairs
+/// the reduction (tap, channel) in order, so these are its pairs only when every
+/// group has an even channel count, which the caller checks. (In the
+/// workers' engine, feature `fast`: the first-load wasm keeps its size.)
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "fast"))]
+pub fn saturating_pair_sums(
+    s: &ConvShape,
+    x: &[u8],
+    zu: u8,
+    weight: &[i8],
+    b: &mut PairBuffers,
+    out: &mut [i32],
+) {
+    assert!(
+        (s.in_channels / s.groups).is_multiple_of(2),
+        "pairs across taps"
+    );
+    let isa = Isa::Simd128;
+    let (ocb, cols) = isa.tile();
+    let l = Layout::new(s, cols, 2);
+    pack_input_of(s, x, &l, &mut b.x, |q| q as i32, zu as i32);
+    pack_weights(s, |i| weight[i] as i32, ocb, &l, &mut b.w);
+    run_tiles(isa, true, s, &l, b, out);
+}
+
+/// Every register tile of the packed input and weights in `b`, into `out`
+/// (flat NCHW); `saturate`: each pair sum clamped to int16 before it is added.
+fn run_tiles(
+    isa: Isa,
+    saturate: bool,
+    s: &ConvShape,
+    l: &Layout,
+    b: &mut PairBuffers,
+    out: &mut [i32],
+) {
+    let (ocb, cols) = isa.tile();
+    tap_offsets(s, l, &mut b.offs);
     b.acc.clear();
     b.acc.resize(ocb * cols, 0);
     let (oh, ow) = s.output_hw();
@@ -297,7 +348,7 @@ pub fn accumulate(
                         // (asserted above for the largest origin), w holds
                         // taps·ocb weights, acc ocb·cols lanes, and the CPU has
                         // the ISA (the caller took it from `available`).
-                        unsafe { tile(isa, &b.x, row + ox0, &b.offs, w, &mut b.acc) };
+                        unsafe { tile(isa, saturate, &b.x, row + ox0, &b.offs, w, &mut b.acc) };
                         let len = cols.min(ow - ox0);
                         for j in 0..live {
                             let o = ((n * s.out_channels + oc0 + j) * oh + oy) * ow + ox0;
@@ -310,17 +361,28 @@ pub fn accumulate(
     }
 }
 
-/// One register tile: `acc[j·cols + c] = sum_t dot(x[origin + offs[t] + c], w[t·ocb + j])`.
+/// One register tile: `acc[j·cols + c] = sum_t dot(x[origin + offs[t] + c], w[t·ocb + j])`
+/// (each dot clamped to int16 when `saturate`: only the wasm tile has that form).
 #[allow(unused_variables)]
-unsafe fn tile(isa: Isa, x: &[i32], origin: usize, offs: &[usize], w: &[i32], acc: &mut [i32]) {
+unsafe fn tile(
+    isa: Isa,
+    saturate: bool,
+    x: &[i32],
+    origin: usize,
+    offs: &[usize],
+    w: &[i32],
+    acc: &mut [i32],
+) {
     let xp = x.as_ptr().add(origin);
-    match isa {
+    match (isa, saturate) {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512Vnni => x86::tile_vnni(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
+        (Isa::Avx512Vnni, false) => x86::tile_vnni(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::tile_avx2(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
+        (Isa::Avx2, false) => x86::tile_avx2(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Isa::Simd128 => simd128::tile(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
+        (Isa::Simd128, false) => simd128::tile::<false>(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "fast"))]
+        (Isa::Simd128, true) => simd128::tile::<true>(xp, offs, w.as_ptr(), acc.as_mut_ptr()),
         #[allow(unreachable_patterns)]
         _ => unreachable!("pair kernel {isa:?} is not built for this target"),
     }
