@@ -6,9 +6,11 @@
 //! of channels computed alone gives the whole run's bits there, as long as
 //! the kernel would sum them the same way on the smaller shape: groups 1
 //! (a part of a group would change its input channels), and each side's
-//! accumulation exact, raw codes or fbgemm on the same path (fbgemm chooses
-//! its path from the shape, and the saturating paths pair differently).
-//! Anything else runs whole, on one worker.
+//! accumulation exact, raw codes, or fbgemm on a path that saturates exactly
+//! when the whole's does: fbgemm chooses its path from the shape, every
+//! saturating path sums the same int16 pairs (src/fbgemm_gemm.rs), and the
+//! groupwise kernel, exact on a VNNI host, is chosen for the whole's shape
+//! but not for a part's. Anything else runs whole, on one worker.
 use crate::conv::ConvShape;
 use crate::convert::Converted;
 use crate::engine::Accumulation;
@@ -53,12 +55,12 @@ impl Scenario {
             match Converted::requant(&converted, p, c, s, &self.platform) {
                 Ok(r) => match r.kernel.accumulation {
                     Accumulation::Exact | Accumulation::RawCodes => true,
-                    // The same path, or two that both form the exact sum.
+                    // Both saturating (the same pairs on every path) or both exact.
                     Accumulation::Fbgemm { isa } => {
                         let per_channel = p.weight_zero_points.len() > 1;
                         let (whole, alone) =
                             (isa.path(s, per_channel), isa.path(&part, per_channel));
-                        whole == alone || !(isa.saturates(whole) || isa.saturates(alone))
+                        isa.saturates(whole) == isa.saturates(alone)
                     }
                     Accumulation::MlasU8S8 | Accumulation::DequantizedFloat => false,
                 },
@@ -157,6 +159,22 @@ mod tests {
         let mut s = layer(16, 12, 96);
         s.platform.cpu = Cpu::Avx2;
         assert_eq!(parts_equal_whole(&s, 2), 2);
+        // 16 -> 16: the whole runs fbgemm's groupwise kernel, a part im2col;
+        // without VNNI both saturate, in the same pairs.
+        let mut s = layer(16, 16, 96);
+        s.platform.cpu = Cpu::Avx2;
+        s.platform.emulated = false;
+        let isa = s.platform.fbgemm_isa();
+        let half = crate::conv::ConvShape {
+            out_channels: 8,
+            ..s.shape
+        };
+        assert_ne!(isa.path(&s.shape, true), isa.path(&half, true));
+        assert_eq!(parts_equal_whole(&s, 2), 2);
+        // AVX2 forced on a VNNI host: the whole's groupwise kernel is exact,
+        // a part's im2col saturates. Whole.
+        s.platform.emulated = true;
+        assert_eq!(s.parts(2), vec![0..16]);
         // and a hand calculation that forgets the zero points (raw codes)
         let mut s = layer(32, 6, 96);
         s.params.input_zero_point = 7;
