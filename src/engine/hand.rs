@@ -57,24 +57,30 @@ impl Engine for Hand {
         let sx = scale_f32("input scale", p.input_scale)?;
         scale_f32("output scale", p.output_scale)?;
         // A printout formats a whole tensor at once (one notation for all its
-        // values), so the hand calculation's copies are taken tensor-wide.
-        let printed_ws = as_printed(&p.weight_scales);
+        // values), so the hand calculation's copies are taken tensor-wide,
+        // once per run and only where the hand reads a printout (formatting
+        // and parsing each value is most of this function's time).
+        let printed_ws = h.print_weight_scale.then(|| as_printed(&p.weight_scales));
         let printed_bias = p
             .bias
             .as_ref()
+            .filter(|_| h.print_bias)
             .map(|b| as_printed(&b.iter().map(|&v| v as f64).collect::<Vec<_>>()));
-        let pick = |on: bool, v: f64, shown: f64| if on { shown } else { v };
+        let sxh = if h.print_input_scale {
+            printed(sx as f64)
+        } else {
+            sx as f64
+        };
+        let syh = if h.print_output_scale {
+            printed(p.output_scale)
+        } else {
+            p.output_scale
+        };
         (0..out_channels)
             .map(|c| {
                 let sw = scale_f32("weight scale", p.weight_scale(c))?;
-                let sxh = pick(h.print_input_scale, sx as f64, printed(sx as f64));
                 let wc = if p.per_channel { c } else { 0 };
-                let swh = pick(h.print_weight_scale, sw as f64, printed_ws[wc]);
-                let syh = pick(
-                    h.print_output_scale,
-                    p.output_scale,
-                    printed(p.output_scale),
-                );
+                let swh = printed_ws.as_ref().map_or(sw as f64, |ws| ws[wc]);
                 for (what, v) in [
                     ("printed input scale", sxh),
                     ("printed weight scale", swh),
@@ -100,10 +106,9 @@ impl Engine for Hand {
                     sx: sxh,
                     sw: swh,
                     sy: syh,
-                    bias: p.bias_of(c).map(|b| {
-                        let shown = printed_bias.as_ref().map_or(b as f64, |pb| pb[c]);
-                        pick(h.print_bias, b as f64, shown)
-                    }),
+                    bias: p
+                        .bias_of(c)
+                        .map(|b| printed_bias.as_ref().map_or(b as f64, |pb| pb[c])),
                     h,
                     zy: p.output_zero_point,
                     relu: p.relu || p.relu6,
