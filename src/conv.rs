@@ -291,7 +291,8 @@ impl<'a> IntConv<'a> {
         Ok(())
     }
 
-    fn wzp(&self, oc: usize) -> i64 {
+    /// The weight zero point of output channel `oc`.
+    pub(crate) fn wzp(&self, oc: usize) -> i64 {
         if self.weight_zero_points.len() == 1 {
             self.weight_zero_points[0]
         } else {

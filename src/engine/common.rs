@@ -23,13 +23,11 @@ pub(crate) fn cvt_i32(v: f32) -> i32 {
 /// the float32 the exact sum rounds to (53 >= 24 + 2 bits). Branch-free so
 /// plane loops vectorise.
 #[inline(always)]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // tested natively, used on wasm
 pub(crate) fn fma32(x: f32, y: f32, z: f32) -> f32 {
     fma32_sum(x as f64 * y as f64, z)
 }
 
 /// [`fma32`] given the product `p` (exact in float64).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn fma32_sum(p: f64, z: f32) -> f32 {
     let q = z as f64;

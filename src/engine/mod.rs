@@ -428,38 +428,209 @@ impl Accumulation {
 /// int32 bias (scale `f32(sx · sw[c])`), a float32 conv summing the taps in
 /// order (input channel, ky, kx) with fused multiply-adds, the bias added last.
 /// Returns the float32 sums as bits.
+///
+/// Loops run a tap over a row of outputs (each output still takes its taps in
+/// order); padding dequantizes to 0.0, whose fused multiply-add leaves the sum
+/// as it is. The fused step is [`common::fma32`] everywhere: wasm has no FMA
+/// instruction (its `mul_add` is a software routine), and natively the golden
+/// cases then check the code the page runs.
 fn dequantized_float_conv(conv: &crate::conv::IntConv, p: &ConvQParams) -> Result<Vec<i32>> {
     use crate::quant::scale_f32;
     let s = conv.shape;
     let sx = scale_f32("input scale", p.input_scale)?;
     let (oh, ow) = s.output_hw();
-    let mut out = Vec::with_capacity(s.output_len());
-    let cout_g = s.out_channels / s.groups;
-    let _ = cout_g;
+    let (hp, wp) = s.padded_hw();
+    let (cin_g, cout_g) = (s.in_channels / s.groups, s.out_channels / s.groups);
+    let (kh, kw) = (s.kernel[0], s.kernel[1]);
+    let zx = conv.input_zero_point;
+    let mut xp = vec![0f32; s.batch * s.in_channels * hp * wp];
+    for (plane, i0) in xp
+        .chunks_mut(hp * wp)
+        .zip((0..).step_by(s.height * s.width))
+    {
+        for y in 0..s.height {
+            let row = &mut plane[(y + s.padding[0]) * wp + s.padding[1]..][..s.width];
+            for (x, d) in row.iter_mut().enumerate() {
+                *d = (conv.input.get(i0 + y * s.width + x) - zx) as f32 * sx;
+            }
+        }
+    }
+    let mut out = vec![0i32; s.output_len()];
+    let mut acc = vec![0f32; ow];
     for n in 0..s.batch {
         for oc in 0..s.out_channels {
             let sw = scale_f32("weight scale", p.weight_scale(oc))?;
+            let zw = conv.wzp(oc);
             let bias = p.bias_i32.as_ref().map(|b| b[oc] as f32 * (sx * sw));
-            for y in 0..oh {
-                for x in 0..ow {
-                    let mut acc = 0f32;
-                    for t in conv.taps_of(n, oc, y, x) {
-                        let dx = (t.qx - conv.input_zero_point) as f32 * sx;
-                        let zw = conv.weight_zero_points[if conv.weight_zero_points.len() == 1 {
-                            0
-                        } else {
-                            oc
-                        }];
-                        let dw = (t.qw - zw) as f32 * sw;
-                        acc = dx.mul_add(dw, acc);
+            let first = (n * s.in_channels + oc / cout_g * cin_g) * hp * wp;
+            for oy in 0..oh {
+                acc.fill(0.0);
+                for icg in 0..cin_g {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let q = conv.weight[((oc * cin_g + icg) * kh + ky) * kw + kx] as i64;
+                            let dw = (q - zw) as f32 * sw;
+                            let at = first
+                                + icg * hp * wp
+                                + (oy * s.stride[0] + ky * s.dilation[0]) * wp
+                                + kx * s.dilation[1];
+                            if s.stride[1] == 1 {
+                                for (a, &x) in acc.iter_mut().zip(&xp[at..at + ow]) {
+                                    *a = common::fma32(x, dw, *a);
+                                }
+                            } else {
+                                for (j, a) in acc.iter_mut().enumerate() {
+                                    *a = common::fma32(xp[at + j * s.stride[1]], dw, *a);
+                                }
+                            }
+                        }
                     }
-                    if let Some(b) = bias {
-                        acc += b;
-                    }
-                    out.push(acc.to_bits() as i32);
+                }
+                let row = &mut out[((n * s.out_channels + oc) * oh + oy) * ow..][..ow];
+                for (o, &a) in row.iter_mut().zip(&acc) {
+                    *o = bias.map_or(a, |b| a + b).to_bits() as i32;
                 }
             }
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod dequantized_float_tests {
+    use super::*;
+    use crate::conv::{Codes, ConvShape, IntConv};
+
+    /// The float path one output at a time, each tap as `IntConv::taps_of`
+    /// lists it, with `f32::mul_add`.
+    fn by_taps(conv: &IntConv, p: &ConvQParams) -> Vec<i32> {
+        let s = conv.shape;
+        let sx = p.input_scale as f32;
+        let (oh, ow) = s.output_hw();
+        let mut out = vec![];
+        for n in 0..s.batch {
+            for oc in 0..s.out_channels {
+                let sw = p.weight_scale(oc) as f32;
+                let bias = p.bias_i32.as_ref().map(|b| b[oc] as f32 * (sx * sw));
+                for y in 0..oh {
+                    for x in 0..ow {
+                        let mut acc = 0f32;
+                        for t in conv.taps_of(n, oc, y, x) {
+                            let dx = (t.qx - conv.input_zero_point) as f32 * sx;
+                            let dw = (t.qw - conv.wzp(oc)) as f32 * sw;
+                            acc = dx.mul_add(dw, acc);
+                        }
+                        out.push(bias.map_or(acc, |b| acc + b).to_bits() as i32);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rows_of_outputs_give_each_outputs_taps_in_order() {
+        let mut seed = 5u64;
+        let mut rnd = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        // (cin, cout, groups, h, w, kernel, stride, padding, padding_end, dilation, batch)
+        #[allow(clippy::type_complexity)]
+        let cases: &[(
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 2],
+            [usize; 2],
+            Option<[usize; 2]>,
+            [usize; 2],
+            usize,
+        )] = &[
+            (3, 4, 1, 9, 11, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
+            (
+                4,
+                6,
+                2,
+                10,
+                13,
+                [3, 2],
+                [2, 3],
+                [2, 1],
+                Some([0, 2]),
+                [1, 2],
+                2,
+            ),
+            (6, 6, 6, 7, 7, [3, 3], [1, 1], [1, 1], None, [2, 2], 1),
+            (5, 3, 1, 6, 17, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
+            (
+                2,
+                2,
+                1,
+                12,
+                5,
+                [5, 5],
+                [2, 2],
+                [3, 2],
+                Some([1, 4]),
+                [1, 1],
+                1,
+            ),
+        ];
+        for &(cin, cout, g, h, w, k, st, pad, pe, d, n) in cases {
+            let s = ConvShape {
+                batch: n,
+                in_channels: cin,
+                out_channels: cout,
+                height: h,
+                width: w,
+                kernel: k,
+                stride: st,
+                padding: pad,
+                padding_end: pe,
+                dilation: d,
+                groups: g,
+            };
+            s.validate().unwrap();
+            for dtype in 0..2 {
+                let u: Vec<u8> = (0..s.input_len()).map(|_| rnd(256) as u8).collect();
+                let i: Vec<i8> = u.iter().map(|&v| v as i8).collect();
+                let input = if dtype == 0 {
+                    Codes::QUInt8(&u)
+                } else {
+                    Codes::QInt8(&i)
+                };
+                let wq: Vec<i8> = (0..s.weight_len())
+                    .map(|_| (rnd(256) as i64 - 128) as i8)
+                    .collect();
+                let zw: Vec<i64> = (0..cout).map(|_| rnd(9) as i64 - 4).collect();
+                let mut p = crate::scenario::preset("forum").unwrap().params;
+                // Scales whose products round (not powers of two).
+                p.input_scale = 0.0078431 + rnd(100) as f64 * 1e-6;
+                p.per_channel = true;
+                p.weight_scales = (0..cout)
+                    .map(|_| 0.00371 + rnd(100) as f64 * 1e-6)
+                    .collect();
+                p.weight_zero_points = zw.clone();
+                p.bias_i32 = Some((0..cout).map(|_| rnd(20001) as i32 - 10000).collect());
+                let conv = IntConv {
+                    shape: &s,
+                    input,
+                    input_zero_point: [3i64, -5][dtype],
+                    weight: &wq,
+                    weight_zero_points: &zw,
+                };
+                assert_eq!(
+                    dequantized_float_conv(&conv, &p).unwrap(),
+                    by_taps(&conv, &p),
+                    "{s:?}"
+                );
+            }
+        }
+    }
 }
