@@ -673,7 +673,6 @@ mod sat {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod byte_kernel_tests {
     use super::sat::run_generic;
-    use crate::conv::{Codes, ConvShape, IntConv};
     use crate::kernels::{quads, PairBuffers};
 
     #[test]
@@ -681,133 +680,39 @@ mod byte_kernel_tests {
         if !quads::Products::SaturatingPairs.available() {
             return;
         }
-        let mut seed = 11u64;
-        let mut rnd = |m: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % m
-        };
         let mut bufs = PairBuffers::default();
-        let mut saturated = 0;
-        // (cin, cout, groups, h, w, kernel, stride, padding, padding_end, dilation, batch)
-        type Case = (
-            usize,
-            usize,
-            usize,
-            usize,
-            usize,
-            [usize; 2],
-            [usize; 2],
-            [usize; 2],
-            Option<[usize; 2]>,
-            [usize; 2],
-            usize,
-        );
-        let cases: &[Case] = &[
-            (2, 1, 1, 1, 1, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
-            (8, 8, 1, 16, 16, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
-            (8, 16, 1, 9, 37, [3, 3], [1, 1], [1, 1], None, [1, 1], 2),
-            (6, 5, 1, 7, 23, [2, 3], [2, 1], [1, 2], None, [1, 1], 1),
-            (
-                12,
-                6,
-                3,
-                8,
-                19,
-                [3, 3],
-                [1, 2],
-                [2, 1],
-                Some([0, 3]),
-                [2, 1],
-                2,
-            ),
-            (64, 64, 8, 6, 17, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
-            (16, 16, 1, 5, 40, [3, 3], [2, 2], [1, 1], None, [1, 1], 1),
-            (10, 7, 1, 4, 33, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
-            (4, 3, 1, 3, 5, [1, 5], [1, 3], [0, 2], None, [1, 2], 1),
-            (32, 10, 2, 5, 5, [5, 5], [1, 1], [2, 2], None, [1, 1], 1),
-        ];
-        for &(cin, cout, g, h, w, k, st, p, pe, d, n) in cases {
-            let s = ConvShape {
-                batch: n,
-                in_channels: cin,
-                out_channels: cout,
-                height: h,
-                width: w,
-                kernel: k,
-                stride: st,
-                padding: p,
-                padding_end: pe,
-                dilation: d,
-                groups: g,
-            };
-            s.validate().unwrap();
-            for mode in 0..4 {
-                // 0: random; 1: all 255 x 127 (every pair saturates high);
-                // 2: 255 x -128 (low); 3: large codes of random sign.
-                let x: Vec<u8> = (0..s.input_len())
-                    .map(|_| match mode {
-                        0 => rnd(256) as u8,
-                        1 | 2 => 255,
-                        _ => 200 + rnd(56) as u8,
-                    })
-                    .collect();
-                let wq: Vec<i8> = (0..s.weight_len())
-                    .map(|_| match mode {
-                        0 => (rnd(256) as i64 - 128) as i8,
-                        1 => 127,
-                        2 => -128,
-                        _ => {
-                            if rnd(2) == 0 {
-                                127 - rnd(8) as i8
-                            } else {
-                                -128 + rnd(8) as i8
-                            }
-                        }
-                    })
-                    .collect();
-                let zx = [3i64, 255, 0, 131][mode];
-                let zw: Vec<i64> = match mode {
-                    1 => vec![rnd(9) as i64 - 4],
-                    // Channel blocks without a zero point (the tile stores the
-                    // output itself) next to blocks with one.
-                    3 => (0..cout)
-                        .map(|oc| if oc % 8 < 4 { 0 } else { rnd(9) as i64 - 4 })
-                        .collect(),
-                    _ => (0..cout).map(|_| rnd(255) as i64 - 127).collect(),
-                };
-                let c = IntConv {
-                    shape: &s,
-                    input: Codes::QUInt8(&x),
-                    input_zero_point: zx,
-                    weight: &wq,
-                    weight_zero_points: &zw,
-                };
-                let mut want = vec![0i32; s.output_len()];
-                run_generic(&c, &mut want);
-                if c.accumulate().map_or(true, |e| e != want) {
-                    saturated += 1;
-                }
-                // Twice on the same buffers: nothing stale may leak.
-                for _ in 0..2 {
-                    let mut got = vec![i32::MIN; s.output_len()];
-                    quads::accumulate(
-                        quads::Products::SaturatingPairs,
-                        &s,
-                        c.input,
-                        zx as u8,
-                        &wq,
-                        &zw,
-                        &mut bufs,
-                        &mut got,
-                    );
-                    assert_eq!(got, want, "{s:?} mode {mode}");
-                }
+        let (mut saturated, mut checked) = (0, 0);
+        for t in crate::testing::saturating_convs() {
+            let (s, c) = (&t.shape, t.int_conv());
+            // The byte kernel pairs within taps: even channel counts per group.
+            if !(s.in_channels / s.groups).is_multiple_of(2) {
+                continue;
             }
+            let mut want = vec![0i32; s.output_len()];
+            run_generic(&c, &mut want);
+            if c.accumulate().map_or(true, |e| e != want) {
+                saturated += 1;
+            }
+            // Twice on the same buffers: nothing stale may leak.
+            for _ in 0..2 {
+                let mut got = vec![i32::MIN; s.output_len()];
+                quads::accumulate(
+                    quads::Products::SaturatingPairs,
+                    s,
+                    c.input,
+                    t.zx as u8,
+                    &t.w,
+                    &t.zw,
+                    &mut bufs,
+                    &mut got,
+                );
+                assert_eq!(got, want, "{s:?} mode {}", t.mode);
+            }
+            checked += 1;
         }
         // The saturating cases really saturated.
-        assert!(saturated >= 2 * cases.len(), "{saturated}");
+        assert_eq!(checked, 40, "the ten even cases in four modes");
+        assert!(saturated >= checked / 2, "{saturated} of {checked}");
     }
 }
 

@@ -34,6 +34,8 @@ pub mod scenario;
 pub mod scenario_file;
 pub mod schema;
 pub mod session;
+#[doc(hidden)]
+pub mod testing;
 pub mod trace;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -386,16 +386,20 @@ mod simd128_pairs {
 /// fbgemm's saturating int16 pairs on AVX2 (`vpmaddubsw`), on the SIMD128 pair
 /// tile with each pair clamped (even channel counts per group; odd ones pair
 /// across taps and take the scalar model): every element equals its exact
-/// centred sum less what each saturated pair lost, on strides, dilations,
-/// uneven padding, groups, batches, per-channel zero points and all-saturating codes.
+/// centred sum less what each saturated pair lost, on the cases of
+/// `testing::saturating_convs` (strides, dilations, uneven padding, groups,
+/// batches, per-channel zero points, codes that saturate every pair). A CPU
+/// without VNNI: its groupwise kernel saturates too.
 mod simd128_saturating_pairs {
-    use qconv_lens::conv::{Codes, ConvShape, IntConv};
+    use qconv_lens::conv::IntConv;
     use qconv_lens::engine::Cpu;
-    use qconv_lens::fbgemm_gemm::{fbgemm_accumulate_on, saturated_pairs, FbgemmIsa};
+    use qconv_lens::fbgemm_gemm::FbgemmIsa;
+    use qconv_lens::testing::saturating_convs;
     use wasm_bindgen_test::*;
 
-    /// The exact centred sums less the saturated pairs' losses, modulo 2^32.
-    fn reference(c: &IntConv) -> (Vec<i32>, usize) {
+    /// The exact centred sums less the saturated pairs' losses, modulo 2^32,
+    /// and how many elements lost something.
+    fn reference(c: &IntConv, isa: FbgemmIsa) -> (Vec<i32>, usize) {
         let s = c.shape;
         let (oh, ow) = s.output_hw();
         let (mut out, mut saturated) = (vec![], 0);
@@ -404,8 +408,8 @@ mod simd128_saturating_pairs {
                 for y in 0..oh {
                     for x in 0..ow {
                         let exact: i64 = c.taps_of(n, oc, y, x).iter().map(|t| t.product).sum();
-                        let index = out.len();
-                        let lost: i64 = saturated_pairs(c, Cpu::Avx2, index)
+                        let lost: i64 = isa
+                            .saturated_pairs(c, out.len())
                             .iter()
                             .map(|p| p.exact as i64 - p.clamped as i64)
                             .sum();
@@ -420,109 +424,20 @@ mod simd128_saturating_pairs {
 
     #[wasm_bindgen_test]
     fn saturating_tile_matches_exact_sums_less_the_clamped_pairs() {
-        let mut seed = 7u64;
-        let mut rnd = |m: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % m
-        };
+        let isa = FbgemmIsa::native(Cpu::Avx2);
         let mut saturated = 0;
-        // (cin, cout, groups, h, w, kernel, stride, padding, padding_end, dilation, batch)
-        #[allow(clippy::type_complexity)]
-        let cases: &[(
-            usize,
-            usize,
-            usize,
-            usize,
-            usize,
-            [usize; 2],
-            [usize; 2],
-            [usize; 2],
-            Option<[usize; 2]>,
-            [usize; 2],
-            usize,
-        )] = &[
-            (2, 1, 1, 1, 1, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
-            (8, 12, 1, 16, 16, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
-            (8, 16, 1, 9, 37, [3, 3], [1, 1], [1, 1], None, [1, 1], 2),
-            (6, 5, 1, 7, 23, [2, 3], [2, 1], [1, 2], None, [1, 1], 1),
-            (
-                12,
-                6,
-                3,
-                8,
-                19,
-                [3, 3],
-                [1, 2],
-                [2, 1],
-                Some([0, 3]),
-                [2, 1],
-                2,
-            ),
-            (16, 24, 1, 5, 40, [3, 3], [2, 2], [1, 1], None, [1, 1], 1),
-            (10, 7, 1, 4, 33, [1, 1], [1, 1], [0, 0], None, [1, 1], 1),
-            (4, 3, 1, 3, 5, [1, 5], [1, 3], [0, 2], None, [1, 2], 1),
-            // Odd: pairs across taps, the scalar model.
-            (3, 4, 1, 6, 11, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
-        ];
-        for &(cin, cout, g, h, w, k, st, p, pe, d, n) in cases {
-            let s = ConvShape {
-                batch: n,
-                in_channels: cin,
-                out_channels: cout,
-                height: h,
-                width: w,
-                kernel: k,
-                stride: st,
-                padding: p,
-                padding_end: pe,
-                dilation: d,
-                groups: g,
-            };
-            s.validate().unwrap();
-            // Not fbgemm's groupwise kernel (which the golden host runs with VNNI).
-            let avx2 = FbgemmIsa::forced(Cpu::Avx2);
-            assert!(avx2.saturates(avx2.path(&s, true)), "{s:?}");
-            for mode in 0..4 {
-                // 0: random; 1: all 255 x 127 (every pair saturates high);
-                // 2: 255 x -128 (low); 3: large codes of random sign.
-                let x: Vec<u8> = (0..s.input_len())
-                    .map(|_| match mode {
-                        0 => rnd(256) as u8,
-                        1 | 2 => 255,
-                        _ => 200 + rnd(56) as u8,
-                    })
-                    .collect();
-                let wq: Vec<i8> = (0..s.weight_len())
-                    .map(|_| match mode {
-                        0 => (rnd(256) as i64 - 128) as i8,
-                        1 => 127,
-                        2 => -128,
-                        _ if rnd(2) == 0 => 127 - rnd(8) as i8,
-                        _ => -128 + rnd(8) as i8,
-                    })
-                    .collect();
-                let zx = [3i64, 255, 0, 131][mode];
-                let zw: Vec<i64> = match mode {
-                    1 => vec![rnd(9) as i64 - 4],
-                    _ => (0..cout).map(|_| rnd(255) as i64 - 127).collect(),
-                };
-                let c = IntConv {
-                    shape: &s,
-                    input: Codes::QUInt8(&x),
-                    input_zero_point: zx,
-                    weight: &wq,
-                    weight_zero_points: &zw,
-                };
-                let (want, sat) = reference(&c);
-                saturated += sat;
-                assert_eq!(
-                    fbgemm_accumulate_on(&c, Cpu::Avx2).unwrap(),
-                    want,
-                    "{s:?} mode {mode}"
-                );
-            }
+        for t in saturating_convs() {
+            let c = t.int_conv();
+            assert!(isa.saturates(isa.path(&t.shape, true)), "{:?}", t.shape);
+            let (want, sat) = reference(&c, isa);
+            saturated += sat;
+            assert_eq!(
+                isa.accumulate(&c).unwrap(),
+                want,
+                "{:?} mode {}",
+                t.shape,
+                t.mode
+            );
         }
         // The saturating cases really saturated.
         assert!(saturated >= 1000, "{saturated}");

@@ -499,7 +499,8 @@ fn dequantized_float_conv(conv: &crate::conv::IntConv, p: &ConvQParams) -> Resul
 #[cfg(test)]
 mod dequantized_float_tests {
     use super::*;
-    use crate::conv::{Codes, ConvShape, IntConv};
+    use crate::conv::{Codes, IntConv};
+    use crate::testing::{shape, Case, Lcg};
 
     /// The float path one output at a time, each tap as `IntConv::taps_of`
     /// lists it, with `f32::mul_add`.
@@ -530,28 +531,9 @@ mod dequantized_float_tests {
 
     #[test]
     fn rows_of_outputs_give_each_outputs_taps_in_order() {
-        let mut seed = 5u64;
-        let mut rnd = |m: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % m
-        };
-        // (cin, cout, groups, h, w, kernel, stride, padding, padding_end, dilation, batch)
-        #[allow(clippy::type_complexity)]
-        let cases: &[(
-            usize,
-            usize,
-            usize,
-            usize,
-            usize,
-            [usize; 2],
-            [usize; 2],
-            [usize; 2],
-            Option<[usize; 2]>,
-            [usize; 2],
-            usize,
-        )] = &[
+        let mut r = Lcg(5);
+        let mut rnd = |m: u64| r.below(m);
+        let cases: [Case; 5] = [
             (3, 4, 1, 9, 11, [3, 3], [1, 1], [1, 1], None, [1, 1], 1),
             (
                 4,
@@ -582,21 +564,9 @@ mod dequantized_float_tests {
                 1,
             ),
         ];
-        for &(cin, cout, g, h, w, k, st, pad, pe, d, n) in cases {
-            let s = ConvShape {
-                batch: n,
-                in_channels: cin,
-                out_channels: cout,
-                height: h,
-                width: w,
-                kernel: k,
-                stride: st,
-                padding: pad,
-                padding_end: pe,
-                dilation: d,
-                groups: g,
-            };
-            s.validate().unwrap();
+        for case in cases {
+            let s = shape(case);
+            let cout = s.out_channels;
             for dtype in 0..2 {
                 let u: Vec<u8> = (0..s.input_len()).map(|_| rnd(256) as u8).collect();
                 let i: Vec<i8> = u.iter().map(|&v| v as i8).collect();
