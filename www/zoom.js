@@ -112,11 +112,22 @@ export class ZoomView {
     p.y = e.clientY;
     const r = this.canvas.getBoundingClientRect();
     if (this.pointers.size === 2) {
-      // Pinch: the distance's ratio zooms about the midpoint.
+      // Pinch: the distance's ratio zooms, and the image point that was under
+      // the fingers' midpoint goes where the midpoint is now. Each finger's
+      // move arrives alone; the same image point follows the midpoint through
+      // all of them (no drift), and two fingers moving together pan.
       const now = [...this.pointers.values()];
       const dist = (a) => Math.hypot(a[0].x - a[1].x, a[0].y - a[1].y);
+      const mid = (a) => [(a[0].x + a[1].x) / 2, (a[0].y + a[1].y) / 2];
       const d0 = dist(prev), d1 = dist(now);
-      if (d0 > 0) this.zoomAtImage(d1 / d0, this.toImage((now[0].x + now[1].x) / 2, (now[0].y + now[1].y) / 2));
+      if (d0 > 0) {
+        const [ix, iy] = this.toImage(...mid(prev));
+        const [mx, my] = mid(now);
+        this.zoom = Math.min(this.max, Math.max(1, this.zoom * (d1 / d0)));
+        this.sx = ix - ((mx - r.left) / r.width) * this.sw;
+        this.sy = iy - ((my - r.top) / r.height) * this.sh;
+        this.#changed();
+      }
       this.dragged = true;
       return;
     }

@@ -243,13 +243,25 @@ test('pinch: two touches moving apart zoom by the ratio of their distances, abou
   for (const d of [30, 45, 60, 80]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: touches(d) });
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
   await page.waitForFunction(() => document.querySelector('#heatmap-canvas').dataset.zoom !== '1');
-  // 40 px apart to 160 px apart: 4x, the centre staying at the centre (within
-  // a cell: each finger's move arrives alone, shifting the midpoint between them).
+  // 40 px apart to 160 px apart: 4x, the centre staying at the centre (each
+  // finger's move arrives alone, moving the midpoint between them: the image
+  // point under it follows it, and ends where it began).
   const z = Number(await page.getAttribute('#heatmap-canvas', 'data-zoom'));
   assert.ok(Math.abs(z - 4) < 0.01, `zoom ${z}`);
   const W = f.cols * f.cell;
-  const [vx, , vw] = (await page.getAttribute('#heatmap-canvas', 'data-view')).split(',').map(Number);
-  assert.ok(Math.abs(vx - (W / 2 - W / 8)) < f.cell && Math.abs(vw - W / 4) < 0.05, `${vx},${vw}`);
+  const view = async () => (await page.getAttribute('#heatmap-canvas', 'data-view')).split(',').map(Number);
+  const [vx, vy, vw] = await view();
+  assert.ok(Math.abs(vx - (W / 2 - W / 8)) < 0.05 && Math.abs(vw - W / 4) < 0.05, `${vx},${vw}`);
+  // Two fingers moving 40 px left together: a pan, the zoom kept; the image
+  // moves with the fingers (40 px of a box[2]-px canvas showing W / 4 pixels).
+  const moved = (d, dx) => touches(d).map((t) => ({ ...t, x: t.x + dx }));
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: touches(40) });
+  for (const dx of [-10, -20, -30, -40]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: moved(40, dx) });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await page.waitForFunction((v) => document.querySelector('#heatmap-canvas').dataset.view !== v, [vx, vy, vw].join(','));
+  const [px, py, pw] = await view();
+  assert.ok(Math.abs(Number(await page.getAttribute('#heatmap-canvas', 'data-zoom')) - z) < 1e-9);
+  assert.ok(Math.abs(px - (vx + (40 / box[2]) * (W / 4))) < 0.05 && py === vy && pw === vw, `${px},${py},${pw}`);
   assert.deepEqual(errors, []);
   await page.close();
 });
