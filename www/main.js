@@ -243,6 +243,14 @@ async function start() {
 
 const story = new Story($('#story'), { apply, current });
 onApplied((s, f, how) => story.follow(s, f, how));
+// The scenario picker names the preset on screen, and none once the scenario
+// came from a link, file, paste, calibration or picture (then picking any
+// preset, the last one too, opens it).
+onApplied(() => {
+  const sel = $('#preset');
+  if (story.id === null) sel.selectedIndex = -1;
+  else if (sel.value !== story.id) sel.value = story.id;
+});
 // A file link opens through the file section (declared below, used only once the page runs).
 const permalink = new Permalink(engine, { apply, current, openFileLink: (p) => files.fileLink(p) });
 onApplied((s, f, how) => permalink.follow(s, f, how));

@@ -19,7 +19,8 @@ export class Story {
 
   /** onApplied listener. */
   follow(scenario, frame, { source }) {
-    if (source === 'link' || source === 'paste' || source === 'calibrate') this.id = null;
+    // A scenario from elsewhere is no longer the preset's (a picture replaces its input).
+    if (['link', 'paste', 'calibrate', 'file', 'picture'].includes(source)) this.id = null;
     const r = this.root;
     const p = this.id ? this.presets.get(this.id) : null;
     const line = r.querySelector('#story-line');

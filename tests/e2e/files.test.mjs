@@ -65,6 +65,9 @@ test('save, then reopen by picker and by drop: the same scenario', async () => {
   assert.notEqual(await linkOf(page), link);
   assert.match(await pick(page, 'ties.json', text), /^Opened ties\.json/);
   assert.equal(await linkOf(page), link);
+  // A file's scenario is not the preset's: no preset named, no preset story.
+  assert.equal(await page.inputValue('#preset'), '');
+  assert.equal(await page.isVisible('#story-line'), false);
   assert.equal(JSON.stringify(await page.evaluate(() => window.qconvLens.current())), JSON.stringify({ ...saved.scenario }));
   // Saving again gives the same file.
   assert.equal(await save(page), text);
@@ -262,6 +265,9 @@ test('a PNG becomes the input codes: cropped, channels by rule, quantized by the
   assert.deepEqual(s.input.codes, want);
   assert.match(await page.textContent('#picture-how'), /cropped to 16×4 at \(8, 0\)/);
   assert.equal(await page.locator('#picture-values tbody tr').count(), 4);
+  // The preset's story no longer holds: no preset named.
+  assert.equal(await page.inputValue('#preset'), '');
+  assert.equal(await page.isVisible('#story-line'), false);
   // The link keeps the codes: reopening it gives the same input.
   const link = await linkOf(page);
   const { page: p2 } = await openPage(browser, link);
