@@ -6,7 +6,8 @@
 //! of channels computed alone gives the whole run's bits there, as long as
 //! the kernel would sum them the same way on the smaller shape: groups 1
 //! (a part of a group would change its input channels), and each side's
-//! accumulation exact, raw codes, or fbgemm on a path that saturates exactly
+//! accumulation exact, raw codes, ONNX Runtime's float path (each channel
+//! with its own scales and bias), or fbgemm on a path that saturates exactly
 //! when the whole's does: fbgemm chooses its path from the shape, every
 //! saturating path sums the same int16 pairs (src/fbgemm_gemm.rs), and the
 //! groupwise kernel, exact on a VNNI host, is chosen for the whole's shape
@@ -63,7 +64,9 @@ impl Scenario {
                     let (whole, alone) = (isa.path(s, per_channel), isa.path(&part, per_channel));
                     isa.saturates(whole) == isa.saturates(alone)
                 }
-                Accumulation::MlasU8S8 | Accumulation::DequantizedFloat => false,
+                // Per channel, its own scales and bias (`run_with`'s `first`).
+                Accumulation::DequantizedFloat => true,
+                Accumulation::MlasU8S8 => false,
             }
         })
     }
@@ -182,6 +185,17 @@ mod tests {
             ..HandAssumptions::faithful()
         });
         assert_eq!(parts_equal_whole(&s, 2), 2);
+    }
+
+    #[test]
+    fn parts_give_the_whole_runs_bits_on_onnxruntimes_float_path() {
+        // Across runtimes: per-channel scales and an int32 bias, which each
+        // part reads at its own channels.
+        let mut s = layer(16, 12, 96);
+        s.b = Computation::of(crate::engine::ort_qdq_float::ID);
+        let whole = s.run().unwrap();
+        assert!(whole.out_a != whole.out_b, "the two sides part somewhere");
+        assert_eq!(parts_equal_whole(&s, 3), 3);
     }
 
     #[test]

@@ -746,7 +746,7 @@ impl Scenario {
                 Some((_, v)) => v.clone(),
                 None => {
                     let mut v = ws.take();
-                    k.run_with(&conv, q, &mut ws.scratch, &mut v)?;
+                    k.run_with(&conv, q, channels.start, &mut ws.scratch, &mut v)?;
                     accumulated += 1;
                     Arc::new(v)
                 }
@@ -917,6 +917,7 @@ impl Run {
             r.kernel.accumulation.run_with(
                 &conv,
                 self.params_of(c),
+                0,
                 &mut Scratch::default(),
                 &mut v,
             )?;

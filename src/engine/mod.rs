@@ -399,17 +399,20 @@ impl Accumulation {
         }
     }
 
-    /// Like `run`, with the quantization parameters (the float path needs them).
+    /// Like `run`, with the quantization parameters (the float path needs
+    /// them); `first`: the channel of `p` that `conv`'s channel 0 is (a part's
+    /// first channel, or 0).
     pub fn run_with(
         &self,
         conv: &crate::conv::IntConv,
         p: &ConvQParams,
+        first: usize,
         scratch: &mut crate::conv::Scratch,
         out: &mut Vec<i32>,
     ) -> Result<()> {
         match self {
             Accumulation::DequantizedFloat => {
-                *out = dequantized_float_conv(conv, p)?;
+                *out = dequantized_float_conv(conv, p, first)?;
                 Ok(())
             }
             _ => self.run(conv, scratch, out),
@@ -427,14 +430,19 @@ impl Accumulation {
 /// ONNX Runtime's float path: `DequantizeLinear` of x, w (per channel) and the
 /// int32 bias (scale `f32(sx · sw[c])`), a float32 conv summing the taps in
 /// order (input channel, ky, kx) with fused multiply-adds, the bias added last.
-/// Returns the float32 sums as bits.
+/// Returns the float32 sums as bits. `conv`'s channel `oc` takes the scales
+/// and bias of `p`'s channel `first + oc`.
 ///
 /// Loops run a tap over a row of outputs (each output still takes its taps in
 /// order); padding dequantizes to 0.0, whose fused multiply-add leaves the sum
 /// as it is. The fused step is [`common::fma32`] everywhere: wasm has no FMA
 /// instruction (its `mul_add` is a software routine), and natively the golden
 /// cases then check the code the page runs.
-fn dequantized_float_conv(conv: &crate::conv::IntConv, p: &ConvQParams) -> Result<Vec<i32>> {
+fn dequantized_float_conv(
+    conv: &crate::conv::IntConv,
+    p: &ConvQParams,
+    first: usize,
+) -> Result<Vec<i32>> {
     use crate::quant::scale_f32;
     let s = conv.shape;
     let sx = scale_f32("input scale", p.input_scale)?;
@@ -459,10 +467,13 @@ fn dequantized_float_conv(conv: &crate::conv::IntConv, p: &ConvQParams) -> Resul
     let mut acc = vec![0f32; ow];
     for n in 0..s.batch {
         for oc in 0..s.out_channels {
-            let sw = scale_f32("weight scale", p.weight_scale(oc))?;
+            let sw = scale_f32("weight scale", p.weight_scale(first + oc))?;
             let zw = conv.wzp(oc);
-            let bias = p.bias_i32.as_ref().map(|b| b[oc] as f32 * (sx * sw));
-            let first = (n * s.in_channels + oc / cout_g * cin_g) * hp * wp;
+            let bias = p
+                .bias_i32
+                .as_ref()
+                .map(|b| b[first + oc] as f32 * (sx * sw));
+            let plane0 = (n * s.in_channels + oc / cout_g * cin_g) * hp * wp;
             for oy in 0..oh {
                 acc.fill(0.0);
                 for icg in 0..cin_g {
@@ -470,7 +481,7 @@ fn dequantized_float_conv(conv: &crate::conv::IntConv, p: &ConvQParams) -> Resul
                         for kx in 0..kw {
                             let q = conv.weight[((oc * cin_g + icg) * kh + ky) * kw + kx] as i64;
                             let dw = (q - zw) as f32 * sw;
-                            let at = first
+                            let at = plane0
                                 + icg * hp * wp
                                 + (oy * s.stride[0] + ky * s.dilation[0]) * wp
                                 + kx * s.dilation[1];
@@ -595,11 +606,27 @@ mod dequantized_float_tests {
                     weight: &wq,
                     weight_zero_points: &zw,
                 };
-                assert_eq!(
-                    dequantized_float_conv(&conv, &p).unwrap(),
-                    by_taps(&conv, &p),
-                    "{s:?}"
-                );
+                let whole = dequantized_float_conv(&conv, &p, 0).unwrap();
+                assert_eq!(whole, by_taps(&conv, &p), "{s:?}");
+                // Channels 1.. alone (a worker's part) read their own scales and bias.
+                if s.groups == 1 && s.batch == 1 && cout > 1 {
+                    let part = crate::conv::ConvShape {
+                        out_channels: cout - 1,
+                        ..s
+                    };
+                    let per = s.weight_len() / cout;
+                    let conv = IntConv {
+                        shape: &part,
+                        weight: &wq[per..],
+                        weight_zero_points: &zw[1..],
+                        ..conv
+                    };
+                    let plane = whole.len() / cout;
+                    assert_eq!(
+                        dequantized_float_conv(&conv, &p, 1).unwrap(),
+                        whole[plane..]
+                    );
+                }
             }
         }
     }

@@ -177,7 +177,7 @@ impl RuntimeModel {
         let mut acc = vec![];
         rq.kernel
             .accumulation
-            .run_with(&conv, p, &mut Default::default(), &mut acc)?;
+            .run_with(&conv, p, 0, &mut Default::default(), &mut acc)?;
         let (oh, ow) = shape.output_hw();
         let plane = (oh * ow).max(1);
         let mut out = vec![0i32; acc.len()];

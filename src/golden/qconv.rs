@@ -207,7 +207,7 @@ impl QConvCase {
         let mut acc = vec![];
         rq.kernel
             .accumulation
-            .run_with(&conv, &p, &mut Default::default(), &mut acc)?;
+            .run_with(&conv, &p, 0, &mut Default::default(), &mut acc)?;
         let mut out = vec![0i32; acc.len()];
         let (oh, ow) = shape.output_hw();
         let plane = oh * ow;

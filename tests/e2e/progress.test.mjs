@@ -18,8 +18,8 @@ const LARGE = '#v=2&ci=16&co=16&h=512&w=512&k=3&s=1&pd=1&dl=1&g=1'
 // Long enough to see and cancel: on VNNI the workers finish the layer above
 // in a few hundred ms, and so do they on AVX2's saturating pairs. ONNX
 // Runtime's unfused QDQ path sums float32 fused multiply-adds in order (in
-// float64 rounded to odd: wasm has no FMA instruction) and never splits
-// across workers: about 3 s here.
+// float64 rounded to odd: wasm has no FMA instruction): about 2.5 s here on
+// two workers, 4 s as the first frame (one worker, the first-load engine).
 const LARGE_SLOW = LARGE.replace('a=fbgemm', 'a=onnxruntime-qdq-float');
 const STAGE = 'accumulating 16 \u2192 16 channels, 3\u00d73, at 512\u00d7512';
 
