@@ -7,7 +7,8 @@
 //! the kernel would sum them the same way on the smaller shape: groups 1
 //! (a part of a group would change its input channels), and each side's
 //! accumulation exact, raw codes, ONNX Runtime's float path (each channel
-//! with its own scales and bias), or fbgemm on a path that saturates exactly
+//! with its own scales and bias) or MLAS's saturating pairs, or fbgemm on a
+//! path that saturates exactly
 //! when the whole's does: fbgemm chooses its path from the shape, every
 //! saturating path sums the same int16 pairs (src/fbgemm_gemm.rs), and the
 //! groupwise kernel, exact on a VNNI host, is chosen for the whole's shape
@@ -66,7 +67,9 @@ impl Scenario {
                 }
                 // Per channel, its own scales and bias (`run_with`'s `first`).
                 Accumulation::DequantizedFloat => true,
-                Accumulation::MlasU8S8 => false,
+                // fbgemm's pair model; MLAS picks it for every grouping-1
+                // shape alike (only depthwise stays exact).
+                Accumulation::MlasU8S8 => true,
             }
         })
     }
@@ -100,6 +103,9 @@ mod tests {
         s.params.bias = Some((0..cout).map(|c| 0.01 * c as f32).collect());
         s.params.output_scale = 0.05;
         s.params.output_zero_point = 3;
+        // Codes across 0..255 (random values about the zero point): with
+        // the weights above, u8·s8 pairs pass int16.
+        s.params.input_zero_point = 128;
         s.view.pixel = None;
         s
     }
@@ -160,6 +166,9 @@ mod tests {
     fn parts_give_the_whole_runs_bits_on_saturating_fbgemm() {
         let mut s = layer(16, 12, 96);
         s.platform.cpu = Cpu::Avx2;
+        let whole = s.run().unwrap();
+        let k = s.a.kernel(&s.shape, &s.params, &s.platform).accumulation;
+        assert!(whole.acc_of(k) != whole.acc.as_slice(), "pairs saturate");
         assert_eq!(parts_equal_whole(&s, 2), 2);
         // 16 -> 16: the whole runs fbgemm's groupwise kernel, a part im2col;
         // without VNNI both saturate, in the same pairs.
@@ -196,6 +205,23 @@ mod tests {
         let whole = s.run().unwrap();
         assert!(whole.out_a != whole.out_b, "the two sides part somewhere");
         assert_eq!(parts_equal_whole(&s, 3), 3);
+    }
+
+    #[test]
+    fn parts_give_the_whole_runs_bits_on_mlas_saturating_pairs() {
+        // ONNX Runtime's QLinearConv on a CPU without VNNI (modelled).
+        let mut s = layer(16, 12, 96);
+        s.b = Computation::of(crate::engine::ort_qlinearconv::ID);
+        s.platform.cpu = Cpu::Avx2;
+        s.platform.emulated = false;
+        let k = s.b.kernel(&s.shape, &s.params, &s.platform);
+        assert_eq!(k.accumulation, crate::engine::Accumulation::MlasU8S8);
+        let whole = s.run().unwrap();
+        assert!(
+            whole.acc_of(k.accumulation) != whole.acc.as_slice(),
+            "pairs saturate"
+        );
+        assert_eq!(parts_equal_whole(&s, 2), 2);
     }
 
     #[test]
