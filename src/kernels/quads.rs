@@ -130,36 +130,27 @@ pub fn accumulate(
                         let len = cols.min(ow - ox0);
                         let o0 = ((n * s.out_channels + oc0) * oh + oy) * ow + ox0;
                         let xp = b.x.as_ptr().wrapping_add(row + ox0);
-                        if direct && len == cols {
-                            // SAFETY: as in `super::accumulate` for the loads; the
-                            // stores are `cols` lanes at o0 + j·oh·ow for j < ocb,
-                            // within `out` (asserted length, j < live, len == cols);
-                            // `fixed[oc0..]` holds ocb values (live == ocb).
-                            unsafe {
-                                tile(
-                                    products,
-                                    xp,
-                                    &b.offs,
-                                    w.as_ptr(),
-                                    out.as_mut_ptr().add(o0),
-                                    plane_len,
-                                    fixed[oc0..oc0 + ocb].as_ptr(),
-                                )
-                            };
+                        // Straight into the output rows, the fixed terms added,
+                        // or into the scratch tile for the corrections below.
+                        let stored = direct && len == cols;
+                        let (dst, stride, add) = if stored {
+                            (
+                                out.as_mut_ptr().wrapping_add(o0),
+                                plane_len,
+                                fixed[oc0..oc0 + ocb].as_ptr(),
+                            )
+                        } else {
+                            (b.acc.as_mut_ptr(), cols, no_add.as_ptr())
+                        };
+                        // SAFETY: as in `super::accumulate` for the loads. Stored:
+                        // `cols` lanes at o0 + j·oh·ow for j < ocb, within `out`
+                        // (asserted length, j < live, len == cols), and `fixed[oc0..]`
+                        // holds ocb values (live == ocb); else the ocb·cols scratch
+                        // tile and ocb zeros.
+                        unsafe { tile(products, xp, &b.offs, w.as_ptr(), dst, stride, add) };
+                        if stored {
                             continue;
                         }
-                        // SAFETY: as above, into the ocb·cols scratch tile.
-                        unsafe {
-                            tile(
-                                products,
-                                xp,
-                                &b.offs,
-                                w.as_ptr(),
-                                b.acc.as_mut_ptr(),
-                                cols,
-                                no_add.as_ptr(),
-                            )
-                        };
                         for j in 0..live {
                             let oc = oc0 + j;
                             let o = o0 + j * plane_len;
